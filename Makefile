@@ -1,0 +1,33 @@
+# bpfree: the two set-up commands of the README, and a few helpers.
+#   make demo   installs what is missing, builds a release binary, trains a short BP run on
+#               Fashion-MNIST and prints the summary.
+#   make test   installs what is missing and runs the test suite.
+
+APT_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test info clean
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing apt packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	swift build -c release
+
+demo: build
+	.build/release/bpfree train --algorithm bp --architecture mlp-2x1000 --dataset fashion-mnist \
+		--epochs 3 --train-limit 12000 --seed 1 --output demo-run.json
+
+test: deps
+	swift test
+
+info: build
+	.build/release/bpfree info --kernels
+
+clean:
+	rm -rf .build demo-run.json

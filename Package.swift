@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds drop exclusivity checks in the numeric modules: their hot loops run over raw
+/// pointers and the checks only cost time there.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "bpfree",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bpfree", targets: ["bpfree"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C at the edges: thin shims over the system libraries.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Compute: tensors → layers → training → algorithms.
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork"],
+                swiftSettings: numericSettings),
+        .target(name: "Algorithms", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Training"],
+                swiftSettings: numericSettings),
+
+        // Composition and the thin CLI.
+        .target(name: "Experiments", dependencies: [
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms",
+        ]),
+        .executableTarget(name: "bpfree", dependencies: [
+            "Experiments",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets"],
+                path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// zlib, for reading gzip'd dataset files.
+#include <zlib.h>

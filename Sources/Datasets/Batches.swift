@@ -1,0 +1,77 @@
+import TensorCore
+
+/// One minibatch: inputs and labels, reused from batch to batch.
+public struct Batch {
+    /// Shapes: N×D.
+    public var inputs: Tensor
+    /// Shapes: N.
+    public var labels: [Int32]
+
+    /// An empty batch to be filled by `fill`.
+    public init() {
+        inputs = Tensor(zeros: [0, 0])
+        labels = []
+    }
+}
+
+/// Fixed-size minibatches over a dataset: seeded shuffling per epoch for training (dropping the
+/// last incomplete batch), or every sample in order for evaluation.
+public struct BatchSchedule {
+    /// How samples are ordered and whether the last short batch is kept.
+    public enum Order: Sendable {
+        /// A fresh seeded permutation each epoch; the last incomplete batch is dropped.
+        case shuffledDroppingLast
+        /// Dataset order; the last batch may be short.
+        case sequential
+    }
+
+    public let batchSize: Int
+    public let order: Order
+    private var indices: [Int]
+
+    /// A schedule over `count` samples.
+    public init(count: Int, batchSize: Int, order: Order) {
+        precondition(batchSize > 0, "batch size must be positive")
+        self.batchSize = batchSize
+        self.order = order
+        self.indices = Array(0..<count)
+    }
+
+    /// The number of batches per epoch.
+    public var batchCount: Int {
+        switch order {
+        case .shuffledDroppingLast: indices.count / batchSize
+        case .sequential: (indices.count + batchSize - 1) / batchSize
+        }
+    }
+
+    /// Samples seen per epoch.
+    public var samplesPerEpoch: Int {
+        order == .sequential ? indices.count : batchCount * batchSize
+    }
+
+    /// Starts an epoch: reshuffles when the order is shuffled.
+    public mutating func startEpoch(using generator: inout SeededGenerator) {
+        if order == .shuffledDroppingLast { generator.shuffle(&indices) }
+    }
+
+    /// Copies batch `index` of the current epoch into `batch` (no allocation once sized).
+    public func fill(_ batch: inout Batch, index: Int, from dataset: Dataset) {
+        let start = index * batchSize
+        let size = min(batchSize, indices.count - start)
+        let d = dataset.featureCount
+        batch.inputs.resize(to: [size, d])
+        if batch.labels.count != size { batch.labels = [Int32](repeating: 0, count: size) }
+        dataset.inputs.withUnsafePointer { src in
+            batch.inputs.withUnsafeMutablePointer { dst in
+                batch.labels.withUnsafeMutableBufferPointer { labels in
+                    for row in 0..<size {
+                        let sample = indices[start + row]
+                        (dst + row * d).update(from: src + sample * d, count: d)
+                        labels[row] = dataset.labels[sample]
+                    }
+                }
+            }
+        }
+    }
+}

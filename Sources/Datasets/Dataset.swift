@@ -1,0 +1,61 @@
+import TensorCore
+
+/// Labelled samples held in memory as normalised Float32 rows.
+public struct Dataset: Sendable {
+    /// One row per sample. Shapes: N×D with D the product of `sampleShape`.
+    public var inputs: Tensor
+    /// One class index per sample, each in 0..<classCount.
+    public var labels: [Int32]
+    /// The shape of one sample, e.g. [1, 28, 28].
+    public var sampleShape: [Int]
+    /// The number of classes.
+    public var classCount: Int
+
+    /// A dataset from rows and labels.
+    public init(inputs: Tensor, labels: [Int32], sampleShape: [Int], classCount: Int) {
+        precondition(inputs.rows == labels.count, "Dataset: \(inputs.rows) rows but \(labels.count) labels")
+        self.inputs = inputs
+        self.labels = labels
+        self.sampleShape = sampleShape
+        self.classCount = classCount
+    }
+
+    /// The number of samples.
+    public var count: Int { labels.count }
+    /// Scalars per sample.
+    public var featureCount: Int { sampleShape.reduce(1, *) }
+
+    /// The samples at `indices`, in that order (a copy).
+    public func subset(_ indices: [Int]) -> Dataset {
+        let d = featureCount
+        var rows = Tensor(uninitialized: [indices.count, d])
+        inputs.withUnsafePointer { src in
+            rows.withUnsafeMutablePointer { dst in
+                for (row, index) in indices.enumerated() {
+                    (dst + row * d).update(from: src + index * d, count: d)
+                }
+            }
+        }
+        return Dataset(inputs: rows, labels: indices.map { labels[$0] }, sampleShape: sampleShape, classCount: classCount)
+    }
+
+    /// The first `limit` samples (all of them when `limit` is nil or larger).
+    public func prefix(_ limit: Int?) -> Dataset {
+        guard let limit, limit < count else { return self }
+        return subset(Array(0..<limit))
+    }
+}
+
+/// Training, validation and test data of one run.
+public struct DataSplits: Sendable {
+    public var train: Dataset
+    public var validation: Dataset
+    public var test: Dataset
+
+    /// Three splits.
+    public init(train: Dataset, validation: Dataset, test: Dataset) {
+        self.train = train
+        self.validation = validation
+        self.test = test
+    }
+}

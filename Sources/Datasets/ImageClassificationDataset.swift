@@ -1,0 +1,109 @@
+import Foundation
+import TensorCore
+
+/// The image datasets bpfree knows, with their files, normalisation and split rule
+/// (protocol §2).
+public enum ImageClassificationDataset: String, CaseIterable, Sendable {
+    case mnist = "mnist"
+    case fashionMNIST = "fashion-mnist"
+
+    /// The gzip'd IDX files: training images and labels, test images and labels.
+    public var files: (trainImages: String, trainLabels: String, testImages: String, testLabels: String) {
+        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    }
+
+    /// Per-channel mean and standard deviation on [0, 1] pixels.
+    public var normalization: (mean: Float, std: Float) {
+        switch self {
+        case .mnist: (0.1307, 0.3081)
+        case .fashionMNIST: (0.2860, 0.3530)
+        }
+    }
+
+    /// Folder names under a data root where the files may live.
+    var folderNames: [String] {
+        switch self {
+        case .mnist: ["mnist"]
+        case .fashionMNIST: ["fashion-mnist", "fashion_mnist", "FashionMNIST"]
+        }
+    }
+
+    /// The classes (10 for both).
+    public var classCount: Int { 10 }
+
+    /// Data roots searched in order: `--data-dir`, `$BPFREE_DATA`, the user cache folder,
+    /// then `/usr/share/datasets` (Debian's `dataset-fashion-mnist`).
+    public static func searchRoots(dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        if let dataDirectory { return [dataDirectory] }
+        var roots: [String] = []
+        if let fromEnvironment = environment["BPFREE_DATA"], !fromEnvironment.isEmpty { roots.append(fromEnvironment) }
+        let cache = environment["XDG_CACHE_HOME"].map { $0 + "/bpfree" }
+            ?? environment["HOME"].map { $0 + "/.cache/bpfree" }
+        if let cache { roots.append(cache) }
+        roots.append("/usr/share/datasets")
+        return roots
+    }
+
+    /// The folder that holds this dataset's files: a root itself or one of its sub-folders.
+    public func locate(dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        let roots = Self.searchRoots(dataDirectory: dataDirectory, environment: environment)
+        let fm = FileManager.default
+        for root in roots {
+            for folder in [root] + folderNames.map({ root + "/" + $0 }) {
+                if fm.fileExists(atPath: folder + "/" + files.trainImages) { return folder }
+            }
+        }
+        if let dataDirectory {
+            throw DatasetError(path: dataDirectory, problem: "no \(rawValue) files (\(files.trainImages), …) in this folder or in \(folderNames.map { "\($0)/" }.joined(separator: ", "))")
+        }
+        let hint = self == .fashionMNIST ? "; install Debian's dataset-fashion-mnist or pass --data-dir" : "; pass --data-dir with the official gzip'd IDX files"
+        throw DatasetError(path: roots.joined(separator: ":"), problem: "\(rawValue) not found in any data folder\(hint)")
+    }
+
+    /// Loads and normalises the official files and makes the protocol's splits.
+    ///
+    /// MNIST: training images 0–49,999 / validation 50,000–59,999. Fashion-MNIST: a random 10%
+    /// of the training images (seeded by `seed`) for validation. Both: the official test set.
+    public func load(dataDirectory: String?, seed: UInt64) throws -> DataSplits {
+        let folder = try locate(dataDirectory: dataDirectory)
+        let trainAll = try loadPair(images: folder + "/" + files.trainImages, labels: folder + "/" + files.trainLabels)
+        let test = try loadPair(images: folder + "/" + files.testImages, labels: folder + "/" + files.testLabels)
+        let (trainIndices, validationIndices) = splitIndices(count: trainAll.count, seed: seed)
+        return DataSplits(train: trainAll.subset(trainIndices), validation: trainAll.subset(validationIndices), test: test)
+    }
+
+    /// Training and validation indices of the protocol's split for `count` training images.
+    public func splitIndices(count: Int, seed: UInt64) -> (train: [Int], validation: [Int]) {
+        switch self {
+        case .mnist:
+            let cut = count * 5 / 6  // 50,000 of 60,000
+            return (Array(0..<cut), Array(cut..<count))
+        case .fashionMNIST:
+            var generator = SeededGenerator(seed: seed, stream: "validation-split")
+            var permutation = Array(0..<count)
+            generator.shuffle(&permutation)
+            let validationCount = count / 10
+            return (Array(permutation[validationCount...]).sorted(), Array(permutation[..<validationCount]).sorted())
+        }
+    }
+
+    /// Reads one image file and its label file into a normalised dataset.
+    public func loadPair(images imagePath: String, labels labelPath: String) throws -> Dataset {
+        let images = try IDX.images(from: IDX.contents(of: imagePath), path: imagePath)
+        let labels = try IDX.labels(from: IDX.contents(of: labelPath), path: labelPath, classCount: classCount)
+        guard images.count == labels.count else {
+            throw DatasetError(path: labelPath, problem: "\(labels.count) labels for \(images.count) images in \(imagePath)")
+        }
+        let d = images.rows * images.columns
+        var inputs = Tensor(uninitialized: [images.count, d])
+        let (mean, std) = normalization
+        let scale = 1 / (255 * std), shift = -mean / std
+        images.pixels.withUnsafeBufferPointer { pixels in
+            inputs.withUnsafeMutablePointer { out in
+                for i in 0..<(images.count * d) { out[i] = Float(pixels[i]) * scale + shift }
+            }
+        }
+        return Dataset(inputs: inputs, labels: labels, sampleShape: [1, images.rows, images.columns], classCount: classCount)
+    }
+}

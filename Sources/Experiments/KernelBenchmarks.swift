@@ -1,0 +1,142 @@
+import Foundation
+import NeuralNetwork
+import TensorCore
+
+/// Measured speeds of BLAS and the hot kernels, for `bpfree info`.
+public enum KernelBenchmarks {
+    /// One timed kernel.
+    public struct Measurement: Sendable, Codable, Equatable {
+        public var name: String
+        /// Seconds per call (the mean over the timed repetitions).
+        public var seconds: Double
+        public var gflops: Double?
+        public var gbytesPerSecond: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, seconds, gflops, gbytesPerSecond = "gbytes_per_second"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(seconds, forKey: .seconds)
+            try c.encode(gflops, forKey: .gflops)
+            try c.encode(gbytesPerSecond, forKey: .gbytesPerSecond)
+        }
+    }
+
+    /// Mean seconds per call of `body` after one warm-up call, repeated for at least `budget` seconds.
+    static func time(budget: Double = 0.5, minimumRepetitions: Int = 3, _ body: () -> Void) -> Double {
+        body()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var repetitions = 0
+        var elapsed = 0.0
+        repeat {
+            body()
+            repetitions += 1
+            let (s, atto) = (clock.now - start).components
+            elapsed = Double(s) + Double(atto) * 1e-18
+        } while elapsed < budget || repetitions < minimumRepetitions
+        return elapsed / Double(repetitions)
+    }
+
+    /// The sgemm rate in GFLOP/s for C(m×n) = A(m×k)·B(k×n).
+    public static func sgemmRate(m: Int, n: Int, k: Int, budget: Double = 0.5) -> Double {
+        var generator = SeededGenerator(seed: 1)
+        let a = Tensor(shape: [m, k], uniformIn: -1...1, using: &generator)
+        let b = Tensor(shape: [k, n], uniformIn: -1...1, using: &generator)
+        var c = Tensor(zeros: [m, n])
+        let seconds = time(budget: budget) { Tensor.matmul(a, .none, b, .none, into: &c) }
+        return 2 * Double(m) * Double(n) * Double(k) / seconds / 1e9
+    }
+
+    /// The hot kernels of training: a Linear layer's forward and backward at batch 128, 2000→2000;
+    /// one AdamW step over 10M parameters; softmax cross-entropy on 128×10.
+    public static func hotKernels(budget: Double = 0.5) -> [Measurement] {
+        var generator = SeededGenerator(seed: 1)
+        var results: [Measurement] = []
+
+        let layer = Linear(inputSize: 2000, outputSize: 2000, using: &generator)
+        let x = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
+        let g = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
+        let before = FLOPCounter.total
+        _ = layer.forward(x, mode: .training)
+        _ = layer.backward(g, inputGradient: .needed)
+        let flops = Double(FLOPCounter.total - before)
+        let linear = time(budget: budget) {
+            _ = layer.forward(x, mode: .training)
+            _ = layer.backward(g, inputGradient: .needed)
+        }
+        results.append(Measurement(name: "linear_forward_backward_128x2000x2000", seconds: linear,
+                                   gflops: flops / linear / 1e9, gbytesPerSecond: nil))
+
+        let parameter = Parameter(name: "p", value: Tensor(shape: [10_000_000], uniformIn: -1...1, using: &generator))
+        let optimizer = AdamW(learningRate: 1e-3)
+        let adam = time(budget: budget) {
+            parameter.gradient.fill(0.01)
+            optimizer.step([parameter])
+        }
+        let fillSeconds = time(budget: budget / 2) { parameter.gradient.fill(0.01) }
+        let adamStep = max(adam - fillSeconds, 1e-9)
+        // Reads value, gradient, two moments; writes value, gradient (zeroed), two moments.
+        results.append(Measurement(name: "adamw_step_10M", seconds: adamStep, gflops: nil,
+                                   gbytesPerSecond: 10_000_000 * 4 * 8 / adamStep / 1e9))
+
+        let logits = Tensor(shape: [128, 10], uniformIn: -3...3, using: &generator)
+        let labels = (0..<128).map { Int32($0 % 10) }
+        let loss = SoftmaxCrossEntropy()
+        let softmax = time(budget: budget / 2) { _ = loss.lossAndGradient(logits: logits, labels: labels) }
+        results.append(Measurement(name: "softmax_cross_entropy_128x10", seconds: softmax, gflops: nil,
+                                   gbytesPerSecond: Double(128 * 10 * 4 * 2 + 128 * 4) / softmax / 1e9))
+        return results
+    }
+}
+
+/// What `bpfree info` reports.
+public struct InfoReport: Sendable, Codable, Equatable {
+    public var environment: EnvironmentInfo
+    public var threads: Int
+    public var sgemmGflops: [String: Double]
+    public var kernels: [KernelBenchmarks.Measurement]?
+
+    enum CodingKeys: String, CodingKey {
+        case environment, threads, sgemmGflops = "sgemm_gflops", kernels
+    }
+
+    /// Measures this machine with `threads` threads; `kernels` adds the hot-kernel timings.
+    public static func measure(threads: Int, kernels: Bool, budget: Double = 0.5) -> InfoReport {
+        Parallel.threads = threads
+        let rates = [
+            "128x2000x2000": KernelBenchmarks.sgemmRate(m: 128, n: 2000, k: 2000, budget: budget),
+            "2048x2048x2048": KernelBenchmarks.sgemmRate(m: 2048, n: 2048, k: 2048, budget: budget),
+        ]
+        return InfoReport(environment: .current(), threads: threads, sgemmGflops: rates,
+                          kernels: kernels ? KernelBenchmarks.hotKernels(budget: budget) : nil)
+    }
+
+    /// The human-readable form.
+    public var text: String {
+        var lines = [
+            "CPU:      \(environment.cpuModel) (\(environment.cores) cores)",
+            "OS:       \(environment.operatingSystem)",
+            "Swift:    \(environment.swiftVersion)",
+            "BLAS:     \(environment.blas) (kernel \(environment.blasCore))",
+            "Threads:  \(threads) (BLAS and kernels)",
+            "sgemm:",
+        ]
+        for key in sgemmGflops.keys.sorted() {
+            lines.append("  \(key.padding(toLength: 16, withPad: " ", startingAt: 0)) \(format("%8.1f", sgemmGflops[key]!)) GFLOP/s")
+        }
+        if let kernels {
+            lines.append("Kernels:")
+            for k in kernels {
+                var rate = ""
+                if let gflops = k.gflops { rate = "\(format("%8.1f", gflops)) GFLOP/s" }
+                if let gbytes = k.gbytesPerSecond { rate = "\(format("%8.1f", gbytes)) GB/s" }
+                lines.append("  \(k.name.padding(toLength: 40, withPad: " ", startingAt: 0)) \(format("%10.3f", k.seconds * 1e3)) ms  \(rate)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

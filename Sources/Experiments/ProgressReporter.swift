@@ -1,0 +1,38 @@
+import Foundation
+import Training
+
+/// Progress on standard error: a live line (epoch, batch, samples/s, loss, ETA) on a terminal,
+/// plain per-epoch lines otherwise.
+public final class ProgressReporter: TrainingObserver {
+    private let live: Bool
+    private var lastDraw = ContinuousClock.now
+    private let clock = ContinuousClock()
+
+    /// A reporter; `live` defaults to whether standard error is a terminal.
+    public init(live: Bool = isatty(STDERR_FILENO) == 1) { self.live = live }
+
+    public func batchDidEnd(_ p: BatchProgress) {
+        guard live, clock.now - lastDraw > .milliseconds(100) || p.batch == p.batchCount else { return }
+        lastDraw = clock.now
+        let eta = Double((p.batchCount - p.batch) * p.batchSize) / max(p.samplesPerSecond, 1e-9)
+        let stage = p.stageCount > 1 ? "[\(p.stage) \(p.stageIndex + 1)/\(p.stageCount)] " : ""
+        let text = "\r\u{1B}[K\(stage)epoch \(p.epoch)/\(p.maxEpochs)  batch \(p.batch)/\(p.batchCount)  "
+            + "\(format("%.0f", p.samplesPerSecond)) samples/s  loss \(format("%.4f", p.loss))  epoch ETA \(Self.duration(eta))"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    public func epochDidEnd(_ r: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int) {
+        let stage = stageCount > 1 ? "[\(r.stage)] " : ""
+        let text = "\(live ? "\r\u{1B}[K" : "")\(stage)epoch \(r.epoch)/\(maxEpochs)  train loss \(format("%.4f", r.trainLoss))  "
+            + "val loss \(format("%.4f", r.validationLoss))  val acc \(format("%.2f", r.validationAccuracy * 100))%  \(format("%.1f", r.seconds)) s\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+/// `String(format:)` for one number.
+func format(_ pattern: String, _ value: some CVarArg) -> String { String(format: pattern, value) }

@@ -1,0 +1,71 @@
+import Algorithms
+import Datasets
+import Training
+
+/// Everything that determines one training run, as given on the command line.
+public struct RunConfiguration: Sendable, Equatable {
+    public var algorithm: String
+    public var architecture: Architecture
+    public var dataset: String
+    public var dataDirectory: String?
+    public var seed: UInt64
+    public var stopping: StoppingRule
+    public var overrides: CommonHyperparameters
+    /// Use only the first N training samples.
+    public var trainLimit: Int?
+    /// Kernel and BLAS threads.
+    public var threads: Int
+
+    /// The datasets `--dataset` accepts.
+    public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]
+
+    /// A configuration.
+    public init(algorithm: String, architecture: Architecture, dataset: String, dataDirectory: String? = nil,
+                seed: UInt64, stopping: StoppingRule = .harmonized, overrides: CommonHyperparameters = .init(),
+                trainLimit: Int? = nil, threads: Int) {
+        self.algorithm = algorithm
+        self.architecture = architecture
+        self.dataset = dataset
+        self.dataDirectory = dataDirectory
+        self.seed = seed
+        self.stopping = stopping
+        self.overrides = overrides
+        self.trainLimit = trainLimit
+        self.threads = threads
+    }
+
+    /// Checks the settings that no type enforces; the error names the flag.
+    public func validate() throws {
+        guard AlgorithmRegistry.ids.contains(algorithm) else {
+            throw ConfigurationError(field: "--algorithm", problem: "unknown algorithm '\(algorithm)'; valid: \(AlgorithmRegistry.ids.joined(separator: ", "))")
+        }
+        guard Self.datasets.contains(dataset) else {
+            throw ConfigurationError(field: "--dataset", problem: "unknown dataset '\(dataset)'; valid: \(Self.datasets.joined(separator: ", "))")
+        }
+        guard stopping.maxEpochs >= 1 else { throw ConfigurationError(field: "--epochs", problem: "must be at least 1, got \(stopping.maxEpochs)") }
+        guard stopping.patience >= 1 else { throw ConfigurationError(field: "--patience", problem: "must be at least 1, got \(stopping.patience)") }
+        guard stopping.minDelta >= 0 else { throw ConfigurationError(field: "--min-delta", problem: "must not be negative, got \(stopping.minDelta)") }
+        if let limit = trainLimit, limit < 1 { throw ConfigurationError(field: "--train-limit", problem: "must be at least 1, got \(limit)") }
+        if let size = overrides.batchSize, size < 1 { throw ConfigurationError(field: "--batch-size", problem: "must be at least 1, got \(size)") }
+        if let rate = overrides.learningRate, !(rate > 0 && rate.isFinite) {
+            throw ConfigurationError(field: "--learning-rate", problem: "must be a positive number, got \(rate)")
+        }
+        if let decay = overrides.weightDecay, !(decay >= 0 && decay.isFinite) {
+            throw ConfigurationError(field: "--weight-decay", problem: "must be zero or positive, got \(decay)")
+        }
+        guard threads >= 1 else { throw ConfigurationError(field: "--threads", problem: "must be at least 1, got \(threads)") }
+    }
+
+    /// Loads the dataset's splits (protocol §2), the training split cut to `trainLimit`.
+    public func loadData() throws -> DataSplits {
+        var splits: DataSplits
+        if let known = ImageClassificationDataset(rawValue: dataset) {
+            splits = try known.load(dataDirectory: dataDirectory, seed: seed)
+        } else {
+            splits = SyntheticDataset.splits(train: 4000, validation: 1000, test: 1000, features: 32, classes: 10,
+                                             noise: 0.6, seed: seed)
+        }
+        splits.train = splits.train.prefix(trainLimit)
+        return splits
+    }
+}

@@ -1,0 +1,132 @@
+import Algorithms
+import Foundation
+import Training
+
+/// The JSON record of one training run (snake_case keys, written atomically).
+///
+/// Later measurements (energy, traces) slot in as further optional fields.
+public struct RunRecord: Sendable, Codable, Equatable {
+    /// One epoch as recorded.
+    public struct Epoch: Sendable, Codable, Equatable {
+        public var stage: String
+        public var epoch: Int
+        public var trainLoss: Double
+        public var valLoss: Double
+        public var valAccuracy: Double
+        public var seconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case stage, epoch, trainLoss = "train_loss", valLoss = "val_loss", valAccuracy = "val_accuracy", seconds
+        }
+    }
+
+    /// One stage as recorded.
+    public struct StageSummary: Sendable, Codable, Equatable {
+        public var name: String
+        public var epochs: Int
+        public var bestEpoch: Int
+        public var bestValLoss: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, epochs, bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
+        }
+    }
+
+    /// The stopping rule the run used.
+    public struct Stopping: Sendable, Codable, Equatable {
+        public var monitor: String
+        public var patience: Int
+        public var minDelta: Double
+        public var maxEpochs: Int
+
+        enum CodingKeys: String, CodingKey {
+            case monitor, patience, minDelta = "min_delta", maxEpochs = "max_epochs"
+        }
+    }
+
+    public var algorithm: String
+    public var dataset: String
+    public var architecture: String
+    public var seed: UInt64
+    public var hyperparameters: [String: HyperparameterValue]
+    public var stopping: Stopping
+    public var trainLimit: Int?
+    public var epochs: [Epoch]
+    public var stages: [StageSummary]
+    public var effectiveEpochs: Int
+    public var bestEpoch: Int
+    public var status: String
+    public var failureReason: String?
+    public var testAccuracy: Double?
+    public var trainSeconds: Double
+    public var trainSamples: Int
+    public var samplesPerSecond: Double
+    public var trainFlops: Int
+    public var forwardFlopsPerSample: Double?
+    public var flopsPerSecond: Double
+    public var peakRSSBytes: Int
+    public var peakTensorBytes: Int
+    public var threads: Int
+    public var environment: EnvironmentInfo
+    public var startedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case algorithm, dataset, architecture, seed, hyperparameters, stopping
+        case trainLimit = "train_limit", epochs, stages
+        case effectiveEpochs = "effective_epochs", bestEpoch = "best_epoch", status
+        case failureReason = "failure_reason", testAccuracy = "test_accuracy"
+        case trainSeconds = "train_seconds", trainSamples = "train_samples"
+        case samplesPerSecond = "samples_per_second", trainFlops = "train_flops"
+        case forwardFlopsPerSample = "forward_flops_per_sample", flopsPerSecond = "flops_per_second"
+        case peakRSSBytes = "peak_rss_bytes", peakTensorBytes = "peak_tensor_bytes"
+        case threads, environment, startedAt = "started_at"
+    }
+
+    /// Encodes every key, writing `null` for absent values (so the schema is always complete).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(algorithm, forKey: .algorithm)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(architecture, forKey: .architecture)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(hyperparameters, forKey: .hyperparameters)
+        try c.encode(stopping, forKey: .stopping)
+        try c.encode(trainLimit, forKey: .trainLimit)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(stages, forKey: .stages)
+        try c.encode(effectiveEpochs, forKey: .effectiveEpochs)
+        try c.encode(bestEpoch, forKey: .bestEpoch)
+        try c.encode(status, forKey: .status)
+        try c.encode(failureReason, forKey: .failureReason)
+        try c.encode(testAccuracy, forKey: .testAccuracy)
+        try c.encode(trainSeconds, forKey: .trainSeconds)
+        try c.encode(trainSamples, forKey: .trainSamples)
+        try c.encode(samplesPerSecond, forKey: .samplesPerSecond)
+        try c.encode(trainFlops, forKey: .trainFlops)
+        try c.encode(forwardFlopsPerSample, forKey: .forwardFlopsPerSample)
+        try c.encode(flopsPerSecond, forKey: .flopsPerSecond)
+        try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
+        try c.encode(peakTensorBytes, forKey: .peakTensorBytes)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(environment, forKey: .environment)
+        try c.encode(startedAt, forKey: .startedAt)
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+
+    /// Writes the record to `path` atomically (a temporary file renamed into place).
+    public func write(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try jsonData().write(to: url, options: .atomic)
+        } catch {
+            throw ConfigurationError(field: "--output", problem: "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}

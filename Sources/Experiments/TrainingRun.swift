@@ -1,0 +1,69 @@
+import Algorithms
+import Datasets
+import Foundation
+import TensorCore
+import Training
+
+/// Composes one run: data, algorithm, trainer, observers, and the run record.
+public enum TrainingRun {
+    /// Runs `configuration` to its stop and returns the record (failed runs included).
+    ///
+    /// Throws only for bad input (flags, data files), before training starts.
+    public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = []) throws -> RunRecord {
+        try configuration.validate()
+        Parallel.threads = configuration.threads
+        let startedAt = ISO8601DateFormatter().string(from: Date())
+        let data = try configuration.loadData()
+        let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
+                                               inputSize: data.train.featureCount, classCount: data.train.classCount,
+                                               overrides: configuration.overrides, seed: configuration.seed)
+        let trainer = Trainer(configuration: .init(stopping: configuration.stopping, batchSize: built.batchSize,
+                                                   seed: configuration.seed),
+                              observers: observers)
+        let result = trainer.fit(built.algorithm, data: data)
+        return record(of: result, configuration: configuration, hyperparameters: built.hyperparameters, startedAt: startedAt)
+    }
+
+    static func record(of result: TrainingResult, configuration: RunConfiguration,
+                       hyperparameters: [String: HyperparameterValue], startedAt: String) -> RunRecord {
+        let window = result.window
+        let seconds = max(window.seconds, 1e-9)
+        let failure: String? = if case .failed(let reason) = result.status { reason } else { nil }
+        return RunRecord(
+            algorithm: configuration.algorithm, dataset: configuration.dataset,
+            architecture: configuration.architecture.description, seed: configuration.seed,
+            hyperparameters: hyperparameters,
+            stopping: .init(monitor: "val_loss", patience: configuration.stopping.patience,
+                            minDelta: configuration.stopping.minDelta, maxEpochs: configuration.stopping.maxEpochs),
+            trainLimit: configuration.trainLimit,
+            epochs: result.epochs.map {
+                .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.validationLoss,
+                      valAccuracy: $0.validationAccuracy, seconds: $0.seconds)
+            },
+            stages: result.stages.map {
+                .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss)
+            },
+            effectiveEpochs: result.effectiveEpochs, bestEpoch: result.bestEpoch,
+            status: failure == nil ? "completed" : "failed", failureReason: failure,
+            testAccuracy: result.testAccuracy,
+            trainSeconds: window.seconds, trainSamples: window.trainSamples,
+            samplesPerSecond: Double(window.trainSamples) / seconds,
+            trainFlops: window.flops, forwardFlopsPerSample: result.forwardFLOPsPerSample,
+            flopsPerSecond: Double(window.flops) / seconds,
+            peakRSSBytes: window.peakRSSBytes, peakTensorBytes: window.peakTensorBytes,
+            threads: configuration.threads, environment: .current(), startedAt: startedAt)
+    }
+}
+
+extension RunRecord {
+    /// The one-line summary printed at the end of `bpfree train`.
+    public var summaryLine: String {
+        let accuracy = testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "n/a"
+        var line = "\(algorithm) \(architecture) \(dataset) seed \(seed): \(status)"
+        if let failureReason { line += " (\(failureReason))" }
+        line += ", test accuracy \(accuracy), \(effectiveEpochs) epochs (best \(bestEpoch)), \(format("%.1f", trainSeconds)) s, "
+            + "\(format("%.0f", samplesPerSecond)) samples/s, \(format("%.1f", flopsPerSecond / 1e9)) GFLOP/s, "
+            + "peak RSS \(format("%.0f", Double(peakRSSBytes) / 1_048_576)) MiB"
+        return line
+    }
+}

@@ -1,0 +1,56 @@
+import TensorCore
+
+/// A dense layer `Y = X·Wᵀ + b` with PyTorch's layout (`W` is outputSize×inputSize).
+public final class Linear: Layer {
+    /// The weight, outputSize×inputSize.
+    public let weight: Parameter
+    /// The bias, outputSize (absent for bias-free layers).
+    public let bias: Parameter?
+    private var input: Tensor?
+    private var output = Tensor(zeros: [0])
+    private var inputGradientBuffer = Tensor(zeros: [0])
+
+    /// A layer with PyTorch's default initialisation: `W, b ~ U(±1/√inputSize)`
+    /// (Kaiming-uniform with a = √5).
+    public init(inputSize: Int, outputSize: Int, bias: Bool = true, name: String = "linear",
+                using generator: inout SeededGenerator) {
+        let bound = 1 / Float(inputSize).squareRoot()
+        weight = Parameter(name: name + ".weight",
+                           value: Tensor(shape: [outputSize, inputSize], uniformIn: -bound...bound, using: &generator))
+        self.bias = bias
+            ? Parameter(name: name + ".bias", value: Tensor(shape: [outputSize], uniformIn: -bound...bound, using: &generator))
+            : nil
+    }
+
+    /// A layer with the given weight (outputSize×inputSize) and optional bias.
+    public init(weight: Tensor, bias: Tensor?, name: String = "linear") {
+        self.weight = Parameter(name: name + ".weight", value: weight)
+        self.bias = bias.map { Parameter(name: name + ".bias", value: $0) }
+    }
+
+    public var inputSize: Int { weight.value.shape[1] }
+    public var outputSize: Int { weight.value.shape[0] }
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        precondition(x.columns == inputSize, "Linear: input \(x.shape) has \(x.columns) features, expected \(inputSize)")
+        // Y = X·Wᵀ   (N×in · in×out)
+        Tensor.matmul(x, .none, weight.value, .transposed, into: &output)
+        if let bias { BiasKernels.addRows(&output, bias: bias.value) }
+        input = mode == .training ? x : nil
+        return output
+    }
+
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
+        guard let x = input else { preconditionFailure("Linear.backward without a training-mode forward") }
+        input = nil
+        // dW += Gᵀ·X   (out×N · N×in)
+        Tensor.matmul(g, .transposed, x, .none, into: &weight.gradient, beta: 1)
+        // db += Σ_rows G
+        if let bias { BiasKernels.accumulateColumnSums(of: g, into: &bias.gradient) }
+        guard inputGradient == .needed else { return nil }
+        // dX = G·W   (N×out · out×in)
+        Tensor.matmul(g, .none, weight.value, .none, into: &inputGradientBuffer)
+        return inputGradientBuffer
+    }
+}

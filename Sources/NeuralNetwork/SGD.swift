@@ -1,0 +1,59 @@
+import TensorCore
+
+/// Stochastic gradient descent with momentum and L2 weight decay (PyTorch semantics).
+///
+/// `g ← g + λw; buf ← μ·buf + (1−τ)·g` (`buf = g` on the first step); `w ← w − lr·buf`
+/// (Nesterov: `w ← w − lr·(g + μ·buf)`).
+/// - Paper: Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
+public final class SGD: Optimizer {
+    public struct State {
+        var momentumBuffer: Tensor?
+        var steps = 0
+    }
+
+    public var learningRate: Float
+    public let momentum: Float
+    public let dampening: Float
+    public let weightDecay: Float
+    public let nesterov: Bool
+    public var states: [ObjectIdentifier: State] = [:]
+
+    /// SGD with PyTorch's defaults (no momentum, no decay).
+    public init(learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+                weightDecay: Float = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+    }
+
+    public func makeState(for parameter: Parameter) -> State {
+        State(momentumBuffer: momentum != 0 ? Tensor(zeros: parameter.value.shape) : nil)
+    }
+
+    public func update(_ parameter: Parameter, state: inout State) {
+        let (lr, mu, wd) = (learningRate, momentum, weightDecay)
+        let keep = state.steps == 0 ? Float(0) : mu
+        let add = state.steps == 0 ? Float(1) : 1 - dampening
+        let nesterov = self.nesterov
+        var unused: Tensor? = nil
+        parameter.withFusedBuffers(&state.momentumBuffer, &unused) { b, range in
+            if let buf = b.first {
+                for i in range {
+                    let g = b.gradient[i] + wd * b.value[i]
+                    let m = keep * buf[i] + add * g
+                    buf[i] = m
+                    b.value[i] -= lr * (nesterov ? g + mu * m : m)
+                    b.gradient[i] = 0
+                }
+            } else {
+                for i in range {
+                    b.value[i] -= lr * (b.gradient[i] + wd * b.value[i])
+                    b.gradient[i] = 0
+                }
+            }
+        }
+        state.steps += 1
+    }
+}

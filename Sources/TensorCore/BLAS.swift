@@ -1,0 +1,56 @@
+import CBLAS
+import Foundation
+
+/// The only door to OpenBLAS: matrix products, thread count and library identity.
+public enum BLAS {
+    /// Whether a GEMM operand is used as stored or transposed (a BLAS flag, never a copy).
+    public enum Transpose: Sendable {
+        case none, transposed
+        var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+    }
+
+    /// `C ← alpha·op(A)·op(B) + beta·C` in row-major storage; counts 2·m·n·k FLOPs.
+    ///
+    /// Shapes: op(A) m×k, op(B) k×n, C m×n; `lda`, `ldb`, `ldc` are the stored row lengths.
+    @inline(__always)
+    public static func gemm(_ transA: Transpose, _ transB: Transpose,
+                            m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        FLOPCounter.add(2 * m * n * k)
+        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
+                    blasint(m), blasint(n), blasint(k), alpha,
+                    a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// `y ← alpha·op(A)·x + beta·y` in row-major storage; counts 2·m·n FLOPs.
+    ///
+    /// Shapes: A m×n (stored), x of length n (or m when transposed), y the other length.
+    public static func gemv(_ transA: Transpose, m: Int, n: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+                            beta: Float = 0, y: UnsafeMutablePointer<Float>) {
+        FLOPCounter.add(2 * m * n)
+        cblas_sgemv(CblasRowMajor, transA.cblas, blasint(m), blasint(n), alpha,
+                    a, blasint(lda), x, 1, beta, y, 1)
+    }
+
+    /// The number of threads OpenBLAS uses.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
+    public static var configuration: String {
+        guard let text = openblas_get_config() else { return "unknown" }
+        return String(cString: text).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The CPU kernel family OpenBLAS selected at run time, e.g. "SkylakeX" or "Zen".
+    public static var coreName: String {
+        guard let text = openblas_get_corename() else { return "unknown" }
+        return String(cString: text)
+    }
+}

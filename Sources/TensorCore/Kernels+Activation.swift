@@ -1,0 +1,63 @@
+import Foundation
+
+/// Pointwise activations, each forward next to its backward. All are single fused passes and
+/// may run in place (`output` may be the same buffer as `input`).
+public enum ActivationKernels {
+    /// ReLU forward: `y = max(x, 0)`.
+    ///
+    /// Shapes: x and y of any equal shape.
+    public static func reluForward(_ x: Tensor, into y: inout Tensor) {
+        let n = x.count
+        y.resize(to: x.shape)
+        x.withUnsafePointer { xp in
+            y.withUnsafeMutablePointer { yp in
+                for i in 0..<n { yp[i] = max(xp[i], 0) }
+            }
+        }
+    }
+
+    /// ReLU backward from its output: `dx = g · 1[y > 0]`.
+    ///
+    /// Shapes: g, y and dx of one shape.
+    public static func reluBackward(_ g: Tensor, output y: Tensor, into dx: inout Tensor) {
+        let n = g.count
+        precondition(y.count == n, "reluBackward: gradient \(g.shape) vs output \(y.shape)")
+        dx.resize(to: g.shape)
+        g.withUnsafePointer { gp in
+            y.withUnsafePointer { yp in
+                dx.withUnsafeMutablePointer { dp in
+                    for i in 0..<n { dp[i] = yp[i] > 0 ? gp[i] : 0 }
+                }
+            }
+        }
+    }
+
+    /// Tanh forward: `y = tanh(x)`.
+    ///
+    /// Shapes: x and y of any equal shape.
+    public static func tanhForward(_ x: Tensor, into y: inout Tensor) {
+        let n = x.count
+        y.resize(to: x.shape)
+        x.withUnsafePointer { xp in
+            y.withUnsafeMutablePointer { yp in
+                for i in 0..<n { yp[i] = Foundation.tanh(xp[i]) }
+            }
+        }
+    }
+
+    /// Tanh backward from its output: `dx = g · (1 − y²)`.
+    ///
+    /// Shapes: g, y and dx of one shape.
+    public static func tanhBackward(_ g: Tensor, output y: Tensor, into dx: inout Tensor) {
+        let n = g.count
+        precondition(y.count == n, "tanhBackward: gradient \(g.shape) vs output \(y.shape)")
+        dx.resize(to: g.shape)
+        g.withUnsafePointer { gp in
+            y.withUnsafePointer { yp in
+                dx.withUnsafeMutablePointer { dp in
+                    for i in 0..<n { dp[i] = gp[i] * (1 - yp[i] * yp[i]) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Datasets
+import NeuralNetwork
+import TensorCore
+
+/// The one training loop: epochs, batching, validation, early stopping per stage, best-checkpoint
+/// restore, divergence handling and the measurement window. Algorithms only train batches.
+public final class Trainer {
+    /// How the trainer batches, stops and seeds.
+    public struct Configuration: Sendable {
+        /// The stopping rule applied to every stage.
+        public var stopping: StoppingRule
+        /// Training batch size (the last incomplete batch is dropped).
+        public var batchSize: Int
+        /// Batch size of validation and test passes (no effect on results, only on speed and memory).
+        public var evaluationBatchSize: Int
+        /// Seeds the per-epoch shuffling.
+        public var seed: UInt64
+
+        /// A configuration; evaluation batches default to 1000 samples.
+        public init(stopping: StoppingRule = .harmonized, batchSize: Int, evaluationBatchSize: Int = 1000, seed: UInt64) {
+            self.stopping = stopping
+            self.batchSize = batchSize
+            self.evaluationBatchSize = evaluationBatchSize
+            self.seed = seed
+        }
+    }
+
+    public let configuration: Configuration
+    /// Observers notified of batches, epochs and the window, in order.
+    public var observers: [any TrainingObserver]
+
+    /// A trainer with the given settings.
+    public init(configuration: Configuration, observers: [any TrainingObserver] = []) {
+        self.configuration = configuration
+        self.observers = observers
+    }
+
+    /// Trains every stage of `algorithm` to its stop, restores the best checkpoints and
+    /// measures the test accuracy (outside the window).
+    public func fit(_ algorithm: any TrainingAlgorithm, data: DataSplits) -> TrainingResult {
+        var result = TrainingResult()
+        var shuffler = SeededGenerator(seed: configuration.seed, stream: "shuffle")
+        var schedule = BatchSchedule(count: data.train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
+        guard schedule.batchCount > 0 else {
+            result.status = .failed(reason: "the training set has \(data.train.count) samples, fewer than one batch of \(configuration.batchSize)")
+            return result
+        }
+        guard data.validation.count > 0 else {
+            result.status = .failed(reason: "the validation set is empty")
+            return result
+        }
+        var batch = Batch()
+        let stages = algorithm.stages
+        let rule = configuration.stopping
+
+        // The measurement window opens here: from the first training batch to the stop.
+        observers.forEach { $0.windowDidStart() }
+        ProcessMemory.resetPeak()
+        TensorMemory.resetPeak()
+        let flopsAtStart = FLOPCounter.total
+        let clock = ContinuousClock()
+        let windowStart = clock.now
+
+        stageLoop: for (stageIndex, stage) in stages.enumerated() {
+            var stopper = EarlyStopping(rule: rule)
+            var checkpoint: [Tensor]?
+            defer {
+                // Restore the stage's best checkpoint before the next stage or the test.
+                if let checkpoint {
+                    for (parameter, value) in zip(algorithm.parameters(of: stageIndex), checkpoint) { parameter.value = value }
+                }
+                result.stages.append(StageRecord(name: stage.name, epochs: stopper.epoch, bestEpoch: stopper.bestEpoch,
+                                                 bestValidationLoss: stopper.bestEpoch > 0 ? stopper.bestLoss : nil))
+            }
+            while !stopper.shouldStop {
+                let epochStart = clock.now
+                let epoch = stopper.epoch + 1
+                schedule.startEpoch(using: &shuffler)
+                var lossSum = 0.0
+                for index in 0..<schedule.batchCount {
+                    schedule.fill(&batch, index: index, from: data.train)
+                    let loss = algorithm.trainBatch(batch, stage: stageIndex)
+                    guard loss.isFinite else {
+                        result.status = .failed(reason: "diverged: training loss is \(loss) at stage \(stage.name), epoch \(epoch), batch \(index + 1)")
+                        break stageLoop
+                    }
+                    lossSum += Double(loss)
+                    result.window.trainSamples += batch.labels.count
+                    if !observers.isEmpty {
+                        let elapsed = (clock.now - epochStart).seconds
+                        let progress = BatchProgress(stage: stage.name, stageIndex: stageIndex, stageCount: stages.count,
+                                                     epoch: epoch, maxEpochs: rule.maxEpochs, batch: index + 1,
+                                                     batchCount: schedule.batchCount, batchSize: configuration.batchSize, loss: loss,
+                                                     samplesPerSecond: Double((index + 1) * configuration.batchSize) / max(elapsed, 1e-9))
+                        observers.forEach { $0.batchDidEnd(progress) }
+                    }
+                }
+                let validation = evaluate(data.validation) { algorithm.validate($0, stage: stageIndex) }
+                let validationLoss = validation.lossSum / Double(data.validation.count)
+                guard validationLoss.isFinite else {
+                    result.status = .failed(reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
+                    break stageLoop
+                }
+                if stopper.record(validationLoss: validationLoss) {
+                    checkpoint = algorithm.parameters(of: stageIndex).map(\.value)
+                }
+                let record = EpochRecord(stage: stage.name, epoch: epoch,
+                                         trainLoss: lossSum / Double(schedule.batchCount),
+                                         validationLoss: validationLoss,
+                                         validationAccuracy: Double(validation.correct) / Double(data.validation.count),
+                                         seconds: (clock.now - epochStart).seconds)
+                result.epochs.append(record)
+                observers.forEach { $0.epochDidEnd(record, stageIndex: stageIndex, stageCount: stages.count, maxEpochs: rule.maxEpochs) }
+            }
+        }
+
+        // The window closes at the stop; the test evaluation is outside it.
+        result.window.seconds = (clock.now - windowStart).seconds
+        result.window.flops = FLOPCounter.total - flopsAtStart
+        result.window.peakTensorBytes = TensorMemory.peakBytes
+        result.window.peakRSSBytes = ProcessMemory.peakResidentBytes
+        observers.forEach { $0.windowDidEnd() }
+
+        guard result.status == .completed, data.test.count > 0 else { return result }
+        let flopsBeforeTest = FLOPCounter.total
+        let test = evaluate(data.test) { EvaluationSums(lossSum: 0, correct: algorithm.countCorrect($0)) }
+        result.testAccuracy = Double(test.correct) / Double(data.test.count)
+        result.forwardFLOPsPerSample = Double(FLOPCounter.total - flopsBeforeTest) / Double(data.test.count)
+        return result
+    }
+
+    /// Sums `body` over `dataset` in order, in evaluation-sized batches.
+    private func evaluate(_ dataset: Dataset, _ body: (Batch) -> EvaluationSums) -> EvaluationSums {
+        let schedule = BatchSchedule(count: dataset.count, batchSize: configuration.evaluationBatchSize, order: .sequential)
+        var batch = Batch()
+        var total = EvaluationSums(lossSum: 0, correct: 0)
+        for index in 0..<schedule.batchCount {
+            schedule.fill(&batch, index: index, from: dataset)
+            let sums = body(batch)
+            total.lossSum += sums.lossSum
+            total.correct += sums.correct
+        }
+        return total
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

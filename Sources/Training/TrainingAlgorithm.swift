@@ -1,0 +1,40 @@
+import Datasets
+import NeuralNetwork
+import TensorCore
+
+/// A unit of the stopping rule: trained until its own early stop, then its best checkpoint is
+/// restored (the whole model for BP; one layer for sequential MF; one predictor for CaFo).
+public struct Stage: Sendable, Equatable {
+    /// A short name shown in progress lines and the run record, e.g. "model" or "layer2".
+    public let name: String
+
+    /// A stage called `name`.
+    public init(name: String) { self.name = name }
+}
+
+/// Summed loss and correct predictions over some samples.
+public struct EvaluationSums: Sendable {
+    public var lossSum: Double
+    public var correct: Int
+
+    /// Sums over a batch.
+    public init(lossSum: Double, correct: Int) {
+        self.lossSum = lossSum
+        self.correct = correct
+    }
+}
+
+/// A learning rule as a strategy of the one `Trainer`: it declares its stages, trains one batch
+/// of a stage, and evaluates. It owns no loop, no stopping rule and no measurement.
+public protocol TrainingAlgorithm: AnyObject {
+    /// The stages, trained in order.
+    var stages: [Stage] { get }
+    /// The parameters a stage trains; its checkpoint saves and restores exactly these.
+    func parameters(of stage: Int) -> [Parameter]
+    /// Trains one batch of `stage` and returns its mean training loss.
+    func trainBatch(_ batch: Batch, stage: Int) -> Float
+    /// The stage's monitored loss (summed) and correct count on a batch, in inference mode.
+    func validate(_ batch: Batch, stage: Int) -> EvaluationSums
+    /// Correct predictions of the finished model on a batch (the test metric).
+    func countCorrect(_ batch: Batch) -> Int
+}

@@ -1,0 +1,33 @@
+/// Where a training batch stands, for progress display.
+public struct BatchProgress: Sendable {
+    public var stage: String
+    public var stageIndex: Int
+    public var stageCount: Int
+    public var epoch: Int
+    public var maxEpochs: Int
+    public var batch: Int
+    public var batchCount: Int
+    public var batchSize: Int
+    public var loss: Float
+    /// Training samples per second in the current epoch so far.
+    public var samplesPerSecond: Double
+}
+
+/// Watches training events; progress lines, metering and recording observe, they do not loop.
+public protocol TrainingObserver: AnyObject {
+    /// After each training batch.
+    func batchDidEnd(_ progress: BatchProgress)
+    /// After each epoch's validation.
+    func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int)
+    /// When the measurement window opens (just before the first training batch).
+    func windowDidStart()
+    /// When the measurement window closes (at the stop, before the test evaluation).
+    func windowDidEnd()
+}
+
+extension TrainingObserver {
+    public func batchDidEnd(_ progress: BatchProgress) {}
+    public func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int) {}
+    public func windowDidStart() {}
+    public func windowDidEnd() {}
+}

@@ -1,0 +1,74 @@
+import Algorithms
+import ArgumentParser
+import Experiments
+import Foundation
+import Training
+
+/// `bpfree train`: one run to its stop, with a run record.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one model until the stopping rule stops it, then test the best checkpoint.")
+
+    @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
+    var algorithm = "bp"
+
+    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,...")
+    var architecture = "mlp-2x1000"
+
+    @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")
+    var dataset = "fashion-mnist"
+
+    @Option(help: "Folder with the dataset files (default: $BPFREE_DATA, ~/.cache/bpfree, /usr/share/datasets).")
+    var dataDir: String?
+
+    @Option(help: "Seed of weights, validation split and shuffling.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Epoch cap per stage.")
+    var epochs = StoppingRule.harmonized.maxEpochs
+
+    @Option(help: "Epochs without a validation-loss improvement before stopping.")
+    var patience = StoppingRule.harmonized.patience
+
+    @Option(help: "Smallest validation-loss decrease that counts as an improvement.")
+    var minDelta = StoppingRule.harmonized.minDelta
+
+    @Option(help: "Training batch size (default: the algorithm's, 128 for BP).")
+    var batchSize: Int?
+
+    @Option(help: "Learning rate (default: the algorithm's, 2e-4 for BP).")
+    var learningRate: Double?
+
+    @Option(help: "Weight decay (default: the algorithm's, 3e-5 for BP).")
+    var weightDecay: Double?
+
+    @Option(help: "Use only the first N training samples (for quick runs).")
+    var trainLimit: Int?
+
+    @Option(help: "BLAS and kernel threads (recorded with the run).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Write the run record as JSON to this file (atomically).")
+    var output: String?
+
+    func makeConfiguration() throws -> RunConfiguration {
+        RunConfiguration(
+            algorithm: algorithm, architecture: try Architecture(parsing: architecture), dataset: dataset,
+            dataDirectory: dataDir, seed: seed,
+            stopping: StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs),
+            overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
+            trainLimit: trainLimit, threads: threads)
+    }
+
+    func run() throws {
+        let record: RunRecord
+        do {
+            record = try TrainingRun.execute(makeConfiguration(), observers: [ProgressReporter()])
+            if let output { try record.write(to: output) }
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        print(record.summaryLine)
+        if record.status != "completed" { throw ExitCode(2) }
+    }
+}
