@@ -42,7 +42,7 @@ let package = Package(
         ]),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),

@@ -60,10 +60,11 @@ public enum KernelBenchmarks {
         let layer = Linear(inputSize: 2000, outputSize: 2000, using: &generator)
         let x = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
         let g = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
-        let before = FLOPCounter.total
-        _ = layer.forward(x, mode: .training)
-        _ = layer.backward(g, inputGradient: .needed)
-        let flops = Double(FLOPCounter.total - before)
+        let flops = Double(OperationCounter.counting { counter in
+            _ = layer.forward(x, mode: .training)
+            _ = layer.backward(g, inputGradient: .needed)
+            return counter.flops
+        })
         let linear = time(budget: budget) {
             _ = layer.forward(x, mode: .training)
             _ = layer.backward(g, inputGradient: .needed)

@@ -19,7 +19,7 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0,
                             c: UnsafeMutablePointer<Float>, ldc: Int) {
-        FLOPCounter.add(2 * m * n * k)
+        OperationCounter.addFLOPs(2 * m * n * k)
         cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
                     blasint(m), blasint(n), blasint(k), alpha,
                     a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
@@ -31,7 +31,7 @@ public enum BLAS {
     public static func gemv(_ transA: Transpose, m: Int, n: Int, alpha: Float = 1,
                             a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
                             beta: Float = 0, y: UnsafeMutablePointer<Float>) {
-        FLOPCounter.add(2 * m * n)
+        OperationCounter.addFLOPs(2 * m * n)
         cblas_sgemv(CblasRowMajor, transA.cblas, blasint(m), blasint(n), alpha,
                     a, blasint(lda), x, 1, beta, y, 1)
     }

@@ -17,7 +17,8 @@ public enum Parallel {
 
     /// Runs `body` over `0..<count` in contiguous chunks, one per thread when the work is large
     /// enough (`grain` elements at least per chunk), otherwise inline on the caller's thread.
-    public static func forEachChunk(count: Int, grain: Int = 32_768, _ body: @Sendable (Range<Int>) -> Void) {
+    public static func forEachChunk(count: Int, grain: Int = 32_768, threads: Int = Parallel.threads,
+                                    _ body: @Sendable (Range<Int>) -> Void) {
         let chunks = min(threads, max(1, count / max(grain, 1)))
         if chunks <= 1 {
             body(0..<count)

@@ -5,14 +5,11 @@ import Synchronization
 public enum TensorMemory {
     static let live = Atomic<Int>(0)
     static let peak = Atomic<Int>(0)
-    static let allocations = Atomic<Int>(0)
 
     /// Bytes held by tensor storage right now.
     public static var liveBytes: Int { live.load(ordering: .relaxed) }
     /// Highest `liveBytes` since the last `resetPeak()`.
     public static var peakBytes: Int { peak.load(ordering: .relaxed) }
-    /// Storage allocations since the process started; a hot loop that allocates shows here.
-    public static var allocationCount: Int { allocations.load(ordering: .relaxed) }
 
     /// Starts a new peak window at the current live bytes.
     public static func resetPeak() {
@@ -20,7 +17,7 @@ public enum TensorMemory {
     }
 
     static func didAllocate(bytes: Int) {
-        allocations.add(1, ordering: .relaxed)
+        OperationCounter.addAllocation()
         let now = live.add(bytes, ordering: .relaxed).newValue
         var seen = peak.load(ordering: .relaxed)
         while now > seen {

@@ -50,17 +50,40 @@ public final class Trainer {
             return result
         }
         var batch = Batch()
-        let stages = algorithm.stages
-        let rule = configuration.stopping
 
         // The measurement window opens here: from the first training batch to the stop.
         observers.forEach { $0.windowDidStart() }
         ProcessMemory.resetPeak()
         TensorMemory.resetPeak()
-        let flopsAtStart = FLOPCounter.total
         let clock = ContinuousClock()
         let windowStart = clock.now
+        let windowCounter = OperationCounter.counting { counter in
+            trainStages(algorithm, data: data, schedule: &schedule, shuffler: &shuffler, batch: &batch, result: &result)
+            return counter
+        }
 
+        // The window closes at the stop; the test evaluation is outside it.
+        result.window.seconds = (clock.now - windowStart).seconds
+        result.window.flops = windowCounter.flops
+        result.window.peakTensorBytes = TensorMemory.peakBytes
+        result.window.peakRSSBytes = ProcessMemory.peakResidentBytes
+        observers.forEach { $0.windowDidEnd() }
+
+        guard result.status == .completed, data.test.count > 0 else { return result }
+        let test = OperationCounter.counting { counter in
+            (evaluate(data.test) { EvaluationSums(lossSum: 0, correct: algorithm.countCorrect($0)) }, counter.flops)
+        }
+        result.testAccuracy = Double(test.0.correct) / Double(data.test.count)
+        result.forwardFLOPsPerSample = Double(test.1) / Double(data.test.count)
+        return result
+    }
+
+    /// Every stage to its stop, each restored to its best checkpoint; failures end the loop.
+    private func trainStages(_ algorithm: any TrainingAlgorithm, data: DataSplits, schedule: inout BatchSchedule,
+                             shuffler: inout SeededGenerator, batch: inout Batch, result: inout TrainingResult) {
+        let stages = algorithm.stages
+        let rule = configuration.stopping
+        let clock = ContinuousClock()
         stageLoop: for (stageIndex, stage) in stages.enumerated() {
             var stopper = EarlyStopping(rule: rule)
             var checkpoint: [Tensor]?
@@ -114,19 +137,6 @@ public final class Trainer {
             }
         }
 
-        // The window closes at the stop; the test evaluation is outside it.
-        result.window.seconds = (clock.now - windowStart).seconds
-        result.window.flops = FLOPCounter.total - flopsAtStart
-        result.window.peakTensorBytes = TensorMemory.peakBytes
-        result.window.peakRSSBytes = ProcessMemory.peakResidentBytes
-        observers.forEach { $0.windowDidEnd() }
-
-        guard result.status == .completed, data.test.count > 0 else { return result }
-        let flopsBeforeTest = FLOPCounter.total
-        let test = evaluate(data.test) { EvaluationSums(lossSum: 0, correct: algorithm.countCorrect($0)) }
-        result.testAccuracy = Double(test.correct) / Double(data.test.count)
-        result.forwardFLOPsPerSample = Double(FLOPCounter.total - flopsBeforeTest) / Double(data.test.count)
-        return result
     }
 
     /// Sums `body` over `dataset` in order, in evaluation-sized batches.

@@ -1,0 +1,62 @@
+import NeuralNetwork
+import TensorCore
+
+/// Finite-difference gradient checks of layers and losses.
+///
+/// NOTE: bpfree computes in Float32 only (every kernel is specialised for it), so the checks
+/// run the product code itself: central differences with the loss accumulated in Double, a step
+/// of 1e-2, and a relative tolerance that Float32 rounding cannot reach but a wrong formula
+/// (a missing term, a transposed product, a wrong scale) always exceeds.
+public enum GradientCheck {
+    /// The largest relative error between an analytic and a numeric gradient.
+    public static func relativeError(_ analytic: [Float], _ numeric: [Double]) -> Double {
+        zip(analytic, numeric).map { a, n in
+            abs(Double(a) - n) / max(abs(Double(a)) + abs(n), 1e-2)
+        }.max() ?? 0
+    }
+
+    /// A fixed random projection `L = Σ r ⊙ y` that turns a layer output into a scalar loss.
+    public static func projection(shape: [Int], seed: UInt64) -> Tensor {
+        var generator = SeededGenerator(seed: seed, stream: "projection")
+        return Tensor(shape: shape, uniformIn: -1...1, using: &generator)
+    }
+
+    static func dot(_ a: Tensor, _ b: Tensor) -> Double {
+        zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    /// Checks a layer's input gradient and every parameter gradient against central differences
+    /// of `L = Σ r ⊙ layer(x)`. Returns the worst relative error over input and parameters.
+    public static func check(layer: any Layer, input: Tensor, step: Float = 1e-2) -> (input: Double, parameters: [String: Double]) {
+        let output = layer.forward(input, mode: .training)
+        let r = projection(shape: output.shape, seed: 7)
+        layer.parameters.forEach { $0.zeroGradient() }
+        let inputGradient = layer.backward(r, inputGradient: .needed)!.scalars
+        let parameterGradients = layer.parameters.map { $0.gradient.scalars }
+
+        func loss(_ x: Tensor) -> Double { dot(layer.forward(x, mode: .inference), r) }
+
+        var x = input
+        var numericInput = [Double](repeating: 0, count: x.count)
+        for i in 0..<x.count {
+            let original = x[i]
+            x[i] = original + step; let plus = loss(x)
+            x[i] = original - step; let minus = loss(x)
+            x[i] = original
+            numericInput[i] = (plus - minus) / (2 * Double(step))
+        }
+        var errors: [String: Double] = [:]
+        for (parameter, analytic) in zip(layer.parameters, parameterGradients) {
+            var numeric = [Double](repeating: 0, count: parameter.value.count)
+            for i in 0..<parameter.value.count {
+                let original = parameter.value[i]
+                parameter.value[i] = original + step; let plus = loss(input)
+                parameter.value[i] = original - step; let minus = loss(input)
+                parameter.value[i] = original
+                numeric[i] = (plus - minus) / (2 * Double(step))
+            }
+            errors[parameter.name] = relativeError(analytic, numeric)
+        }
+        return (relativeError(inputGradient, numericInput), errors)
+    }
+}

@@ -1,0 +1,138 @@
+import Algorithms
+import Datasets
+import NeuralNetwork
+import TensorCore
+import Testing
+import Training
+
+/// Behaviour of the one Trainer with BP on small synthetic tasks.
+@Suite struct TrainerTests {
+    static let data = SyntheticDataset.splits(train: 1024, validation: 256, test: 512, features: 16, classes: 4,
+                                              noise: 0.4, seed: 3)
+
+    static func bp(seed: UInt64, learningRate: Double = 3e-3, widths: [Int] = [32]) -> Backpropagation {
+        var generator = SeededGenerator(seed: seed, stream: "weights")
+        let network = Architecture.mlp(hiddenWidths: widths).makeNetwork(inputSize: 16, classCount: 4, using: &generator)
+        return Backpropagation(network: network,
+                               hyperparameters: .init(CommonHyperparameters(learningRate: learningRate, batchSize: 32)))
+    }
+
+    static func trainer(epochs: Int = 10, patience: Int = 20, seed: UInt64 = 1) -> Trainer {
+        Trainer(configuration: .init(stopping: StoppingRule(patience: patience, minDelta: 0, maxEpochs: epochs),
+                                     batchSize: 32, evaluationBatchSize: 100, seed: seed))
+    }
+
+    @Test func bpLearnsASyntheticTask() {
+        let result = Self.trainer(epochs: 15).fit(Self.bp(seed: 1), data: Self.data)
+        #expect(result.status == .completed)
+        #expect((result.testAccuracy ?? 0) >= 0.95)
+        #expect(result.effectiveEpochs == 15)
+        #expect(result.window.trainSamples == 15 * 32 * 32)
+        #expect(result.window.flops > 0)
+        #expect(result.window.seconds > 0)
+        // Forward FLOPs of a 16→32→4 MLP per sample: 2·(16·32 + 32·4).
+        #expect(result.forwardFLOPsPerSample == Double(2 * (16 * 32 + 32 * 4)))
+    }
+
+    @Test func sameSeedGivesIdenticalRuns() {
+        let a = Self.trainer(epochs: 3).fit(Self.bp(seed: 5), data: Self.data)
+        let b = Self.trainer(epochs: 3).fit(Self.bp(seed: 5), data: Self.data)
+        #expect(a.epochs.map(\.trainLoss) == b.epochs.map(\.trainLoss))
+        #expect(a.epochs.map(\.validationLoss) == b.epochs.map(\.validationLoss))
+        let c = Self.trainer(epochs: 3, seed: 6).fit(Self.bp(seed: 6), data: Self.data)
+        #expect(a.epochs.map(\.trainLoss) != c.epochs.map(\.trainLoss))
+    }
+
+    @Test func stopsAfterPatienceAndRestoresTheBestCheckpoint() {
+        // A large learning rate makes validation loss bounce, so patience 2 stops early.
+        let algorithm = Self.bp(seed: 2, learningRate: 0.05, widths: [64])
+        let result = Self.trainer(epochs: 40, patience: 2).fit(algorithm, data: Self.data)
+        let stage = result.stages[0]
+        #expect(stage.epochs == stage.bestEpoch + 2 || stage.epochs == 40)
+        #expect(result.effectiveEpochs == result.epochs.count)
+        let best = result.epochs.map(\.validationLoss).min()!
+        #expect(stage.bestValidationLoss == best)
+        #expect(result.epochs[stage.bestEpoch - 1].validationLoss == best)
+        // The restored model reproduces the best epoch's validation loss.
+        var total = 0.0
+        let schedule = BatchSchedule(count: Self.data.validation.count, batchSize: 100, order: .sequential)
+        var batch = Batch()
+        for index in 0..<schedule.batchCount {
+            schedule.fill(&batch, index: index, from: Self.data.validation)
+            total += algorithm.validate(batch, stage: 0).lossSum
+        }
+        #expect(abs(total / Double(Self.data.validation.count) - best) < 1e-9)
+    }
+
+    @Test func divergenceStopsCleanlyAndFails() {
+        let result = Self.trainer(epochs: 5).fit(Self.bp(seed: 1, learningRate: 1e30), data: Self.data)
+        guard case .failed(let reason) = result.status else {
+            Issue.record("expected a failed run, got \(result.status)")
+            return
+        }
+        #expect(reason.contains("diverged"))
+        #expect(result.testAccuracy == nil)
+        #expect(result.window.seconds > 0)
+    }
+
+    @Test func aTrainingSetSmallerThanOneBatchFails() {
+        var small = Self.data
+        small.train = small.train.prefix(10)
+        let result = Self.trainer().fit(Self.bp(seed: 1), data: small)
+        #expect(result.status == .failed(reason: "the training set has 10 samples, fewer than one batch of 32"))
+    }
+
+    @Test func steadyStateTrainingAllocatesNoTensors() {
+        let algorithm = Self.bp(seed: 1, widths: [32, 32])
+        var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)
+        var generator = SeededGenerator(seed: 1)
+        schedule.startEpoch(using: &generator)
+        var batch = Batch()
+        for index in 0..<3 {
+            schedule.fill(&batch, index: index, from: Self.data.train)
+            _ = algorithm.trainBatch(batch, stage: 0)
+        }
+        let allocated = OperationCounter.counting { counter in
+            for index in 3..<schedule.batchCount {
+                schedule.fill(&batch, index: index, from: Self.data.train)
+                _ = algorithm.trainBatch(batch, stage: 0)
+            }
+            return counter.allocations
+        }
+        #expect(allocated == 0)
+    }
+}
+
+@Suite struct EarlyStoppingTests {
+    /// Feeds losses to a fresh stopper; returns which were improvements and the final state.
+    static func feed(_ losses: [Double], rule: StoppingRule) -> ([Bool], EarlyStopping) {
+        var stopper = EarlyStopping(rule: rule)
+        let improved = losses.map { stopper.record(validationLoss: $0) }
+        return (improved, stopper)
+    }
+
+    @Test func countsPatienceFromTheBestEpoch() {
+        let rule = StoppingRule(patience: 2, minDelta: 0, maxEpochs: 10)
+        let (improved, stopper) = Self.feed([1.0, 0.9, 0.95, 0.9], rule: rule)
+        // Equal is not an improvement with min_delta 0.
+        #expect(improved == [true, true, false, false])
+        #expect(stopper.shouldStop)
+        #expect(stopper.bestEpoch == 2 && stopper.epoch == 4)
+        #expect(!Self.feed([1.0, 0.9, 0.95], rule: rule).1.shouldStop)
+    }
+
+    @Test func minDeltaRequiresAMeaningfulImprovement() {
+        let (improved, _) = Self.feed([1.0, 0.95, 0.85], rule: StoppingRule(patience: 5, minDelta: 0.1, maxEpochs: 10))
+        #expect(improved == [true, false, true])
+    }
+
+    @Test func capStopsEvenWhileImproving() {
+        let (improved, stopper) = Self.feed([3.0, 2.0, 1.0], rule: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 3))
+        #expect(improved == [true, true, true])
+        #expect(stopper.shouldStop)
+    }
+
+    @Test func harmonizedRuleMatchesTheProtocol() {
+        #expect(StoppingRule.harmonized == StoppingRule(patience: 20, minDelta: 0, maxEpochs: 100))
+    }
+}
