@@ -7,8 +7,8 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the machine, the BLAS configuration and measured sgemm (and kernel) speeds.")
 
-    @Option(help: "BLAS and kernel threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "BLAS and kernel threads (default: the number of cores).")
+    var threads: Int?
 
     @Flag(help: "Also time the hot kernels (Linear forward+backward, AdamW step, softmax cross-entropy).")
     var kernels = false
@@ -17,6 +17,7 @@ struct Info: ParsableCommand {
     var json = false
 
     func run() throws {
+        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw ValidationError("--threads: must be at least 1, got \(threads)") }
         let report = InfoReport.measure(threads: threads, kernels: kernels)
         if json {

@@ -45,8 +45,8 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N training samples (for quick runs).")
     var trainLimit: Int?
 
-    @Option(help: "BLAS and kernel threads (recorded with the run).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "BLAS and kernel threads, recorded with the run (default: the number of cores).")
+    var threads: Int?
 
     @Option(help: "Write the run record as JSON to this file (atomically).")
     var output: String?
@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
             dataDirectory: dataDir, seed: seed,
             stopping: StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs),
             overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
-            trainLimit: trainLimit, threads: threads)
+            trainLimit: trainLimit, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     func run() throws {

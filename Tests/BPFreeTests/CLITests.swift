@@ -1,0 +1,118 @@
+import Algorithms
+import Experiments
+import Foundation
+import Testing
+import TestSupport
+import Training
+@testable import bpfree
+
+@Suite struct TrainCommandTests {
+    @Test func parsesEveryFlagIntoTheConfiguration() throws {
+        let command = try Train.parse([
+            "--algorithm", "bp", "--architecture", "mlp:300,100", "--dataset", "mnist", "--data-dir", "/d",
+            "--seed", "7", "--epochs", "30", "--patience", "5", "--min-delta", "0.001", "--batch-size", "64",
+            "--learning-rate", "0.001", "--weight-decay", "0.0001", "--train-limit", "500", "--threads", "1",
+            "--output", "/tmp/x.json",
+        ])
+        let configuration = try command.makeConfiguration()
+        #expect(configuration == RunConfiguration(
+            algorithm: "bp", architecture: .mlp(hiddenWidths: [300, 100]), dataset: "mnist", dataDirectory: "/d",
+            seed: 7, stopping: StoppingRule(patience: 5, minDelta: 0.001, maxEpochs: 30),
+            overrides: CommonHyperparameters(learningRate: 0.001, weightDecay: 0.0001, batchSize: 64),
+            trainLimit: 500, threads: 1))
+        #expect(command.output == "/tmp/x.json")
+    }
+
+    @Test func defaultsAreTheHarmonizedProtocolAndBP() throws {
+        let configuration = try Train.parse([]).makeConfiguration()
+        #expect(configuration.algorithm == "bp")
+        #expect(configuration.architecture == .mlp(hiddenWidths: [1000, 1000]))
+        #expect(configuration.dataset == "fashion-mnist")
+        #expect(configuration.stopping == .harmonized)
+        #expect(configuration.seed == 1)
+    }
+
+    @Test(arguments: [
+        (["--architecture", "cnn"], "--architecture: unknown architecture 'cnn'"),
+        (["--architecture", "mlp:100,x"], "--architecture: 'mlp:100,x' has a width that is not a positive integer"),
+    ])
+    func badArchitectureNamesTheFlag(arguments: [String], message: String) {
+        #expect(throws: ConfigurationError.self) { try Train.parse(arguments).makeConfiguration() }
+        do { _ = try Train.parse(arguments).makeConfiguration() } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--algorithm", "nope"], "--algorithm: unknown algorithm 'nope'; valid: bp"),
+        (["--dataset", "imagenet"], "--dataset: unknown dataset 'imagenet'"),
+        (["--epochs", "0"], "--epochs: must be at least 1"),
+        (["--patience", "0"], "--patience: must be at least 1"),
+        (["--learning-rate=-1"], "--learning-rate: must be a positive number"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["--train-limit", "0"], "--train-limit: must be at least 1"),
+        (["--threads", "0"], "--threads: must be at least 1"),
+    ])
+    func badSettingsNameTheFlag(arguments: [String], message: String) throws {
+        let configuration = try Train.parse(arguments).makeConfiguration()
+        do {
+            try configuration.validate()
+            Issue.record("expected \(message)")
+        } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+
+    @Test func helpSnapshot() throws {
+        let help = Train.helpMessage(columns: 100)
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/train-help.txt")
+        if ProcessInfo.processInfo.environment["BPFREE_RECORD_SNAPSHOTS"] != nil {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try help.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(help == expected, "run with BPFREE_RECORD_SNAPSHOTS=1 to re-record after an intended change")
+    }
+}
+
+@Suite struct EndToEndTests {
+    /// Two batches of 128 on Fashion-MNIST-format files, through the command, to a run record.
+    @Test func twoBatchRunWritesAValidRecord() throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 300, test: 50)
+        let output = folder + "/run.json"
+        let command = try Train.parse([
+            "--data-dir", folder, "--architecture", "mlp:32", "--epochs", "1", "--train-limit", "256",
+            "--threads", "1", "--output", output,
+        ])
+        try command.run()
+        let data = try Data(contentsOf: URL(fileURLWithPath: output))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        for key in ["algorithm", "dataset", "architecture", "seed", "hyperparameters", "epochs", "effective_epochs",
+                    "best_epoch", "status", "failure_reason", "test_accuracy", "train_seconds", "train_samples",
+                    "samples_per_second", "train_flops", "forward_flops_per_sample", "flops_per_second",
+                    "peak_rss_bytes", "peak_tensor_bytes", "threads", "environment", "stages"] {
+            #expect(json[key] != nil, "missing \(key)")
+        }
+        #expect(json["failure_reason"] is NSNull)
+        let record = try JSONDecoder().decode(RunRecord.self, from: data)
+        #expect(record.status == "completed")
+        #expect(record.trainSamples == 256)
+        #expect(record.epochs.count == 1 && record.effectiveEpochs == 1 && record.bestEpoch == 1)
+        #expect(record.hyperparameters["learning_rate"] == .real(2e-4))
+        #expect(record.hyperparameters["batch_size"] == .integer(128))
+        #expect((0...1).contains(record.testAccuracy ?? -1))
+        // 2 batches × 128 × (forward 784·32 + 32·10, backward twice that minus the first dX) plus validation.
+        #expect(record.trainFlops > 0 && record.flopsPerSecond > 0)
+        #expect(record.forwardFlopsPerSample == Double(2 * (784 * 32 + 32 * 10)))
+        #expect(record.peakRSSBytes > 0 && record.peakTensorBytes > 0)
+        #expect(record.threads == 1)
+        #expect(!record.environment.blas.isEmpty)
+    }
+
+    @Test func missingDataNamesTheFolder() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let command = try Train.parse(["--data-dir", folder, "--epochs", "1"])
+        #expect { try command.run() } throws: { "\($0)".contains(folder) && "\($0)".contains("no fashion-mnist files") }
+    }
+}
