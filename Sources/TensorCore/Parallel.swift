@@ -3,7 +3,8 @@ import Synchronization
 
 /// Splits fused elementwise kernels over the kernel threads (and sets BLAS's alongside).
 public enum Parallel {
-    static let threadCount = Atomic<Int>(1)
+    /// Starts at OpenBLAS's own default (OPENBLAS_NUM_THREADS or the core count).
+    static let threadCount = Atomic<Int>(max(1, BLAS.threads))
 
     /// Threads used by kernels and by BLAS. Setting it sets both; it is a recorded run setting.
     public static var threads: Int {

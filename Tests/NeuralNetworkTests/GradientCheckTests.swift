@@ -68,20 +68,13 @@ import TestSupport
     }
 
     @Test func softmaxCrossEntropyGradient() {
-        var logits = Self.input([4, 5], seed: 6)
+        let logits = Self.input([4, 5], seed: 6)
         let labels: [Int32] = [0, 3, 4, 1]
         let loss = SoftmaxCrossEntropy()
         _ = loss.lossAndGradient(logits: logits, labels: labels)
         let analytic = loss.gradient.scalars
-        var numeric = [Double](repeating: 0, count: logits.count)
-        let step: Float = 1e-2
-        func mean(_ z: Tensor) -> Double { SoftmaxCrossEntropy.evaluate(logits: z, labels: labels).lossSum / 4 }
-        for i in 0..<logits.count {
-            let original = logits[i]
-            logits[i] = original + step; let plus = mean(logits)
-            logits[i] = original - step; let minus = mean(logits)
-            logits[i] = original
-            numeric[i] = (plus - minus) / (2 * Double(step))
+        let numeric = GradientCheck.numericGradient(at: logits, step: 1e-2) {
+            SoftmaxCrossEntropy.evaluate(logits: $0, labels: labels).lossSum / 4
         }
         #expect(GradientCheck.relativeError(analytic, numeric) < Self.tolerance)
     }

@@ -25,6 +25,20 @@ public enum GradientCheck {
         zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
 
+    /// Central differences `(L(t + h) − L(t − h)) / 2h` of `loss` at `point`, one scalar at a time.
+    public static func numericGradient(at point: Tensor, step: Float, loss: (Tensor) -> Double) -> [Double] {
+        var t = point
+        var numeric = [Double](repeating: 0, count: t.count)
+        for i in 0..<t.count {
+            let original = t[i]
+            t[i] = original + step; let plus = loss(t)
+            t[i] = original - step; let minus = loss(t)
+            t[i] = original
+            numeric[i] = (plus - minus) / (2 * Double(step))
+        }
+        return numeric
+    }
+
     /// Checks a layer's input gradient and every parameter gradient against central differences
     /// of `L = Σ r ⊙ layer(x)`. Returns the worst relative error over input and parameters.
     public static func check(layer: any Layer, input: Tensor, step: Float = 1e-2) -> (input: Double, parameters: [String: Double]) {
@@ -36,25 +50,15 @@ public enum GradientCheck {
 
         func loss(_ x: Tensor) -> Double { dot(layer.forward(x, mode: .inference), r) }
 
-        var x = input
-        var numericInput = [Double](repeating: 0, count: x.count)
-        for i in 0..<x.count {
-            let original = x[i]
-            x[i] = original + step; let plus = loss(x)
-            x[i] = original - step; let minus = loss(x)
-            x[i] = original
-            numericInput[i] = (plus - minus) / (2 * Double(step))
-        }
+        let numericInput = numericGradient(at: input, step: step, loss: loss)
         var errors: [String: Double] = [:]
         for (parameter, analytic) in zip(layer.parameters, parameterGradients) {
-            var numeric = [Double](repeating: 0, count: parameter.value.count)
-            for i in 0..<parameter.value.count {
-                let original = parameter.value[i]
-                parameter.value[i] = original + step; let plus = loss(input)
-                parameter.value[i] = original - step; let minus = loss(input)
-                parameter.value[i] = original
-                numeric[i] = (plus - minus) / (2 * Double(step))
+            let original = parameter.value
+            let numeric = numericGradient(at: original, step: step) { value in
+                parameter.value = value
+                return loss(input)
             }
+            parameter.value = original
             errors[parameter.name] = relativeError(analytic, numeric)
         }
         return (relativeError(inputGradient, numericInput), errors)
