@@ -6,45 +6,38 @@ import Training
 /// Backpropagation: the network trained end to end with softmax cross-entropy and AdamW
 /// (the study's BP baseline). One stage.
 /// - Paper: Rumelhart, Hinton & Williams, "Learning representations by back-propagating errors", Nature 1986.
-public final class Backpropagation: TrainingAlgorithm {
-    /// BP's hyperparameters and their defaults (the study's Fashion-MNIST 2x1000 baseline).
-    public struct Hyperparameters: Sendable, Equatable {
-        public var learningRate = 2e-4
-        public var weightDecay = 3e-5
-        public var batchSize = 128
-        public var beta1 = 0.9
-        public var beta2 = 0.999
-        public var epsilon = 1e-8
-
-        /// The defaults with any common overrides applied.
-        public init(_ overrides: CommonHyperparameters = .init()) {
-            if let value = overrides.learningRate { learningRate = value }
-            if let value = overrides.weightDecay { weightDecay = value }
-            if let value = overrides.batchSize { batchSize = value }
-        }
-
-        /// The values as written into the run record.
-        public var record: [String: HyperparameterValue] {
-            ["optimizer": .text("adamw"), "learning_rate": .real(learningRate), "weight_decay": .real(weightDecay),
-             "batch_size": .integer(batchSize), "beta1": .real(beta1), "beta2": .real(beta2), "epsilon": .real(epsilon),
-             "loss": .text("softmax_cross_entropy")]
-        }
-    }
+public final class Backpropagation: RegisteredAlgorithm {
+    public static let id = "bp"
+    /// Defaults: the study's Fashion-MNIST 2x1000 baseline.
+    public static let hyperparameterSpecs: [HyperparameterSpec] = [
+        .real("learning_rate", 2e-4, "AdamW learning rate"),
+        .real("weight_decay", 3e-5, "AdamW decoupled weight decay"),
+        .integer("batch_size", 128, "training batch size"),
+        .real("beta1", 0.9, in: 0...0.999_999, "AdamW β1"),
+        .real("beta2", 0.999, in: 0...0.999_999, "AdamW β2"),
+        .real("epsilon", 1e-8, "AdamW ε"),
+    ]
+    public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
 
     public let network: Sequential
-    public let hyperparameters: Hyperparameters
     private let optimizer: Adam
     private let loss = SoftmaxCrossEntropy()
     private let trainable: [Parameter]
 
     /// BP on `network` with AdamW.
-    public init(network: Sequential, hyperparameters: Hyperparameters) {
+    public init(network: Sequential, hyperparameters h: Hyperparameters) {
         self.network = network
-        self.hyperparameters = hyperparameters
         trainable = network.parameters
-        optimizer = AdamW(learningRate: Float(hyperparameters.learningRate), beta1: Float(hyperparameters.beta1),
-                          beta2: Float(hyperparameters.beta2), epsilon: Float(hyperparameters.epsilon),
-                          weightDecay: Float(hyperparameters.weightDecay))
+        optimizer = AdamW(learningRate: Float(h.real("learning_rate")), beta1: Float(h.real("beta1")),
+                          beta2: Float(h.real("beta2")), epsilon: Float(h.real("epsilon")),
+                          weightDecay: Float(h.real("weight_decay")))
+    }
+
+    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+                            hyperparameters: Hyperparameters, seed: UInt64) throws -> Backpropagation {
+        var generator = SeededGenerator(seed: seed, stream: "weights")
+        let network = architecture.makeNetwork(inputSize: inputSize, classCount: classCount, using: &generator)
+        return Backpropagation(network: network, hyperparameters: hyperparameters)
     }
 
     public var stages: [Stage] { [Stage(name: "model")] }

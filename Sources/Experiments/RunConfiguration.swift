@@ -5,12 +5,15 @@ import Training
 /// Everything that determines one training run, as given on the command line.
 public struct RunConfiguration: Sendable, Equatable {
     public var algorithm: String
-    public var architecture: Architecture
+    /// The network; nil means the algorithm's default.
+    public var architecture: Architecture?
     public var dataset: String
     public var dataDirectory: String?
     public var seed: UInt64
     public var stopping: StoppingRule
     public var overrides: CommonHyperparameters
+    /// `--set prefix.name=value` options.
+    public var options: [String: String]
     /// Use only the first N training samples.
     public var trainLimit: Int?
     /// Kernel and BLAS threads.
@@ -20,9 +23,9 @@ public struct RunConfiguration: Sendable, Equatable {
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]
 
     /// A configuration.
-    public init(algorithm: String, architecture: Architecture, dataset: String, dataDirectory: String? = nil,
+    public init(algorithm: String, architecture: Architecture? = nil, dataset: String, dataDirectory: String? = nil,
                 seed: UInt64, stopping: StoppingRule = .harmonized, overrides: CommonHyperparameters = .init(),
-                trainLimit: Int? = nil, threads: Int) {
+                options: [String: String] = [:], trainLimit: Int? = nil, threads: Int) {
         self.algorithm = algorithm
         self.architecture = architecture
         self.dataset = dataset
@@ -30,15 +33,14 @@ public struct RunConfiguration: Sendable, Equatable {
         self.seed = seed
         self.stopping = stopping
         self.overrides = overrides
+        self.options = options
         self.trainLimit = trainLimit
         self.threads = threads
     }
 
     /// Checks the settings that no type enforces; the error names the flag.
     public func validate() throws {
-        guard AlgorithmRegistry.ids.contains(algorithm) else {
-            throw ConfigurationError(field: "--algorithm", problem: "unknown algorithm '\(algorithm)'; valid: \(AlgorithmRegistry.ids.joined(separator: ", "))")
-        }
+        _ = try AlgorithmRegistry.algorithm(algorithm)
         guard Self.datasets.contains(dataset) else {
             throw ConfigurationError(field: "--dataset", problem: "unknown dataset '\(dataset)'; valid: \(Self.datasets.joined(separator: ", "))")
         }

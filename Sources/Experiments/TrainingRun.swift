@@ -16,23 +16,24 @@ public enum TrainingRun {
         let data = try configuration.loadData()
         let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
                                                inputSize: data.train.featureCount, classCount: data.train.classCount,
-                                               overrides: configuration.overrides, seed: configuration.seed)
+                                               common: configuration.overrides, options: configuration.options,
+                                               seed: configuration.seed)
         let trainer = Trainer(configuration: .init(stopping: configuration.stopping, batchSize: built.batchSize,
                                                    seed: configuration.seed),
                               observers: observers)
         let result = trainer.fit(built.algorithm, data: data)
-        return record(of: result, configuration: configuration, hyperparameters: built.hyperparameters, startedAt: startedAt)
+        return record(of: result, configuration: configuration, built: built, startedAt: startedAt)
     }
 
     static func record(of result: TrainingResult, configuration: RunConfiguration,
-                       hyperparameters: [String: HyperparameterValue], startedAt: String) -> RunRecord {
+                       built: AlgorithmRegistry.Built, startedAt: String) -> RunRecord {
         let window = result.window
         let seconds = max(window.seconds, 1e-9)
         let failure: String? = if case .failed(let reason) = result.status { reason } else { nil }
         return RunRecord(
             algorithm: configuration.algorithm, dataset: configuration.dataset,
-            architecture: configuration.architecture.description, seed: configuration.seed,
-            hyperparameters: hyperparameters,
+            architecture: built.architecture.description, seed: configuration.seed,
+            hyperparameters: built.hyperparameters.values,
             stopping: .init(monitor: "val_loss", patience: configuration.stopping.patience,
                             minDelta: configuration.stopping.minDelta, maxEpochs: configuration.stopping.maxEpochs),
             trainLimit: configuration.trainLimit,

@@ -115,3 +115,16 @@ extension Tensor: Equatable {
         lhs.shape == rhs.shape && lhs.scalars == rhs.scalars
     }
 }
+
+extension Tensor {
+    /// Adds `other` elementwise. Shapes: equal counts.
+    public mutating func add(_ other: Tensor) {
+        let n = count
+        precondition(other.count == n, "add: \(shape) vs \(other.shape)")
+        other.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                for i in 0..<n { dst[i] += src[i] }
+            }
+        }
+    }
+}

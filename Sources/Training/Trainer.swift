@@ -99,6 +99,7 @@ public final class Trainer {
                 let epochStart = clock.now
                 let epoch = stopper.epoch + 1
                 schedule.startEpoch(using: &shuffler)
+                algorithm.epochWillStart(epoch, maxEpochs: rule.maxEpochs, stage: stageIndex)
                 var lossSum = 0.0
                 for index in 0..<schedule.batchCount {
                     schedule.fill(&batch, index: index, from: data.train)

@@ -37,4 +37,10 @@ public protocol TrainingAlgorithm: AnyObject {
     func validate(_ batch: Batch, stage: Int) -> EvaluationSums
     /// Correct predictions of the finished model on a batch (the test metric).
     func countCorrect(_ batch: Batch) -> Int
+    /// Called before each training epoch of a stage (1-based), e.g. for learning-rate schedules.
+    func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int)
+}
+
+extension TrainingAlgorithm {
+    public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {}
 }

@@ -12,8 +12,8 @@ struct Train: ParsableCommand {
     @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
     var algorithm = "bp"
 
-    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,...")
-    var architecture = "mlp-2x1000"
+    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,... (default: the algorithm's: mlp-2x1000 for bp, mf, dfa; mlp-4x2000 for ff).")
+    var architecture: String?
 
     @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")
     var dataset = "fashion-mnist"
@@ -32,6 +32,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Smallest validation-loss decrease that counts as an improvement.")
     var minDelta = StoppingRule.harmonized.minDelta
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Set an algorithm option, e.g. ff.normalization=l2 (repeatable; an unknown one lists the valid ones).", valueName: "key=value"))
+    var settings: [String] = []
 
     @Option(help: "Training batch size (default: the algorithm's, 128 for BP).")
     var batchSize: Int?
@@ -52,12 +55,20 @@ struct Train: ParsableCommand {
     var output: String?
 
     func makeConfiguration() throws -> RunConfiguration {
-        RunConfiguration(
-            algorithm: algorithm, architecture: try Architecture(parsing: architecture), dataset: dataset,
+        var options: [String: String] = [:]
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ConfigurationError(field: "--set", problem: "'\(setting)' is not of the form key=value (e.g. ff.normalization=l2)")
+            }
+            options[parts[0]] = parts[1]
+        }
+        return RunConfiguration(
+            algorithm: algorithm, architecture: try architecture.map(Architecture.init(parsing:)), dataset: dataset,
             dataDirectory: dataDir, seed: seed,
             stopping: StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs),
             overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
-            trainLimit: trainLimit, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            options: options, trainLimit: trainLimit, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
     func run() throws {

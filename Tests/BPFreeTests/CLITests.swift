@@ -26,7 +26,7 @@ import Training
     @Test func defaultsAreTheHarmonizedProtocolAndBP() throws {
         let configuration = try Train.parse([]).makeConfiguration()
         #expect(configuration.algorithm == "bp")
-        #expect(configuration.architecture == .mlp(hiddenWidths: [1000, 1000]))
+        #expect(configuration.architecture == nil, "the algorithm's default")
         #expect(configuration.dataset == "fashion-mnist")
         #expect(configuration.stopping == .harmonized)
         #expect(configuration.seed == 1)
@@ -44,7 +44,7 @@ import Training
     }
 
     @Test(arguments: [
-        (["--algorithm", "nope"], "--algorithm: unknown algorithm 'nope'; valid: bp"),
+        (["--algorithm", "nope"], "--algorithm: unknown algorithm 'nope'; valid: bp, mf, ff, dfa"),
         (["--dataset", "imagenet"], "--dataset: unknown dataset 'imagenet'"),
         (["--epochs", "0"], "--epochs: must be at least 1"),
         (["--patience", "0"], "--patience: must be at least 1"),

@@ -13,8 +13,9 @@ import Training
     static func bp(seed: UInt64, learningRate: Double = 3e-3, widths: [Int] = [32]) -> Backpropagation {
         var generator = SeededGenerator(seed: seed, stream: "weights")
         let network = Architecture.mlp(hiddenWidths: widths).makeNetwork(inputSize: 16, classCount: 4, using: &generator)
-        return Backpropagation(network: network,
-                               hyperparameters: .init(CommonHyperparameters(learningRate: learningRate, batchSize: 32)))
+        let hyperparameters = try! Hyperparameters(prefix: "bp", specs: Backpropagation.hyperparameterSpecs,
+                                                   common: CommonHyperparameters(learningRate: learningRate, batchSize: 32))
+        return Backpropagation(network: network, hyperparameters: hyperparameters)
     }
 
     static func trainer(epochs: Int = 10, patience: Int = 20, seed: UInt64 = 1) -> Trainer {

@@ -1,0 +1,413 @@
+import Datasets
+import Foundation
+import NeuralNetwork
+import TensorCore
+import Training
+
+/// Forward-Forward: each layer learns to give positive data (the true label embedded) high
+/// goodness and negative data (a wrong label embedded) low goodness, from a local loss on a
+/// normalised, detached input.
+/// - Paper: Hinton, "The Forward-Forward Algorithm: Some Preliminary Investigations", arXiv 2212.13345, 2022.
+public final class ForwardForward: RegisteredAlgorithm {
+    public enum Negatives: String, Sendable {
+        /// Uniform over the wrong classes.
+        case uniform
+        /// Sampled from softmax(goodness) over the wrong classes of the current model.
+        case hard
+    }
+
+    public enum Schedule: String, Sendable {
+        /// Every layer is updated on every minibatch (one stage).
+        case simultaneous
+        /// Layer by layer, each its own stage with its own stop.
+        case greedy
+    }
+
+    public enum Inference: String, Sendable {
+        /// Goodness summed over hidden layers 2..L for each candidate label.
+        case goodness
+        /// Goodness summed over all hidden layers.
+        case goodnessAllLayers = "goodness-all"
+        /// A softmax readout on the normalised activities of layers ≥ 2 under a neutral label,
+        /// trained concurrently on detached features.
+        case readout
+    }
+
+    public enum OptimizerKind: String, Sendable {
+        case adamw
+        /// SGD with momentum 0.9.
+        case sgd
+    }
+
+    public enum Cooldown: String, Sendable {
+        case none
+        /// Linear decay over the second half of the epoch cap: `lr·2(1 + E − e)/E` for e > E/2.
+        case linear
+    }
+
+    public static let id = "ff"
+    /// Defaults: the "Decisions for bpfree" of the spec (loeweX-style FF with AdamW).
+    public static let hyperparameterSpecs: [HyperparameterSpec] = [
+        .real("learning_rate", 1e-3, "layer learning rate"),
+        .real("weight_decay", 3e-4, "layer weight decay (decoupled for AdamW, L2 for SGD)"),
+        .real("readout_learning_rate", 1e-2, "softmax readout learning rate"),
+        .real("readout_weight_decay", 3e-3, "softmax readout weight decay"),
+        .integer("batch_size", 100, "training batch size"),
+        .choice("normalization", "rms", of: ["rms", "l2"], "per-row normalisation of every layer input"),
+        .choice("goodness", "sum", of: ["sum", "mean"], "goodness: sum or mean of squared activities"),
+        .keywordOrReal("threshold", "width", in: 0...1e9, "θ: the layer width, or a fixed number"),
+        .real("peer_normalization", 0.03, "weight of peer normalisation (0 turns it off)"),
+        .real("peer_momentum", 0.9, in: 0...0.999_999, "momentum of the running mean activities"),
+        .choice("negatives", "uniform", of: ["uniform", "hard"], "negative labels: uniform wrong class or sampled from the model"),
+        .choice("schedule", "simultaneous", of: ["simultaneous", "greedy"], "all layers per batch, or layer by layer"),
+        .choice("inference", "goodness", of: ["goodness", "goodness-all", "readout"], "how the finished network predicts"),
+        .choice("optimizer", "adamw", of: ["adamw", "sgd"], "AdamW, or SGD with momentum 0.9"),
+        .choice("cooldown", "none", of: ["none", "linear"], "linear LR cool-down over the second half of the epoch cap"),
+        .real("label_value", 1, "value of the embedded one-hot label"),
+        .real("epsilon", 1e-8, "ε of the normalisation, added outside the square root"),
+    ]
+    public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000, 2000])
+
+    /// One FF layer: normalise the input, Linear, ReLU; its own peer-normalisation state.
+    final class Unit {
+        let linear: Linear
+        let activation = ReLU()
+        let threshold: Float
+        var runningMean: Tensor
+        var normalized = Tensor(zeros: [0])
+        var gradient = Tensor(zeros: [0])
+
+        init(linear: Linear, threshold: Float) {
+            self.linear = linear
+            self.threshold = threshold
+            runningMean = Tensor(shape: [linear.outputSize], repeating: 0.5)
+        }
+
+        /// `H = ReLU(normalize(x)·Wᵀ + b)`. Shapes: N×in → N×d.
+        func forward(_ x: Tensor, settings: Settings, mode: Mode) -> Tensor {
+            GoodnessKernels.normalizeRows(x, into: &normalized, kind: settings.normalization, epsilon: settings.epsilon)
+            return activation.forward(linear.forward(normalized, mode: mode), mode: .inference)
+        }
+    }
+
+    /// The resolved settings every unit reads.
+    struct Settings {
+        var normalization: GoodnessKernels.Normalization
+        var goodness: GoodnessKernels.Goodness
+        var peerWeight: Float
+        var peerMomentum: Float
+        var labelValue: Float
+        var epsilon: Float
+        var negatives: Negatives
+        var schedule: Schedule
+        var inference: Inference
+        var cooldown: Cooldown
+    }
+
+    let units: [Unit]
+    let settings: Settings
+    let classCount: Int
+    let layerOptimizer: any Optimizer
+    let readout: Linear?
+    let readoutOptimizer: (any Optimizer)?
+    let baseLearningRates: (layers: Float, readout: Float)
+    private var negativeGenerator: SeededGenerator
+    private var embedded = Tensor(zeros: [0])
+    private var labels: [Int32] = []
+    private var features = Tensor(zeros: [0])
+    private let readoutLoss = SoftmaxCrossEntropy()
+
+    init(units: [Unit], settings: Settings, classCount: Int, layerOptimizer: any Optimizer, readout: Linear?,
+         readoutOptimizer: (any Optimizer)?, seed: UInt64) {
+        self.units = units
+        self.settings = settings
+        self.classCount = classCount
+        self.layerOptimizer = layerOptimizer
+        self.readout = readout
+        self.readoutOptimizer = readoutOptimizer
+        baseLearningRates = (layerOptimizer.learningRate, readoutOptimizer?.learningRate ?? 0)
+        negativeGenerator = SeededGenerator(seed: seed, stream: "negatives")
+    }
+
+    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+                            hyperparameters h: Hyperparameters, seed: UInt64) throws -> ForwardForward {
+        guard case .mlp(let widths) = architecture else {
+            throw ConfigurationError(field: "--architecture", problem: "ff needs an MLP architecture")
+        }
+        guard inputSize >= classCount else {
+            throw ConfigurationError(field: "--dataset", problem: "ff embeds the label in the first \(classCount) inputs, but samples have only \(inputSize)")
+        }
+        let settings = Settings(
+            normalization: h.choice("normalization"), goodness: h.choice("goodness"),
+            peerWeight: Float(h.real("peer_normalization")), peerMomentum: Float(h.real("peer_momentum")),
+            labelValue: Float(h.real("label_value")), epsilon: Float(h.real("epsilon")),
+            negatives: h.choice("negatives"), schedule: h.choice("schedule"), inference: h.choice("inference"),
+            cooldown: h.choice("cooldown"))
+        if settings.inference == .readout, widths.count < 2 {
+            throw ConfigurationError(field: "--set", problem: "ff.inference=readout reads layers ≥ 2; the architecture has \(widths.count) hidden layer")
+        }
+        var generator = SeededGenerator(seed: seed, stream: "weights")
+        var units: [Unit] = []
+        var fanIn = inputSize
+        for (index, width) in widths.enumerated() {
+            // PyTorch's default weights; biases start at zero as in the study's FF model.
+            let bound = 1 / Float(fanIn).squareRoot()
+            let linear = Linear(weight: Tensor(shape: [width, fanIn], uniformIn: -bound...bound, using: &generator),
+                                bias: Tensor(zeros: [width]), name: "layer\(index + 1)")
+            let threshold = h.realUnlessKeyword("threshold").map(Float.init)
+                ?? (settings.goodness == .sum ? Float(width) : 1)
+            units.append(Unit(linear: linear, threshold: threshold))
+            fanIn = width
+        }
+        let optimizerKind: OptimizerKind = h.choice("optimizer")
+        func optimizer(_ lr: Double, _ wd: Double) -> any Optimizer {
+            optimizerKind == .adamw
+                ? AdamW(learningRate: Float(lr), weightDecay: Float(wd))
+                : SGD(learningRate: Float(lr), momentum: 0.9, weightDecay: Float(wd))
+        }
+        var readout: Linear?
+        if settings.inference == .readout {
+            let featureCount = widths.dropFirst().reduce(0, +)
+            readout = Linear(weight: Tensor(zeros: [classCount, featureCount]), bias: nil, name: "readout")
+        }
+        return ForwardForward(
+            units: units, settings: settings, classCount: classCount,
+            layerOptimizer: optimizer(h.real("learning_rate"), h.real("weight_decay")), readout: readout,
+            readoutOptimizer: readout == nil ? nil : optimizer(h.real("readout_learning_rate"), h.real("readout_weight_decay")),
+            seed: seed)
+    }
+
+    public var stages: [Stage] {
+        settings.schedule == .greedy ? units.indices.map { Stage(name: "layer\($0 + 1)") } : [Stage(name: "layers")]
+    }
+
+    /// The layers a stage trains: all (simultaneous) or one (greedy).
+    func trainedUnits(_ stage: Int) -> ArraySlice<Unit> {
+        settings.schedule == .greedy ? units[stage...stage] : units[...]
+    }
+
+    public func parameters(of stage: Int) -> [Parameter] {
+        trainedUnits(stage).flatMap(\.linear.parameters) + (readout?.parameters ?? [])
+    }
+
+    public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {
+        guard settings.cooldown == .linear else { return }
+        let factor: Float = 2 * Float(epoch) > Float(maxEpochs) ? 2 * Float(1 + maxEpochs - epoch) / Float(maxEpochs) : 1
+        layerOptimizer.learningRate = baseLearningRates.layers * min(factor, 1)
+        readoutOptimizer?.learningRate = baseLearningRates.readout * min(factor, 1)
+    }
+
+    // MARK: Samples
+
+    /// Copies the rows of `x` into `embedded` once per label column, overwriting the first C
+    /// inputs with `labelValue · onehot(label)` (or the neutral `labelValue/C` when nil).
+    /// Shapes: x N×D; labels N·k (one per output row) → embedded (N·k)×D, block b holding x again.
+    func embed(_ x: Tensor, labels rowLabels: [Int32]?, copies: Int) {
+        let (n, d) = (x.rows, x.columns)
+        let c = classCount, value = settings.labelValue
+        embedded.resize(to: [n * copies, d])
+        x.withUnsafePointer { src in
+            embedded.withUnsafeMutablePointer { dst in
+                for block in 0..<copies {
+                    let out = dst + block * n * d
+                    out.update(from: src, count: n * d)
+                    for r in 0..<n {
+                        let row = out + r * d
+                        if let rowLabels {
+                            for j in 0..<c { row[j] = 0 }
+                            row[Int(rowLabels[block * n + r])] = value
+                        } else {
+                            for j in 0..<c { row[j] = value / Float(c) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A wrong label for `label`, uniform over the other classes.
+    func uniformNegative(for label: Int32) -> Int32 {
+        Int32((Int(label) + 1 + negativeGenerator.nextInt(below: classCount - 1)) % classCount)
+    }
+
+    // MARK: Training
+
+    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+        let b = batch.labels.count
+        labels.removeAll(keepingCapacity: true)
+        labels.append(contentsOf: batch.labels)
+        switch settings.negatives {
+        case .uniform:
+            for label in batch.labels { labels.append(uniformNegative(for: label)) }
+        case .hard:
+            let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1))
+            for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
+        }
+        // Rows [0, B) positive, [B, 2B) negative.
+        embed(batch.inputs, labels: labels, copies: 2)
+        var h = embedded
+        var lossSum = 0.0
+        let trained = trainedUnits(stage)
+        for (index, unit) in units.enumerated() where index <= trained.endIndex - 1 {
+            guard index >= trained.startIndex else {
+                h = unit.forward(h, settings: settings, mode: .inference)
+                continue
+            }
+            h = unit.forward(h, settings: settings, mode: .training)
+            lossSum += GoodnessKernels.lossAndGradient(h, positives: b, threshold: unit.threshold,
+                                                       kind: settings.goodness, gradient: &unit.gradient)
+            if settings.peerWeight > 0 {
+                _ = GoodnessKernels.peerNormalization(h, positives: b, runningMean: &unit.runningMean, weight: settings.peerWeight,
+                                                      momentum: settings.peerMomentum, gradient: &unit.gradient)
+            }
+            // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
+            _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
+        }
+        layerOptimizer.step(trained.flatMap(\.linear.parameters))
+        if let readout, let readoutOptimizer {
+            let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
+            _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
+            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
+            readoutOptimizer.step(readout.parameters)
+        }
+        return Float(lossSum / Double(2 * b))
+    }
+
+    /// A wrong label sampled from softmax of the candidate scores, the true class excluded.
+    func hardNegative(scores: Tensor, row: Int, label: Int32) -> Int32 {
+        let c = classCount
+        var maximum = -Float.infinity
+        for j in 0..<c where j != Int(label) { maximum = max(maximum, scores[row * c + j]) }
+        var weights = [Float](repeating: 0, count: c)
+        var total: Float = 0
+        for j in 0..<c where j != Int(label) {
+            weights[j] = Foundation.exp(scores[row * c + j] - maximum)
+            total += weights[j]
+        }
+        var u = negativeGenerator.nextUnitFloat() * total
+        for j in 0..<c where j != Int(label) {
+            u -= weights[j]
+            if u < 0 { return Int32(j) }
+        }
+        return Int32((Int(label) + 1) % c)
+    }
+
+    /// Normalised activities of layers ≥ 2 under the neutral label, concatenated.
+    /// Shapes: x N×D → N×Σd_ℓ (ℓ ≥ 2).
+    func neutralFeatures(_ x: Tensor) -> Tensor {
+        embed(x, labels: nil, copies: 1)
+        var h = embedded
+        let n = x.rows
+        let width = units.dropFirst().reduce(0) { $0 + $1.linear.outputSize }
+        features.resize(to: [n, width])
+        var offset = 0
+        for (index, unit) in units.enumerated() {
+            h = unit.forward(h, settings: settings, mode: .inference)
+            guard index >= 1 else { continue }
+            var normalized = Tensor(zeros: [0])
+            GoodnessKernels.normalizeRows(h, into: &normalized, kind: settings.normalization, epsilon: settings.epsilon)
+            let d = unit.linear.outputSize
+            normalized.withUnsafePointer { src in
+                features.withUnsafeMutablePointer { dst in
+                    for r in 0..<n { (dst + r * width + offset).update(from: src + r * d, count: d) }
+                }
+            }
+            offset += d
+        }
+        return features
+    }
+
+    // MARK: Evaluation
+
+    /// Layers whose goodness the inference sums, among the first `last + 1`.
+    func inferenceLayers(upTo last: Int) -> ClosedRange<Int> {
+        (settings.inference == .goodnessAllLayers || last == 0) ? 0...last : 1...last
+    }
+
+    /// Rows per evaluation chunk: C·chunk rows go through the network at once.
+    static let evaluationChunk = 100
+
+    /// Goodness summed over `layers` for every candidate label, as one batched pass of C·N rows.
+    /// Also accumulates, when `losses` is given, each sample's FF loss over layers `lossLayers`
+    /// against its true label (positive) and the mean over its wrong labels (negatives).
+    /// Shapes: x N×D → scores N×C.
+    func goodnessScores(_ x: Tensor, layers: ClosedRange<Int>, labels trueLabels: [Int32]? = nil,
+                        lossLayers: ClosedRange<Int>? = nil, lossSum: UnsafeMutablePointer<Double>? = nil) -> Tensor {
+        let n = x.rows, c = classCount
+        var scores = Tensor(zeros: [n, c])
+        var goodness = [Float](repeating: 0, count: n * c)
+        var chunk = Tensor(zeros: [0])
+        var candidateLabels = [Int32](repeating: 0, count: 0)
+        let deepest = max(layers.upperBound, lossLayers?.upperBound ?? 0)
+        for start in stride(from: 0, to: n, by: Self.evaluationChunk) {
+            let size = min(Self.evaluationChunk, n - start)
+            chunk.resize(to: [size, x.columns])
+            x.withUnsafePointer { src in chunk.withUnsafeMutablePointer { $0.update(from: src + start * x.columns, count: size * x.columns) } }
+            candidateLabels.removeAll(keepingCapacity: true)
+            for label in 0..<c { candidateLabels.append(contentsOf: repeatElement(Int32(label), count: size)) }
+            embed(chunk, labels: candidateLabels, copies: c)
+            var h = embedded
+            for index in 0...deepest {
+                let unit = units[index]
+                h = unit.forward(h, settings: settings, mode: .inference)
+                goodness.withUnsafeMutableBufferPointer { GoodnessKernels.goodness(h, kind: settings.goodness, into: $0.baseAddress!) }
+                // goodness[label·size + r] is sample r under candidate `label`.
+                if layers.contains(index) {
+                    scores.withUnsafeMutablePointer { s in
+                        for label in 0..<c { for r in 0..<size { s[(start + r) * c + label] += goodness[label * size + r] } }
+                    }
+                }
+                if let lossLayers, lossLayers.contains(index), let trueLabels, let lossSum {
+                    for r in 0..<size {
+                        let y = Int(trueLabels[start + r])
+                        var negative: Float = 0
+                        for label in 0..<c where label != y {
+                            negative += GoodnessKernels.softplus(goodness[label * size + r] - unit.threshold)
+                        }
+                        let positive = GoodnessKernels.softplus(unit.threshold - goodness[y * size + r])
+                        // The training loss averages over B positive and B negative rows.
+                        lossSum.pointee += Double(positive + negative / Float(c - 1)) / 2
+                    }
+                }
+            }
+        }
+        return scores
+    }
+
+    /// Correct predictions given per-row candidate scores. Shapes: scores N×C.
+    func correctCount(scores: Tensor, labels: [Int32]) -> Int {
+        let c = classCount
+        var correct = 0
+        for (r, label) in labels.enumerated() {
+            var best = 0
+            for j in 1..<c where scores[r * c + j] > scores[r * c + best] { best = j }
+            if best == Int(label) { correct += 1 }
+        }
+        return correct
+    }
+
+    /// Monitored loss: the FF layer-loss sum of the trained layers (greedy: the stage's layer);
+    /// accuracy: the goodness inference over the layers trained so far (or the readout).
+    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+        let last = settings.schedule == .greedy ? stage : units.count - 1
+        let lossLayers = settings.schedule == .greedy ? stage...stage : 0...(units.count - 1)
+        var lossSum = 0.0
+        let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch.labels,
+                                    lossLayers: lossLayers, lossSum: &lossSum)
+        let correct = settings.inference == .readout && last == units.count - 1
+            ? readoutCorrect(batch) : correctCount(scores: scores, labels: batch.labels)
+        return EvaluationSums(lossSum: lossSum, correct: correct)
+    }
+
+    func readoutCorrect(_ batch: Batch) -> Int {
+        guard let readout else { return 0 }
+        return SoftmaxCrossEntropy.evaluate(logits: readout.forward(neutralFeatures(batch.inputs), mode: .inference),
+                                            labels: batch.labels).correct
+    }
+
+    public func countCorrect(_ batch: Batch) -> Int {
+        if settings.inference == .readout { return readoutCorrect(batch) }
+        return correctCount(scores: goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)),
+                            labels: batch.labels)
+    }
+}

@@ -1,0 +1,160 @@
+import Datasets
+import Foundation
+import NeuralNetwork
+import TensorCore
+import Training
+
+/// Mono-Forward: every hidden layer learns from its own projection `G_i = a_i·M_iᵀ` and a local
+/// softmax cross-entropy; no gradient crosses layers.
+/// - Paper: Gong, Li & Abdulla, "Mono-Forward: Backpropagation-Free Algorithm for Efficient
+///   Neural Network Training Harnessing Local Errors", arXiv 2501.09238, 2025.
+public final class MonoForward: RegisteredAlgorithm {
+    /// How the layers are scheduled.
+    public enum Schedule: String, Sendable {
+        /// One stage per layer, each trained to its own stop and then frozen.
+        case sequential
+        /// One stage; every layer is updated on every minibatch from detached inputs.
+        case concurrent
+    }
+
+    /// How the finished network predicts.
+    public enum Inference: String, Sendable {
+        /// `argmax G_L` of the last layer.
+        case last
+        /// `argmax Σ_i G_i` over all layers.
+        case sum
+    }
+
+    public static let id = "mf"
+    /// Defaults: the study's Optuna-tuned Fashion-MNIST 2x1000 configuration (Adam, no decay).
+    public static let hyperparameterSpecs: [HyperparameterSpec] = [
+        .real("learning_rate", 3.873e-4, "Adam learning rate of every layer"),
+        .real("weight_decay", 0, "Adam L2 weight decay"),
+        .integer("batch_size", 128, "training batch size"),
+        .choice("schedule", "sequential", of: ["sequential", "concurrent"], "layer by layer (one stage each) or all layers every batch"),
+        .choice("inference", "last", of: ["last", "sum"], "predict from the last layer's G or the sum of all layers' G"),
+    ]
+    public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
+
+    /// One hidden layer with its projection and optimizer.
+    final class Unit {
+        let linear: Linear
+        let activation = ReLU()
+        let projection: Linear
+        let optimizer: Adam
+        let parameters: [Parameter]
+
+        init(linear: Linear, projection: Linear, learningRate: Float, weightDecay: Float) {
+            self.linear = linear
+            self.projection = projection
+            optimizer = Adam(learningRate: learningRate, weightDecay: weightDecay)
+            parameters = linear.parameters + projection.parameters
+        }
+
+        /// `a = ReLU(x·Wᵀ + b)`. Shapes: N×in → N×h.
+        func activations(_ x: Tensor, mode: Mode) -> Tensor {
+            activation.forward(linear.forward(x, mode: mode), mode: mode)
+        }
+
+        /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
+        func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
+            let a = activations(x, mode: .training)
+            let (value, _) = loss.lossAndGradient(logits: projection.forward(a, mode: .training), labels: labels)
+            // dM += ΔGᵀ·a; da = ΔG·M; dz = da ⊙ 1[a > 0]; dW += dzᵀ·x — and nothing flows into x.
+            let da = projection.backward(loss.gradient, inputGradient: .needed)!
+            let dz = activation.backward(da, inputGradient: .needed)!
+            _ = linear.backward(dz, inputGradient: .notNeeded)
+            optimizer.step(parameters)
+            return (value, a)
+        }
+    }
+
+    let units: [Unit]
+    let schedule: Schedule
+    let inference: Inference
+    private let loss = SoftmaxCrossEntropy()
+    private var scoreSum = Tensor(zeros: [0])
+
+    init(units: [Unit], schedule: Schedule, inference: Inference) {
+        self.units = units
+        self.schedule = schedule
+        self.inference = inference
+    }
+
+    /// Initialisation of the study's code: `W ~ U(±√(6/fan_in))`, `b = 0`, `M ~ U(±1/√h)`.
+    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+                            hyperparameters h: Hyperparameters, seed: UInt64) throws -> MonoForward {
+        guard case .mlp(let widths) = architecture else {
+            throw ConfigurationError(field: "--architecture", problem: "mf needs an MLP architecture")
+        }
+        var generator = SeededGenerator(seed: seed, stream: "weights")
+        var units: [Unit] = []
+        var fanIn = inputSize
+        for (index, width) in widths.enumerated() {
+            let bound = (6 / Float(fanIn)).squareRoot()
+            let linear = Linear(weight: Tensor(shape: [width, fanIn], uniformIn: -bound...bound, using: &generator),
+                                bias: Tensor(zeros: [width]), name: "layer\(index + 1)")
+            let projectionBound = 1 / Float(width).squareRoot()
+            let projection = Linear(weight: Tensor(shape: [classCount, width], uniformIn: -projectionBound...projectionBound, using: &generator),
+                                    bias: nil, name: "layer\(index + 1).projection")
+            units.append(Unit(linear: linear, projection: projection,
+                              learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay"))))
+            fanIn = width
+        }
+        return MonoForward(units: units, schedule: h.choice("schedule"), inference: h.choice("inference"))
+    }
+
+    public var stages: [Stage] {
+        switch schedule {
+        case .sequential: units.indices.map { Stage(name: "layer\($0 + 1)") }
+        case .concurrent: [Stage(name: "layers")]
+        }
+    }
+
+    public func parameters(of stage: Int) -> [Parameter] {
+        schedule == .sequential ? units[stage].parameters : units.flatMap(\.parameters)
+    }
+
+    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+        var x = batch.inputs
+        switch schedule {
+        case .sequential:
+            // Frozen layers below the stage only feed it.
+            for unit in units[..<stage] { x = unit.activations(x, mode: .inference) }
+            return units[stage].trainStep(x, labels: batch.labels, loss: loss).0
+        case .concurrent:
+            // NOTE: the reported training loss is the last layer's local loss; validation monitors
+            // the inference rule's cross-entropy (the same quantity with `inference=last`).
+            var last: Float = 0
+            for unit in units { (last, x) = unit.trainStep(x, labels: batch.labels, loss: loss) }
+            return last
+        }
+    }
+
+    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+        guard schedule == .sequential else { return predictionSums(batch) }
+        var x = batch.inputs
+        for unit in units[...stage] { x = unit.activations(x, mode: .inference) }
+        let result = SoftmaxCrossEntropy.evaluate(logits: units[stage].projection.forward(x, mode: .inference), labels: batch.labels)
+        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    }
+
+    public func countCorrect(_ batch: Batch) -> Int { predictionSums(batch).correct }
+
+    /// Cross-entropy and correct count of the inference rule's scores (last G or Σ G).
+    func predictionSums(_ batch: Batch) -> EvaluationSums {
+        var x = batch.inputs
+        var scores = Tensor(zeros: [0])
+        for (index, unit) in units.enumerated() {
+            x = unit.activations(x, mode: .inference)
+            if inference == .sum || index == units.count - 1 {
+                let g = unit.projection.forward(x, mode: .inference)
+                if inference == .last { scores = g; break }
+                if index == 0 { scoreSum.assign(g) } else { scoreSum.add(g) }
+                scores = scoreSum
+            }
+        }
+        let result = SoftmaxCrossEntropy.evaluate(logits: scores, labels: batch.labels)
+        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    }
+}

@@ -1,0 +1,56 @@
+import Training
+
+/// What every learning rule declares once, in its own file: its id prefix, hyperparameters with
+/// defaults, default architecture, and how to build it.
+public protocol RegisteredAlgorithm: TrainingAlgorithm {
+    /// The `--set` prefix and algorithm id, e.g. "mf".
+    static var id: String { get }
+    /// The hyperparameters, their types and defaults.
+    static var hyperparameterSpecs: [HyperparameterSpec] { get }
+    /// The architecture used when `--architecture` is not given.
+    static var defaultArchitecture: Architecture { get }
+    /// A fresh model; randomness comes from `seed`'s named streams.
+    static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+                     hyperparameters: Hyperparameters, seed: UInt64) throws -> Self
+}
+
+/// The one place that maps algorithm ids to their implementations.
+public enum AlgorithmRegistry {
+    /// Every registered algorithm, in the order `--help` lists them.
+    public static let all: [any RegisteredAlgorithm.Type] = [
+        Backpropagation.self, MonoForward.self, ForwardForward.self, DirectFeedbackAlignment.self,
+    ]
+
+    /// The ids `bpfree train --algorithm` accepts.
+    public static var ids: [String] { all.map { $0.id } }
+
+    /// The algorithm registered under `id`; the error lists the valid ids.
+    public static func algorithm(_ id: String) throws -> any RegisteredAlgorithm.Type {
+        guard let type = all.first(where: { $0.id == id }) else {
+            throw ConfigurationError(field: "--algorithm", problem: "unknown algorithm '\(id)'; valid: \(ids.joined(separator: ", "))")
+        }
+        return type
+    }
+
+    /// A ready-to-train algorithm with what the run record needs to know about it.
+    public struct Built {
+        public let algorithm: any TrainingAlgorithm
+        public let architecture: Architecture
+        public let hyperparameters: Hyperparameters
+        /// The training batch size (every algorithm declares `batch_size`).
+        public var batchSize: Int { hyperparameters.integer("batch_size") }
+    }
+
+    /// Builds algorithm `id` with its hyperparameters resolved from defaults, common flags and
+    /// `--set` options; `architecture` nil means the algorithm's default.
+    public static func make(id: String, architecture: Architecture?, inputSize: Int, classCount: Int,
+                            common: CommonHyperparameters = .init(), options: [String: String] = [:],
+                            seed: UInt64) throws -> Built {
+        let type = try algorithm(id)
+        let hyperparameters = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: common, options: options)
+        let architecture = architecture ?? type.defaultArchitecture
+        let algorithm = try type.make(architecture: architecture, inputSize: inputSize, classCount: classCount,
+                                      hyperparameters: hyperparameters, seed: seed)
+        return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters)
+    }
+}
