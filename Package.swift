@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
+        .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

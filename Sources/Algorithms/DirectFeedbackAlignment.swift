@@ -80,6 +80,13 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
     }
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+        let value = accumulateGradients(batch)
+        optimizer.step(trainable)
+        return value
+    }
+
+    /// The batch loss with every gradient accumulated (no update).
+    func accumulateGradients(_ batch: Batch) -> Float {
         let (value, _) = loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), labels: batch.labels)
         let e = loss.gradient  // (softmax − Y)/N
         // The output layer gets its true gradient; the hidden layers get e·B_ℓ.
@@ -89,7 +96,6 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
             _ = layer.linear.backward(da, inputGradient: .notNeeded)               // dW += δaᵀ·h_{ℓ−1}
         }
-        optimizer.step(trainable)
         return value
     }
 

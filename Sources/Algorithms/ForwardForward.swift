@@ -113,6 +113,8 @@ public final class ForwardForward: RegisteredAlgorithm {
     let baseLearningRates: (layers: Float, readout: Float)
     private var negativeGenerator: SeededGenerator
     private var embedded = Tensor(zeros: [0])
+    /// The last embedded rows (for tests).
+    var embeddedForTesting: Tensor { embedded }
     private var labels: [Int32] = []
     private var features = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
@@ -233,6 +235,15 @@ public final class ForwardForward: RegisteredAlgorithm {
     // MARK: Training
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+        let loss = accumulateGradients(batch, stage: stage)
+        layerOptimizer.step(trainedUnits(stage).flatMap(\.linear.parameters))
+        if let readout, let readoutOptimizer { readoutOptimizer.step(readout.parameters) }
+        return loss
+    }
+
+    /// The mean FF loss of the batch's positive and negative rows, with the gradients of the
+    /// stage's layers (and the readout) accumulated; peer-normalisation means are updated.
+    func accumulateGradients(_ batch: Batch, stage: Int) -> Float {
         let b = batch.labels.count
         labels.removeAll(keepingCapacity: true)
         labels.append(contentsOf: batch.labels)
@@ -263,12 +274,10 @@ public final class ForwardForward: RegisteredAlgorithm {
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
             _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         }
-        layerOptimizer.step(trained.flatMap(\.linear.parameters))
-        if let readout, let readoutOptimizer {
+        if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
             _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
             _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
-            readoutOptimizer.step(readout.parameters)
         }
         return Float(lossSum / Double(2 * b))
     }

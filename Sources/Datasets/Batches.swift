@@ -12,6 +12,14 @@ public struct Batch {
         inputs = Tensor(zeros: [0, 0])
         labels = []
     }
+
+    /// A batch with the given rows and labels.
+    public static func testing(inputs: Tensor, labels: [Int32]) -> Batch {
+        var batch = Batch()
+        batch.inputs = inputs
+        batch.labels = labels
+        return batch
+    }
 }
 
 /// Fixed-size minibatches over a dataset: seeded shuffling per epoch for training (dropping the

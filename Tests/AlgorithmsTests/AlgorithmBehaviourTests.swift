@@ -1,0 +1,200 @@
+import Datasets
+import NeuralNetwork
+import TensorCore
+import Testing
+import TestSupport
+import Training
+@testable import Algorithms
+
+/// Behavioural conformance: every algorithm through the same Trainer.
+@Suite struct AlgorithmBehaviourTests {
+    static let data = syntheticSplits()
+
+    static func trainer(epochs: Int, batchSize: Int, seed: UInt64 = 1) -> Trainer {
+        Trainer(configuration: .init(stopping: StoppingRule(patience: 20, minDelta: 0, maxEpochs: epochs),
+                                     batchSize: batchSize, evaluationBatchSize: 100, seed: seed))
+    }
+
+    /// (id, options, learning-rate override, epochs) of every algorithm and schedule.
+    static let variants: [(String, [String: String], Double?, Int)] = [
+        ("bp", [:], 3e-3, 10),
+        ("mf", [:], 3e-3, 8),
+        ("mf", ["mf.schedule": "concurrent"], 3e-3, 10),
+        ("mf", ["mf.schedule": "concurrent", "mf.inference": "sum"], 3e-3, 10),
+        ("dfa", [:], 3e-3, 10),
+        ("dfa", ["dfa.nonlinearity": "tanh"], 3e-3, 10),
+        ("ff", [:], 3e-3, 10),
+        ("ff", ["ff.normalization": "l2", "ff.goodness": "mean", "ff.threshold": "2"], 3e-2, 10),
+        ("ff", ["ff.schedule": "greedy"], 3e-3, 6),
+        ("ff", ["ff.inference": "readout"], 3e-3, 10),
+        ("ff", ["ff.negatives": "hard", "ff.optimizer": "sgd", "ff.cooldown": "linear"], 3e-2, 10),
+    ]
+
+    @Test(arguments: variants)
+    func learnsASyntheticTaskThroughTheTrainer(id: String, options: [String: String], learningRate: Double?, epochs: Int) {
+        let algorithm = build(id, widths: [32, 32], common: CommonHyperparameters(learningRate: learningRate, batchSize: 32),
+                              options: options)
+        let result = Self.trainer(epochs: epochs, batchSize: 32).fit(algorithm, data: Self.data)
+        #expect(result.status == .completed)
+        #expect((result.testAccuracy ?? 0) >= 0.9, "\(id) \(options): \(result.testAccuracy ?? -1)")
+    }
+
+    @Test(arguments: ["bp", "mf", "dfa", "ff"])
+    func isDeterministicForASeed(id: String) {
+        func run() -> [Double] {
+            let algorithm = build(id, widths: [16, 16], seed: 9, common: CommonHyperparameters(batchSize: 32))
+            return Self.trainer(epochs: 2, batchSize: 32, seed: 9).fit(algorithm, data: Self.data).epochs.map(\.trainLoss)
+        }
+        let first = run()
+        #expect(first.count >= 2)
+        #expect(first == run())
+    }
+
+    @Test func sequentialMonoForwardRunsOneStagePerLayer() {
+        let algorithm = build("mf", widths: [16, 16, 16], common: CommonHyperparameters(batchSize: 32))
+        #expect(algorithm.stages.map(\.name) == ["layer1", "layer2", "layer3"])
+        let result = Self.trainer(epochs: 2, batchSize: 32).fit(algorithm, data: Self.data)
+        #expect(result.stages.map(\.name) == ["layer1", "layer2", "layer3"])
+        #expect(result.stages.allSatisfy { $0.epochs == 2 })
+        #expect(result.effectiveEpochs == 6)
+        #expect(result.epochs.map(\.stage) == ["layer1", "layer1", "layer2", "layer2", "layer3", "layer3"])
+    }
+
+    // MARK: No leaks
+
+    /// Training stage `stage` for one step changes exactly the parameters it owns.
+    @Test(arguments: [("mf", [String: String](), 1), ("mf", [:], 0), ("ff", ["ff.schedule": "greedy"], 1)])
+    func aStageChangesOnlyItsOwnLayer(id: String, options: [String: String], stage: Int) {
+        let algorithm = build(id, widths: [8, 8, 8], options: options)
+        let all = (0..<algorithm.stages.count).flatMap { algorithm.parameters(of: $0) }
+        let before = values(all)
+        _ = algorithm.trainBatch(firstBatch(of: Self.data.train, count: 16), stage: stage)
+        let after = values(all)
+        let owned = Set(algorithm.parameters(of: stage).map(\.name))
+        for name in before.keys {
+            if owned.contains(name) { #expect(before[name] != after[name], "\(name) should change") }
+            else { #expect(before[name] == after[name], "\(name) must not change") }
+        }
+    }
+
+    /// In a simultaneous/concurrent step each layer's gradient comes from its own loss only:
+    /// it equals the gradient of that layer trained alone on the same (pre-update) input.
+    @Test func concurrentMonoForwardGradientsStayLocal() {
+        let mf = build("mf", widths: [8, 8], options: ["mf.schedule": "concurrent"]) as! MonoForward
+        let batch = firstBatch(of: Self.data.train, count: 16)
+        let loss = SoftmaxCrossEntropy()
+        mf.units.flatMap(\.parameters).forEach { $0.zeroGradient() }
+        let (_, a1) = mf.units[0].accumulateGradients(batch.inputs, labels: batch.labels, loss: loss)
+        let firstAlone = mf.units[0].parameters.map(\.gradient.scalars)
+        _ = mf.units[1].accumulateGradients(a1, labels: batch.labels, loss: loss)
+        #expect(mf.units[0].parameters.map(\.gradient.scalars) == firstAlone, "layer 2's loss reached layer 1")
+    }
+
+    @Test func forwardForwardGradientsStayLocal() {
+        let ff = build("ff", widths: [8, 8]) as! ForwardForward
+        let batch = firstBatch(of: Self.data.train, count: 16)
+        let all = ff.parameters(of: 0)
+        all.forEach { $0.zeroGradient() }
+        _ = ff.accumulateGradients(batch, stage: 0)
+        let both = all.map(\.gradient.scalars)
+        // Layer 1's gradient with layer 2 frozen (greedy stage 0) is the same.
+        let greedy = build("ff", widths: [8, 8], options: ["ff.schedule": "greedy"]) as! ForwardForward
+        greedy.parameters(of: 0).forEach { $0.zeroGradient() }
+        _ = greedy.accumulateGradients(batch, stage: 0)
+        #expect(greedy.parameters(of: 0).map(\.gradient.scalars) == Array(both.prefix(2)))
+        #expect(greedy.parameters(of: 1).allSatisfy { $0.gradient.scalars.allSatisfy { $0 == 0 } })
+    }
+
+    // MARK: Forward-Forward samples and inference
+
+    @Test func labelEmbeddingOverwritesTheFirstInputs() {
+        let ff = build("ff", widths: [4], inputSize: 6, classCount: 3, options: ["ff.label_value": "2"]) as! ForwardForward
+        let x = Tensor(shape: [2, 6], scalars: [9, 9, 9, 1, 2, 3, 8, 8, 8, 4, 5, 6])
+        ff.embed(x, labels: [2, 0, 1, 1], copies: 2)
+        #expect(ff.embeddedForTesting.scalars == [0, 0, 2, 1, 2, 3, 2, 0, 0, 4, 5, 6,
+                                                  0, 2, 0, 1, 2, 3, 0, 2, 0, 4, 5, 6])
+        ff.embed(x, labels: nil, copies: 1)
+        #expect(ff.embeddedForTesting.scalars.prefix(3).allSatisfy { abs($0 - 2.0 / 3) < 1e-6 })
+    }
+
+    @Test func uniformNegativesNeverPickTheTrueLabelAndCoverTheOthers() {
+        let ff = build("ff", widths: [4], classCount: 5) as! ForwardForward
+        for label in Int32(0)..<5 {
+            let draws = (0..<400).map { _ in ff.uniformNegative(for: label) }
+            #expect(!draws.contains(label))
+            #expect(Set(draws).count == 4)
+        }
+    }
+
+    @Test func hardNegativesNeverPickTheTrueLabel() {
+        let ff = build("ff", widths: [4], classCount: 4) as! ForwardForward
+        // The true class has by far the highest score; it must still never be drawn.
+        let scores = Tensor(shape: [1, 4], scalars: [100, 1, 2, 3])
+        let draws = (0..<300).map { _ in ff.hardNegative(scores: scores, row: 0, label: 0) }
+        #expect(!draws.contains(0))
+        #expect(draws.filter { $0 == 3 }.count > draws.filter { $0 == 1 }.count)
+    }
+
+    /// A hand-built network whose goodness is largest when label 1 is embedded.
+    @Test func goodnessInferencePicksTheLabelWithTheHighestGoodness() {
+        let ff = build("ff", widths: [3, 3], inputSize: 5, classCount: 3, options: ["ff.inference": "goodness-all"]) as! ForwardForward
+        // Layer 1 copies inputs 0-2 (the label slots); layer 2 weights label slot 1 heavily.
+        ff.units[0].linear.weight.value = Tensor(shape: [3, 5], scalars: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0])
+        ff.units[1].linear.weight.value = Tensor(shape: [3, 3], scalars: [1, 0, 0, 0, 5, 0, 0, 0, 1])
+        let batch = Batch.testing(inputs: Tensor(shape: [2, 5], scalars: [0, 0, 0, 1, 1, 0, 0, 0, -1, 2]), labels: [1, 0])
+        #expect(ff.countCorrect(batch) == 1)
+        let scores = ff.goodnessScores(batch.inputs, layers: 0...1)
+        #expect(scores[1] > scores[0] && scores[1] > scores[2])
+    }
+
+    @Test func inferenceSkipsTheFirstLayerByDefault() {
+        let ff = build("ff", widths: [4, 4, 4]) as! ForwardForward
+        #expect(ff.inferenceLayers(upTo: 2) == 1...2)
+        let all = build("ff", widths: [4, 4, 4], options: ["ff.inference": "goodness-all"]) as! ForwardForward
+        #expect(all.inferenceLayers(upTo: 2) == 0...2)
+    }
+
+    @Test func candidateLabelsAreEvaluatedAsOneBatchedPass() {
+        // C = 4 labels of 10 samples through 2 layers: one GEMM per layer over 40 rows.
+        let ff = build("ff", widths: [8, 8]) as! ForwardForward
+        let batch = firstBatch(of: Self.data.test, count: 10)
+        let flops = OperationCounter.counting { counter in
+            _ = ff.countCorrect(batch)
+            return counter.flops
+        }
+        #expect(flops == 2 * 40 * (16 * 8 + 8 * 8))
+    }
+
+    @Test func unknownAndIllTypedOptionsListTheValidOnes() {
+        #expect(throws: ConfigurationError.self) { _ = try Hyperparameters(prefix: "ff", specs: ForwardForward.hyperparameterSpecs, options: ["ff.nope": "1"]) }
+        do {
+            _ = try Hyperparameters(prefix: "mf", specs: MonoForward.hyperparameterSpecs, options: ["mf.schedule": "sideways"])
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "--set: mf.schedule=sideways: expected sequential | concurrent")
+        }
+        do {
+            _ = try Hyperparameters(prefix: "dfa", specs: DirectFeedbackAlignment.hyperparameterSpecs, options: ["dfa.learning_rate": "fast"])
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("expected a number"))
+        }
+        do {
+            _ = try Hyperparameters(prefix: "mf", specs: MonoForward.hyperparameterSpecs, options: ["ff.schedule": "greedy"])
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("unknown option 'ff.schedule' for mf; valid: mf.learning_rate"))
+        }
+    }
+
+    @Test func resolvedOptionsReachTheRecord() throws {
+        let built = try AlgorithmRegistry.make(id: "ff", architecture: nil, inputSize: 16, classCount: 4,
+                                               common: CommonHyperparameters(learningRate: 0.002),
+                                               options: ["ff.normalization": "l2", "ff.threshold": "2.5"], seed: 1)
+        #expect(built.architecture == .mlp(hiddenWidths: [2000, 2000, 2000, 2000]))
+        #expect(built.hyperparameters.values["normalization"] == .text("l2"))
+        #expect(built.hyperparameters.values["threshold"] == .real(2.5))
+        #expect(built.hyperparameters.values["learning_rate"] == .real(0.002))
+        #expect(built.batchSize == 100)
+    }
+}
