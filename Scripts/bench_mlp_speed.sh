@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Side-by-side speed check (dev tool): sgemm rate of `bpfree info`, then one epoch over 12,000
+# Fashion-MNIST samples of BP and of concurrent MF on mlp-3x2000 (batch 128, 2 threads),
+# interleaved and repeated, so a noisy machine shows in the spread.
+#   bash Scripts/bench_mlp_speed.sh [repetitions]   (after `swift build -c release`)
+set -euo pipefail
+bin=.build/release/bpfree
+reps=${1:-3}
+out=$(mktemp -d)
+for i in $(seq "$reps"); do
+  sgemm=$($bin info --threads 2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sgemm_gflops"]["128x2000x2000"])')
+  for a in bp mf; do
+    extra=(); [ "$a" = mf ] && extra=(--set mf.schedule=concurrent)
+    $bin train --algorithm $a --architecture mlp-3x2000 --epochs 1 --train-limit 12000 --threads 2 \
+      "${extra[@]}" --output "$out/$a-$i.json" > /dev/null 2>&1
+  done
+  python3 - "$out" "$i" "$sgemm" <<'PY'
+import json, sys
+out, i, sgemm = sys.argv[1], sys.argv[2], float(sys.argv[3])
+bp = json.load(open(f"{out}/bp-{i}.json")); mf = json.load(open(f"{out}/mf-{i}.json"))
+f = lambda r: f"{r['train_seconds']:.2f} s, {r['samples_per_second']:.0f} samples/s, {r['flops_per_second']/1e9:.1f} GFLOP/s = {r['flops_per_second']/1e9/sgemm:.0%} of sgemm"
+print(f"run {i}: sgemm 128x2000x2000 {sgemm:.1f} GFLOP/s | BP {f(bp)} | MF {f(mf)} | MF/BP time {mf['train_seconds']/bp['train_seconds']:.2f}")
+PY
+done
