@@ -117,6 +117,7 @@ public final class ForwardForward: RegisteredAlgorithm {
     var embeddedForTesting: Tensor { embedded }
     private var labels: [Int32] = []
     private var features = Tensor(zeros: [0])
+    private var normalizedScratch = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
 
     init(units: [Unit], settings: Settings, classCount: Int, layerOptimizer: any Optimizer, readout: Linear?,
@@ -254,6 +255,19 @@ public final class ForwardForward: RegisteredAlgorithm {
             let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1))
             for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
         }
+        let lossSum = trainLayers(batch, stage: stage)
+        if let readout {
+            let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
+            _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
+            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
+        }
+        return Float(lossSum / Double(2 * b))
+    }
+
+    /// The layers' half of a step: forward the stacked positive and negative rows, accumulate
+    /// each trained layer's local gradient. Returns the summed loss over the 2B rows.
+    private func trainLayers(_ batch: Batch, stage: Int) -> Double {
+        let b = batch.labels.count
         // Rows [0, B) positive, [B, 2B) negative.
         embed(batch.inputs, labels: labels, copies: 2)
         var h = embedded
@@ -274,12 +288,7 @@ public final class ForwardForward: RegisteredAlgorithm {
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
             _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         }
-        if let readout {
-            let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
-            _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
-            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
-        }
-        return Float(lossSum / Double(2 * b))
+        return lossSum
     }
 
     /// A wrong label sampled from softmax of the candidate scores, the true class excluded.
@@ -313,10 +322,9 @@ public final class ForwardForward: RegisteredAlgorithm {
         for (index, unit) in units.enumerated() {
             h = unit.forward(h, settings: settings, mode: .inference)
             guard index >= 1 else { continue }
-            var normalized = Tensor(zeros: [0])
-            GoodnessKernels.normalizeRows(h, into: &normalized, kind: settings.normalization, epsilon: settings.epsilon)
+            GoodnessKernels.normalizeRows(h, into: &normalizedScratch, kind: settings.normalization, epsilon: settings.epsilon)
             let d = unit.linear.outputSize
-            normalized.withUnsafePointer { src in
+            normalizedScratch.withUnsafePointer { src in
                 features.withUnsafeMutablePointer { dst in
                     for r in 0..<n { (dst + r * width + offset).update(from: src + r * d, count: d) }
                 }

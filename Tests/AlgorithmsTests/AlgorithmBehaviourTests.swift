@@ -60,6 +60,29 @@ import Training
         #expect(result.epochs.map(\.stage) == ["layer1", "layer1", "layer2", "layer2", "layer3", "layer3"])
     }
 
+    @Test(arguments: [("bp", [String: String]()), ("mf", [:]), ("mf", ["mf.schedule": "concurrent"]), ("dfa", [:]),
+                      ("ff", [:]), ("ff", ["ff.inference": "readout"])])
+    func steadyStateTrainingAllocatesNoTensors(id: String, options: [String: String]) {
+        let algorithm = build(id, widths: [16, 16], options: options)
+        var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)
+        var generator = SeededGenerator(seed: 1)
+        schedule.startEpoch(using: &generator)
+        var batch = Batch()
+        let stage = algorithm.stages.count - 1
+        for index in 0..<3 {
+            schedule.fill(&batch, index: index, from: Self.data.train)
+            _ = algorithm.trainBatch(batch, stage: stage)
+        }
+        let allocations = OperationCounter.counting { counter in
+            for index in 3..<schedule.batchCount {
+                schedule.fill(&batch, index: index, from: Self.data.train)
+                _ = algorithm.trainBatch(batch, stage: stage)
+            }
+            return counter.allocations
+        }
+        #expect(allocations == 0)
+    }
+
     // MARK: No leaks
 
     /// Training stage `stage` for one step changes exactly the parameters it owns.
