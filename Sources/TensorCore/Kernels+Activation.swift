@@ -11,7 +11,14 @@ public enum ActivationKernels {
         y.resize(to: x.shape)
         x.withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
-                for i in 0..<n { yp[i] = max(xp[i], 0) }
+                typealias Lanes = SIMD8<Float>
+                let vectorEnd = n & ~7
+                var i = 0
+                while i < vectorEnd {
+                    Lanes.load(xp + i).replacing(with: 0, where: Lanes.load(xp + i) .< 0).store(to: yp + i)
+                    i += 8
+                }
+                while i < n { yp[i] = max(xp[i], 0); i += 1 }
             }
         }
     }
@@ -26,7 +33,14 @@ public enum ActivationKernels {
         g.withUnsafePointer { gp in
             y.withUnsafePointer { yp in
                 dx.withUnsafeMutablePointer { dp in
-                    for i in 0..<n { dp[i] = yp[i] > 0 ? gp[i] : 0 }
+                    typealias Lanes = SIMD8<Float>
+                    let vectorEnd = n & ~7
+                    var i = 0
+                    while i < vectorEnd {
+                        Lanes.load(gp + i).replacing(with: 0, where: Lanes.load(yp + i) .<= 0).store(to: dp + i)
+                        i += 8
+                    }
+                    while i < n { dp[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                 }
             }
         }
