@@ -32,9 +32,12 @@ let package = Package(
         .target(name: "Algorithms", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Training"],
                 swiftSettings: numericSettings),
 
+        // Infrastructure: never imports tensor code.
+        .target(name: "Metering"),
+
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
-            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms",
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
             "Experiments",
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
+        .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
         .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import Metering
 import NeuralNetwork
 import TensorCore
 
@@ -100,20 +101,33 @@ public struct InfoReport: Sendable, Codable, Equatable {
     public var threads: Int
     public var sgemmGflops: [String: Double]
     public var kernels: [KernelBenchmarks.Measurement]?
+    /// Energy meters found on this machine.
+    public var meters: [String]
+    /// Meters not available, with the reason.
+    public var missingMeters: [String: String]
+    /// The constants of the estimate model used when no meter measures.
+    public var estimateModel: EstimateMeter.Constants
 
     enum CodingKeys: String, CodingKey {
-        case environment, threads, sgemmGflops = "sgemm_gflops", kernels
+        case environment, threads, sgemmGflops = "sgemm_gflops", kernels, meters
+        case missingMeters = "missing_meters", estimateModel = "estimate_model"
     }
 
     /// Measures this machine with `threads` threads; `kernels` adds the hot-kernel timings.
-    public static func measure(threads: Int, kernels: Bool, budget: Double = 0.5) -> InfoReport {
+    public static func measure(threads: Int, kernels: Bool, budget: Double = 0.5,
+                               measurement: MeasurementConfiguration = .init()) -> InfoReport {
         Parallel.threads = threads
         let rates = [
             "128x2000x2000": KernelBenchmarks.sgemmRate(m: 128, n: 2000, k: 2000, budget: budget),
             "2048x2048x2048": KernelBenchmarks.sgemmRate(m: 2048, n: 2048, k: 2048, budget: budget),
         ]
+        let found = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
+                                            nvmlLibrary: measurement.nvmlLibrary)
         return InfoReport(environment: .current(), threads: threads, sgemmGflops: rates,
-                          kernels: kernels ? KernelBenchmarks.hotKernels(budget: budget) : nil)
+                          kernels: kernels ? KernelBenchmarks.hotKernels(budget: budget) : nil,
+                          meters: found.meters.filter(\.isMeasurement).map(\.name),
+                          missingMeters: Dictionary(uniqueKeysWithValues: found.missing.map { ($0.meter, $0.reason) }),
+                          estimateModel: measurement.estimateConstants)
     }
 
     /// The human-readable form.
@@ -138,6 +152,12 @@ public struct InfoReport: Sendable, Codable, Equatable {
                 lines.append("  \(k.name.padding(toLength: 40, withPad: " ", startingAt: 0)) \(format("%10.3f", k.seconds * 1e3)) ms  \(rate)")
             }
         }
+        lines.append("Energy meters: \(meters.isEmpty ? "none (energy is estimated)" : meters.joined(separator: ", "))")
+        for (meter, reason) in missingMeters.sorted(by: { $0.key < $1.key }) { lines.append("  missing \(meter): \(reason)") }
+        lines.append("Estimate model (used only when no meter measures; labelled 'estimate'):")
+        lines.append("  CPU: \(format("%.1f", estimateModel.cpuTDPWatts)) W TDP × process CPU utilisation over \(estimateModel.logicalCPUs) logical CPUs (default 4 W each; --cpu-tdp-watts)")
+        lines.append("  memory: \(format("%.3f", estimateModel.memoryWattsPerGiB)) W per GiB resident")
+        lines.append("  CO2e: world average \(format("%.0f", CarbonIntensity.worldAverage.gramsPerKWh)) g/kWh unless --country or --carbon-intensity")
         return lines.joined(separator: "\n")
     }
 }

@@ -18,6 +18,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var trainLimit: Int?
     /// Kernel and BLAS threads.
     public var threads: Int
+    /// Energy, CO2e and trace settings.
+    public var measurement = MeasurementConfiguration()
 
     /// The datasets `--dataset` accepts.
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]
@@ -56,6 +58,7 @@ public struct RunConfiguration: Sendable, Equatable {
             throw ConfigurationError(field: "--weight-decay", problem: "must be zero or positive, got \(decay)")
         }
         guard threads >= 1 else { throw ConfigurationError(field: "--threads", problem: "must be at least 1, got \(threads)") }
+        try measurement.validate()
     }
 
     /// Loads the dataset's splits (protocol §2), the training split cut to `trainLimit`.

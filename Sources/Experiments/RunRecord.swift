@@ -1,5 +1,6 @@
 import Algorithms
 import Foundation
+import Metering
 import Training
 
 /// The JSON record of one training run (snake_case keys, written atomically).
@@ -69,6 +70,24 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var threads: Int
     public var environment: EnvironmentInfo
     public var startedAt: String
+    /// Joules over the window, from `energySource`.
+    public var energyJoules: Double?
+    /// `rapl`, `nvml`, `rapl+nvml` or `estimate` (never a measurement when it says estimate).
+    public var energySource: String?
+    public var energyByMeter: [String: Double]?
+    /// The estimate model's constants, present only when the source is `estimate`.
+    public var energyModel: EstimateMeter.Constants?
+    public var co2eGrams: Double?
+    public var carbonIntensityGPerKWh: Double?
+    /// Where the carbon intensity comes from: `country:ISO3`, `world-average` or `given`.
+    public var carbonIntensitySource: String?
+    /// How `peak_rss_bytes` was obtained: `vmhwm` (kernel high-water mark reset at the window
+    /// start) or `sampled` (the trace's maximum, where the reset is not possible).
+    public var peakRSSMethod: String
+    public var traceHz: Double?
+    public var traceSamples: Int?
+    /// Mean and maximum of each trace column over the window.
+    public var traceSummary: [String: ColumnSummary]?
 
     enum CodingKeys: String, CodingKey {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
@@ -80,6 +99,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case forwardFlopsPerSample = "forward_flops_per_sample", flopsPerSecond = "flops_per_second"
         case peakRSSBytes = "peak_rss_bytes", peakTensorBytes = "peak_tensor_bytes"
         case threads, environment, startedAt = "started_at"
+        case energyJoules = "energy_joules", energySource = "energy_source", energyByMeter = "energy_by_meter"
+        case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
+        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
+        case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
@@ -110,6 +133,33 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(threads, forKey: .threads)
         try c.encode(environment, forKey: .environment)
         try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(energyJoules, forKey: .energyJoules)
+        try c.encode(energySource, forKey: .energySource)
+        try c.encode(energyByMeter, forKey: .energyByMeter)
+        try c.encode(energyModel, forKey: .energyModel)
+        try c.encode(co2eGrams, forKey: .co2eGrams)
+        try c.encode(carbonIntensityGPerKWh, forKey: .carbonIntensityGPerKWh)
+        try c.encode(carbonIntensitySource, forKey: .carbonIntensitySource)
+        try c.encode(peakRSSMethod, forKey: .peakRSSMethod)
+        try c.encode(traceHz, forKey: .traceHz)
+        try c.encode(traceSamples, forKey: .traceSamples)
+        try c.encode(traceSummary, forKey: .traceSummary)
+    }
+
+    /// Adds a measurement window's energy, CO2e and trace summary.
+    mutating func attach(_ measured: MeasurementResult, intensity: CarbonIntensity, meters: [any EnergyMeter],
+                         configuration: MeasurementConfiguration) {
+        energyJoules = measured.energyJoules
+        energySource = measured.energySource
+        energyByMeter = measured.energyByMeter
+        energyModel = meters.compactMap { ($0 as? EstimateMeter)?.constants }.first.flatMap { measured.energySource == "estimate" ? $0 : nil }
+        co2eGrams = intensity.grams(forJoules: measured.energyJoules)
+        carbonIntensityGPerKWh = intensity.gramsPerKWh
+        carbonIntensitySource = intensity.source
+        traceHz = configuration.traceHz
+        traceSamples = measured.rows.count
+        traceSummary = measured.summary
+        if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
     }
 
     /// Pretty, key-sorted JSON.

@@ -1,6 +1,7 @@
 import Algorithms
 import Datasets
 import Foundation
+import Metering
 import TensorCore
 import Training
 
@@ -18,11 +19,27 @@ public enum TrainingRun {
                                                inputSize: data.train.featureCount, classCount: data.train.classCount,
                                                common: configuration.overrides, options: configuration.options,
                                                seed: configuration.seed)
+        let measurement = configuration.measurement
+        let intensity = try measurement.resolvedIntensity()
+        let meters = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
+                                             nvmlLibrary: measurement.nvmlLibrary)
+        let metering = MeteringObserver(session: MeasurementSession(meters: meters.meters, traceHz: measurement.traceHz))
         let trainer = Trainer(configuration: .init(stopping: configuration.stopping, batchSize: built.batchSize,
                                                    seed: configuration.seed),
-                              observers: observers)
+                              observers: [metering] + observers)
         let result = trainer.fit(built.algorithm, data: data)
-        return record(of: result, configuration: configuration, built: built, startedAt: startedAt)
+        var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt)
+        if let measured = metering.result {
+            record.attach(measured, intensity: intensity, meters: meters.meters, configuration: measurement)
+            if let path = measurement.tracePath {
+                do {
+                    try Data(measured.csv.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                } catch {
+                    throw ConfigurationError(field: "--trace", problem: "cannot write \(path): \(error.localizedDescription)")
+                }
+            }
+        }
+        return record
     }
 
     static func record(of result: TrainingResult, configuration: RunConfiguration,
@@ -52,7 +69,8 @@ public enum TrainingRun {
             trainFlops: window.flops, forwardFlopsPerSample: result.forwardFLOPsPerSample,
             flopsPerSecond: Double(window.flops) / seconds,
             peakRSSBytes: window.peakRSSBytes, peakTensorBytes: window.peakTensorBytes,
-            threads: configuration.threads, environment: .current(), startedAt: startedAt)
+            threads: configuration.threads, environment: .current(), startedAt: startedAt,
+            peakRSSMethod: window.peakRSSWasReset ? "vmhwm" : "sampled")
     }
 }
 
@@ -65,6 +83,9 @@ extension RunRecord {
         line += ", test accuracy \(accuracy), \(effectiveEpochs) epochs (best \(bestEpoch)), \(format("%.1f", trainSeconds)) s, "
             + "\(format("%.0f", samplesPerSecond)) samples/s, \(format("%.1f", flopsPerSecond / 1e9)) GFLOP/s, "
             + "peak RSS \(format("%.0f", Double(peakRSSBytes) / 1_048_576)) MiB"
+        if let energyJoules, let energySource {
+            line += ", \(format("%.0f", energyJoules)) J (\(energySource)), \(format("%.2f", co2eGrams ?? 0)) g CO2e"
+        }
         return line
     }
 }

@@ -53,7 +53,7 @@ public final class Trainer {
 
         // The measurement window opens here: from the first training batch to the stop.
         observers.forEach { $0.windowDidStart() }
-        ProcessMemory.resetPeak()
+        result.window.peakRSSWasReset = ProcessMemory.resetPeak()
         TensorMemory.resetPeak()
         let clock = ContinuousClock()
         let windowStart = clock.now

@@ -44,8 +44,11 @@ public struct WindowMeasurements: Sendable, Equatable {
     public var trainSamples = 0
     /// Floating-point operations of every GEMM executed in the window.
     public var flops = 0
-    /// Peak resident set size of the process over the window.
+    /// Peak resident set size of the process over the window (the kernel's high-water mark).
     public var peakRSSBytes = 0
+    /// Whether the high-water mark was reset at the window start; if not, `peakRSSBytes`
+    /// covers the whole process so far.
+    public var peakRSSWasReset = false
     /// Peak bytes of live tensors over the window.
     public var peakTensorBytes = 0
 }

@@ -16,10 +16,14 @@ struct Info: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
+    @Option(help: "CPU TDP in watts for the energy estimate (default: 4 W per logical CPU).")
+    var cpuTdpWatts: Double?
+
     func run() throws {
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw ValidationError("--threads: must be at least 1, got \(threads)") }
-        let report = InfoReport.measure(threads: threads, kernels: kernels)
+        let report = InfoReport.measure(threads: threads, kernels: kernels,
+                                        measurement: MeasurementConfiguration(cpuTDPWatts: cpuTdpWatts))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

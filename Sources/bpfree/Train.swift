@@ -54,6 +54,21 @@ struct Train: ParsableCommand {
     @Option(help: "Write the run record as JSON to this file (atomically).")
     var output: String?
 
+    @Option(help: "Resource trace samples per second; 0 samples only at the window's ends.")
+    var traceHz: Double = 5
+
+    @Option(help: ArgumentHelp("Write the resource trace (CPU, clock, memory, power, GPU) as CSV to this file.", valueName: "file.csv"))
+    var trace: String?
+
+    @Option(help: ArgumentHelp("Country for the grid's carbon intensity (ISO 3166 alpha-3, e.g. FRA); default: world average 475 g/kWh.", valueName: "ISO3"))
+    var country: String?
+
+    @Option(help: ArgumentHelp("Carbon intensity in g CO2e per kWh (overrides --country).", valueName: "g-per-kwh"))
+    var carbonIntensity: Double?
+
+    @Option(help: "CPU TDP in watts for the energy estimate used when no meter measures (default: 4 W per logical CPU).")
+    var cpuTdpWatts: Double?
+
     func makeConfiguration() throws -> RunConfiguration {
         var options: [String: String] = [:]
         for setting in settings {
@@ -63,12 +78,15 @@ struct Train: ParsableCommand {
             }
             options[parts[0]] = parts[1]
         }
-        return RunConfiguration(
+        var configuration = RunConfiguration(
             algorithm: algorithm, architecture: try architecture.map(Architecture.init(parsing:)), dataset: dataset,
             dataDirectory: dataDir, seed: seed,
             stopping: StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs),
             overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
             options: options, trainLimit: trainLimit, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
+                                                             carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
+        return configuration
     }
 
     func run() throws {

@@ -83,7 +83,7 @@ import Training
         let output = folder + "/run.json"
         let command = try Train.parse([
             "--data-dir", folder, "--architecture", "mlp:32", "--epochs", "1", "--train-limit", "256",
-            "--threads", "1", "--output", output,
+            "--threads", "1", "--output", output, "--trace", folder + "/trace.csv", "--country", "FRA",
         ])
         try command.run()
         let data = try Data(contentsOf: URL(fileURLWithPath: output))
@@ -91,7 +91,9 @@ import Training
         for key in ["algorithm", "dataset", "architecture", "seed", "hyperparameters", "epochs", "effective_epochs",
                     "best_epoch", "status", "failure_reason", "test_accuracy", "train_seconds", "train_samples",
                     "samples_per_second", "train_flops", "forward_flops_per_sample", "flops_per_second",
-                    "peak_rss_bytes", "peak_tensor_bytes", "threads", "environment", "stages"] {
+                    "peak_rss_bytes", "peak_tensor_bytes", "threads", "environment", "stages",
+                    "energy_joules", "energy_source", "energy_by_meter", "co2e_grams", "carbon_intensity_g_per_kwh",
+                    "peak_rss_method", "trace_summary"] {
             #expect(json[key] != nil, "missing \(key)")
         }
         #expect(json["failure_reason"] is NSNull)
@@ -108,6 +110,17 @@ import Training
         #expect(record.peakRSSBytes > 0 && record.peakTensorBytes > 0)
         #expect(record.threads == 1)
         #expect(!record.environment.blas.isEmpty)
+        #expect(record.energySource != nil && (record.energyJoules ?? 0) > 0)
+        #expect(record.carbonIntensityGPerKWh == 56.039 && record.carbonIntensitySource == "country:FRA")
+        #expect(abs((record.co2eGrams ?? 0) - record.energyJoules! / 3.6e6 * 56.039) < 1e-12)
+        if record.energySource == "estimate" { #expect(record.energyModel != nil) }
+        let trace = try String(contentsOfFile: folder + "/trace.csv", encoding: .utf8)
+        #expect(trace.hasPrefix("time_s,cpu_utilization_percent"))
+    }
+
+    @Test func unknownCountryNamesTheFlag() throws {
+        let configuration = try Train.parse(["--country", "ATL"]).makeConfiguration()
+        #expect { try configuration.validate() } throws: { "\($0)".hasPrefix("--country: no carbon intensity for 'ATL'") }
     }
 
     @Test func missingDataNamesTheFolder() throws {

@@ -83,6 +83,22 @@ import Training
         #expect(result.status == .failed(reason: "the training set has 10 samples, fewer than one batch of 32"))
     }
 
+    @Test func flopCounterMatchesHandCountedGEMMsOfAnMLPStep() {
+        // 16 → 32 → 32 → 4 MLP, batch 8: forward X·Wᵀ per layer, backward dW per layer,
+        // dX for every layer but the first.
+        let algorithm = Self.bp(seed: 1, widths: [32, 32])
+        var batch = Batch()
+        BatchSchedule(count: Self.data.train.count, batchSize: 8, order: .sequential).fill(&batch, index: 0, from: Self.data.train)
+        let flops = OperationCounter.counting { counter in
+            _ = algorithm.trainBatch(batch, stage: 0)
+            return counter.flops
+        }
+        let layers = [(16, 32), (32, 32), (32, 4)]
+        let forward = layers.reduce(0) { $0 + 2 * 8 * $1.0 * $1.1 }
+        let inputGradients = layers.dropFirst().reduce(0) { $0 + 2 * 8 * $1.0 * $1.1 }
+        #expect(flops == forward + forward + inputGradients)
+    }
+
     @Test func steadyStateTrainingAllocatesNoTensors() {
         let algorithm = Self.bp(seed: 1, widths: [32, 32])
         var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)

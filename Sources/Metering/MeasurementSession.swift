@@ -1,0 +1,174 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One row of a resource trace.
+public struct TraceRow: Sendable, Equatable {
+    /// Seconds since the window opened.
+    public var time: Double
+    /// Process CPU time per wall time, as a percentage of all logical CPUs (0–100).
+    public var cpuUtilizationPercent: Double
+    public var cpuClockMHz: Double?
+    public var residentBytes: Double
+    /// Summed power of the meters that report it, in watts.
+    public var watts: Double?
+    public var gpuUtilizationPercent: Double?
+    public var gpuSMClockMHz: Double?
+    public var gpuMemoryBytes: Double?
+
+    /// The CSV header, in column order.
+    public static let columns = ["time_s", "cpu_utilization_percent", "cpu_clock_mhz", "rss_bytes", "power_watts",
+                                 "gpu_utilization_percent", "gpu_sm_clock_mhz", "gpu_memory_bytes"]
+
+    /// The values in column order (nil for unavailable).
+    public var values: [Double?] {
+        [time, cpuUtilizationPercent, cpuClockMHz, residentBytes, watts, gpuUtilizationPercent, gpuSMClockMHz, gpuMemoryBytes]
+    }
+}
+
+/// Mean and maximum of one trace column.
+public struct ColumnSummary: Sendable, Equatable, Codable {
+    public var mean: Double
+    public var max: Double
+}
+
+/// What a measurement window produced.
+public struct MeasurementResult: Sendable {
+    /// Total joules: the measured meters' sum, or the estimate when nothing measures.
+    public var energyJoules: Double
+    /// `rapl`, `nvml`, `rapl+nvml` or `estimate`.
+    public var energySource: String
+    /// Joules per meter used.
+    public var energyByMeter: [String: Double]
+    public var rows: [TraceRow]
+    /// Mean/max per trace column (columns with no value are absent).
+    public var summary: [String: ColumnSummary]
+    /// Highest resident bytes among the samples (the fallback for peak RSS).
+    public var sampledPeakResidentBytes: Double
+
+    /// The trace as CSV text (header, then one line per row; empty cells for missing values).
+    public var csv: String {
+        var lines = [TraceRow.columns.joined(separator: ",")]
+        for row in rows {
+            lines.append(row.values.map { $0.map { String(format: "%.6g", $0) } ?? "" }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Meters and a background sampler over one measurement window.
+public final class MeasurementSession: @unchecked Sendable {
+    public let meters: [any EnergyMeter]
+    /// Samples per second; 0 samples only at the window's ends.
+    public let traceHz: Double
+    private var rows: [TraceRow] = []
+    private var origin = 0.0
+    private var lastCPU = (time: 0.0, seconds: 0.0)
+    private let stopSignal = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(false)
+
+    /// A session over `meters`, sampling at `traceHz`.
+    public init(meters: [any EnergyMeter], traceHz: Double) {
+        self.meters = meters
+        self.traceHz = traceHz
+    }
+
+    /// Seconds on a monotonic clock.
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// Opens the window: starts the meters and the sampler thread.
+    public func start() {
+        origin = Self.now()
+        rows = []
+        lastCPU = (origin, ProcessStats.cpuSeconds)
+        for meter in meters { meter.start(at: origin) }
+        guard traceHz > 0 else { return }
+        running.store(true, ordering: .sequentiallyConsistent)
+        let period = 1 / traceHz
+        let thread = Thread { [self] in
+            var next = origin + period
+            while true {
+                let wait = max(0, next - Self.now())
+                if stopSignal.wait(timeout: .now() + wait) == .success { break }
+                takeSample(at: Self.now())
+                next += period
+            }
+            finished.signal()
+        }
+        thread.name = "bpfree-sampler"
+        thread.start()
+    }
+
+    /// One trace row from every source.
+    private func takeSample(at time: Double) {
+        let cpu = ProcessStats.cpuSeconds
+        let utilization = time > lastCPU.time ? (cpu - lastCPU.seconds) / (time - lastCPU.time) : 0
+        lastCPU = (time, cpu)
+        var row = TraceRow(time: time - origin,
+                           cpuUtilizationPercent: 100 * utilization / Double(ProcessStats.logicalCPUs),
+                           cpuClockMHz: ProcessStats.cpuClockMHz, residentBytes: ProcessStats.residentBytes)
+        for meter in meters {
+            let sample = meter.sample(at: time)
+            if let watts = sample.watts, meter.isMeasurement || !meters.contains(where: \.isMeasurement) {
+                row.watts = (row.watts ?? 0) + watts
+            }
+            row.gpuUtilizationPercent = sample.gpuUtilizationPercent ?? row.gpuUtilizationPercent
+            row.gpuSMClockMHz = sample.gpuSMClockMHz ?? row.gpuSMClockMHz
+            row.gpuMemoryBytes = sample.gpuMemoryBytes ?? row.gpuMemoryBytes
+        }
+        rows.append(row)
+    }
+
+    /// Closes the window: stops the sampler (waiting for it), stops the meters, sums up.
+    public func stop() -> MeasurementResult {
+        if running.exchange(false, ordering: .sequentiallyConsistent) {
+            stopSignal.signal()
+            finished.wait()
+        }
+        let end = Self.now()
+        var byMeter: [String: Double] = [:]
+        for meter in meters { byMeter[meter.name, default: 0] += meter.stop(at: end) }
+        let measured = meters.filter(\.isMeasurement).map(\.name)
+        let source = measured.isEmpty ? "estimate" : Array(Set(measured)).sorted().joined(separator: "+")
+        let used = byMeter.filter { measured.isEmpty || measured.contains($0.key) }
+        return MeasurementResult(energyJoules: used.values.reduce(0, +), energySource: source, energyByMeter: used,
+                                 rows: rows, summary: Self.summarize(rows),
+                                 sampledPeakResidentBytes: rows.map(\.residentBytes).max() ?? 0)
+    }
+
+    static func summarize(_ rows: [TraceRow]) -> [String: ColumnSummary] {
+        var summary: [String: ColumnSummary] = [:]
+        for (index, column) in TraceRow.columns.enumerated() where column != "time_s" {
+            let values = rows.compactMap { $0.values[index] }
+            guard !values.isEmpty else { continue }
+            summary[column] = ColumnSummary(mean: values.reduce(0, +) / Double(values.count), max: values.max()!)
+        }
+        return summary
+    }
+}
+
+/// Finds the meters this machine has; a missing meter is an answer, not an error.
+public enum MeterDiscovery {
+    /// What was found and what was not (with the reason).
+    public struct Found {
+        public var meters: [any EnergyMeter]
+        public var missing: [MeterUnavailable]
+    }
+
+    /// RAPL and NVML where present; the estimate model only when neither measures.
+    public static func discover(estimate constants: EstimateMeter.Constants, raplRoot: String = "/sys/class/powercap",
+                                nvmlLibrary: String = "libnvidia-ml.so.1") -> Found {
+        var found = Found(meters: [], missing: [])
+        switch RAPLMeter.discover(root: raplRoot) {
+        case .success(let meter): found.meters.append(meter)
+        case .failure(let reason): found.missing.append(reason)
+        }
+        switch NVMLMeter.discover(libraryPath: nvmlLibrary) {
+        case .success(let meter): found.meters.append(meter)
+        case .failure(let reason): found.missing.append(reason)
+        }
+        if found.meters.isEmpty { found.meters.append(EstimateMeter(constants: constants)) }
+        return found
+    }
+}
