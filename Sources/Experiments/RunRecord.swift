@@ -15,9 +15,12 @@ public struct RunRecord: Sendable, Codable, Equatable {
         public var valLoss: Double
         public var valAccuracy: Double
         public var seconds: Double
+        /// The validation pass's part of `seconds`.
+        public var valSeconds: Double
 
         enum CodingKeys: String, CodingKey {
             case stage, epoch, trainLoss = "train_loss", valLoss = "val_loss", valAccuracy = "val_accuracy", seconds
+            case valSeconds = "val_seconds"
         }
     }
 
@@ -86,6 +89,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var peakRSSMethod: String
     public var traceHz: Double?
     public var traceSamples: Int?
+    /// Seconds the trace sampler itself ran (its overhead on the window).
+    public var traceOverheadSeconds: Double?
     /// Mean and maximum of each trace column over the window.
     public var traceSummary: [String: ColumnSummary]?
 
@@ -103,6 +108,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
         case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
+        case traceOverheadSeconds = "trace_overhead_seconds"
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
@@ -144,6 +150,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(traceHz, forKey: .traceHz)
         try c.encode(traceSamples, forKey: .traceSamples)
         try c.encode(traceSummary, forKey: .traceSummary)
+        try c.encode(traceOverheadSeconds, forKey: .traceOverheadSeconds)
     }
 
     /// Adds a measurement window's energy, CO2e and trace summary.
@@ -159,6 +166,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         traceHz = configuration.traceHz
         traceSamples = measured.rows.count
         traceSummary = measured.summary
+        traceOverheadSeconds = measured.samplerSeconds
         if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
     }
 

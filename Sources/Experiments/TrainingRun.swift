@@ -56,7 +56,7 @@ public enum TrainingRun {
             trainLimit: configuration.trainLimit,
             epochs: result.epochs.map {
                 .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.validationLoss,
-                      valAccuracy: $0.validationAccuracy, seconds: $0.seconds)
+                      valAccuracy: $0.validationAccuracy, seconds: $0.seconds, valSeconds: $0.validationSeconds)
             },
             stages: result.stages.map {
                 .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss)

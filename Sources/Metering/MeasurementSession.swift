@@ -45,6 +45,8 @@ public struct MeasurementResult: Sendable {
     public var summary: [String: ColumnSummary]
     /// Highest resident bytes among the samples (the fallback for peak RSS).
     public var sampledPeakResidentBytes: Double
+    /// Wall-clock seconds the sampler spent taking samples (its overhead).
+    public var samplerSeconds: Double
 
     /// The trace as CSV text (header, then one line per row; empty cells for missing values).
     public var csv: String {
@@ -62,6 +64,7 @@ public final class MeasurementSession: @unchecked Sendable {
     /// Samples per second; 0 samples only at the window's ends.
     public let traceHz: Double
     private var rows: [TraceRow] = []
+    private var samplerSeconds = 0.0
     private var origin = 0.0
     private var lastCPU = (time: 0.0, seconds: 0.0)
     private let stopSignal = DispatchSemaphore(value: 0)
@@ -81,6 +84,7 @@ public final class MeasurementSession: @unchecked Sendable {
     public func start() {
         origin = Self.now()
         rows = []
+        samplerSeconds = 0
         lastCPU = (origin, ProcessStats.cpuSeconds)
         for meter in meters { meter.start(at: origin) }
         guard traceHz > 0 else { return }
@@ -91,7 +95,9 @@ public final class MeasurementSession: @unchecked Sendable {
             while true {
                 let wait = max(0, next - Self.now())
                 if stopSignal.wait(timeout: .now() + wait) == .success { break }
-                takeSample(at: Self.now())
+                let began = Self.now()
+                takeSample(at: began)
+                samplerSeconds += Self.now() - began
                 next += period
             }
             finished.signal()
@@ -134,7 +140,8 @@ public final class MeasurementSession: @unchecked Sendable {
         let used = byMeter.filter { measured.isEmpty || measured.contains($0.key) }
         return MeasurementResult(energyJoules: used.values.reduce(0, +), energySource: source, energyByMeter: used,
                                  rows: rows, summary: Self.summarize(rows),
-                                 sampledPeakResidentBytes: rows.map(\.residentBytes).max() ?? 0)
+                                 sampledPeakResidentBytes: rows.map(\.residentBytes).max() ?? 0,
+                                 samplerSeconds: samplerSeconds)
     }
 
     static func summarize(_ rows: [TraceRow]) -> [String: ColumnSummary] {

@@ -119,6 +119,7 @@ public final class Trainer {
                         observers.forEach { $0.batchDidEnd(progress) }
                     }
                 }
+                let validationStart = clock.now
                 let validation = evaluate(data.validation) { algorithm.validate($0, stage: stageIndex) }
                 let validationLoss = validation.lossSum / Double(data.validation.count)
                 guard validationLoss.isFinite else {
@@ -132,7 +133,8 @@ public final class Trainer {
                                          trainLoss: lossSum / Double(schedule.batchCount),
                                          validationLoss: validationLoss,
                                          validationAccuracy: Double(validation.correct) / Double(data.validation.count),
-                                         seconds: (clock.now - epochStart).seconds)
+                                         seconds: (clock.now - epochStart).seconds,
+                                         validationSeconds: (clock.now - validationStart).seconds)
                 result.epochs.append(record)
                 observers.forEach { $0.epochDidEnd(record, stageIndex: stageIndex, stageCount: stages.count, maxEpochs: rule.maxEpochs) }
             }

@@ -8,15 +8,18 @@ public struct EpochRecord: Sendable, Codable, Equatable {
     public var validationAccuracy: Double
     /// Wall-clock seconds of the epoch (training and validation).
     public var seconds: Double
+    /// The part of `seconds` spent in the validation pass.
+    public var validationSeconds: Double
 
     public init(stage: String, epoch: Int, trainLoss: Double, validationLoss: Double,
-                validationAccuracy: Double, seconds: Double) {
+                validationAccuracy: Double, seconds: Double, validationSeconds: Double) {
         self.stage = stage
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.validationLoss = validationLoss
         self.validationAccuracy = validationAccuracy
         self.seconds = seconds
+        self.validationSeconds = validationSeconds
     }
 }
 
