@@ -236,7 +236,7 @@ public final class ForwardForward: RegisteredAlgorithm {
     // MARK: Training
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let loss = accumulateGradients(batch, stage: stage)
+        let loss = accumulateGradients(batch, stage: stage, updating: true)
         layerOptimizer.step(trainedUnits(stage).flatMap(\.linear.parameters))
         if let readout, let readoutOptimizer { readoutOptimizer.step(readout.parameters) }
         return loss
@@ -244,7 +244,8 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     /// The mean FF loss of the batch's positive and negative rows, with the gradients of the
     /// stage's layers (and the readout) accumulated; peer-normalisation means are updated.
-    func accumulateGradients(_ batch: Batch, stage: Int) -> Float {
+    /// With `updating`, large weights are updated block by block as their gradient is formed.
+    func accumulateGradients(_ batch: Batch, stage: Int, updating: Bool = false) -> Float {
         let b = batch.labels.count
         labels.removeAll(keepingCapacity: true)
         labels.append(contentsOf: batch.labels)
@@ -255,18 +256,18 @@ public final class ForwardForward: RegisteredAlgorithm {
             let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1))
             for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
         }
-        let lossSum = trainLayers(batch, stage: stage)
+        let lossSum = trainLayers(batch, stage: stage, optimizer: updating ? layerOptimizer : nil)
         if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
             _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
-            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
+            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded, optimizer: updating ? readoutOptimizer : nil)
         }
         return Float(lossSum / Double(2 * b))
     }
 
     /// The layers' half of a step: forward the stacked positive and negative rows, accumulate
     /// each trained layer's local gradient. Returns the summed loss over the 2B rows.
-    private func trainLayers(_ batch: Batch, stage: Int) -> Double {
+    private func trainLayers(_ batch: Batch, stage: Int, optimizer: (any Optimizer)?) -> Double {
         let b = batch.labels.count
         // Rows [0, B) positive, [B, 2B) negative.
         embed(batch.inputs, labels: labels, copies: 2)
@@ -286,7 +287,7 @@ public final class ForwardForward: RegisteredAlgorithm {
                                                       momentum: settings.peerMomentum, gradient: &unit.gradient)
             }
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
-            _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
+            _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded, optimizer: optimizer)
         }
         return lossSum
     }

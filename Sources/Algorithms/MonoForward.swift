@@ -58,19 +58,21 @@ public final class MonoForward: RegisteredAlgorithm {
 
         /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
         func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
-            let result = accumulateGradients(x, labels: labels, loss: loss)
+            let result = accumulateGradients(x, labels: labels, loss: loss, updating: optimizer)
             optimizer.step(parameters)
             return result
         }
 
-        /// The local loss on `x` with its gradients accumulated into W, b and M (no update).
-        func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
+        /// The local loss on `x` with its gradients accumulated into W, b and M; with an
+        /// optimizer, large weights are updated block by block as their gradient is formed.
+        func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy,
+                                 updating optimizer: (any Optimizer)? = nil) -> (Float, Tensor) {
             let a = activations(x, mode: .training)
             let (value, _) = loss.lossAndGradient(logits: projection.forward(a, mode: .training), labels: labels)
             // dM += ΔGᵀ·a; da = ΔG·M; dz = da ⊙ 1[a > 0]; dW += dzᵀ·x — and nothing flows into x.
-            let da = projection.backward(loss.gradient, inputGradient: .needed)!
+            let da = projection.backward(loss.gradient, inputGradient: .needed, optimizer: optimizer)!
             let dz = activation.backward(da, inputGradient: .needed)!
-            _ = linear.backward(dz, inputGradient: .notNeeded)
+            _ = linear.backward(dz, inputGradient: .notNeeded, optimizer: optimizer)
             return (value, a)
         }
     }

@@ -50,8 +50,10 @@ public final class Adam: Optimizer {
               secondMoment: Tensor(zeros: parameter.value.shape))
     }
 
-    public func update(_ parameter: Parameter, state: inout State) {
-        state.steps += 1
+    public func beginStep(_ state: inout State) { state.steps += 1 }
+
+    public func update(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>,
+                       zeroGradient: Bool, state: inout State) {
         let t = Float(state.steps)
         let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
         let stepSize = lr / (1 - Foundation.pow(b1, t))
@@ -60,7 +62,7 @@ public final class Adam: Optimizer {
         case .l2(let lambda): (lambda, 1)
         case .decoupled(let lambda): (0, 1 - lr * lambda)
         }
-        parameter.withFusedBuffers(&state.firstMoment, &state.secondMoment) { b, range in
+        parameter.withFusedBuffers(gradient: gradient, range: range, &state.firstMoment, &state.secondMoment) { b, range in
             let m = b.first!, v = b.second!
             // One pass, eight lanes at a time: w, g, m, v are read once and written once.
             typealias Lanes = SIMD8<Float>
@@ -76,7 +78,7 @@ public final class Adam: Optimizer {
                 mi.store(to: m + i)
                 vi.store(to: v + i)
                 (w - stepSize * (mi / (vi.squareRoot() / correction2 + eps))).store(to: b.value + i)
-                Lanes(repeating: 0).store(to: b.gradient + i)
+                if zeroGradient { Lanes(repeating: 0).store(to: b.gradient + i) }
                 i += width
             }
             while i < range.upperBound {
@@ -87,7 +89,7 @@ public final class Adam: Optimizer {
                 m[i] = mi
                 v[i] = vi
                 b.value[i] = w - stepSize * (mi / (vi.squareRoot() / correction2 + eps))
-                b.gradient[i] = 0
+                if zeroGradient { b.gradient[i] = 0 }
                 i += 1
             }
         }

@@ -9,6 +9,7 @@ public final class Linear: Layer {
     private var input: Tensor?
     private var output = Tensor(zeros: [0])
     private var inputGradientBuffer = Tensor(zeros: [0])
+    private var fusedBlock = Tensor(zeros: [0])
 
     /// A layer with PyTorch's default initialisation: `W, b ~ U(±1/√inputSize)`
     /// (Kaiming-uniform with a = √5).
@@ -41,16 +42,40 @@ public final class Linear: Layer {
         return output
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
+    /// Elements of weight gradient per fused block (2 MiB: stays in cache until the update reads it).
+    static let fusedBlockElements = 1 << 19
+
+    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
         guard let x = input else { preconditionFailure("Linear.backward without a training-mode forward") }
         input = nil
-        // dW += Gᵀ·X   (out×N · N×in)
-        Tensor.matmul(g, .transposed, x, .none, into: &weight.gradient, beta: 1)
+        // dX = G·W   (N×out · out×in), first: a fused update below changes W.
+        var result: Tensor?
+        if inputGradient == .needed {
+            Tensor.matmul(g, .none, weight.value, .none, into: &inputGradientBuffer)
+            result = inputGradientBuffer
+        }
         // db += Σ_rows G
         if let bias { BiasKernels.accumulateColumnSums(of: g, into: &bias.gradient) }
-        guard inputGradient == .needed else { return nil }
-        // dX = G·W   (N×out · out×in)
-        Tensor.matmul(g, .none, weight.value, .none, into: &inputGradientBuffer)
-        return inputGradientBuffer
+        if let optimizer, weight.value.count >= Self.fusedBlockElements {
+            // dW = Gᵀ·X one block of output rows at a time, each handed straight to the update.
+            let (n, rowsPerBlock) = (g.rows, max(1, Self.fusedBlockElements / inputSize))
+            for start in stride(from: 0, to: outputSize, by: rowsPerBlock) {
+                let rows = min(rowsPerBlock, outputSize - start)
+                fusedBlock.resize(to: [rows, inputSize])
+                g.withUnsafePointer { gp in
+                    x.withUnsafePointer { xp in
+                        fusedBlock.withUnsafeMutablePointer { block in
+                            BLAS.gemm(.transposed, .none, m: rows, n: inputSize, k: n, a: gp + start, lda: outputSize,
+                                      b: xp, ldb: inputSize, c: block, ldc: inputSize)
+                            optimizer.consume(weight, gradient: block, range: (start * inputSize)..<((start + rows) * inputSize))
+                        }
+                    }
+                }
+            }
+        } else {
+            // dW += Gᵀ·X   (out×N · N×in)
+            Tensor.matmul(g, .transposed, x, .none, into: &weight.gradient, beta: 1)
+        }
+        return result
     }
 }
