@@ -10,6 +10,8 @@ public struct Dataset: Sendable {
     public var sampleShape: [Int]
     /// The number of classes.
     public var classCount: Int
+    /// The augmentation applied to training batches drawn from this dataset, if any.
+    public var augmentation: Augmentation?
 
     /// A dataset from rows and labels.
     public init(inputs: Tensor, labels: [Int32], sampleShape: [Int], classCount: Int) {
@@ -36,7 +38,9 @@ public struct Dataset: Sendable {
                 }
             }
         }
-        return Dataset(inputs: rows, labels: indices.map { labels[$0] }, sampleShape: sampleShape, classCount: classCount)
+        var result = Dataset(inputs: rows, labels: indices.map { labels[$0] }, sampleShape: sampleShape, classCount: classCount)
+        result.augmentation = augmentation
+        return result
     }
 
     /// The first `limit` samples (all of them when `limit` is nil or larger).

@@ -6,6 +6,17 @@ import TensorCore
 public enum ImageClassificationDataset: String, CaseIterable, Sendable {
     case mnist = "mnist"
     case fashionMNIST = "fashion-mnist"
+    case cifar10 = "cifar10"
+    case cifar100 = "cifar100"
+
+    /// The CIFAR variant, for the CIFAR datasets.
+    var cifar: CIFAR? {
+        switch self {
+        case .cifar10: .cifar10
+        case .cifar100: .cifar100
+        default: nil
+        }
+    }
 
     /// The gzip'd IDX files: training images and labels, test images and labels.
     public var files: (trainImages: String, trainLabels: String, testImages: String, testLabels: String) {
@@ -13,11 +24,12 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     }
 
-    /// Per-channel mean and standard deviation on [0, 1] pixels.
+    /// Mean and standard deviation on [0, 1] pixels of the single-channel datasets.
     public var normalization: (mean: Float, std: Float) {
         switch self {
         case .mnist: (0.1307, 0.3081)
         case .fashionMNIST: (0.2860, 0.3530)
+        case .cifar10, .cifar100: (cifar!.normalization.mean[0], cifar!.normalization.std[0])
         }
     }
 
@@ -26,11 +38,19 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
         switch self {
         case .mnist: ["mnist"]
         case .fashionMNIST: ["fashion-mnist", "fashion_mnist", "FashionMNIST"]
+        case .cifar10: ["cifar10", "cifar-10"]
+        case .cifar100: ["cifar100", "cifar-100"]
         }
     }
 
-    /// The classes (10 for both).
-    public var classCount: Int { 10 }
+    /// Files whose presence marks a folder as holding this dataset.
+    var markers: [String] {
+        if let cifar { return [cifar.archiveName, cifar.folderName + "/" + cifar.testFile] }
+        return [files.trainImages]
+    }
+
+    /// The number of classes.
+    public var classCount: Int { cifar?.classCount ?? 10 }
 
     /// Data roots searched in order: `--data-dir`, `$BPFREE_DATA`, the user cache folder,
     /// then `/usr/share/datasets` (Debian's `dataset-fashion-mnist`).
@@ -51,13 +71,15 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
         let fm = FileManager.default
         for root in roots {
             for folder in [root] + folderNames.map({ root + "/" + $0 }) {
-                if fm.fileExists(atPath: folder + "/" + files.trainImages) { return folder }
+                if markers.contains(where: { fm.fileExists(atPath: folder + "/" + $0) }) { return folder }
             }
         }
         if let dataDirectory {
-            throw DatasetError(path: dataDirectory, problem: "no \(rawValue) files (\(files.trainImages), …) in this folder or in \(folderNames.map { "\($0)/" }.joined(separator: ", "))")
+            throw DatasetError(path: dataDirectory, problem: "no \(rawValue) files (\(markers[0]), …) in this folder or in \(folderNames.map { "\($0)/" }.joined(separator: ", ")); `bpfree data fetch \(rawValue)` downloads them")
         }
-        let hint = self == .fashionMNIST ? "; install Debian's dataset-fashion-mnist or pass --data-dir" : "; pass --data-dir with the official gzip'd IDX files"
+        let hint = self == .fashionMNIST
+            ? "; install Debian's dataset-fashion-mnist, run `bpfree data fetch fashion-mnist` or pass --data-dir"
+            : "; run `bpfree data fetch \(rawValue)` or pass --data-dir"
         throw DatasetError(path: roots.joined(separator: ":"), problem: "\(rawValue) not found in any data folder\(hint)")
     }
 
@@ -67,10 +89,17 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
     /// of the training images (seeded by `seed`) for validation. Both: the official test set.
     public func load(dataDirectory: String?, seed: UInt64) throws -> DataSplits {
         let folder = try locate(dataDirectory: dataDirectory)
-        let trainAll = try loadPair(images: folder + "/" + files.trainImages, labels: folder + "/" + files.trainLabels)
-        let test = try loadPair(images: folder + "/" + files.testImages, labels: folder + "/" + files.testLabels)
+        let trainAll: Dataset, test: Dataset
+        if let cifar {
+            (trainAll, test) = try cifar.load(folder: folder)
+        } else {
+            trainAll = try loadPair(images: folder + "/" + files.trainImages, labels: folder + "/" + files.trainLabels)
+            test = try loadPair(images: folder + "/" + files.testImages, labels: folder + "/" + files.testLabels)
+        }
         let (trainIndices, validationIndices) = splitIndices(count: trainAll.count, seed: seed)
-        return DataSplits(train: trainAll.subset(trainIndices), validation: trainAll.subset(validationIndices), test: test)
+        var train = trainAll.subset(trainIndices)
+        if cifar != nil { train.augmentation = .cropAndFlip }
+        return DataSplits(train: train, validation: trainAll.subset(validationIndices), test: test)
     }
 
     /// Training and validation indices of the protocol's split for `count` training images.
@@ -79,7 +108,7 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
         case .mnist:
             let cut = count * 5 / 6  // 50,000 of 60,000
             return (Array(0..<cut), Array(cut..<count))
-        case .fashionMNIST:
+        case .fashionMNIST, .cifar10, .cifar100:
             var generator = SeededGenerator(seed: seed, stream: "validation-split")
             var permutation = Array(0..<count)
             generator.shuffle(&permutation)

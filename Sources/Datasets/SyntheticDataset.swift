@@ -3,6 +3,50 @@ import TensorCore
 
 /// Seeded synthetic classification data for tests and quick demos.
 public enum SyntheticDataset {
+    /// The size, classes and sample shape of a synthetic dataset, as written on the command line:
+    /// `synthetic` or `synthetic:samples=6000,classes=10,shape=3x32x32,noise=0.6`.
+    public struct Specification: Sendable, Equatable {
+        /// All samples; 2/3 train, 1/6 validation, 1/6 test.
+        public var samples = 6000
+        public var classes = 10
+        public var shape = [32]
+        public var noise: Float = 0.6
+
+        /// The defaults, with `key=value` overrides after "synthetic:".
+        public init(parsing text: String) throws {
+            guard text == "synthetic" || text.hasPrefix("synthetic:") else {
+                throw DatasetError(path: text, problem: "not a synthetic dataset specification")
+            }
+            let problem = "expected synthetic:samples=N,classes=C,shape=AxBxC,noise=X"
+            for item in text.dropFirst("synthetic".count).dropFirst().split(separator: ",") {
+                let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
+                switch (pair.first, pair.count == 2 ? pair[1] : nil) {
+                case ("samples", let v?) where Int(v).map({ $0 >= 12 }) == true: samples = Int(v)!
+                case ("classes", let v?) where Int(v).map({ $0 >= 2 }) == true: classes = Int(v)!
+                case ("noise", let v?) where Float(v).map({ $0 >= 0 }) == true: noise = Float(v)!
+                case ("shape", let v?):
+                    let parts = v.split(separator: "x", omittingEmptySubsequences: false)
+                    let extents = parts.compactMap { Int($0) }
+                    guard !extents.isEmpty, extents.count == parts.count, extents.allSatisfy({ $0 > 0 }) else {
+                        throw DatasetError(path: "--dataset", problem: "'\(item)': \(problem)")
+                    }
+                    shape = extents
+                default:
+                    throw DatasetError(path: "--dataset", problem: "'\(item)': \(problem)")
+                }
+            }
+        }
+
+        /// Splits generated from `seed`.
+        public func splits(seed: UInt64) -> DataSplits {
+            let (validation, test) = (samples / 6, samples / 6)
+            var splits = SyntheticDataset.splits(train: samples - validation - test, validation: validation, test: test,
+                                                 features: shape.reduce(1, *), classes: classes, noise: noise, seed: seed)
+            for keyPath in [\DataSplits.train, \DataSplits.validation, \DataSplits.test] { splits[keyPath: keyPath].sampleShape = shape }
+            return splits
+        }
+    }
+
     /// Gaussian clusters: each class has a random centre in [−1, 1]^D and samples are the centre
     /// plus noise of the given standard deviation.
     public static func clusters(samples: Int, features: Int, classes: Int, noise: Float = 0.5,

@@ -43,8 +43,12 @@ public struct RunConfiguration: Sendable, Equatable {
     /// Checks the settings that no type enforces; the error names the flag.
     public func validate() throws {
         _ = try AlgorithmRegistry.algorithm(algorithm)
-        guard Self.datasets.contains(dataset) else {
-            throw ConfigurationError(field: "--dataset", problem: "unknown dataset '\(dataset)'; valid: \(Self.datasets.joined(separator: ", "))")
+        if dataset.hasPrefix("synthetic") {
+            do { _ = try SyntheticDataset.Specification(parsing: dataset) } catch let error as DatasetError {
+                throw ConfigurationError(field: "--dataset", problem: error.problem)
+            }
+        } else if ImageClassificationDataset(rawValue: dataset) == nil {
+            throw ConfigurationError(field: "--dataset", problem: "unknown dataset '\(dataset)'; valid: \(Self.datasets.joined(separator: ", ")) (synthetic:samples=N,classes=C,shape=AxB,noise=X)")
         }
         guard stopping.maxEpochs >= 1 else { throw ConfigurationError(field: "--epochs", problem: "must be at least 1, got \(stopping.maxEpochs)") }
         guard stopping.patience >= 1 else { throw ConfigurationError(field: "--patience", problem: "must be at least 1, got \(stopping.patience)") }
@@ -67,8 +71,7 @@ public struct RunConfiguration: Sendable, Equatable {
         if let known = ImageClassificationDataset(rawValue: dataset) {
             splits = try known.load(dataDirectory: dataDirectory, seed: seed)
         } else {
-            splits = SyntheticDataset.splits(train: 4000, validation: 1000, test: 1000, features: 32, classes: 10,
-                                             noise: 0.6, seed: seed)
+            splits = try SyntheticDataset.Specification(parsing: dataset).splits(seed: seed)
         }
         splits.train = splits.train.prefix(trainLimit)
         return splits

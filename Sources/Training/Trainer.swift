@@ -84,6 +84,8 @@ public final class Trainer {
         let stages = algorithm.stages
         let rule = configuration.stopping
         let clock = ContinuousClock()
+        var augmenter = SeededGenerator(seed: configuration.seed, stream: "augmentation")
+        var augmentationScratch: [Float] = []
         stageLoop: for (stageIndex, stage) in stages.enumerated() {
             var stopper = EarlyStopping(rule: rule)
             var checkpoint: [Tensor]?
@@ -103,6 +105,8 @@ public final class Trainer {
                 var lossSum = 0.0
                 for index in 0..<schedule.batchCount {
                     schedule.fill(&batch, index: index, from: data.train)
+                    data.train.augmentation?.apply(to: &batch.inputs, sampleShape: data.train.sampleShape,
+                                                   scratch: &augmentationScratch, using: &augmenter)
                     let loss = algorithm.trainBatch(batch, stage: stageIndex)
                     guard loss.isFinite else {
                         result.status = .failed(reason: "diverged: training loss is \(loss) at stage \(stage.name), epoch \(epoch), batch \(index + 1)")

@@ -76,3 +76,39 @@ public enum IDXFiles {
         return (trainPixels, trainLabels)
     }
 }
+
+/// Small archives in the CIFAR "binary version" format.
+public enum CIFARFiles {
+    /// A ustar archive of regular files (name → bytes).
+    public static func tar(_ files: [(String, [UInt8])]) -> [UInt8] {
+        var archive: [UInt8] = []
+        for (name, bytes) in files {
+            var header = [UInt8](repeating: 0, count: 512)
+            func put(_ text: String, at offset: Int) { for (i, b) in text.utf8.enumerated() { header[offset + i] = b } }
+            put(name, at: 0)
+            put("0000644", at: 100); put("0000000", at: 108); put("0000000", at: 116)
+            let size = String(bytes.count, radix: 8)
+            put(String(repeating: "0", count: 11 - size.count) + size, at: 124)
+            put("00000000000", at: 136)
+            header[156] = UInt8(ascii: "0")
+            put("ustar", at: 257); put("00", at: 263)
+            put("        ", at: 148)
+            let checksum = String(header.reduce(0) { $0 + Int($1) }, radix: 8)
+            put(String(repeating: "0", count: 6 - checksum.count) + checksum, at: 148)
+            header[154] = 0; header[155] = UInt8(ascii: " ")
+            archive += header + bytes + [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512)
+        }
+        return archive + [UInt8](repeating: 0, count: 1024)
+    }
+
+    /// Records whose pixels follow a pattern: record r, channel c, pixel i → (r·7 + c·50 + i) mod 256.
+    public static func records(count: Int, labelBytes: Int, labelOf: (Int) -> [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for r in 0..<count {
+            bytes += labelOf(r)
+            for c in 0..<3 { for i in 0..<1024 { bytes.append(UInt8((r * 7 + c * 50 + i) % 256)) } }
+        }
+        precondition(bytes.count == count * (labelBytes + 3072))
+        return bytes
+    }
+}
