@@ -89,17 +89,32 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
     /// of the training images (seeded by `seed`) for validation. Both: the official test set.
     public func load(dataDirectory: String?, seed: UInt64) throws -> DataSplits {
         let folder = try locate(dataDirectory: dataDirectory)
-        let trainAll: Dataset, test: Dataset
-        if let cifar {
-            (trainAll, test) = try cifar.load(folder: folder)
-        } else {
-            trainAll = try loadPair(images: folder + "/" + files.trainImages, labels: folder + "/" + files.trainLabels)
-            test = try loadPair(images: folder + "/" + files.testImages, labels: folder + "/" + files.testLabels)
-        }
+        let (trainAll, test) = try decoded(folder: folder)
         let (trainIndices, validationIndices) = splitIndices(count: trainAll.count, seed: seed)
         var train = trainAll.subset(trainIndices)
         if cifar != nil { train.augmentation = .cropAndFlip }
         return DataSplits(train: train, validation: trainAll.subset(validationIndices), test: test)
+    }
+
+    /// The training pool and test set, from the decoded cache when it matches the sources.
+    func decoded(folder: String) throws -> (train: Dataset, test: Dataset) {
+        let fm = FileManager.default
+        let sources = cifar.map { cifar in
+            fm.fileExists(atPath: folder + "/" + cifar.archiveName)
+                ? [folder + "/" + cifar.archiveName]
+                : (cifar.trainFiles + [cifar.testFile]).map { folder + "/" + cifar.folderName + "/" + $0 }
+        } ?? [files.trainImages, files.trainLabels, files.testImages, files.testLabels].map { folder + "/" + $0 }
+        let cachePath = DecodedCache.path(for: rawValue, sources: sources, dataFolder: folder)
+        if let cachePath, let cached = DecodedCache.load(cachePath) { return cached }
+        let pair: (train: Dataset, test: Dataset)
+        if let cifar {
+            pair = try cifar.load(folder: folder)
+        } else {
+            pair = (try loadPair(images: folder + "/" + files.trainImages, labels: folder + "/" + files.trainLabels),
+                    try loadPair(images: folder + "/" + files.testImages, labels: folder + "/" + files.testLabels))
+        }
+        if let cachePath { DecodedCache.store(pair.train, pair.test, to: cachePath) }
+        return pair
     }
 
     /// Training and validation indices of the protocol's split for `count` training images.

@@ -93,6 +93,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var traceOverheadSeconds: Double?
     /// Mean and maximum of each trace column over the window.
     public var traceSummary: [String: ColumnSummary]?
+    /// Seconds spent loading the data before the window (decoded cache or source files).
+    public var dataLoadSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
@@ -108,7 +110,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
         case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
-        case traceOverheadSeconds = "trace_overhead_seconds"
+        case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds"
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
@@ -151,6 +153,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(traceSamples, forKey: .traceSamples)
         try c.encode(traceSummary, forKey: .traceSummary)
         try c.encode(traceOverheadSeconds, forKey: .traceOverheadSeconds)
+        try c.encode(dataLoadSeconds, forKey: .dataLoadSeconds)
     }
 
     /// Adds a measurement window's energy, CO2e and trace summary.

@@ -14,7 +14,9 @@ public enum TrainingRun {
         try configuration.validate()
         Parallel.threads = configuration.threads
         let startedAt = ISO8601DateFormatter().string(from: Date())
+        let loadStart = ContinuousClock.now
         let data = try configuration.loadData()
+        let (loadSeconds, loadAttoseconds) = (ContinuousClock.now - loadStart).components
         let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
                                                inputSize: data.train.featureCount, classCount: data.train.classCount,
                                                common: configuration.overrides, options: configuration.options,
@@ -29,6 +31,7 @@ public enum TrainingRun {
                               observers: [metering] + observers)
         let result = trainer.fit(built.algorithm, data: data)
         var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt)
+        record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
         if let measured = metering.result {
             record.attach(measured, intensity: intensity, meters: meters.meters, configuration: measurement)
             if let path = measurement.tracePath {

@@ -1,4 +1,4 @@
-import Datasets
+@testable import Datasets
 import Foundation
 import TensorCore
 import Testing
@@ -142,5 +142,36 @@ import TestSupport
     @Test func badSpecificationsNameTheItem() {
         #expect { _ = try SyntheticDataset.Specification(parsing: "synthetic:shape=3xx") } throws: { "\($0)".contains("'shape=3xx'") }
         #expect { _ = try SyntheticDataset.Specification(parsing: "synthetic:colour=red") } throws: { "\($0)".contains("'colour=red'") }
+    }
+}
+
+@Suite struct DecodedCacheTests {
+    @Test func secondLoadComesFromTheCacheAndAChangedSourceInvalidatesIt() throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 40, test: 10)
+        let first = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
+        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
+        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        #expect(FileManager.default.fileExists(atPath: cache))
+        let second = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
+        #expect(second.train.inputs == first.train.inputs && second.test.labels == first.test.labels)
+        // A different source (more test images) changes the key; the new data are decoded.
+        IDXFiles.writeDataset(to: folder, train: 40, test: 12)
+        #expect(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder) != cache)
+        #expect(try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1).test.count == 12)
+        try? FileManager.default.removeItem(atPath: cache)
+    }
+
+    @Test func aCorruptCacheFileIsIgnored() throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 20, test: 10)
+        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
+        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        try FileManager.default.createDirectory(atPath: (cache as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: cache, contents: Data(repeating: 7, count: 500))
+        #expect(try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1).test.count == 10)
+        try? FileManager.default.removeItem(atPath: cache)
     }
 }
