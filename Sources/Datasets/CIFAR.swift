@@ -31,7 +31,8 @@ public enum CIFAR: String, CaseIterable, Sendable {
 
     /// Reads the member files from `folder`: the archive if present, else the extracted folder.
     /// Returns the training pool and the test set, normalised.
-    public func load(folder: String) throws -> (train: Dataset, test: Dataset) {
+    /// The record counts are the official ones unless given (tests use small files).
+    public func load(folder: String, trainRecordsPerFile: Int? = nil, testRecords: Int = 10_000) throws -> (train: Dataset, test: Dataset) {
         let fm = FileManager.default
         var files: [String: ArraySlice<UInt8>] = [:]
         let archivePath = folder + "/" + archiveName
@@ -54,8 +55,8 @@ public enum CIFAR: String, CaseIterable, Sendable {
             }
         }
         let source = fm.fileExists(atPath: archivePath) ? archivePath + ":" : folder + "/"
-        let train = try decode(trainFiles.map { (source + $0, files[$0]!) }, expectedPerFile: recordsPerTrainFile)
-        let test = try decode([(source + testFile, files[testFile]!)], expectedPerFile: 10_000)
+        let train = try decode(trainFiles.map { (source + $0, files[$0]!) }, expectedPerFile: trainRecordsPerFile ?? recordsPerTrainFile)
+        let test = try decode([(source + testFile, files[testFile]!)], expectedPerFile: testRecords)
         return (train, test)
     }
 

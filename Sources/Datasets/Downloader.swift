@@ -27,7 +27,7 @@ public final class Downloader: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var report: [String] = []
         for (file, status) in try catalog.verify(folder: folder) {
-            if status == .verified {
+            if DatasetFiles.isVerified(status) {
                 report.append("\(file.name): already present and verified")
                 continue
             }

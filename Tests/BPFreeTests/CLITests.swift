@@ -123,6 +123,17 @@ import Training
         #expect { try configuration.validate() } throws: { "\($0)".hasPrefix("--country: no carbon intensity for 'ATL'") }
     }
 
+    @Test func syntheticDatasetRunsEndToEndWithoutNetwork() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let command = try Train.parse(["--algorithm", "bp", "--architecture", "mlp-2x1000", "--dataset",
+                                       "synthetic:samples=600,classes=4,shape=2x4x4", "--epochs", "1", "--threads", "1",
+                                       "--output", folder + "/run.json"])
+        try command.run()
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
+        #expect(record.dataset == "synthetic:samples=600,classes=4,shape=2x4x4")
+        #expect(record.status == "completed" && record.trainSamples == 3 * 128)
+    }
+
     @Test func missingDataNamesTheFolder() throws {
         let folder = IDXFiles.temporaryFolder()
         let command = try Train.parse(["--data-dir", folder, "--epochs", "1"])
