@@ -11,10 +11,7 @@ enum DecodedCache {
     /// `~/.cache/bpfree/decoded`, never a system data folder such as /usr/share/datasets), else a
     /// `.bpfree-decoded` folder next to the data when that is writable.
     static func folder(nextTo dataFolder: String) -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        if let cache = environment["XDG_CACHE_HOME"].map({ $0 + "/bpfree" }) ?? environment["HOME"].map({ $0 + "/.cache/bpfree" }) {
-            return cache + "/decoded"
-        }
+        if let cache = ImageClassificationDataset.userCacheFolder() { return cache + "/decoded" }
         return FileManager.default.isWritableFile(atPath: dataFolder) ? dataFolder + "/.bpfree-decoded" : nil
     }
 

@@ -52,15 +52,23 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
     /// The number of classes.
     public var classCount: Int { cifar?.classCount ?? 10 }
 
+    /// The user's bpfree cache folder: `$XDG_CACHE_HOME/bpfree` or `~/.cache/bpfree`.
+    public static func userCacheFolder(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        environment["XDG_CACHE_HOME"].map { $0 + "/bpfree" } ?? environment["HOME"].map { $0 + "/.cache/bpfree" }
+    }
+
+    /// Where `bpfree data fetch` puts downloads: `--data-dir`, `$BPFREE_DATA`, else the user cache.
+    public static func fetchRoot(dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        dataDirectory ?? environment["BPFREE_DATA"].flatMap { $0.isEmpty ? nil : $0 } ?? userCacheFolder(environment: environment)
+    }
+
     /// Data roots searched in order: `--data-dir`, `$BPFREE_DATA`, the user cache folder,
     /// then `/usr/share/datasets` (Debian's `dataset-fashion-mnist`).
     public static func searchRoots(dataDirectory: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         if let dataDirectory { return [dataDirectory] }
         var roots: [String] = []
         if let fromEnvironment = environment["BPFREE_DATA"], !fromEnvironment.isEmpty { roots.append(fromEnvironment) }
-        let cache = environment["XDG_CACHE_HOME"].map { $0 + "/bpfree" }
-            ?? environment["HOME"].map { $0 + "/.cache/bpfree" }
-        if let cache { roots.append(cache) }
+        if let cache = userCacheFolder(environment: environment) { roots.append(cache) }
         roots.append("/usr/share/datasets")
         return roots
     }

@@ -29,7 +29,7 @@ public final class RAPLMeter: EnergyMeter, @unchecked Sendable {
         var unreadable: [String] = []
         for entry in entries.sorted() where entry.hasPrefix("intel-rapl:") && entry.split(separator: ":").count == 2 {
             let folder = root + "/" + entry
-            let zoneName = readText(folder + "/name") ?? entry
+            let zoneName = ProcessStats.readFile(folder + "/name") ?? entry
             guard zoneName.contains("package") else { continue }
             guard let energy = readNumber(folder + "/energy_uj") else {
                 unreadable.append(folder + "/energy_uj")
@@ -90,14 +90,7 @@ public final class RAPLMeter: EnergyMeter, @unchecked Sendable {
         return Double(zones.reduce(0) { $0 + $1.microjoules }) * 1e-6
     }
 
-    static func readText(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.readToEnd() else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     static func readNumber(_ path: String) -> UInt64? {
-        readText(path).flatMap { UInt64($0) }
+        ProcessStats.readFile(path).flatMap { UInt64($0) }
     }
 }

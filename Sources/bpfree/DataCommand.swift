@@ -72,9 +72,7 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             let dataset = try DataCommand.dataset(name)
-            let environment = ProcessInfo.processInfo.environment
-            guard let root = dataDir ?? environment["BPFREE_DATA"]
-                    ?? environment["XDG_CACHE_HOME"].map({ $0 + "/bpfree" }) ?? environment["HOME"].map({ $0 + "/.cache/bpfree" }) else {
+            guard let root = ImageClassificationDataset.fetchRoot(dataDirectory: dataDir) else {
                 throw ValidationError("--data-dir: no data folder (set --data-dir, BPFREE_DATA or HOME)")
             }
             let folder = root + "/" + dataset.rawValue
