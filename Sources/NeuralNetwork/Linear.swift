@@ -58,15 +58,17 @@ public final class Linear: Layer {
         if let bias { BiasKernels.accumulateColumnSums(of: g, into: &bias.gradient) }
         if let optimizer, weight.value.count >= Self.fusedBlockElements {
             // dW = Gᵀ·X one block of output rows at a time, each handed straight to the update.
-            let (n, rowsPerBlock) = (g.rows, max(1, Self.fusedBlockElements / inputSize))
+            // NOTE: the block starts zeroed and the update zeroes it again while it is in cache,
+            // so the product can accumulate (beta 1) and OpenBLAS skips its separate zeroing pass.
+            let (n, rowsPerBlock) = (g.rows, min(outputSize, max(1, Self.fusedBlockElements / inputSize)))
+            if fusedBlock.count != rowsPerBlock * inputSize { fusedBlock = Tensor(zeros: [rowsPerBlock, inputSize]) }
             for start in stride(from: 0, to: outputSize, by: rowsPerBlock) {
                 let rows = min(rowsPerBlock, outputSize - start)
-                fusedBlock.resize(to: [rows, inputSize])
                 g.withUnsafePointer { gp in
                     x.withUnsafePointer { xp in
                         fusedBlock.withUnsafeMutablePointer { block in
                             BLAS.gemm(.transposed, .none, m: rows, n: inputSize, k: n, a: gp + start, lda: outputSize,
-                                      b: xp, ldb: inputSize, c: block, ldc: inputSize)
+                                      b: xp, ldb: inputSize, beta: 1, c: block, ldc: inputSize)
                             optimizer.consume(weight, gradient: block, range: (start * inputSize)..<((start + rows) * inputSize))
                         }
                     }

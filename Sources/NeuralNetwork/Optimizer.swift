@@ -42,13 +42,14 @@ extension Optimizer {
         }
     }
 
-    /// Updates `parameter.value[range]` from a block of its gradient as backward produces it.
-    /// Blocks must come in order and cover the parameter; the first one starts the step.
+    /// Updates `parameter.value[range]` from a block of its gradient as backward produces it, and
+    /// zeroes the block for the next accumulation. Blocks must come in order and cover the
+    /// parameter; the first one starts the step.
     /// Shapes: gradient points at the gradient of element `range.lowerBound`.
     public func consume(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>) {
         withState(of: parameter) { state in
             if range.lowerBound == 0 { beginStep(&state) }
-            update(parameter, gradient: gradient - range.lowerBound, range: range, zeroGradient: false, state: &state)
+            update(parameter, gradient: gradient - range.lowerBound, range: range, zeroGradient: true, state: &state)
         }
         parameter.consumedInBackward = true
     }
