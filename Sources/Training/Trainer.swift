@@ -39,9 +39,7 @@ public final class Trainer {
     /// measures the test accuracy (outside the window).
     public func fit(_ algorithm: any TrainingAlgorithm, data: DataSplits) -> TrainingResult {
         var result = TrainingResult()
-        var shuffler = SeededGenerator(seed: configuration.seed, stream: "shuffle")
-        var schedule = BatchSchedule(count: data.train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
-        guard schedule.batchCount > 0 else {
+        guard data.train.count >= configuration.batchSize else {
             result.status = .failed(reason: "the training set has \(data.train.count) samples, fewer than one batch of \(configuration.batchSize)")
             return result
         }
@@ -49,7 +47,6 @@ public final class Trainer {
             result.status = .failed(reason: "the validation set is empty")
             return result
         }
-        var batch = Batch()
 
         // The measurement window opens here: from the first training batch to the stop.
         observers.forEach { $0.windowDidStart() }
@@ -58,7 +55,7 @@ public final class Trainer {
         let clock = ContinuousClock()
         let windowStart = clock.now
         let windowCounter = OperationCounter.counting { counter in
-            trainStages(algorithm, data: data, schedule: &schedule, shuffler: &shuffler, batch: &batch, result: &result)
+            trainStages(algorithm, data: data, result: &result)
             return counter
         }
 
@@ -79,8 +76,10 @@ public final class Trainer {
     }
 
     /// Every stage to its stop, each restored to its best checkpoint; failures end the loop.
-    private func trainStages(_ algorithm: any TrainingAlgorithm, data: DataSplits, schedule: inout BatchSchedule,
-                             shuffler: inout SeededGenerator, batch: inout Batch, result: inout TrainingResult) {
+    private func trainStages(_ algorithm: any TrainingAlgorithm, data: DataSplits, result: inout TrainingResult) {
+        var shuffler = SeededGenerator(seed: configuration.seed, stream: "shuffle")
+        var schedule = BatchSchedule(count: data.train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
+        var batch = Batch()
         let stages = algorithm.stages
         let rule = configuration.stopping
         let clock = ContinuousClock()
