@@ -3,7 +3,7 @@
 #               Fashion-MNIST and prints the summary.
 #   make test   installs what is missing and runs the test suite.
 
-APT_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test info clean

@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C at the edges: thin shims over the system libraries.
@@ -34,13 +35,14 @@ let package = Package(
 
         // Infrastructure: never imports tensor code.
         .target(name: "Metering"),
+        .target(name: "Results", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
-            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering",
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments",
+            "Experiments", "Results",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,7 +55,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Algorithms
 import Foundation
 import Metering
+import Results
 import Training
 
 /// The JSON record of one training run (snake_case keys, written atomically).
@@ -189,5 +190,22 @@ public struct RunRecord: Sendable, Codable, Equatable {
         } catch {
             throw ConfigurationError(field: "--output", problem: "cannot write \(path): \(error.localizedDescription)")
         }
+    }
+
+    /// The record as the results store keeps it.
+    func stored(trace: [[Double?]]) throws -> StoredRun {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let hyperparametersJSON = String(decoding: try encoder.encode(hyperparameters), as: UTF8.self)
+        return StoredRun(
+            startedAt: startedAt, algorithm: algorithm, dataset: dataset, architecture: architecture, seed: Int64(bitPattern: seed),
+            status: status, failureReason: failureReason, testAccuracy: testAccuracy, effectiveEpochs: effectiveEpochs,
+            trainSeconds: trainSeconds, samplesPerSecond: samplesPerSecond, trainFlops: Int64(trainFlops),
+            energyJoules: energyJoules, energySource: energySource, co2eGrams: co2eGrams, peakRSSBytes: Int64(peakRSSBytes),
+            threads: threads, hyperparametersJSON: hyperparametersJSON, recordJSON: String(decoding: try jsonData(), as: UTF8.self),
+            epochs: epochs.map { .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.valLoss,
+                                       valAccuracy: $0.valAccuracy, seconds: $0.seconds, valSeconds: $0.valSeconds) },
+            stages: stages.map { .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValLoss) },
+            traceColumns: TraceRow.columns, traceRows: trace)
     }
 }

@@ -2,15 +2,19 @@ import Algorithms
 import Datasets
 import Foundation
 import Metering
+import Results
 import TensorCore
 import Training
 
 /// Composes one run: data, algorithm, trainer, observers, and the run record.
 public enum TrainingRun {
-    /// Runs `configuration` to its stop and returns the record (failed runs included).
+    /// Runs `configuration` to its stop and returns the record (failed runs included), stored in
+    /// `store` when one is given.
     ///
-    /// Throws only for bad input (flags, data files), before training starts.
-    public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = []) throws -> RunRecord {
+    /// Throws for bad input (flags, data files) before training starts, and when the record
+    /// cannot be written.
+    public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
+                               store: ResultsStore? = nil) throws -> RunRecord {
         try configuration.validate()
         Parallel.threads = configuration.threads
         let startedAt = ISO8601DateFormatter().string(from: Date())
@@ -32,7 +36,9 @@ public enum TrainingRun {
         let result = trainer.fit(built.algorithm, data: data)
         var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt)
         record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
+        var traceRows: [[Double?]] = []
         if let measured = metering.result {
+            traceRows = measured.rows.map(\.values)
             record.attach(measured, intensity: intensity, meters: meters.meters, configuration: measurement)
             if let path = measurement.tracePath {
                 do {
@@ -42,6 +48,7 @@ public enum TrainingRun {
                 }
             }
         }
+        if let store { try store.insert(record.stored(trace: traceRows)) }
         return record
     }
 

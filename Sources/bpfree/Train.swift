@@ -2,6 +2,7 @@ import Algorithms
 import ArgumentParser
 import Experiments
 import Foundation
+import Results
 import Training
 
 /// `bpfree train`: one run to its stop, with a run record.
@@ -54,6 +55,12 @@ struct Train: ParsableCommand {
     @Option(help: "Write the run record as JSON to this file (atomically).")
     var output: String?
 
+    @Option(help: "Results store (SQLite) that records the run.")
+    var store = "bpfree.sqlite"
+
+    @Flag(help: "Do not record the run in the results store.")
+    var noStore = false
+
     @Option(help: "Resource trace samples per second; 0 samples only at the window's ends.")
     var traceHz: Double = 5
 
@@ -92,7 +99,10 @@ struct Train: ParsableCommand {
     func run() throws {
         let record: RunRecord
         do {
-            record = try TrainingRun.execute(makeConfiguration(), observers: [ProgressReporter()])
+            let configuration = try makeConfiguration()
+            try configuration.validate()
+            let results = noStore ? nil : try ResultsStore(path: store)
+            record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results)
             if let output { try record.write(to: output) }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)

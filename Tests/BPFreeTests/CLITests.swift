@@ -1,6 +1,7 @@
 import Algorithms
 import Experiments
 import Foundation
+import Results
 import Testing
 import TestSupport
 import Training
@@ -84,6 +85,7 @@ import Training
         let command = try Train.parse([
             "--data-dir", folder, "--architecture", "mlp:32", "--epochs", "1", "--train-limit", "256",
             "--threads", "1", "--output", output, "--trace", folder + "/trace.csv", "--country", "FRA",
+            "--store", folder + "/runs.sqlite",
         ])
         try command.run()
         let data = try Data(contentsOf: URL(fileURLWithPath: output))
@@ -116,6 +118,8 @@ import Training
         if record.energySource == "estimate" { #expect(record.energyModel != nil) }
         let trace = try String(contentsOfFile: folder + "/trace.csv", encoding: .utf8)
         #expect(trace.hasPrefix("time_s,cpu_utilization_percent"))
+        let stored = try ResultsStore(path: folder + "/runs.sqlite").runs()
+        #expect(stored.count == 1 && stored[0].epochs.count == 1 && stored[0].testAccuracy == record.testAccuracy)
     }
 
     @Test func unknownCountryNamesTheFlag() throws {
@@ -127,7 +131,7 @@ import Training
         let folder = IDXFiles.temporaryFolder()
         let command = try Train.parse(["--algorithm", "bp", "--architecture", "mlp-2x1000", "--dataset",
                                        "synthetic:samples=600,classes=4,shape=2x4x4", "--epochs", "1", "--threads", "1",
-                                       "--output", folder + "/run.json"])
+                                       "--output", folder + "/run.json", "--no-store"])
         try command.run()
         let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
         #expect(record.dataset == "synthetic:samples=600,classes=4,shape=2x4x4")
@@ -136,7 +140,7 @@ import Training
 
     @Test func missingDataNamesTheFolder() throws {
         let folder = IDXFiles.temporaryFolder()
-        let command = try Train.parse(["--data-dir", folder, "--epochs", "1"])
+        let command = try Train.parse(["--data-dir", folder, "--epochs", "1", "--no-store"])
         #expect { try command.run() } throws: { "\($0)".contains(folder) && "\($0)".contains("no fashion-mnist files") }
     }
 }

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+
+/// Every run, its epochs, stages and trace in one SQLite file (WAL mode, versioned migrations).
+/// The store only persists; it decides nothing.
+public final class ResultsStore: Sendable {
+    /// The database file.
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        do {
+            pool = try DatabasePool(path: path)
+            try Self.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
+        }
+    }
+
+    /// The schema, one registered migration per version (never edited once released).
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: runs, epochs, stages, traces") { db in
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started_at", .text).notNull()
+                t.column("algorithm", .text).notNull().indexed()
+                t.column("dataset", .text).notNull().indexed()
+                t.column("architecture", .text).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("failure_reason", .text)
+                t.column("test_accuracy", .double)
+                t.column("effective_epochs", .integer).notNull()
+                t.column("train_seconds", .double).notNull()
+                t.column("samples_per_second", .double).notNull()
+                t.column("train_flops", .integer).notNull()
+                t.column("energy_joules", .double)
+                t.column("energy_source", .text)
+                t.column("co2e_grams", .double)
+                t.column("peak_rss_bytes", .integer).notNull()
+                t.column("threads", .integer).notNull()
+                t.column("hyperparameters", .text).notNull()
+                t.column("record", .text).notNull()
+            }
+            try db.create(table: "epoch") { t in
+                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("stage", .text).notNull()
+                t.column("epoch", .integer).notNull()
+                t.column("train_loss", .double).notNull()
+                t.column("val_loss", .double).notNull()
+                t.column("val_accuracy", .double).notNull()
+                t.column("seconds", .double).notNull()
+                t.column("val_seconds", .double).notNull()
+            }
+            try db.create(table: "stage") { t in
+                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("position", .integer).notNull()
+                t.column("name", .text).notNull()
+                t.column("epochs", .integer).notNull()
+                t.column("best_epoch", .integer).notNull()
+                t.column("best_val_loss", .double)
+            }
+            try db.create(table: "trace") { t in
+                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
+                t.column("time_s", .double).notNull()
+                for column in Self.traceColumns.dropFirst() { t.column(column, .double) }
+            }
+        }
+        return migrator
+    }
+
+    /// The trace columns the store keeps (the first is the time).
+    public static let traceColumns = ["time_s", "cpu_utilization_percent", "cpu_clock_mhz", "rss_bytes", "power_watts",
+                                      "gpu_utilization_percent", "gpu_sm_clock_mhz", "gpu_memory_bytes"]
+
+    /// The schema versions applied, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    /// The journal mode (WAL for a store opened through this type).
+    public func journalMode() throws -> String {
+        try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// Stores a run with its epochs, stages and trace in one transaction; returns its id.
+    @discardableResult
+    public func insert(_ run: StoredRun) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
+                  effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
+                  peak_rss_bytes, threads, hyperparameters, record)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
+                                 run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
+                                 run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
+                                 run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON])
+            let id = db.lastInsertedRowID
+            for e in run.epochs {
+                try db.execute(sql: "INSERT INTO epoch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
+            }
+            for (position, s) in run.stages.enumerated() {
+                try db.execute(sql: "INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
+            }
+            if !run.traceRows.isEmpty {
+                let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
+                let statement = try db.makeStatement(sql: "INSERT INTO trace VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))")
+                for row in run.traceRows {
+                    var values: [DatabaseValueConvertible?] = [id]
+                    values += indices.map { index in index.flatMap { row[$0] } }
+                    try statement.execute(arguments: StatementArguments(values))
+                }
+            }
+            return id
+        }
+    }
+
+    /// Every run, oldest first (epochs, stages and trace included).
+    public func runs() throws -> [StoredRun] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { row in
+                let id: Int64 = row["id"]
+                var run = StoredRun(
+                    startedAt: row["started_at"], algorithm: row["algorithm"], dataset: row["dataset"],
+                    architecture: row["architecture"], seed: row["seed"], status: row["status"],
+                    failureReason: row["failure_reason"], testAccuracy: row["test_accuracy"],
+                    effectiveEpochs: row["effective_epochs"], trainSeconds: row["train_seconds"],
+                    samplesPerSecond: row["samples_per_second"], trainFlops: row["train_flops"],
+                    energyJoules: row["energy_joules"], energySource: row["energy_source"], co2eGrams: row["co2e_grams"],
+                    peakRSSBytes: row["peak_rss_bytes"], threads: row["threads"],
+                    hyperparametersJSON: row["hyperparameters"], recordJSON: row["record"],
+                    epochs: try Row.fetchAll(db, sql: "SELECT * FROM epoch WHERE run_id = ? ORDER BY rowid", arguments: [id]).map {
+                        .init(stage: $0["stage"], epoch: $0["epoch"], trainLoss: $0["train_loss"], valLoss: $0["val_loss"],
+                              valAccuracy: $0["val_accuracy"], seconds: $0["seconds"], valSeconds: $0["val_seconds"])
+                    },
+                    stages: try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE run_id = ? ORDER BY position", arguments: [id]).map {
+                        .init(name: $0["name"], epochs: $0["epochs"], bestEpoch: $0["best_epoch"], bestValLoss: $0["best_val_loss"])
+                    },
+                    traceColumns: Self.traceColumns,
+                    traceRows: try Row.fetchAll(db, sql: "SELECT * FROM trace WHERE run_id = ? ORDER BY rowid", arguments: [id]).map { r in
+                        Self.traceColumns.map { r[$0] as Double? }
+                    })
+                run.id = id
+                return run
+            }
+        }
+    }
+}
+
+/// A problem with the results store; names the file.
+public struct StoreError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let problem: String
+
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String { "\(path): \(problem)" }
+}

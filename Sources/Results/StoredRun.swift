@@ -1,0 +1,99 @@
+/// One training run as the store keeps it: the fields runs are queried by, the per-epoch and
+/// per-stage rows, the resource trace, and the full run record as JSON.
+public struct StoredRun: Sendable, Equatable {
+    /// One epoch of one stage.
+    public struct Epoch: Sendable, Equatable {
+        public var stage: String
+        public var epoch: Int
+        public var trainLoss: Double
+        public var valLoss: Double
+        public var valAccuracy: Double
+        public var seconds: Double
+        public var valSeconds: Double
+
+        public init(stage: String, epoch: Int, trainLoss: Double, valLoss: Double, valAccuracy: Double,
+                    seconds: Double, valSeconds: Double) {
+            self.stage = stage
+            self.epoch = epoch
+            self.trainLoss = trainLoss
+            self.valLoss = valLoss
+            self.valAccuracy = valAccuracy
+            self.seconds = seconds
+            self.valSeconds = valSeconds
+        }
+    }
+
+    /// How one stage ended.
+    public struct Stage: Sendable, Equatable {
+        public var name: String
+        public var epochs: Int
+        public var bestEpoch: Int
+        public var bestValLoss: Double?
+
+        public init(name: String, epochs: Int, bestEpoch: Int, bestValLoss: Double?) {
+            self.name = name
+            self.epochs = epochs
+            self.bestEpoch = bestEpoch
+            self.bestValLoss = bestValLoss
+        }
+    }
+
+    /// The row id once stored.
+    public var id: Int64?
+    public var startedAt: String
+    public var algorithm: String
+    public var dataset: String
+    public var architecture: String
+    public var seed: Int64
+    public var status: String
+    public var failureReason: String?
+    public var testAccuracy: Double?
+    public var effectiveEpochs: Int
+    public var trainSeconds: Double
+    public var samplesPerSecond: Double
+    public var trainFlops: Int64
+    public var energyJoules: Double?
+    public var energySource: String?
+    public var co2eGrams: Double?
+    public var peakRSSBytes: Int64
+    public var threads: Int
+    /// The hyperparameters as a JSON object.
+    public var hyperparametersJSON: String
+    /// The complete run record as JSON.
+    public var recordJSON: String
+    public var epochs: [Epoch]
+    public var stages: [Stage]
+    /// Trace column names, in order, and one row of values (nil: not available) per sample.
+    public var traceColumns: [String]
+    public var traceRows: [[Double?]]
+
+    public init(startedAt: String, algorithm: String, dataset: String, architecture: String, seed: Int64, status: String,
+                failureReason: String?, testAccuracy: Double?, effectiveEpochs: Int, trainSeconds: Double,
+                samplesPerSecond: Double, trainFlops: Int64, energyJoules: Double?, energySource: String?,
+                co2eGrams: Double?, peakRSSBytes: Int64, threads: Int, hyperparametersJSON: String, recordJSON: String,
+                epochs: [Epoch], stages: [Stage], traceColumns: [String] = [], traceRows: [[Double?]] = []) {
+        self.startedAt = startedAt
+        self.algorithm = algorithm
+        self.dataset = dataset
+        self.architecture = architecture
+        self.seed = seed
+        self.status = status
+        self.failureReason = failureReason
+        self.testAccuracy = testAccuracy
+        self.effectiveEpochs = effectiveEpochs
+        self.trainSeconds = trainSeconds
+        self.samplesPerSecond = samplesPerSecond
+        self.trainFlops = trainFlops
+        self.energyJoules = energyJoules
+        self.energySource = energySource
+        self.co2eGrams = co2eGrams
+        self.peakRSSBytes = peakRSSBytes
+        self.threads = threads
+        self.hyperparametersJSON = hyperparametersJSON
+        self.recordJSON = recordJSON
+        self.epochs = epochs
+        self.stages = stages
+        self.traceColumns = traceColumns
+        self.traceRows = traceRows
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Results
+
+@Suite struct ResultsStoreTests {
+    static func run(seed: Int64, status: String = "completed", accuracy: Double? = 0.9) -> StoredRun {
+        StoredRun(startedAt: "2026-11-29T00:00:00Z", algorithm: "mf", dataset: "fashion-mnist", architecture: "mlp-2x1000",
+                  seed: seed, status: status, failureReason: status == "failed" ? "diverged, at \"epoch\" 3" : nil,
+                  testAccuracy: accuracy, effectiveEpochs: 4, trainSeconds: 12.5, samplesPerSecond: 1000, trainFlops: 1 << 40,
+                  energyJoules: 150, energySource: "estimate", co2eGrams: 0.02, peakRSSBytes: 300 << 20, threads: 2,
+                  hyperparametersJSON: #"{"learning_rate":0.001}"#, recordJSON: #"{"algorithm":"mf","seed":\#(seed)}"#,
+                  epochs: [.init(stage: "layer1", epoch: 1, trainLoss: 0.5, valLoss: 0.4, valAccuracy: 0.85, seconds: 3, valSeconds: 0.3),
+                           .init(stage: "layer2", epoch: 1, trainLoss: 0.3, valLoss: 0.35, valAccuracy: 0.88, seconds: 3.5, valSeconds: 0.3)],
+                  stages: [.init(name: "layer1", epochs: 1, bestEpoch: 1, bestValLoss: 0.4),
+                           .init(name: "layer2", epochs: 1, bestEpoch: 0, bestValLoss: nil)],
+                  traceColumns: ["time_s", "rss_bytes", "power_watts", "cpu_utilization_percent"],
+                  traceRows: [[0.2, 1e8, 7.5, 90], [0.4, 1.1e8, nil, 95]])
+    }
+
+    @Test func roundTripsRunsWithEpochsStagesAndTraces() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/results/bpfree.sqlite")
+        let first = try store.insert(Self.run(seed: 1))
+        let second = try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
+        #expect(second == first + 1)
+        let runs = try store.runs()
+        #expect(runs.count == 2)
+        var expected = Self.run(seed: 1)
+        expected.id = first
+        #expect(runs[0].epochs == expected.epochs && runs[0].stages == expected.stages)
+        #expect(runs[0].recordJSON == expected.recordJSON && runs[0].trainFlops == 1 << 40)
+        // The trace comes back in the store's column order, missing columns as nil.
+        let column = { (name: String) in ResultsStore.traceColumns.firstIndex(of: name)! }
+        #expect(runs[0].traceRows.count == 2)
+        #expect(runs[0].traceRows[1][column("rss_bytes")] == 1.1e8)
+        #expect(runs[0].traceRows[1][column("power_watts")] == nil)
+        #expect(runs[0].traceRows[0][column("gpu_sm_clock_mhz")] == nil)
+        #expect(runs[1].status == "failed" && runs[1].testAccuracy == nil && runs[1].failureReason == "diverged, at \"epoch\" 3")
+    }
+
+    @Test func usesWALAndVersionedMigrations() throws {
+        let path = IDXFiles.temporaryFolder() + "/s.sqlite"
+        let store = try ResultsStore(path: path)
+        #expect(try store.journalMode() == "wal")
+        #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces"])
+        // Reopening applies nothing twice and keeps the data.
+        try store.insert(Self.run(seed: 3))
+        #expect(try ResultsStore(path: path).runs().count == 1)
+    }
+
+    @Test func aFileThatIsNotADatabaseNamesTheFile() throws {
+        let path = IDXFiles.temporaryFolder() + "/not.sqlite"
+        try "hello, this is not SQLite".padding(toLength: 4096, withPad: "x", startingAt: 0).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { _ = try ResultsStore(path: path) } throws: { "\($0)".hasPrefix(path + ": cannot open the results store") }
+    }
+
+    @Test func exportsCSVWithQuotingAndJSONWithIds() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/e.sqlite")
+        try store.insert(Self.run(seed: 1))
+        try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
+        let runs = try store.runs()
+        let csv = ResultsExport.runsCSV(runs).split(separator: "\n")
+        #expect(csv.count == 3)
+        #expect(csv[0].hasPrefix("id,started_at,algorithm"))
+        #expect(csv[1].hasPrefix("1,2026-11-29T00:00:00Z,mf,fashion-mnist,mlp-2x1000,1,completed,0.9,4,12.5,"))
+        #expect(csv[2].hasSuffix(#","diverged, at ""epoch"" 3""#))
+        #expect(ResultsExport.epochsCSV(runs).split(separator: "\n").count == 5)
+        let json = try JSONSerialization.jsonObject(with: Data(try ResultsExport.runsJSON(runs).utf8)) as! [[String: Any]]
+        #expect(json.map { $0["id"] as? Int } == [1, 2])
+        #expect(json[1]["seed"] as? Int == 2)
+    }
+}
