@@ -18,6 +18,7 @@ public final class Backpropagation: RegisteredAlgorithm {
         .real("epsilon", 1e-8, "AdamW ε"),
     ]
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
+    public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 
     public let network: Sequential
     private let optimizer: Adam

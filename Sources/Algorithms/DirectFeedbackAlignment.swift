@@ -22,6 +22,7 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
         .choice("nonlinearity", "relu", of: ["relu", "tanh"], "hidden nonlinearity (tanh starts from all-zero weights)"),
     ]
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
+    public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 
     let hidden: [(linear: Linear, activation: PointwiseActivation)]
     let output: Linear

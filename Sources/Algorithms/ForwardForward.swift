@@ -67,6 +67,7 @@ public final class ForwardForward: RegisteredAlgorithm {
         .real("epsilon", 1e-8, "ε of the normalisation, added outside the square root"),
     ]
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000, 2000])
+    public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000, 2000])
 
     /// One FF layer: normalise the input, Linear, ReLU; its own peer-normalisation state.
     final class Unit {

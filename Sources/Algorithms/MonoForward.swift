@@ -35,6 +35,7 @@ public final class MonoForward: RegisteredAlgorithm {
         .choice("inference", "last", of: ["last", "sum"], "predict from the last layer's G or the sum of all layers' G"),
     ]
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
+    public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 
     /// One hidden layer with its projection and optimizer.
     final class Unit {

@@ -7,8 +7,10 @@ public protocol RegisteredAlgorithm: TrainingAlgorithm {
     static var id: String { get }
     /// The hyperparameters, their types and defaults.
     static var hyperparameterSpecs: [HyperparameterSpec] { get }
-    /// The architecture used when `--architecture` is not given.
+    /// The architecture used when `--architecture` is not given, on MNIST-like data.
     static var defaultArchitecture: Architecture { get }
+    /// The architecture used on CIFAR when `--architecture` is not given (protocol §1).
+    static var defaultCIFARArchitecture: Architecture { get }
     /// A fresh model; randomness comes from `seed`'s named streams.
     static func make(architecture: Architecture, inputSize: Int, classCount: Int,
                      hyperparameters: Hyperparameters, seed: UInt64) throws -> Self
@@ -42,13 +44,13 @@ public enum AlgorithmRegistry {
     }
 
     /// Builds algorithm `id` with its hyperparameters resolved from defaults, common flags and
-    /// `--set` options; `architecture` nil means the algorithm's default.
+    /// `--set` options; `architecture` nil means the algorithm's default for `dataset`.
     public static func make(id: String, architecture: Architecture?, inputSize: Int, classCount: Int,
                             common: CommonHyperparameters = .init(), options: [String: String] = [:],
-                            seed: UInt64) throws -> Built {
+                            seed: UInt64, dataset: String = "") throws -> Built {
         let type = try algorithm(id)
         let hyperparameters = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: common, options: options)
-        let architecture = architecture ?? type.defaultArchitecture
+        let architecture = architecture ?? (dataset.hasPrefix("cifar") ? type.defaultCIFARArchitecture : type.defaultArchitecture)
         let algorithm = try type.make(architecture: architecture, inputSize: inputSize, classCount: classCount,
                                       hyperparameters: hyperparameters, seed: seed)
         return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters)

@@ -24,7 +24,7 @@ public enum TrainingRun {
         let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
                                                inputSize: data.train.featureCount, classCount: data.train.classCount,
                                                common: configuration.overrides, options: configuration.options,
-                                               seed: configuration.seed)
+                                               seed: configuration.seed, dataset: configuration.dataset)
         let measurement = configuration.measurement
         let intensity = try measurement.resolvedIntensity()
         let meters = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,

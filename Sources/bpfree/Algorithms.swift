@@ -14,7 +14,7 @@ struct AlgorithmsCommand: ParsableCommand {
     static var listing: String {
         var lines: [String] = []
         for type in AlgorithmRegistry.all {
-            lines.append("\(type.id)  (default architecture \(type.defaultArchitecture))")
+            lines.append("\(type.id)  (default architecture \(type.defaultArchitecture), on CIFAR \(type.defaultCIFARArchitecture))")
             for spec in type.hyperparameterSpecs {
                 let key = "\(type.id).\(spec.name)=\(spec.defaultValue)"
                 lines.append("  " + key.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(spec.help) [\(spec.accepted)]")

@@ -13,7 +13,7 @@ struct Train: ParsableCommand {
     @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
     var algorithm = "bp"
 
-    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,... (default: the algorithm's: mlp-2x1000 for bp, mf, dfa; mlp-4x2000 for ff).")
+    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,... (default: the algorithm's: mlp-4x2000 for ff; mlp-2x1000 for bp, mf, dfa, mlp-3x2000 on CIFAR).")
     var architecture: String?
 
     @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")

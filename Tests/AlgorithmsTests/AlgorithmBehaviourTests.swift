@@ -210,6 +210,16 @@ import Training
         }
     }
 
+    @Test func defaultArchitecturesFollowTheProtocol() throws {
+        func architecture(_ id: String, _ dataset: String) throws -> Architecture {
+            try AlgorithmRegistry.make(id: id, architecture: nil, inputSize: 16, classCount: 4, seed: 1, dataset: dataset).architecture
+        }
+        #expect(try architecture("mf", "fashion-mnist") == .mlp(hiddenWidths: [1000, 1000]))
+        #expect(try architecture("mf", "cifar10") == .mlp(hiddenWidths: [2000, 2000, 2000]))
+        #expect(try architecture("bp", "cifar100") == .mlp(hiddenWidths: [2000, 2000, 2000]))
+        #expect(try architecture("ff", "mnist") == .mlp(hiddenWidths: [2000, 2000, 2000, 2000]))
+    }
+
     @Test func resolvedOptionsReachTheRecord() throws {
         let built = try AlgorithmRegistry.make(id: "ff", architecture: nil, inputSize: 16, classCount: 4,
                                                common: CommonHyperparameters(learningRate: 0.002),
