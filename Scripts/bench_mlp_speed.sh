@@ -11,7 +11,7 @@ for i in $(seq "$reps"); do
   sgemm=$($bin info --threads 2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sgemm_gflops"]["128x2000x2000"])')
   for a in bp mf; do
     extra=(); [ "$a" = mf ] && extra=(--set mf.schedule=concurrent)
-    $bin train --algorithm $a --architecture mlp-3x2000 --epochs 1 --train-limit 12000 --threads 2 \
+    $bin train --algorithm $a --architecture mlp-3x2000 --epochs 1 --train-limit 12000 --threads 2 --no-store \
       "${extra[@]}" --output "$out/$a-$i.json" > /dev/null 2>&1
   done
   python3 - "$out" "$i" "$sgemm" <<'PY'
