@@ -36,6 +36,7 @@ let package = Package(
         // Infrastructure: never imports tensor code.
         .target(name: "Metering"),
         .target(name: "Results", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Tuning"),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning"]),
         .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
