@@ -24,8 +24,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // A seeded generator every module may use (no dependencies).
+        .target(name: "Randomness"),
+
         // Compute: tensors → layers → training → algorithms.
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "Randomness"], swiftSettings: numericSettings),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork"],
@@ -36,7 +39,7 @@ let package = Package(
         // Infrastructure: never imports tensor code.
         .target(name: "Metering"),
         .target(name: "Results", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Tuning"),
+        .target(name: "Tuning", dependencies: ["Randomness"]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
@@ -57,7 +60,7 @@ let package = Package(
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
-        .testTarget(name: "TuningTests", dependencies: ["Tuning"]),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

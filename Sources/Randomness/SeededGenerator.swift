@@ -43,6 +43,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         Float(next() >> 40) * 0x1p-24
     }
 
+    /// A Double uniform in [0, 1) with 53 random bits.
+    public mutating func nextUnitDouble() -> Double {
+        Double(next() >> 11) * 0x1p-53
+    }
+
     /// An integer uniform in 0..<bound (Lemire's unbiased multiply-shift).
     public mutating func nextInt(below bound: Int) -> Int {
         precondition(bound > 0)
@@ -60,18 +65,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {
             values.swapAt(i, nextInt(below: i + 1))
-        }
-    }
-}
-
-extension Tensor {
-    /// A tensor with scalars uniform in [lower, upper).
-    public init(shape: [Int], uniformIn range: ClosedRange<Float>, using generator: inout SeededGenerator) {
-        self.init(uninitialized: shape)
-        let n = count
-        let width = range.upperBound - range.lowerBound
-        withUnsafeMutablePointer { p in
-            for i in 0..<n { p[i] = range.lowerBound + width * generator.nextUnitFloat() }
         }
     }
 }
