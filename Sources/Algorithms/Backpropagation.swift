@@ -10,8 +10,8 @@ public final class Backpropagation: RegisteredAlgorithm {
     public static let id = "bp"
     /// Defaults: the study's Fashion-MNIST 2x1000 baseline.
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 2e-4, "AdamW learning rate"),
-        .real("weight_decay", 3e-5, "AdamW decoupled weight decay"),
+        .real("learning_rate", 2e-4, "AdamW learning rate").searched(logUniformIn: 1e-5...1e-2),
+        .real("weight_decay", 3e-5, "AdamW decoupled weight decay").searched(logUniformIn: 1e-6...1e-3),
         .integer("batch_size", 128, "training batch size"),
         .real("beta1", 0.9, in: 0...0.999_999, "AdamW β1"),
         .real("beta2", 0.999, in: 0...0.999_999, "AdamW β2"),

@@ -16,8 +16,8 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
 
     public static let id = "dfa"
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 1e-4, "Adam learning rate"),
-        .real("weight_decay", 0, "Adam L2 weight decay"),
+        .real("learning_rate", 1e-4, "Adam learning rate").searched(logUniformIn: 1e-5...1e-2),
+        .real("weight_decay", 0, "Adam L2 weight decay").searched(logUniformIn: 1e-6...1e-3),
         .integer("batch_size", 128, "training batch size"),
         .choice("nonlinearity", "relu", of: ["relu", "tanh"], "hidden nonlinearity (tanh starts from all-zero weights)"),
     ]

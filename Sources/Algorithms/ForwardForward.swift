@@ -48,10 +48,10 @@ public final class ForwardForward: RegisteredAlgorithm {
     public static let id = "ff"
     /// Defaults: the "Decisions for bpfree" of the spec (loeweX-style FF with AdamW).
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 1e-3, "layer learning rate"),
-        .real("weight_decay", 3e-4, "layer weight decay (decoupled for AdamW, L2 for SGD)"),
-        .real("readout_learning_rate", 1e-2, "softmax readout learning rate"),
-        .real("readout_weight_decay", 3e-3, "softmax readout weight decay"),
+        .real("learning_rate", 1e-3, "layer learning rate").searched(logUniformIn: 2e-4...5e-3),
+        .real("weight_decay", 3e-4, "layer weight decay (decoupled for AdamW, L2 for SGD)").searched(logUniformIn: 1e-4...1e-3),
+        .real("readout_learning_rate", 1e-2, "softmax readout learning rate").searched(logUniformIn: 2e-3...5e-2),
+        .real("readout_weight_decay", 3e-3, "softmax readout weight decay").searched(logUniformIn: 1e-3...1e-2),
         .integer("batch_size", 100, "training batch size"),
         .choice("normalization", "rms", of: ["rms", "l2"], "per-row normalisation of every layer input"),
         .choice("goodness", "sum", of: ["sum", "mean"], "goodness: sum or mean of squared activities"),

@@ -47,6 +47,15 @@ public struct HyperparameterSpec: Sendable {
     public let kind: Kind
     public let defaultValue: HyperparameterValue
     public let help: String
+    /// The log-uniform range tuning searches (protocol §4), or nil when the value is not tuned.
+    public private(set) var searchRange: ClosedRange<Double>?
+
+    /// The same hyperparameter, tuned log-uniformly over `range`.
+    public func searched(logUniformIn range: ClosedRange<Double>) -> HyperparameterSpec {
+        var copy = self
+        copy.searchRange = range
+        return copy
+    }
 
     /// A real-valued hyperparameter.
     public static func real(_ name: String, _ defaultValue: Double, in range: ClosedRange<Double> = 0...Double.greatestFiniteMagnitude,

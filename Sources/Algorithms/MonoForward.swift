@@ -28,7 +28,7 @@ public final class MonoForward: RegisteredAlgorithm {
     public static let id = "mf"
     /// Defaults: the study's Optuna-tuned Fashion-MNIST 2x1000 configuration (Adam, no decay).
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 3.873e-4, "Adam learning rate of every layer"),
+        .real("learning_rate", 3.873e-4, "Adam learning rate of every layer").searched(logUniformIn: 1e-5...1e-2),
         .real("weight_decay", 0, "Adam L2 weight decay"),
         .integer("batch_size", 128, "training batch size"),
         .choice("schedule", "sequential", of: ["sequential", "concurrent"], "layer by layer (one stage each) or all layers every batch"),

@@ -17,7 +17,8 @@ struct AlgorithmsCommand: ParsableCommand {
             lines.append("\(type.id)  (default architecture \(type.defaultArchitecture), on CIFAR \(type.defaultCIFARArchitecture))")
             for spec in type.hyperparameterSpecs {
                 let key = "\(type.id).\(spec.name)=\(spec.defaultValue)"
-                lines.append("  " + key.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(spec.help) [\(spec.accepted)]")
+                let searched = spec.searchRange.map { "; tuned log-uniformly in \($0.lowerBound)...\($0.upperBound)" } ?? ""
+                lines.append("  " + key.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(spec.help) [\(spec.accepted)\(searched)]")
             }
         }
         return lines.joined(separator: "\n")

@@ -210,6 +210,24 @@ import Training
         }
     }
 
+    @Test func searchSpacesFollowProtocolSection4() {
+        func ranges(_ type: any RegisteredAlgorithm.Type) -> [String: ClosedRange<Double>] {
+            Dictionary(uniqueKeysWithValues: type.hyperparameterSpecs.compactMap { spec in spec.searchRange.map { (spec.name, $0) } })
+        }
+        #expect(ranges(Backpropagation.self) == ["learning_rate": 1e-5...1e-2, "weight_decay": 1e-6...1e-3])
+        #expect(ranges(MonoForward.self) == ["learning_rate": 1e-5...1e-2])
+        #expect(ranges(DirectFeedbackAlignment.self) == ["learning_rate": 1e-5...1e-2, "weight_decay": 1e-6...1e-3])
+        #expect(ranges(ForwardForward.self) == ["learning_rate": 2e-4...5e-3, "weight_decay": 1e-4...1e-3,
+                                                "readout_learning_rate": 2e-3...5e-2, "readout_weight_decay": 1e-3...1e-2])
+        // Every default lies inside its searched range, except where the default is "off" (0).
+        for type in AlgorithmRegistry.all {
+            for spec in type.hyperparameterSpecs {
+                guard let range = spec.searchRange, case .real(let value) = spec.defaultValue, value > 0 else { continue }
+                #expect(range.contains(value), "\(type.id).\(spec.name) default \(value) outside \(range)")
+            }
+        }
+    }
+
     @Test func defaultArchitecturesFollowTheProtocol() throws {
         func architecture(_ id: String, _ dataset: String) throws -> Architecture {
             try AlgorithmRegistry.make(id: id, architecture: nil, inputSize: 16, classCount: 4, seed: 1, dataset: dataset).architecture
