@@ -46,7 +46,8 @@ public final class ForwardForward: RegisteredAlgorithm {
     }
 
     public static let id = "ff"
-    /// Defaults: the "Decisions for bpfree" of the spec (loeweX-style FF with AdamW).
+    /// Defaults: the "Decisions for bpfree" of the spec (loeweX-style FF with AdamW), including
+    /// the linear cool-down over the second half of the epoch cap that loeweX always applies.
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .real("learning_rate", 1e-3, "layer learning rate").searched(logUniformIn: 2e-4...5e-3),
         .real("weight_decay", 3e-4, "layer weight decay (decoupled for AdamW, L2 for SGD)").searched(logUniformIn: 1e-4...1e-3),
@@ -62,7 +63,7 @@ public final class ForwardForward: RegisteredAlgorithm {
         .choice("schedule", "simultaneous", of: ["simultaneous", "greedy"], "all layers per batch, or layer by layer"),
         .choice("inference", "goodness", of: ["goodness", "goodness-all", "readout"], "how the finished network predicts"),
         .choice("optimizer", "adamw", of: ["adamw", "sgd"], "AdamW, or SGD with momentum 0.9"),
-        .choice("cooldown", "none", of: ["none", "linear"], "linear LR cool-down over the second half of the epoch cap"),
+        .choice("cooldown", "linear", of: ["none", "linear"], "linear LR cool-down over the second half of the epoch cap"),
         .real("label_value", 1, "value of the embedded one-hot label"),
         .real("epsilon", 1e-8, "ε of the normalisation, added outside the square root"),
     ]
