@@ -8,34 +8,10 @@ import Training
 ///
 /// Later measurements (energy, traces) slot in as further optional fields.
 public struct RunRecord: Sendable, Codable, Equatable {
-    /// One epoch as recorded.
-    public struct Epoch: Sendable, Codable, Equatable {
-        public var stage: String
-        public var epoch: Int
-        public var trainLoss: Double
-        public var valLoss: Double
-        public var valAccuracy: Double
-        public var seconds: Double
-        /// The validation pass's part of `seconds`.
-        public var valSeconds: Double
-
-        enum CodingKeys: String, CodingKey {
-            case stage, epoch, trainLoss = "train_loss", valLoss = "val_loss", valAccuracy = "val_accuracy", seconds
-            case valSeconds = "val_seconds"
-        }
-    }
-
+    /// One epoch as recorded (the same value the results store keeps).
+    public typealias Epoch = StoredRun.Epoch
     /// One stage as recorded.
-    public struct StageSummary: Sendable, Codable, Equatable {
-        public var name: String
-        public var epochs: Int
-        public var bestEpoch: Int
-        public var bestValLoss: Double?
-
-        enum CodingKeys: String, CodingKey {
-            case name, epochs, bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
-        }
-    }
+    public typealias StageSummary = StoredRun.Stage
 
     /// The stopping rule the run used.
     public struct Stopping: Sendable, Codable, Equatable {
@@ -203,9 +179,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
             trainSeconds: trainSeconds, samplesPerSecond: samplesPerSecond, trainFlops: Int64(trainFlops),
             energyJoules: energyJoules, energySource: energySource, co2eGrams: co2eGrams, peakRSSBytes: Int64(peakRSSBytes),
             threads: threads, hyperparametersJSON: hyperparametersJSON, recordJSON: String(decoding: try jsonData(), as: UTF8.self),
-            epochs: epochs.map { .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.valLoss,
-                                       valAccuracy: $0.valAccuracy, seconds: $0.seconds, valSeconds: $0.valSeconds) },
-            stages: stages.map { .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValLoss) },
+            epochs: epochs, stages: stages,
             traceColumns: TraceRow.columns, traceRows: trace)
     }
 }

@@ -1,15 +1,21 @@
 /// One training run as the store keeps it: the fields runs are queried by, the per-epoch and
 /// per-stage rows, the resource trace, and the full run record as JSON.
 public struct StoredRun: Sendable, Equatable {
-    /// One epoch of one stage.
-    public struct Epoch: Sendable, Equatable {
+    /// One epoch of one stage (also the run record's JSON form, snake_case keys).
+    public struct Epoch: Sendable, Equatable, Codable {
         public var stage: String
         public var epoch: Int
         public var trainLoss: Double
         public var valLoss: Double
         public var valAccuracy: Double
         public var seconds: Double
+        /// The validation pass's part of `seconds`.
         public var valSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case stage, epoch, trainLoss = "train_loss", valLoss = "val_loss", valAccuracy = "val_accuracy", seconds
+            case valSeconds = "val_seconds"
+        }
 
         public init(stage: String, epoch: Int, trainLoss: Double, valLoss: Double, valAccuracy: Double,
                     seconds: Double, valSeconds: Double) {
@@ -23,12 +29,16 @@ public struct StoredRun: Sendable, Equatable {
         }
     }
 
-    /// How one stage ended.
-    public struct Stage: Sendable, Equatable {
+    /// How one stage ended (also the run record's JSON form).
+    public struct Stage: Sendable, Equatable, Codable {
         public var name: String
         public var epochs: Int
         public var bestEpoch: Int
         public var bestValLoss: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, epochs, bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
+        }
 
         public init(name: String, epochs: Int, bestEpoch: Int, bestValLoss: Double?) {
             self.name = name
