@@ -38,15 +38,15 @@ let package = Package(
 
         // Infrastructure: never imports tensor code.
         .target(name: "Metering"),
-        .target(name: "Results", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Tuning", dependencies: ["Randomness"]),
+        .target(name: "Results", dependencies: ["Tuning", .product(name: "GRDB", package: "GRDB.swift")]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
-            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results",
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results", "Tuning",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments", "Results",
+            "Experiments", "Results", "Tuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,9 +59,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "Tuning", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,6 +34,18 @@ public enum AlgorithmRegistry {
         return type
     }
 
+    /// The architecture algorithm `id` uses on `dataset` when none is given (protocol §1).
+    public static func defaultArchitecture(for id: String, dataset: String) throws -> Architecture {
+        let type = try algorithm(id)
+        return dataset.hasPrefix("cifar") ? type.defaultCIFARArchitecture : type.defaultArchitecture
+    }
+
+    /// The hyperparameters tuning searches for algorithm `id`, each log-uniform over its range
+    /// (protocol §4), in declaration order.
+    public static func searchSpace(for id: String) throws -> [(name: String, range: ClosedRange<Double>)] {
+        try algorithm(id).hyperparameterSpecs.compactMap { spec in spec.searchRange.map { (spec.name, $0) } }
+    }
+
     /// A ready-to-train algorithm with what the run record needs to know about it.
     public struct Built {
         public let algorithm: any TrainingAlgorithm
@@ -50,7 +62,7 @@ public enum AlgorithmRegistry {
                             seed: UInt64, dataset: String = "") throws -> Built {
         let type = try algorithm(id)
         let hyperparameters = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: common, options: options)
-        let architecture = architecture ?? (dataset.hasPrefix("cifar") ? type.defaultCIFARArchitecture : type.defaultArchitecture)
+        let architecture = try architecture ?? defaultArchitecture(for: id, dataset: dataset)
         let algorithm = try type.make(architecture: architecture, inputSize: inputSize, classCount: classCount,
                                       hyperparameters: hyperparameters, seed: seed)
         return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters)

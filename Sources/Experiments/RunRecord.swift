@@ -72,6 +72,18 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var traceSummary: [String: ColumnSummary]?
     /// Seconds spent loading the data before the window (decoded cache or source files).
     public var dataLoadSeconds: Double?
+    /// Why the run exists: `train`, `trial` (of `study`) or `final` (of a `comparison`).
+    public var role = "train"
+    public var study: String?
+    public var trialNumber: Int?
+    public var comparison: String?
+
+    /// The validation accuracy of the restored checkpoint: the last stage's best epoch (the
+    /// tuning objective); nil when no epoch ran.
+    public var bestValidationAccuracy: Double? {
+        guard let last = stages.last else { return nil }
+        return epochs.last { $0.stage == last.name && $0.epoch == last.bestEpoch }?.valAccuracy
+    }
 
     enum CodingKeys: String, CodingKey {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
@@ -88,6 +100,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
         case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds"
+        case role, study, trialNumber = "trial_number", comparison
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
@@ -131,6 +144,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(traceSummary, forKey: .traceSummary)
         try c.encode(traceOverheadSeconds, forKey: .traceOverheadSeconds)
         try c.encode(dataLoadSeconds, forKey: .dataLoadSeconds)
+        try c.encode(role, forKey: .role)
+        try c.encode(study, forKey: .study)
+        try c.encode(trialNumber, forKey: .trialNumber)
+        try c.encode(comparison, forKey: .comparison)
     }
 
     /// Adds a measurement window's energy, CO2e and trace summary.
@@ -169,7 +186,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     }
 
     /// The record as the results store keeps it.
-    func stored(trace: [[Double?]]) throws -> StoredRun {
+    public func stored(trace: [[Double?]]) throws -> StoredRun {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let hyperparametersJSON = String(decoding: try encoder.encode(hyperparameters), as: UTF8.self)
@@ -179,7 +196,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
             trainSeconds: trainSeconds, samplesPerSecond: samplesPerSecond, trainFlops: Int64(trainFlops),
             energyJoules: energyJoules, energySource: energySource, co2eGrams: co2eGrams, peakRSSBytes: Int64(peakRSSBytes),
             threads: threads, hyperparametersJSON: hyperparametersJSON, recordJSON: String(decoding: try jsonData(), as: UTF8.self),
-            epochs: epochs, stages: stages,
+            role: role, study: study, trialNumber: trialNumber, comparison: comparison, epochs: epochs, stages: stages,
             traceColumns: TraceRow.columns, traceRows: trace)
     }
 }

@@ -15,6 +15,15 @@ public enum TrainingRun {
     /// cannot be written.
     public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
                                store: ResultsStore? = nil) throws -> RunRecord {
+        let (record, trace) = try perform(configuration, observers: observers)
+        if let store { try store.insert(record.stored(trace: trace)) }
+        return record
+    }
+
+    /// Runs `configuration` to its stop; returns the record and the resource trace's rows
+    /// (for the caller to store).
+    public static func perform(_ configuration: RunConfiguration,
+                               observers: [any TrainingObserver] = []) throws -> (record: RunRecord, trace: [[Double?]]) {
         try configuration.validate()
         Parallel.threads = configuration.threads
         let startedAt = ISO8601DateFormatter().string(from: Date())
@@ -48,15 +57,18 @@ public enum TrainingRun {
                 }
             }
         }
-        if let store { try store.insert(record.stored(trace: traceRows)) }
-        return record
+        return (record, traceRows)
     }
 
     static func record(of result: TrainingResult, configuration: RunConfiguration,
                        built: AlgorithmRegistry.Built, startedAt: String) -> RunRecord {
         let window = result.window
         let seconds = max(window.seconds, 1e-9)
-        let failure: String? = if case .failed(let reason) = result.status { reason } else { nil }
+        let (status, reason): (String, String?) = switch result.status {
+        case .completed: ("completed", nil)
+        case .failed(let reason): ("failed", reason)
+        case .pruned(let reason): ("pruned", reason)
+        }
         return RunRecord(
             algorithm: configuration.algorithm, dataset: configuration.dataset,
             architecture: built.architecture.description, seed: configuration.seed,
@@ -72,7 +84,7 @@ public enum TrainingRun {
                 .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss)
             },
             effectiveEpochs: result.effectiveEpochs, bestEpoch: result.bestEpoch,
-            status: failure == nil ? "completed" : "failed", failureReason: failure,
+            status: status, failureReason: reason,
             testAccuracy: result.testAccuracy,
             trainSeconds: window.seconds, trainSamples: window.trainSamples,
             samplesPerSecond: Double(window.trainSamples) / seconds,

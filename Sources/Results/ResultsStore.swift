@@ -6,7 +6,7 @@ import GRDB
 public final class ResultsStore: Sendable {
     /// The database file.
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     public init(path: String) throws {
@@ -14,7 +14,10 @@ public final class ResultsStore: Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         do {
-            pool = try DatabasePool(path: path)
+            // Several worker processes share one store: wait for the write lock instead of failing.
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(120)
+            pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
@@ -71,6 +74,58 @@ public final class ResultsStore: Sendable {
                 for column in Self.traceColumns.dropFirst() { t.column(column, .double) }
             }
         }
+        migrator.registerMigration("v2: studies, trials, run roles") { db in
+            try db.alter(table: "run") { t in
+                t.add(column: "role", .text).notNull().defaults(to: "train")
+                t.add(column: "study", .text)
+                t.add(column: "trial_number", .integer)
+                t.add(column: "comparison", .text)
+            }
+            try db.create(table: "study") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("algorithm", .text).notNull()
+                t.column("dataset", .text).notNull()
+                t.column("architecture", .text).notNull()
+                t.column("direction", .text).notNull().defaults(to: "maximize")
+                t.column("sampler", .text).notNull()
+                t.column("sampler_seed", .integer).notNull()
+                t.column("pruner", .text).notNull()
+                t.column("trial_budget", .integer).notNull()
+                t.column("epochs_per_trial", .integer).notNull()
+                t.column("settings", .text).notNull()
+                t.column("created_at", .text).notNull()
+            }
+            try db.create(table: "trial") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("study_id", .integer).notNull().references("study", onDelete: .cascade).indexed()
+                t.column("number", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("value", .double)
+                t.column("failure_reason", .text)
+                t.column("worker_id", .text)
+                t.column("heartbeat", .double)
+                t.column("started_at", .text)
+                t.column("completed_at", .text)
+                t.column("run_id", .integer).references("run", onDelete: .setNull)
+                t.column("retry_of", .integer).references("trial")
+                t.uniqueKey(["study_id", "number"])
+            }
+            try db.create(table: "trial_param") { t in
+                t.column("trial_id", .integer).notNull().references("trial", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("internal_value", .double).notNull()
+                t.column("external_value", .text).notNull()
+                t.column("distribution", .text).notNull()
+                t.primaryKey(["trial_id", "name"])
+            }
+            try db.create(table: "trial_intermediate") { t in
+                t.column("trial_id", .integer).notNull().references("trial", onDelete: .cascade)
+                t.column("step", .integer).notNull()
+                t.column("value", .double)
+                t.primaryKey(["trial_id", "step"])
+            }
+        }
         return migrator
     }
 
@@ -91,36 +146,39 @@ public final class ResultsStore: Sendable {
     /// Stores a run with its epochs, stages and trace in one transaction; returns its id.
     @discardableResult
     public func insert(_ run: StoredRun) throws -> Int64 {
-        try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
-                  effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
-                  peak_rss_bytes, threads, hyperparameters, record)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
-                                 run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
-                                 run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
-                                 run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON])
-            let id = db.lastInsertedRowID
-            for e in run.epochs {
-                try db.execute(sql: "INSERT INTO epoch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
-            }
-            for (position, s) in run.stages.enumerated() {
-                try db.execute(sql: "INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
-            }
-            if !run.traceRows.isEmpty {
-                let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
-                let statement = try db.makeStatement(sql: "INSERT INTO trace VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))")
-                for row in run.traceRows {
-                    var values: [DatabaseValueConvertible?] = [id]
-                    values += indices.map { index in index.flatMap { row[$0] } }
-                    try statement.execute(arguments: StatementArguments(values))
-                }
-            }
-            return id
+        try pool.write { db in try Self.insert(run, db) }
+    }
+
+    static func insert(_ run: StoredRun, _ db: Database) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
+              effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
+              peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number, comparison)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
+                             run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
+                             run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
+                             run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON,
+                             run.role, run.study, run.trialNumber, run.comparison])
+        let id = db.lastInsertedRowID
+        for e in run.epochs {
+            try db.execute(sql: "INSERT INTO epoch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
         }
+        for (position, s) in run.stages.enumerated() {
+            try db.execute(sql: "INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
+        }
+        if !run.traceRows.isEmpty {
+            let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
+            let statement = try db.makeStatement(sql: "INSERT INTO trace VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))")
+            for row in run.traceRows {
+                var values: [DatabaseValueConvertible?] = [id]
+                values += indices.map { index in index.flatMap { row[$0] } }
+                try statement.execute(arguments: StatementArguments(values))
+            }
+        }
+        return id
     }
 
     /// Every run, oldest first (epochs, stages and trace included).
@@ -137,6 +195,7 @@ public final class ResultsStore: Sendable {
                     energyJoules: row["energy_joules"], energySource: row["energy_source"], co2eGrams: row["co2e_grams"],
                     peakRSSBytes: row["peak_rss_bytes"], threads: row["threads"],
                     hyperparametersJSON: row["hyperparameters"], recordJSON: row["record"],
+                    role: row["role"], study: row["study"], trialNumber: row["trial_number"], comparison: row["comparison"],
                     epochs: try Row.fetchAll(db, sql: "SELECT * FROM epoch WHERE run_id = ? ORDER BY rowid", arguments: [id]).map {
                         .init(stage: $0["stage"], epoch: $0["epoch"], trainLoss: $0["train_loss"], valLoss: $0["val_loss"],
                               valAccuracy: $0["val_accuracy"], seconds: $0["seconds"], valSeconds: $0["val_seconds"])

@@ -71,6 +71,15 @@ public struct StoredRun: Sendable, Equatable {
     public var hyperparametersJSON: String
     /// The complete run record as JSON.
     public var recordJSON: String
+    /// Why the run exists: `train` (a single `bpfree train`), `trial` (a tuning trial) or
+    /// `final` (a benchmark's retraining of the best hyperparameters).
+    public var role: String
+    /// The study the run belongs to (trials and final runs).
+    public var study: String?
+    /// The trial's number within its study (trials only).
+    public var trialNumber: Int?
+    /// The benchmark comparison the run belongs to (final runs).
+    public var comparison: String?
     public var epochs: [Epoch]
     public var stages: [Stage]
     /// Trace column names, in order, and one row of values (nil: not available) per sample.
@@ -81,7 +90,7 @@ public struct StoredRun: Sendable, Equatable {
                 failureReason: String?, testAccuracy: Double?, effectiveEpochs: Int, trainSeconds: Double,
                 samplesPerSecond: Double, trainFlops: Int64, energyJoules: Double?, energySource: String?,
                 co2eGrams: Double?, peakRSSBytes: Int64, threads: Int, hyperparametersJSON: String, recordJSON: String,
-                epochs: [Epoch], stages: [Stage], traceColumns: [String] = [], traceRows: [[Double?]] = []) {
+                role: String = "train", study: String? = nil, trialNumber: Int? = nil, comparison: String? = nil, epochs: [Epoch], stages: [Stage], traceColumns: [String] = [], traceRows: [[Double?]] = []) {
         self.startedAt = startedAt
         self.algorithm = algorithm
         self.dataset = dataset
@@ -101,6 +110,10 @@ public struct StoredRun: Sendable, Equatable {
         self.threads = threads
         self.hyperparametersJSON = hyperparametersJSON
         self.recordJSON = recordJSON
+        self.role = role
+        self.study = study
+        self.trialNumber = trialNumber
+        self.comparison = comparison
         self.epochs = epochs
         self.stages = stages
         self.traceColumns = traceColumns

@@ -140,6 +140,10 @@ public final class Trainer {
                                          validationSeconds: (clock.now - validationStart).seconds)
                 result.epochs.append(record)
                 observers.forEach { $0.epochDidEnd(record, stageIndex: stageIndex, stageCount: stages.count, maxEpochs: rule.maxEpochs) }
+                if let reason = observers.lazy.compactMap({ $0.stopReason() }).first {
+                    result.status = .pruned(reason: reason)
+                    break stageLoop
+                }
             }
         }
 

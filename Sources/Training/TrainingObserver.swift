@@ -23,6 +23,8 @@ public protocol TrainingObserver: AnyObject {
     func windowDidStart()
     /// When the measurement window closes (at the stop, before the test evaluation).
     func windowDidEnd()
+    /// Asked after each epoch: a reason to stop the run now (a tuner pruning a trial), or nil.
+    func stopReason() -> String?
 }
 
 extension TrainingObserver {
@@ -30,4 +32,5 @@ extension TrainingObserver {
     public func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int) {}
     public func windowDidStart() {}
     public func windowDidEnd() {}
+    public func stopReason() -> String? { nil }
 }

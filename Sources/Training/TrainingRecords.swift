@@ -37,6 +37,8 @@ public enum RunStatus: Sendable, Equatable {
     case completed
     /// Stopped early for the given reason (e.g. a non-finite loss).
     case failed(reason: String)
+    /// Stopped by an observer's request (a tuner pruning the trial); not tested.
+    case pruned(reason: String)
 }
 
 /// Counters read over the measurement window (protocol §5).

@@ -10,32 +10,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one model until the stopping rule stops it, then test the best checkpoint.")
 
-    @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
-    var algorithm = "bp"
-
-    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,... (default: the algorithm's: mlp-4x2000 for ff; mlp-2x1000 for bp, mf, dfa, mlp-3x2000 on CIFAR).")
-    var architecture: String?
-
-    @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")
-    var dataset = "fashion-mnist"
-
-    @Option(help: "Folder with the dataset files (default: $BPFREE_DATA, ~/.cache/bpfree, /usr/share/datasets).")
-    var dataDir: String?
-
-    @Option(help: "Seed of weights, validation split and shuffling.")
-    var seed: UInt64 = 1
-
-    @Option(help: "Epoch cap per stage.")
-    var epochs = StoppingRule.harmonized.maxEpochs
-
-    @Option(help: "Epochs without a validation-loss improvement before stopping.")
-    var patience = StoppingRule.harmonized.patience
-
-    @Option(help: "Smallest validation-loss decrease that counts as an improvement.")
-    var minDelta = StoppingRule.harmonized.minDelta
-
-    @Option(name: .customLong("set"), help: ArgumentHelp("Set an algorithm option, e.g. ff.normalization=l2 (repeatable; an unknown one lists the valid ones).", valueName: "key=value"))
-    var settings: [String] = []
+    @OptionGroup var runOptions: RunOptions
 
     @Option(help: "Training batch size (default: the algorithm's, 128 for BP).")
     var batchSize: Int?
@@ -46,17 +21,8 @@ struct Train: ParsableCommand {
     @Option(help: "Weight decay (default: the algorithm's, 3e-5 for BP).")
     var weightDecay: Double?
 
-    @Option(help: "Use only the first N training samples (for quick runs).")
-    var trainLimit: Int?
-
-    @Option(help: "BLAS and kernel threads, recorded with the run (default: the number of cores).")
-    var threads: Int?
-
     @Option(help: "Write the run record as JSON to this file (atomically).")
     var output: String?
-
-    @Option(help: "Results store (SQLite) that records the run.")
-    var store = "bpfree.sqlite"
 
     @Flag(help: "Do not record the run in the results store.")
     var noStore = false
@@ -77,20 +43,12 @@ struct Train: ParsableCommand {
     var cpuTdpWatts: Double?
 
     func makeConfiguration() throws -> RunConfiguration {
-        var options: [String: String] = [:]
-        for setting in settings {
-            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw ConfigurationError(field: "--set", problem: "'\(setting)' is not of the form key=value (e.g. ff.normalization=l2)")
-            }
-            options[parts[0]] = parts[1]
-        }
         var configuration = RunConfiguration(
-            algorithm: algorithm, architecture: try architecture.map(Architecture.init(parsing:)), dataset: dataset,
-            dataDirectory: dataDir, seed: seed,
-            stopping: StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs),
+            algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(), dataset: runOptions.dataset,
+            dataDirectory: runOptions.dataDir, seed: runOptions.seed, stopping: runOptions.stopping,
             overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
-            options: options, trainLimit: trainLimit, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            options: try runOptions.parsedSettings(), trainLimit: runOptions.trainLimit,
+            threads: runOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
                                                              carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
         return configuration
@@ -101,7 +59,7 @@ struct Train: ParsableCommand {
         do {
             let configuration = try makeConfiguration()
             try configuration.validate()
-            let results = noStore ? nil : try ResultsStore(path: store)
+            let results = noStore ? nil : try ResultsStore(path: runOptions.store)
             record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results)
             if let output { try record.write(to: output) }
         } catch let error as ConfigurationError {

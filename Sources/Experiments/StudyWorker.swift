@@ -1,0 +1,151 @@
+import Dispatch
+import Foundation
+import Results
+import Training
+import Tuning
+
+/// How one trial ended, as its objective reports it.
+public struct TrialOutcome: Sendable {
+    public var state: TrialState
+    /// The objective (validation accuracy); for a pruned trial, its last intermediate value.
+    public var value: Double?
+    public var failureReason: String?
+    /// The run the trial trained, stored with the trial's end.
+    public var run: StoredRun?
+
+    public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil) {
+        self.state = state
+        self.value = value
+        self.failureReason = failureReason
+        self.run = run
+    }
+}
+
+/// What an objective may do while its trial runs: report intermediate values and learn whether
+/// to stop (pruned by the study's pruner, or the trial was taken from this worker).
+public final class TrialContext: @unchecked Sendable {
+    public let trial: FrozenTrial
+    let store: ResultsStore
+    let studyID: Int64
+    let workerID: String
+    let pruner: PercentilePruner?
+    private let lock = NSLock()
+    private var lost = false
+    private var reported: [Int: Double] = [:]
+
+    init(trial: FrozenTrial, store: ResultsStore, studyID: Int64, workerID: String, pruner: PercentilePruner?) {
+        self.trial = trial
+        self.store = store
+        self.studyID = studyID
+        self.workerID = workerID
+        self.pruner = pruner
+    }
+
+    /// Stores `value` at `step`; returns a reason to stop now, or nil to go on.
+    public func report(step: Int, value: Double) throws -> String? {
+        if try !store.reportIntermediate(trialID: trial.id, workerID: workerID, step: step, value: value) { markLost() }
+        if let reason = lostReason { return reason }
+        reported[step] = value
+        guard let pruner else { return nil }
+        let completed = try store.trials(ofStudy: studyID).filter { $0.state == .complete }.map(\.intermediateValues)
+        guard pruner.shouldPrune(reported, completed: completed) else { return nil }
+        let best = reported.values.filter { !$0.isNaN }.max() ?? .nan
+        return "pruned at step \(step): best value so far \(best) is below the median of the completed trials at that step"
+    }
+
+    /// The last value reported (a pruned trial's value).
+    public var lastReportedValue: Double? { reported.keys.max().map { reported[$0]! } }
+
+    func markLost() { lock.withLock { lost = true } }
+
+    /// Set when the trial is no longer this worker's (failed as stale by another worker).
+    var lostReason: String? {
+        lock.withLock { lost ? "the trial was failed as stale and taken over by another worker" : nil }
+    }
+}
+
+/// One worker of a study: claims trials through the store until the budget is used up, keeps a
+/// heartbeat for the trial it runs, and records how each trial ended. Several workers (threads
+/// or processes) may work on one study; the store's transactions keep them apart.
+public final class StudyWorker {
+    public let store: ResultsStore
+    public let study: StoredStudy
+    public let space: [(name: String, distribution: SearchDistribution)]
+    public let workerID: String
+    /// Seconds between heartbeats; a running trial whose last heartbeat is older than
+    /// `staleAfter` is failed by the next worker that asks for work, and retried.
+    public var heartbeatInterval: Double
+    public var staleAfter: Double
+    /// Progress lines (trial started, ended).
+    public var log: (String) -> Void = { _ in }
+
+    public init(store: ResultsStore, study: StoredStudy, space: [(name: String, distribution: SearchDistribution)],
+                workerID: String = StudyWorker.defaultWorkerID(), heartbeatInterval: Double = 5, staleAfter: Double? = nil) {
+        self.store = store
+        self.study = study
+        self.space = space
+        self.workerID = workerID
+        self.heartbeatInterval = heartbeatInterval
+        self.staleAfter = staleAfter ?? 4 * heartbeatInterval
+    }
+
+    /// `host-pid-random`.
+    public static func defaultWorkerID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Runs trials until the study is done; returns how many this worker ran.
+    @discardableResult
+    public func run(objective: (TrialContext) throws -> TrialOutcome) throws -> Int {
+        guard let studyID = study.id else { preconditionFailure("the study must be stored first") }
+        let sampler = StudySampler(kind: StudySampler.Kind(rawValue: study.sampler) ?? .tpe, seed: UInt64(study.samplerSeed))
+        let pruner: PercentilePruner? = study.pruner == StudySpecification.Pruner.median.rawValue ? .median : nil
+        let distributions = Dictionary(uniqueKeysWithValues: space.map { ($0.name, $0.distribution) })
+        var ran = 0
+        while true {
+            let claim = try store.claimTrial(studyID: studyID, workerID: workerID, staleAfter: staleAfter) { trials, number in
+                sampler.parameters(forTrial: number, space: space, trials: trials)
+                    .reduce(into: [:]) { $0[$1.key] = (value: $1.value, distribution: distributions[$1.key]!) }
+            }
+            switch claim {
+            case .done:
+                return ran
+            case .wait:
+                Thread.sleep(forTimeInterval: min(heartbeatInterval, 1))
+                continue
+            case .trial(let trial):
+                ran += 1
+                let context = TrialContext(trial: trial, store: store, studyID: studyID, workerID: workerID, pruner: pruner)
+                log("trial \(trial.number) of \(study.name) started: " + trial.parameters.sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                let heartbeat = startHeartbeat(for: trial, context: context)
+                var outcome: TrialOutcome
+                do {
+                    outcome = try objective(context)
+                } catch {
+                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: "\(error)")
+                }
+                heartbeat.cancel()
+                if outcome.state == .complete, !(outcome.value?.isFinite ?? false) {
+                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: "the objective is \(String(describing: outcome.value))", run: outcome.run)
+                }
+                try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, value: outcome.value,
+                                      failureReason: outcome.failureReason, run: outcome.run)
+                log("trial \(trial.number) of \(study.name) \(outcome.state.rawValue.lowercased())"
+                    + (outcome.value.map { ": value \(String(format: "%.4f", $0))" } ?? "")
+                    + (outcome.failureReason.map { " (\($0))" } ?? ""))
+            }
+        }
+    }
+
+    private func startHeartbeat(for trial: FrozenTrial, context: TrialContext) -> any DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + heartbeatInterval, repeating: heartbeatInterval)
+        let (store, workerID) = (self.store, self.workerID)
+        timer.setEventHandler {
+            if (try? store.recordHeartbeat(trialID: trial.id, workerID: workerID)) == false { context.markLost() }
+        }
+        timer.resume()
+        return timer
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Where a trial stands (Optuna's names, stored as they are).
+public enum TrialState: String, Sendable, Codable, CaseIterable {
+    case running = "RUNNING", complete = "COMPLETE", pruned = "PRUNED", fail = "FAIL", waiting = "WAITING"
+
+    /// Whether the trial has ended (complete, pruned or failed).
+    public var isFinished: Bool { self == .complete || self == .pruned || self == .fail }
+}
+
+/// One trial of a study as stored: a frozen value, never updated in place.
+public struct FrozenTrial: Sendable, Equatable {
+    /// The store's row id.
+    public var id: Int64
+    /// 0-based position in its study.
+    public var number: Int
+    public var state: TrialState
+    /// The objective (validation accuracy, maximised); for a pruned trial its last intermediate value.
+    public var value: Double?
+    /// Parameters in their internal representation (floats and ints as Double, categories by index).
+    public var parameters: [String: Double]
+    public var distributions: [String: SearchDistribution]
+    /// Objective values reported while training, by step (cumulative epoch).
+    public var intermediateValues: [Int: Double]
+    public var failureReason: String?
+    public var workerID: String?
+    /// Unix time of the worker's last sign of life.
+    public var heartbeat: Double?
+    public var startedAt: String?
+    public var completedAt: String?
+    /// The run the trial trained, once finished.
+    public var runID: Int64?
+    /// The failed trial this one retries.
+    public var retryOf: Int64?
+
+    public init(id: Int64, number: Int, state: TrialState, value: Double? = nil, parameters: [String: Double] = [:],
+                distributions: [String: SearchDistribution] = [:], intermediateValues: [Int: Double] = [:],
+                failureReason: String? = nil, workerID: String? = nil, heartbeat: Double? = nil, startedAt: String? = nil,
+                completedAt: String? = nil, runID: Int64? = nil, retryOf: Int64? = nil) {
+        self.id = id
+        self.number = number
+        self.state = state
+        self.value = value
+        self.parameters = parameters
+        self.distributions = distributions
+        self.intermediateValues = intermediateValues
+        self.failureReason = failureReason
+        self.workerID = workerID
+        self.heartbeat = heartbeat
+        self.startedAt = startedAt
+        self.completedAt = completedAt
+        self.runID = runID
+        self.retryOf = retryOf
+    }
+
+    /// The trial as a sampler sees it; nil for trials a sampler ignores (running, waiting, failed).
+    public var observed: ObservedTrial? {
+        switch state {
+        case .complete: ObservedTrial(number: number, state: .complete, value: value, parameters: parameters)
+        case .pruned: ObservedTrial(number: number, state: .pruned, value: value, lastStep: intermediateValues.keys.max(),
+                                    parameters: parameters)
+        case .running, .waiting, .fail: nil
+        }
+    }
+}
+
+extension SearchDistribution {
+    /// Optuna's serialisation: `{"name": "FloatDistribution", "attributes": {...}}`.
+    public var json: String {
+        func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) + ".0" : "\(x)" }
+        switch self {
+        case .float(let low, let high, let log, let step):
+            return #"{"name": "FloatDistribution", "attributes": {"step": \#(step.map(number) ?? "null"), "low": \#(number(low)), "high": \#(number(high)), "log": \#(log)}}"#
+        case .integer(let low, let high, let log, let step):
+            return #"{"name": "IntDistribution", "attributes": {"log": \#(log), "step": \#(step), "low": \#(low), "high": \#(high)}}"#
+        case .categorical(let count):
+            return #"{"name": "CategoricalDistribution", "attributes": {"choices": [\#((0..<count).map(String.init).joined(separator: ", "))]}}"#
+        }
+    }
+
+    /// Parses Optuna's serialisation (as written by `json`); nil when it is not one.
+    public init?(json: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let name = object["name"] as? String, let a = object["attributes"] as? [String: Any] else { return nil }
+        switch name {
+        case "FloatDistribution":
+            guard let low = (a["low"] as? NSNumber)?.doubleValue, let high = (a["high"] as? NSNumber)?.doubleValue else { return nil }
+            self = .float(low: low, high: high, log: (a["log"] as? Bool) ?? false, step: (a["step"] as? NSNumber)?.doubleValue)
+        case "IntDistribution":
+            guard let low = (a["low"] as? NSNumber)?.intValue, let high = (a["high"] as? NSNumber)?.intValue else { return nil }
+            self = .integer(low: low, high: high, log: (a["log"] as? Bool) ?? false, step: (a["step"] as? NSNumber)?.intValue ?? 1)
+        case "CategoricalDistribution":
+            guard let choices = a["choices"] as? [Any] else { return nil }
+            self = .categorical(count: choices.count)
+        default:
+            return nil
+        }
+    }
+
+    /// A value in its external form as text: a real, an integer, or a category's index.
+    public func external(_ internalValue: Double) -> String {
+        switch self {
+        case .float: "\(internalValue)"
+        case .integer, .categorical: String(Int(internalValue))
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Algorithms
+import ArgumentParser
+import Experiments
+import Foundation
+import Training
+
+/// The flags that say what to train, shared by `train` and `tune`.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
+    var algorithm = "bp"
+
+    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,... (default: the algorithm's: mlp-4x2000 for ff; mlp-2x1000 for bp, mf, dfa, mlp-3x2000 on CIFAR).")
+    var architecture: String?
+
+    @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")
+    var dataset = "fashion-mnist"
+
+    @Option(help: "Folder with the dataset files (default: $BPFREE_DATA, ~/.cache/bpfree, /usr/share/datasets).")
+    var dataDir: String?
+
+    @Option(help: "Seed of weights, validation split and shuffling.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Epoch cap per stage.")
+    var epochs = StoppingRule.harmonized.maxEpochs
+
+    @Option(help: "Epochs without a validation-loss improvement before stopping.")
+    var patience = StoppingRule.harmonized.patience
+
+    @Option(help: "Smallest validation-loss decrease that counts as an improvement.")
+    var minDelta = StoppingRule.harmonized.minDelta
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Set an algorithm option, e.g. ff.normalization=l2 (repeatable; an unknown one lists the valid ones).", valueName: "key=value"))
+    var settings: [String] = []
+
+    @Option(help: "Use only the first N training samples (for quick runs).")
+    var trainLimit: Int?
+
+    @Option(help: "BLAS and kernel threads, recorded with the run (default: the number of cores).")
+    var threads: Int?
+
+    @Option(help: "Results store (SQLite) that records the run.")
+    var store = "bpfree.sqlite"
+
+    func parsedArchitecture() throws -> Architecture? { try architecture.map(Architecture.init(parsing:)) }
+
+    var stopping: StoppingRule { StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs) }
+
+    /// The `--set key=value` options as a dictionary; the error names a malformed one.
+    func parsedSettings() throws -> [String: String] {
+        var options: [String: String] = [:]
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ConfigurationError(field: "--set", problem: "'\(setting)' is not of the form key=value (e.g. ff.normalization=l2)")
+            }
+            options[parts[0]] = parts[1]
+        }
+        return options
+    }
+}

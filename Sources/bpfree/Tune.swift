@@ -1,0 +1,131 @@
+import Algorithms
+import ArgumentParser
+import Experiments
+import Foundation
+import Results
+import Tuning
+
+extension StudySampler.Kind: ExpressibleByArgument {}
+extension StudySpecification.Pruner: ExpressibleByArgument {}
+
+/// `bpfree tune`: a TPE (or random) study over an algorithm's search space, shared by worker
+/// processes through the results store; running it again resumes the study.
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tune an algorithm's hyperparameters (protocol §4 search space, objective: validation accuracy); running it again resumes the study.")
+
+    @OptionGroup var runOptions: RunOptions
+
+    @Option(help: "Trials to finish (failed trials count; trials of a dead worker are retried and do not).")
+    var trials = 20
+
+    @Option(help: "Study name (default: algorithm-dataset-architecture-eEPOCHS[-nLIMIT]-sSEED); an existing study is resumed.")
+    var study: String?
+
+    @Option(help: "Sampler: tpe (Optuna 4.9's defaults) or random.")
+    var sampler: StudySampler.Kind = .tpe
+
+    @Option(help: "Pruner: none or median (Optuna's MedianPruner on the per-epoch validation accuracy).")
+    var pruner: StudySpecification.Pruner = .none
+
+    @Option(help: "Worker processes sharing the study (threads default to cores / workers).")
+    var workers = 1
+
+    @Option(help: "Seconds between a worker's heartbeats; a trial silent for 4 intervals is failed and retried.")
+    var heartbeatSeconds = 5.0
+
+    @Flag(help: .hidden)
+    var asWorker = false
+
+    func makeSpecification() throws -> StudySpecification {
+        guard workers >= 1 else { throw ConfigurationError(field: "--workers", problem: "must be at least 1, got \(workers)") }
+        guard heartbeatSeconds > 0 else { throw ConfigurationError(field: "--heartbeat-seconds", problem: "must be positive, got \(heartbeatSeconds)") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return StudySpecification(
+            name: study, algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(),
+            dataset: runOptions.dataset, seed: runOptions.seed, trials: trials, stopping: runOptions.stopping,
+            trainLimit: runOptions.trainLimit, sampler: sampler, pruner: pruner, options: try runOptions.parsedSettings(),
+            dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
+    }
+
+    func run() throws {
+        let specification: StudySpecification
+        let stored: StoredStudy
+        let store: ResultsStore
+        do {
+            specification = try makeSpecification()
+            try specification.validate()
+            store = try ResultsStore(path: runOptions.store)
+            stored = try store.openStudy(try specification.stored())
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch let error as StoreError {
+            throw ValidationError("--store: \(error)")
+        }
+        if asWorker || workers == 1 {
+            let worker = StudyWorker(store: store, study: stored, space: try specification.searchSpace(),
+                                     heartbeatInterval: heartbeatSeconds)
+            let prefix = asWorker ? "[\(worker.workerID)] " : ""
+            worker.log = { FileHandle.standardError.write(Data((prefix + $0 + "\n").utf8)) }
+            let live = !asWorker
+            try worker.run(objective: specification.objective(observers: { live ? [ProgressReporter()] : [] }))
+        } else {
+            try runWorkerProcesses()
+        }
+        guard !asWorker else { return }
+        let trials = try store.trials(ofStudy: stored.id!)
+        print(StudyListing.trialsTable(trials))
+        print(StudyListing.summary(stored, trials: trials))
+    }
+
+    /// Starts `workers` copies of this command as workers and waits for them all.
+    private func runWorkerProcesses() throws {
+        FileHandle.standardError.write(Data("starting \(workers) worker processes\n".utf8))
+        var processes: [Process] = []
+        for _ in 0..<workers {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            process.arguments = Array(CommandLine.arguments.dropFirst()) + ["--as-worker"]
+            try process.run()
+            processes.append(process)
+        }
+        var failed = 0
+        for process in processes {
+            process.waitUntilExit()
+            if process.terminationStatus != 0 { failed += 1 }
+        }
+        if failed > 0 {
+            FileHandle.standardError.write(Data("\(failed) of \(workers) workers exited with an error; run the command again to resume\n".utf8))
+        }
+    }
+}
+
+/// Text listings of studies and trials.
+enum StudyListing {
+    /// One line per trial: number, state, value, parameters, reason.
+    static func trialsTable(_ trials: [FrozenTrial]) -> String {
+        var lines = [["trial", "state", "value", "parameters", "worker", "note"].joined(separator: "\t")]
+        for t in trials {
+            let parameters = t.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }
+            lines.append([String(t.number), t.state.rawValue, t.value.map { String(format: "%.4f", $0) } ?? "-",
+                          parameters.joined(separator: " "), t.workerID ?? "-", t.failureReason ?? ""].joined(separator: "\t"))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The study's counts by state and its best trial.
+    static func summary(_ study: StoredStudy, trials: [FrozenTrial]) -> String {
+        let counts = TrialState.allCases.compactMap { state in
+            let n = trials.filter { $0.state == state }.count
+            return n > 0 ? "\(n) \(state.rawValue.lowercased())" : nil
+        }
+        var text = "study \(study.name): \(study.algorithm) \(study.architecture) \(study.dataset), \(study.sampler) sampler "
+            + "(seed \(study.samplerSeed)), pruner \(study.pruner), \(study.epochsPerTrial) epochs per trial, budget \(study.trialBudget): "
+            + counts.joined(separator: ", ")
+        if let best = trials.filter({ $0.state == .complete && $0.value != nil }).max(by: { $0.value! < $1.value! }) {
+            text += "\nbest trial \(best.number): validation accuracy \(String(format: "%.4f", best.value!)) with "
+                + best.parameters.sorted { $0.key < $1.key }.map { "\(study.algorithm).\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        return text
+    }
+}
