@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
         .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "Tuning", "TestSupport"]),
     ],

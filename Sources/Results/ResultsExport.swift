@@ -1,19 +1,22 @@
 import Foundation
+import Tuning
 
 /// Runs and epochs as CSV or JSON, for spreadsheets and scripts.
 public enum ResultsExport {
     /// One line per run. Columns: id, started_at, algorithm, dataset, architecture, seed, status,
     /// test_accuracy, effective_epochs, train_seconds, samples_per_second, train_flops,
-    /// energy_joules, energy_source, co2e_grams, peak_rss_bytes, threads, failure_reason.
+    /// energy_joules, energy_source, co2e_grams, peak_rss_bytes, threads, failure_reason, role,
+    /// study, trial_number, comparison.
     public static func runsCSV(_ runs: [StoredRun]) -> String {
         var lines = ["id,started_at,algorithm,dataset,architecture,seed,status,test_accuracy,effective_epochs,train_seconds,"
-            + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason"]
+            + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison"]
         for r in runs {
             let fields: [String] = [
                 r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status,
                 number(r.testAccuracy), String(r.effectiveEpochs), number(r.trainSeconds), number(r.samplesPerSecond),
                 String(r.trainFlops), number(r.energyJoules), r.energySource ?? "", number(r.co2eGrams),
-                String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "",
+                String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "", r.role, r.study ?? "",
+                r.trialNumber.map(String.init) ?? "", r.comparison ?? "",
             ]
             lines.append(fields.map(quoted).joined(separator: ","))
         }
@@ -40,6 +43,56 @@ public enum ResultsExport {
             guard var object = try JSONSerialization.jsonObject(with: Data(r.recordJSON.utf8)) as? [String: Any] else { continue }
             object["id"] = r.id
             objects.append(object)
+        }
+        let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// One line per trial of every study: study, number, state, value, one `param:NAME` column
+    /// per parameter (external form), failure_reason, worker_id, started_at, completed_at,
+    /// run_id, retry_of, and the intermediate values as `step:value` pairs.
+    public static func trialsCSV(_ studies: [(StoredStudy, [FrozenTrial])]) -> String {
+        let names = Set(studies.flatMap { $0.1.flatMap(\.parameters.keys) }).sorted()
+        var lines = [(["study", "number", "state", "value"] + names.map { "param:\($0)" }
+            + ["failure_reason", "worker_id", "started_at", "completed_at", "run_id", "retry_of", "intermediate_values"]).joined(separator: ",")]
+        for (study, trials) in studies {
+            for t in trials {
+                let parameters = names.map { name in
+                    t.parameters[name].map { t.distributions[name]?.external($0) ?? "\($0)" } ?? ""
+                }
+                let intermediate = t.intermediateValues.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ")
+                let fields = [study.name, String(t.number), t.state.rawValue, number(t.value)] + parameters
+                    + [t.failureReason ?? "", t.workerID ?? "", t.startedAt ?? "", t.completedAt ?? "",
+                       t.runID.map(String.init) ?? "", t.retryOf.map(String.init) ?? "", intermediate]
+                lines.append(fields.map(quoted).joined(separator: ","))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Every study with its settings and trials (parameters in internal and external form,
+    /// distributions as Optuna writes them, intermediate values) as a JSON array.
+    public static func studiesJSON(_ studies: [(StoredStudy, [FrozenTrial])]) throws -> String {
+        let objects: [[String: Any]] = studies.map { study, trials in
+            [
+                "id": study.id as Any, "name": study.name, "algorithm": study.algorithm, "dataset": study.dataset,
+                "architecture": study.architecture, "direction": "maximize", "sampler": study.sampler,
+                "sampler_seed": study.samplerSeed, "pruner": study.pruner, "trial_budget": study.trialBudget,
+                "epochs_per_trial": study.epochsPerTrial, "created_at": study.createdAt,
+                "settings": (try? JSONSerialization.jsonObject(with: Data(study.settingsJSON.utf8))) ?? study.settingsJSON,
+                "trials": trials.map { t -> [String: Any] in
+                    [
+                        "number": t.number, "state": t.state.rawValue, "value": t.value.flatMap { $0.isFinite ? $0 : nil } ?? NSNull(),
+                        "params_internal": t.parameters,
+                        "params": Dictionary(uniqueKeysWithValues: t.parameters.map { ($0.key, t.distributions[$0.key]?.external($0.value) ?? "\($0.value)") }),
+                        "distributions": t.distributions.mapValues(\.json),
+                        "intermediate_values": Dictionary(uniqueKeysWithValues: t.intermediateValues.map { (String($0.key), $0.value.isFinite ? $0.value as Any : NSNull()) }),
+                        "failure_reason": t.failureReason ?? NSNull(), "worker_id": t.workerID ?? NSNull(),
+                        "started_at": t.startedAt ?? NSNull(), "completed_at": t.completedAt ?? NSNull(),
+                        "run_id": t.runID ?? NSNull(), "retry_of": t.retryOf ?? NSNull(),
+                    ]
+                },
+            ]
         }
         let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self) + "\n"

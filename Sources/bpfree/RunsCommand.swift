@@ -12,11 +12,12 @@ struct RunsCommand: ParsableCommand {
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
         let runs = try ResultsStore(path: store).runs()
-        print(["id", "started", "algorithm", "dataset", "architecture", "seed", "status", "test acc", "epochs", "seconds", "energy"]
+        print(["id", "started", "role", "algorithm", "dataset", "architecture", "seed", "status", "test acc", "epochs", "seconds", "energy"]
             .joined(separator: "\t"))
         for r in runs {
             let energy = r.energyJoules.map { String(format: "%.0f J", $0) + " (\(r.energySource ?? "?"))" } ?? "-"
-            print([String(r.id ?? 0), r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status,
+            print([String(r.id ?? 0), r.startedAt, r.role + (r.study.map { " \($0)" } ?? "") + (r.trialNumber.map { "#\($0)" } ?? ""),
+                   r.algorithm, r.dataset, r.architecture, String(r.seed), r.status,
                    r.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", String(r.effectiveEpochs),
                    String(format: "%.1f", r.trainSeconds), energy].joined(separator: "\t"))
         }
@@ -28,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Export the runs (or their epochs) as CSV or JSON.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
-    enum Table: String, ExpressibleByArgument, CaseIterable { case runs, epochs }
+    enum Table: String, ExpressibleByArgument, CaseIterable { case runs, epochs, trials }
 
     @Option(help: "Results store (SQLite).")
     var store = "bpfree.sqlite"
@@ -36,7 +37,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "csv or json.")
     var format: Format = .csv
 
-    @Option(help: "runs or epochs (CSV only; JSON always holds the full run records).")
+    @Option(help: "runs, epochs or trials (JSON: the full run records, or for trials every study with its trials).")
     var table: Table = .runs
 
     @Option(help: "Write to this file (atomically) instead of standard output.")
@@ -44,17 +45,52 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
-        let runs = try ResultsStore(path: store).runs()
-        let text = switch (format, table) {
-        case (.json, _): try ResultsExport.runsJSON(runs)
-        case (.csv, .runs): ResultsExport.runsCSV(runs)
-        case (.csv, .epochs): ResultsExport.epochsCSV(runs)
+        let results = try ResultsStore(path: store)
+        let text: String
+        if table == .trials {
+            let studies = try results.studies().map { ($0, try results.trials(ofStudy: $0.id!)) }
+            text = format == .json ? try ResultsExport.studiesJSON(studies) : ResultsExport.trialsCSV(studies)
+        } else {
+            let runs = try results.runs()
+            text = switch (format, table) {
+            case (.json, _): try ResultsExport.runsJSON(runs)
+            case (.csv, .epochs): ResultsExport.epochsCSV(runs)
+            default: ResultsExport.runsCSV(runs)
+            }
         }
         guard let output else { print(text, terminator: ""); return }
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
             throw ValidationError("--output: cannot write \(output): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// `bpfree studies`: the tuning studies in the store, or one study's trials.
+struct StudiesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "studies", abstract: "List the tuning studies, or one study's trials.")
+
+    @Option(help: "Results store (SQLite).")
+    var store = "bpfree.sqlite"
+
+    @Argument(help: "Show this study's trials.")
+    var study: String?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
+        let results = try ResultsStore(path: store)
+        if let study {
+            guard let stored = try results.study(named: study) else {
+                throw ValidationError("no study named '\(study)' in \(store); `bpfree studies` lists them")
+            }
+            let trials = try results.trials(ofStudy: stored.id!)
+            print(StudyListing.trialsTable(trials))
+            print(StudyListing.summary(stored, trials: trials))
+            return
+        }
+        for stored in try results.studies() {
+            print(StudyListing.summary(stored, trials: try results.trials(ofStudy: stored.id!)))
         }
     }
 }

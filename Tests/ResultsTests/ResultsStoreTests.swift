@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 @testable import Results
@@ -42,10 +43,30 @@ import TestSupport
         let path = IDXFiles.temporaryFolder() + "/s.sqlite"
         let store = try ResultsStore(path: path)
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces"])
+        #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces", "v2: studies, trials, run roles"])
         // Reopening applies nothing twice and keeps the data.
         try store.insert(Self.run(seed: 3))
         #expect(try ResultsStore(path: path).runs().count == 1)
+    }
+
+    @Test func aVersion1StoreIsMigratedKeepingItsRuns() throws {
+        let path = IDXFiles.temporaryFolder() + "/old.sqlite"
+        do {
+            let pool = try DatabasePool(path: path)
+            try ResultsStore.migrator.migrate(pool, upTo: "v1: runs, epochs, stages, traces")
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, effective_epochs, train_seconds,
+                      samples_per_second, train_flops, peak_rss_bytes, threads, hyperparameters, record)
+                    VALUES ('2026-01-01T00:00:00Z', 'bp', 'mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}', '{}')
+                    """)
+            }
+        }
+        let store = try ResultsStore(path: path)
+        #expect(try store.appliedMigrations().count == 2)
+        let runs = try store.runs()
+        #expect(runs.count == 1 && runs[0].role == "train" && runs[0].study == nil)
+        #expect(try store.studies().isEmpty)
     }
 
     @Test func aFileThatIsNotADatabaseNamesTheFile() throws {

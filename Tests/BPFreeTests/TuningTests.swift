@@ -1,0 +1,135 @@
+import Experiments
+import Foundation
+import Results
+import Testing
+import TestSupport
+import Tuning
+@testable import bpfree
+
+@Suite struct StudyWorkerTests {
+    static let space: [(name: String, distribution: SearchDistribution)] = [("learning_rate", .float(low: 1e-5, high: 1e-2, log: true))]
+
+    static func study(budget: Int, pruner: String = "none") -> StoredStudy {
+        StoredStudy(name: "toy", algorithm: "bp", dataset: "synthetic", architecture: "mlp-2x1000", sampler: "tpe",
+                    samplerSeed: 7, pruner: pruner, trialBudget: budget, epochsPerTrial: 3, settingsJSON: "{}",
+                    createdAt: "2026-11-29T00:00:00Z")
+    }
+
+    /// A cheap objective: peaked at lr = 1e-3, a few milliseconds per trial.
+    static func objective(_ context: TrialContext) throws -> TrialOutcome {
+        Thread.sleep(forTimeInterval: 0.005)
+        let value = 1 - abs(log10(context.trial.parameters["learning_rate"]!) + 3) / 3
+        return TrialOutcome(state: .complete, value: value)
+    }
+
+    @Test func concurrentWorkersNeitherDuplicateNorLoseTrials() throws {
+        let path = IDXFiles.temporaryFolder() + "/tune.sqlite"
+        let study = try ResultsStore(path: path).openStudy(Self.study(budget: 24))
+        let counts = Counts()
+        let group = DispatchGroup()
+        for index in 0..<3 {
+            // Each worker has its own thread and connection, as a worker process would.
+            group.enter()
+            Thread.detachNewThread {
+                let worker = StudyWorker(store: try! ResultsStore(path: path), study: study, space: Self.space,
+                                         workerID: "w\(index)", heartbeatInterval: 1)
+                counts.add(try! worker.run { context in
+                    Thread.sleep(forTimeInterval: 0.02)
+                    return try Self.objective(context)
+                })
+                group.leave()
+            }
+        }
+        group.wait()
+        let trials = try ResultsStore(path: path).trials(ofStudy: study.id!)
+        #expect(counts.total == 24)
+        #expect(trials.map(\.number) == Array(0..<24))
+        #expect(trials.allSatisfy { $0.state == .complete && $0.value != nil && $0.parameters.count == 1 })
+        #expect(Set(trials.compactMap(\.workerID)).count > 1, "the work was shared")
+    }
+
+    @Test func thePrunerStopsTrialsBelowTheMedian() throws {
+        let path = IDXFiles.temporaryFolder() + "/prune.sqlite"
+        let store = try ResultsStore(path: path)
+        let study = try store.openStudy(Self.study(budget: 8, pruner: "median"))
+        let worker = StudyWorker(store: store, study: study, space: Self.space, workerID: "w", heartbeatInterval: 1)
+        // Trials 0–4 report 0.5 at steps 1–3 and complete; later ones report 0.1 and are pruned at step 1.
+        try worker.run { context in
+            let value = context.trial.number < 5 ? 0.5 : 0.1
+            for step in 1...3 {
+                if let reason = try context.report(step: step, value: value) {
+                    return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: reason)
+                }
+            }
+            return TrialOutcome(state: .complete, value: value)
+        }
+        let trials = try store.trials(ofStudy: study.id!)
+        #expect(trials.prefix(5).allSatisfy { $0.state == .complete })
+        #expect(trials.dropFirst(5).allSatisfy { $0.state == .pruned && $0.intermediateValues == [1: 0.1] && $0.value == 0.1 })
+    }
+
+    @Test func aThrowingObjectiveFailsTheTrialWithItsReasonAndTheStudyGoesOn() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/fail.sqlite")
+        let study = try store.openStudy(Self.study(budget: 3))
+        struct Diverged: Error, CustomStringConvertible { var description: String { "diverged: loss is nan" } }
+        try StudyWorker(store: store, study: study, space: Self.space, workerID: "w", heartbeatInterval: 1).run { context in
+            if context.trial.number == 1 { throw Diverged() }
+            return TrialOutcome(state: .complete, value: .nan)
+        }
+        let trials = try store.trials(ofStudy: study.id!)
+        #expect(trials.map(\.state) == [.fail, .fail, .fail])
+        #expect(trials[1].failureReason == "diverged: loss is nan")
+        #expect(trials[0].failureReason == "the objective is Optional(nan)")
+    }
+
+    /// A real `bpfree tune` process is killed with SIGKILL in the middle of a trial; the next
+    /// worker finds its heartbeat stale, fails the trial with the reason and runs it again.
+    @Test func aKilledWorkersTrialIsFailedAndRunAgain() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("the bpfree binary is not next to the tests at \(binary)")
+            return
+        }
+        let folder = IDXFiles.temporaryFolder()
+        let path = folder + "/killed.sqlite"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["tune", "--algorithm", "bp", "--architecture", "mlp:32", "--dataset",
+                             "synthetic:samples=3000,classes=4,shape=8x8", "--epochs", "400", "--patience", "400", "--trials", "2",
+                             "--threads", "1", "--study", "killed", "--heartbeat-seconds", "0.5", "--store", path]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        // Wait until trial 0 has reported an epoch, then kill the process without warning.
+        let deadline = Date().addingTimeInterval(120)
+        var running: FrozenTrial?
+        while Date() < deadline, running == nil {
+            Thread.sleep(forTimeInterval: 0.2)
+            if FileManager.default.fileExists(atPath: path), let study = try? ResultsStore(path: path).study(named: "killed") {
+                running = try ResultsStore(path: path).trials(ofStudy: study.id!).first { $0.state == .running && !$0.intermediateValues.isEmpty }
+            }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let killed = try #require(running, "trial 0 never reported an epoch")
+
+        let store = try ResultsStore(path: path)
+        let study = try #require(try store.study(named: "killed"))
+        try StudyWorker(store: store, study: study, space: Self.space, workerID: "rescuer", heartbeatInterval: 0.5,
+                        staleAfter: 2).run(objective: Self.objective)
+        let trials = try store.trials(ofStudy: study.id!)
+        #expect(trials.count == 3)
+        #expect(trials[0].id == killed.id && trials[0].state == .fail)
+        #expect(trials[0].failureReason?.contains("stopped sending heartbeats") == true, "\(trials[0].failureReason ?? "")")
+        let retry = try #require(trials.first { $0.retryOf == killed.id })
+        #expect(retry.state == .complete && retry.parameters == killed.parameters && retry.workerID == "rescuer")
+        #expect(trials.filter { $0.state == .complete }.count == 2)
+    }
+}
+
+final class Counts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sum = 0
+    func add(_ n: Int) { lock.withLock { sum += n } }
+    var total: Int { lock.withLock { sum } }
+}
