@@ -20,10 +20,16 @@ struct BPFree: ParsableCommand {
     /// with the kernel threads for the cores (13–20% of a training step on 2 cores). The timeout
     /// is read only when the library loads, so the process re-executes itself once with
     /// `OPENBLAS_THREAD_TIMEOUT=4` (2⁴ cycles) unless the user set it.
+    /// This program's file (the target of /proc/self/exe, so that a re-executed process keeps
+    /// its name in `ps` and `pgrep`).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+    }
+
     static func shortenBLASSpinning() {
         guard ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil else { return }
         setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        execv(executablePath, CommandLine.unsafeArgv)
         // execv returns only on failure; carry on with the default spinning.
     }
 }

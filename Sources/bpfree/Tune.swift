@@ -84,7 +84,7 @@ struct Tune: ParsableCommand {
         var processes: [Process] = []
         for _ in 0..<workers {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
             process.arguments = Array(CommandLine.arguments.dropFirst()) + ["--as-worker"]
             try process.run()
             processes.append(process)
