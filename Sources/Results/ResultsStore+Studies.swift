@@ -165,6 +165,18 @@ extension ResultsStore {
         }
     }
 
+    /// The seeds of the study's final runs already stored.
+    public func finalRunSeeds(study: String) throws -> Set<Int64> {
+        try pool.read { db in
+            Set(try Int64.fetchAll(db, sql: "SELECT seed FROM run WHERE role = 'final' AND study = ?", arguments: [study]))
+        }
+    }
+
+    /// The study's final runs (without their traces, epochs or stages), oldest first.
+    public func finalRuns(study: String) throws -> [StoredRun] {
+        try runs(where: "role = 'final' AND study = ?", arguments: [study], details: false)
+    }
+
     static func trials(_ db: Database, _ studyID: Int64) throws -> [FrozenTrial] {
         var parameters: [Int64: [String: Double]] = [:], distributions: [Int64: [String: SearchDistribution]] = [:]
         for row in try Row.fetchAll(db, sql: """

@@ -183,8 +183,13 @@ public final class ResultsStore: Sendable {
 
     /// Every run, oldest first (epochs, stages and trace included).
     public func runs() throws -> [StoredRun] {
+        try runs(where: "1", arguments: [], details: true)
+    }
+
+    /// The runs matching an SQL condition, oldest first; `details` adds epochs, stages and trace.
+    func runs(where condition: String, arguments: StatementArguments, details: Bool) throws -> [StoredRun] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE \(condition) ORDER BY id", arguments: arguments).map { row in
                 let id: Int64 = row["id"]
                 var run = StoredRun(
                     startedAt: row["started_at"], algorithm: row["algorithm"], dataset: row["dataset"],
@@ -196,15 +201,15 @@ public final class ResultsStore: Sendable {
                     peakRSSBytes: row["peak_rss_bytes"], threads: row["threads"],
                     hyperparametersJSON: row["hyperparameters"], recordJSON: row["record"],
                     role: row["role"], study: row["study"], trialNumber: row["trial_number"], comparison: row["comparison"],
-                    epochs: try Row.fetchAll(db, sql: "SELECT * FROM epoch WHERE run_id = ? ORDER BY rowid", arguments: [id]).map {
+                    epochs: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM epoch WHERE run_id = ? ORDER BY rowid", arguments: [id]).map {
                         .init(stage: $0["stage"], epoch: $0["epoch"], trainLoss: $0["train_loss"], valLoss: $0["val_loss"],
                               valAccuracy: $0["val_accuracy"], seconds: $0["seconds"], valSeconds: $0["val_seconds"])
                     },
-                    stages: try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE run_id = ? ORDER BY position", arguments: [id]).map {
+                    stages: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE run_id = ? ORDER BY position", arguments: [id]).map {
                         .init(name: $0["name"], epochs: $0["epochs"], bestEpoch: $0["best_epoch"], bestValLoss: $0["best_val_loss"])
                     },
                     traceColumns: Self.traceColumns,
-                    traceRows: try Row.fetchAll(db, sql: "SELECT * FROM trace WHERE run_id = ? ORDER BY rowid", arguments: [id]).map { r in
+                    traceRows: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM trace WHERE run_id = ? ORDER BY rowid", arguments: [id]).map { r in
                         Self.traceColumns.map { r[$0] as Double? }
                     })
                 run.id = id

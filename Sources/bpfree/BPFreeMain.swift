@@ -8,7 +8,7 @@ struct BPFree: ParsableCommand {
         commandName: "bpfree",
         abstract: "Train neural networks with backpropagation and backprop-free algorithms, and measure what it costs.",
         version: "0.1.0",
-        subcommands: [Train.self, Tune.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self]
+        subcommands: [Train.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self]
     )
 
     static func main() {

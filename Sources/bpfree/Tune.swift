@@ -70,33 +70,12 @@ struct Tune: ParsableCommand {
             let live = !asWorker
             try worker.run(objective: specification.objective(observers: { live ? [ProgressReporter()] : [] }))
         } else {
-            try runWorkerProcesses()
+            try TuneProcesses.run(arguments: Array(CommandLine.arguments.dropFirst()), workers: workers)
         }
         guard !asWorker else { return }
         let trials = try store.trials(ofStudy: stored.id!)
         print(StudyListing.trialsTable(trials))
         print(StudyListing.summary(stored, trials: trials))
-    }
-
-    /// Starts `workers` copies of this command as workers and waits for them all.
-    private func runWorkerProcesses() throws {
-        FileHandle.standardError.write(Data("starting \(workers) worker processes\n".utf8))
-        var processes: [Process] = []
-        for _ in 0..<workers {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
-            process.arguments = Array(CommandLine.arguments.dropFirst()) + ["--as-worker"]
-            try process.run()
-            processes.append(process)
-        }
-        var failed = 0
-        for process in processes {
-            process.waitUntilExit()
-            if process.terminationStatus != 0 { failed += 1 }
-        }
-        if failed > 0 {
-            FileHandle.standardError.write(Data("\(failed) of \(workers) workers exited with an error; run the command again to resume\n".utf8))
-        }
     }
 }
 

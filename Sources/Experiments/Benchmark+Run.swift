@@ -1,0 +1,78 @@
+import Foundation
+import Results
+import Training
+import Tuning
+
+extension Benchmark {
+    /// How one arm ended: its best trial and its final runs.
+    public struct ArmResult: Sendable {
+        public var arm: Arm
+        public var bestTrial: FrozenTrial?
+        public var finalRuns: [StoredRun]
+    }
+
+    /// Tunes every arm (resuming its study), then retrains each best configuration with the
+    /// final seeds, skipping final runs already in the store: an interrupted bench continues
+    /// where it stopped. `tune` runs one study to its end (in this process by default).
+    public func run(_ arms: [Arm], store: ResultsStore, log: @escaping (String) -> Void,
+                    observers: @escaping @Sendable () -> [any TrainingObserver] = { [] },
+                    tune: ((StudySpecification, StoredStudy) throws -> Void)? = nil) throws -> [ArmResult] {
+        for arm in arms { try arm.study.validate() }
+        // Every dataset must load before hours of work start.
+        for dataset in Set(arms.map(\.study.dataset)).sorted() {
+            _ = try arms.first { $0.study.dataset == dataset }!.study.runConfiguration(parameters: [:]).loadData()
+        }
+        var results: [ArmResult] = []
+        for (index, arm) in arms.enumerated() {
+            let spec = arm.study
+            let stored = try store.openStudy(try spec.stored())
+            log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): study \(spec.name)")
+            if let tune {
+                try tune(spec, stored)
+            } else {
+                let worker = StudyWorker(store: store, study: stored, space: try spec.searchSpace())
+                worker.log = log
+                try worker.run(objective: spec.objective(observers: observers))
+            }
+            let trials = try store.trials(ofStudy: stored.id!)
+            let best = trials.filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }
+            guard let best else {
+                log("\(spec.name): no trial completed; no final runs")
+                results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: []))
+                continue
+            }
+            let done = try store.finalRunSeeds(study: spec.name)
+            for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
+                log("\(spec.name): final run, seed \(seed), best trial \(best.number)")
+                var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: best.parameters, seed: seed),
+                                                              observers: observers())
+                record.role = "final"
+                record.study = spec.name
+                record.comparison = arm.comparison
+                try store.insert(record.stored(trace: trace))
+                log(record.summaryLine)
+            }
+            results.append(ArmResult(arm: arm, bestTrial: best, finalRuns: try store.finalRuns(study: spec.name)))
+        }
+        return results
+    }
+}
+
+extension Benchmark.ArmResult {
+    /// `comparison algorithm: test accuracy mean ± SD (n), seconds, energy; best parameters`.
+    public var summaryLine: String {
+        let spec = arm.study
+        guard let bestTrial else { return "\(arm.comparison)\t\(spec.algorithm)\tno completed trial" }
+        let accuracies = finalRuns.compactMap(\.testAccuracy).map { $0 * 100 }
+        let mean = accuracies.isEmpty ? Double.nan : accuracies.reduce(0, +) / Double(accuracies.count)
+        let sd = accuracies.count > 1
+            ? (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
+        let seconds = finalRuns.map(\.trainSeconds).reduce(0, +) / Double(max(finalRuns.count, 1))
+        let joules = finalRuns.compactMap(\.energyJoules)
+        let energy = joules.isEmpty ? "-" : format("%.0f J", joules.reduce(0, +) / Double(joules.count))
+            + " (\(Set(finalRuns.compactMap(\.energySource)).sorted().joined(separator: "+")))"
+        let parameters = bestTrial.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(format("%.3g", $0.value))" }
+        return "\(arm.comparison)\t\(spec.algorithm)\t\(format("%.2f", mean)) ± \(format("%.2f", sd)) % (n=\(accuracies.count))\t"
+            + "\(format("%.1f", seconds)) s\t\(energy)\tval \(format("%.4f", bestTrial.value ?? .nan)) with \(parameters.joined(separator: " "))"
+    }
+}

@@ -1,0 +1,127 @@
+import Algorithms
+import Foundation
+import Results
+import Training
+import Tuning
+
+/// A suite of comparisons (protocol §1): each algorithm on its native architecture against BP
+/// on the identical architecture. Every arm is tuned with the same budget, pruning and epochs,
+/// then its best hyperparameters are retrained with the same distinct seeds. All settings come
+/// from this one value, so the arms cannot differ by accident.
+public struct Benchmark: Sendable {
+    /// One comparison: `algorithm` against BP on `architecture`, on each of `datasets`.
+    public struct Comparison: Sendable, Equatable {
+        public var algorithm: String
+        /// As `--architecture` writes it (parsed when the comparison runs).
+        public var architecture: String
+        public var datasets: [String]
+
+        public init(algorithm: String, architecture: String, datasets: [String]) {
+            self.algorithm = algorithm
+            self.architecture = architecture
+            self.datasets = datasets
+        }
+    }
+
+    /// A named set of comparisons with its default budgets.
+    public struct Suite: Sendable {
+        public var name: String
+        public var comparisons: [Comparison]
+        public var trials: Int
+        /// Epoch cap of each tuning trial.
+        public var epochs: Int
+        /// Epoch cap of the final runs (patience stays the harmonized 20).
+        public var finalEpochs: Int
+        public var seeds: Int
+        public var trainLimit: Int?
+
+        /// Protocol §1 in full (comparisons whose algorithm is not built yet are skipped), the
+        /// harmonized rule, 20 trials, 3 seeds. DFA against BP is bpfree's addition.
+        public static let full = Suite(name: "full", comparisons: [
+            Comparison(algorithm: "ff", architecture: "mlp-4x2000", datasets: ["fashion-mnist", "mnist"]),
+            Comparison(algorithm: "ff", architecture: "mlp-3x1000", datasets: ["mnist"]),
+            Comparison(algorithm: "cafo-rand-ce", architecture: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
+            Comparison(algorithm: "cafo-dfa-ce", architecture: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
+            Comparison(algorithm: "mf", architecture: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"]),
+            Comparison(algorithm: "mf", architecture: "mlp-3x2000", datasets: ["cifar10", "cifar100"]),
+            Comparison(algorithm: "dfa", architecture: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"]),
+        ], trials: 20, epochs: StoppingRule.harmonized.maxEpochs, finalEpochs: StoppingRule.harmonized.maxEpochs, seeds: 3)
+
+        /// Fashion-MNIST only, on 6,000 training samples: 4 trials of 3 epochs per arm and 2
+        /// seeds of 3 epochs, so the whole suite finishes in minutes on 2 cores.
+        public static let quick = Suite(name: "quick", comparisons: full.comparisons.map {
+            var comparison = $0
+            comparison.datasets = $0.datasets.filter { $0 == "fashion-mnist" }
+            return comparison
+        }.filter { !$0.datasets.isEmpty },
+        trials: 4, epochs: 3, finalEpochs: 3, seeds: 2, trainLimit: 6000)
+
+        public static let all = [full, quick]
+    }
+
+    /// One arm of one comparison: what is tuned and retrained.
+    public struct Arm: Sendable {
+        /// `dataset/architecture`: the arms sharing it (the algorithms and their BP baseline) are compared.
+        public var comparison: String
+        public var study: StudySpecification
+    }
+
+    public var suite: Suite
+    public var seed: UInt64
+    public var threads: Int
+    public var pruner: StudySpecification.Pruner = .none
+    public var sampler: StudySampler.Kind = .tpe
+    public var dataDirectory: String?
+
+    public init(suite: Suite, seed: UInt64, threads: Int) {
+        self.suite = suite
+        self.seed = seed
+        self.threads = threads
+    }
+
+    /// The distinct seeds of the final runs: base + 1 … base + N (the tuning trials use the base seed).
+    public var finalSeeds: [UInt64] { (1...UInt64(max(suite.seeds, 1))).map { seed &+ $0 } }
+
+    /// Every arm to run, in order; a BP baseline shared by two comparisons on the same dataset
+    /// and architecture appears once. Algorithms that are not registered are left out and named
+    /// in `skipped`.
+    public func arms(restrictedTo datasets: [String]? = nil, algorithms: [String]? = nil) -> (arms: [Arm], skipped: [String]) {
+        var arms: [Arm] = [], skipped: [String] = [], seen: Set<String> = []
+        for comparison in suite.comparisons {
+            if let algorithms, !algorithms.contains(comparison.algorithm) { continue }
+            guard AlgorithmRegistry.ids.contains(comparison.algorithm),
+                  let architecture = try? Architecture(parsing: comparison.architecture) else {
+                skipped.append("\(comparison.algorithm) vs bp on \(comparison.architecture): not available yet")
+                continue
+            }
+            for dataset in comparison.datasets where datasets?.contains(dataset) ?? true {
+                for algorithm in [comparison.algorithm, "bp"] {
+                    let spec = study(algorithm: algorithm, architecture: architecture, dataset: dataset)
+                    guard seen.insert(spec.name).inserted else { continue }
+                    arms.append(Arm(comparison: "\(dataset)/\(architecture)", study: spec))
+                }
+            }
+        }
+        return (arms, skipped)
+    }
+
+    /// The study of one arm: the suite's budgets, the harmonized patience, this bench's seed.
+    func study(algorithm: String, architecture: Architecture, dataset: String) -> StudySpecification {
+        var stopping = StoppingRule.harmonized
+        stopping.maxEpochs = suite.epochs
+        let limit = suite.trainLimit.map { "-n\($0)" } ?? ""
+        return StudySpecification(
+            name: "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(suite.epochs)\(limit)-s\(seed)",
+            algorithm: algorithm, architecture: architecture, dataset: dataset, seed: seed, trials: suite.trials,
+            stopping: stopping, trainLimit: suite.trainLimit, sampler: sampler, pruner: pruner,
+            dataDirectory: dataDirectory, threads: threads)
+    }
+
+    /// The final run of an arm for one seed: the best trial's parameters, the final epoch cap.
+    public func finalConfiguration(of arm: Arm, parameters: [String: Double], seed: UInt64) -> RunConfiguration {
+        var configuration = arm.study.runConfiguration(parameters: parameters)
+        configuration.seed = seed
+        configuration.stopping.maxEpochs = suite.finalEpochs
+        return configuration
+    }
+}

@@ -1,0 +1,164 @@
+import Algorithms
+import ArgumentParser
+import Experiments
+import Foundation
+import Results
+import Tuning
+
+/// `bpfree bench`: a suite of fair comparisons, tuned and retrained, all in the results store;
+/// running it again continues where it stopped.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a suite of comparisons (protocol §1): tune every arm alike, retrain the best with distinct seeds; resumable.")
+
+    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 4 trials of 3 epochs, 2 seeds).")
+    var suite = "quick"
+
+    @Option(help: ArgumentHelp("Only these datasets (comma-separated); a synthetic:... dataset stands in for every comparison's data.", valueName: "list"))
+    var datasets: String?
+
+    @Option(help: ArgumentHelp("Only the comparisons of these algorithms against BP (comma-separated).", valueName: "list"))
+    var algorithms: String?
+
+    @Option(help: "Replace every comparison's architecture (both arms keep the identical one; for smoke tests).")
+    var architecture: String?
+
+    @Option(help: "Trials per arm (default: the suite's).")
+    var trials: Int?
+
+    @Option(help: "Epoch cap per tuning trial (default: the suite's).")
+    var epochs: Int?
+
+    @Option(help: "Epoch cap of the final runs (default: the suite's).")
+    var finalEpochs: Int?
+
+    @Option(help: "Final runs per arm, with distinct seeds shared by the arms (default: the suite's).")
+    var seeds: Int?
+
+    @Option(help: "Use only the first N training samples (default: the suite's).")
+    var trainLimit: Int?
+
+    @Option(help: "Base seed: tuning trials use it, final runs use seed+1 … seed+N, samplers derive theirs from it and the study name.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Sampler of every arm: tpe or random.")
+    var sampler: StudySampler.Kind = .tpe
+
+    @Option(help: "Pruner of every arm: none or median.")
+    var pruner: StudySpecification.Pruner = .none
+
+    @Option(help: "Worker processes per study (threads default to cores / workers).")
+    var workers = 1
+
+    @Option(help: "BLAS and kernel threads of every run (default: cores / workers).")
+    var threads: Int?
+
+    @Option(help: "Folder with the dataset files.")
+    var dataDir: String?
+
+    @Option(help: "Results store (SQLite).")
+    var store = "bpfree.sqlite"
+
+    func makeBenchmark() throws -> (Benchmark, [Benchmark.Arm]) {
+        guard var chosen = Benchmark.Suite.all.first(where: { $0.name == suite }) else {
+            throw ConfigurationError(field: "--suite", problem: "unknown suite '\(suite)'; valid: \(Benchmark.Suite.all.map(\.name).joined(separator: ", "))")
+        }
+        let positive: [(String, Int?)] = [("--trials", trials), ("--epochs", epochs), ("--final-epochs", finalEpochs),
+                                          ("--seeds", seeds), ("--train-limit", trainLimit), ("--workers", workers), ("--threads", threads)]
+        for (flag, value) in positive {
+            if let value, value < 1 { throw ConfigurationError(field: flag, problem: "must be at least 1, got \(value)") }
+        }
+        let list = { (text: String?) in text?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        // A synthetic specification has commas of its own: key=value items belong to the one before.
+        let datasetList = list(datasets)?.reduce(into: [String]()) { items, item in
+            if item.contains("="), !item.hasPrefix("synthetic"), !items.isEmpty { items[items.count - 1] += "," + item } else { items.append(item) }
+        }
+        let synthetic = datasetList?.filter { $0.hasPrefix("synthetic") } ?? []
+        let replacement = try architecture.map { try Architecture(parsing: $0).description }
+        chosen.comparisons = chosen.comparisons.map { comparison in
+            var comparison = comparison
+            comparison.datasets += synthetic
+            if let replacement { comparison.architecture = replacement }
+            return comparison
+        }
+        chosen.trials = trials ?? chosen.trials
+        chosen.epochs = epochs ?? chosen.epochs
+        chosen.finalEpochs = finalEpochs ?? chosen.finalEpochs
+        chosen.seeds = seeds ?? chosen.seeds
+        chosen.trainLimit = trainLimit ?? chosen.trainLimit
+        var benchmark = Benchmark(suite: chosen, seed: seed,
+                                  threads: threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
+        benchmark.sampler = sampler
+        benchmark.pruner = pruner
+        benchmark.dataDirectory = dataDir
+        let algorithmList = list(algorithms)
+        for id in algorithmList ?? [] where !AlgorithmRegistry.ids.contains(id) && !chosen.comparisons.contains(where: { $0.algorithm == id }) {
+            throw ConfigurationError(field: "--algorithms", problem: "unknown algorithm '\(id)'; the suite compares \(Set(chosen.comparisons.map(\.algorithm)).sorted().joined(separator: ", "))")
+        }
+        let (arms, skipped) = benchmark.arms(restrictedTo: datasetList, algorithms: algorithmList)
+        for line in skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
+        guard !arms.isEmpty else { throw ConfigurationError(field: "--datasets", problem: "no comparison of the suite runs on \(datasets ?? "these datasets")") }
+        return (benchmark, arms)
+    }
+
+    func run() throws {
+        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let results: [Benchmark.ArmResult]
+        do {
+            let (benchmark, arms) = try makeBenchmark()
+            let resultsStore = try ResultsStore(path: store)
+            log("bench \(benchmark.suite.name): \(arms.count) arms, \(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each, "
+                + "\(benchmark.suite.seeds) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(store)")
+            let tune: ((StudySpecification, StoredStudy) throws -> Void)? = workers == 1 ? nil : { spec, _ in
+                try TuneProcesses.run(spec, workers: workers, store: store)
+            }
+            results = try benchmark.run(arms, store: resultsStore, log: log, tune: tune)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial"].joined(separator: "\t"))
+        for result in results { print(result.summaryLine) }
+    }
+}
+
+/// Worker processes on one study: copies of `bpfree tune` in worker mode.
+enum TuneProcesses {
+    /// The `bpfree tune` arguments that reproduce `spec`'s study.
+    static func arguments(_ spec: StudySpecification, store: String) -> [String] {
+        var arguments = ["tune", "--algorithm", spec.algorithm, "--dataset", spec.dataset, "--seed", "\(spec.seed)",
+                         "--epochs", "\(spec.stopping.maxEpochs)", "--patience", "\(spec.stopping.patience)",
+                         "--min-delta", "\(spec.stopping.minDelta)", "--trials", "\(spec.trials)",
+                         "--sampler", spec.sampler.rawValue, "--pruner", spec.pruner.rawValue, "--study", spec.name,
+                         "--threads", "\(spec.threads)", "--store", store]
+        if let architecture = spec.architecture { arguments += ["--architecture", architecture.description] }
+        if let limit = spec.trainLimit { arguments += ["--train-limit", "\(limit)"] }
+        if let folder = spec.dataDirectory { arguments += ["--data-dir", folder] }
+        for (key, value) in spec.options.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
+        return arguments
+    }
+
+    /// Starts `workers` worker processes of `arguments` and waits for them all.
+    static func run(arguments: [String], workers: Int) throws {
+        FileHandle.standardError.write(Data("starting \(workers) worker processes\n".utf8))
+        var processes: [Process] = []
+        for _ in 0..<workers {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
+            process.arguments = arguments + ["--as-worker"]
+            try process.run()
+            processes.append(process)
+        }
+        var failed = 0
+        for process in processes {
+            process.waitUntilExit()
+            if process.terminationStatus != 0 { failed += 1 }
+        }
+        if failed > 0 {
+            FileHandle.standardError.write(Data("\(failed) of \(workers) workers exited with an error; run the command again to resume\n".utf8))
+        }
+    }
+
+    static func run(_ spec: StudySpecification, workers: Int, store: String) throws {
+        try run(arguments: arguments(spec, store: store), workers: workers)
+    }
+}
