@@ -42,7 +42,7 @@ public struct RunConfiguration: Sendable, Equatable {
 
     /// Checks the settings that no type enforces; the error names the flag.
     public func validate() throws {
-        _ = try AlgorithmRegistry.algorithm(algorithm)
+        let type = try AlgorithmRegistry.algorithm(algorithm)
         if dataset.hasPrefix("synthetic") {
             do { _ = try SyntheticDataset.Specification(parsing: dataset) } catch let error as DatasetError {
                 throw ConfigurationError(field: "--dataset", problem: error.problem)
@@ -63,6 +63,8 @@ public struct RunConfiguration: Sendable, Equatable {
         }
         guard threads >= 1 else { throw ConfigurationError(field: "--threads", problem: "must be at least 1, got \(threads)") }
         try measurement.validate()
+        // Unknown or ill-typed options, before any data is loaded.
+        _ = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: overrides, options: options)
     }
 
     /// Loads the dataset's splits (protocol §2), the training split cut to `trainLimit`.

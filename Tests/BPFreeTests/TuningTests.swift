@@ -133,3 +133,74 @@ final class Counts: @unchecked Sendable {
     func add(_ n: Int) { lock.withLock { sum += n } }
     var total: Int { lock.withLock { sum } }
 }
+
+@Suite struct TuneAndBenchCommandTests {
+    static let synthetic = "synthetic:samples=900,classes=3,shape=6x6"
+
+    @Test(arguments: [
+        (["--trials", "0"], "--trials: must be at least 1"),
+        (["--workers", "0"], "--workers: must be at least 1"),
+        (["--set", "bp.learning_rate=0.1"], "--set: bp.learning_rate is searched by the study; it cannot also be fixed"),
+        (["--set", "bp.nope=1"], "--set: unknown option 'bp.nope' for bp"),
+        (["--algorithm", "nope"], "--algorithm: unknown algorithm 'nope'"),
+    ])
+    func badTuneSettingsNameTheFlag(arguments: [String], message: String) throws {
+        do {
+            try Tune.parse(arguments).makeSpecification().validate()
+            Issue.record("expected \(message)")
+        } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+
+    @Test func tuneRecordsTrialsWithTheirRunsAndResumesWithoutRepeatingThem() throws {
+        let store = IDXFiles.temporaryFolder() + "/tune.sqlite"
+        let arguments = ["--algorithm", "mf", "--architecture", "mlp:16,16", "--dataset", Self.synthetic, "--epochs", "2",
+                         "--trials", "3", "--threads", "1", "--store", store]
+        try Tune.parse(arguments).run()
+        let results = try ResultsStore(path: store)
+        let study = try #require(try results.studies().first)
+        #expect(study.name == "mf-\(Self.synthetic)-mlp-2x16-e2-s1")
+        #expect(study.samplerSeed == Int64(StudySampler.seed(studyName: study.name, baseSeed: 1)))
+        var trials = try results.trials(ofStudy: study.id!)
+        #expect(trials.count == 3 && trials.allSatisfy { $0.state == .complete && $0.runID != nil })
+        #expect(trials.allSatisfy { $0.intermediateValues.count == 4 }, "2 layers × 2 epochs, one step each")
+        let runs = try results.runs()
+        #expect(runs.count == 3 && runs.allSatisfy { $0.role == "trial" && $0.study == study.name })
+        #expect(runs.map(\.trialNumber) == [0, 1, 2])
+        // Each trial's run used its parameters.
+        for (trial, run) in zip(trials, runs) {
+            #expect(run.hyperparametersJSON.contains("\"learning_rate\":\(trial.parameters["learning_rate"]!)"), "\(run.hyperparametersJSON)")
+        }
+        // Raising the budget resumes the study: only the new trials run.
+        try Tune.parse(arguments.dropLast(4) + ["--trials", "4", "--threads", "1", "--store", store]).run()
+        trials = try results.trials(ofStudy: study.id!)
+        #expect(trials.count == 4)
+        #expect(try results.runs().count == 4)
+    }
+
+    @Test func quickBenchOnSyntheticDataTunesEveryArmAlikeAndSkipsFinishedWork() throws {
+        let store = IDXFiles.temporaryFolder() + "/bench.sqlite"
+        let arguments = ["--suite", "quick", "--datasets", Self.synthetic, "--architecture", "mlp:16,16", "--trials", "2",
+                         "--epochs", "2", "--final-epochs", "2", "--seeds", "2", "--threads", "1", "--store", store]
+        try Bench.parse(arguments).run()
+        let results = try ResultsStore(path: store)
+        let studies = try results.studies()
+        // FF, BP (shared by the three comparisons on the identical architecture), MF, DFA.
+        #expect(Set(studies.map(\.algorithm)) == ["ff", "bp", "mf", "dfa"] && studies.count == 4)
+        // Fairness by construction: the same budget, epochs and pruning everywhere; distinct sampler seeds.
+        #expect(Set(studies.map(\.trialBudget)) == [2] && Set(studies.map(\.epochsPerTrial)) == [2] && Set(studies.map(\.pruner)) == ["none"])
+        #expect(Set(studies.map(\.samplerSeed)).count == 4)
+        for study in studies {
+            #expect(try results.trials(ofStudy: study.id!).filter { $0.state.isFinished }.count == 2, "\(study.name)")
+            let finals = try results.finalRuns(study: study.name)
+            #expect(finals.map(\.seed) == [2, 3], "\(study.name): the same distinct seeds on every arm")
+            #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/mlp-2x16" && $0.status == "completed" })
+        }
+        let count = try results.runs().count
+        #expect(count == 4 * 2 + 4 * 2)
+        // Again: everything is in the store, nothing runs.
+        try Bench.parse(arguments).run()
+        #expect(try results.runs().count == count)
+    }
+}
