@@ -112,7 +112,7 @@ struct Bench: ParsableCommand {
             let tune: ((StudySpecification, StoredStudy) throws -> Void)? = workers == 1 ? nil : { spec, _ in
                 try TuneProcesses.run(spec, workers: workers, store: store)
             }
-            results = try benchmark.run(arms, store: resultsStore, log: log, tune: tune)
+            results = try benchmark.run(arms, store: resultsStore, log: log, observers: { [ProgressReporter()] }, tune: tune)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
