@@ -41,14 +41,17 @@ public enum GradientCheck {
 
     /// Checks a layer's input gradient and every parameter gradient against central differences
     /// of `L = Σ r ⊙ layer(x)`. Returns the worst relative error over input and parameters.
-    public static func check(layer: any Layer, input: Tensor, step: Float = 1e-2) -> (input: Double, parameters: [String: Double]) {
+    /// `lossMode` is the mode of the perturbed forward passes: `.training` for layers whose
+    /// training output depends on the batch (BatchNorm with batch statistics).
+    public static func check(layer: any Layer, input: Tensor, step: Float = 1e-2,
+                             lossMode: Mode = .inference) -> (input: Double, parameters: [String: Double]) {
         let output = layer.forward(input, mode: .training)
         let r = projection(shape: output.shape, seed: 7)
         layer.parameters.forEach { $0.zeroGradient() }
         let inputGradient = layer.backward(r, inputGradient: .needed)!.scalars
         let parameterGradients = layer.parameters.map { $0.gradient.scalars }
 
-        func loss(_ x: Tensor) -> Double { dot(layer.forward(x, mode: .inference), r) }
+        func loss(_ x: Tensor) -> Double { dot(layer.forward(x, mode: lossMode), r) }
 
         let numericInput = numericGradient(at: input, step: step, loss: loss)
         var errors: [String: Double] = [:]

@@ -1,0 +1,155 @@
+import TensorCore
+
+/// Batch normalisation over channels-last feature maps: per channel, over N·H·W values,
+/// `y = γ·(x − μ)/√(σ² + ε) + β`. Training mode uses the batch's statistics (biased variance)
+/// and updates the running ones; inference mode uses the running (or stored) statistics.
+/// - Paper: Ioffe & Szegedy, "Batch Normalization", ICML 2015.
+public final class BatchNorm2D: Layer {
+    public let gamma: Parameter
+    public let beta: Parameter
+    /// Running mean and (unbiased) variance, PyTorch's convention, used in inference mode.
+    public private(set) var runningMean: [Float]
+    public private(set) var runningVariance: [Float]
+    public let epsilon: Float
+    public let momentum: Float
+    /// Whether γ and β are trained (listed in `parameters`).
+    public let affineTrained: Bool
+    private var output = Tensor(zeros: [0])
+    private var normalized = Tensor(zeros: [0])
+    private var inputGradientBuffer = Tensor(zeros: [0])
+    private var inverseStd: [Float] = []
+    private var hasCache = false
+
+    /// A layer over `channels` channels with γ = 1, β = 0, running mean 0 and variance 1.
+    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, affineTrained: Bool = true, name: String = "bn") {
+        gamma = Parameter(name: name + ".weight", value: Tensor(shape: [channels], repeating: 1))
+        beta = Parameter(name: name + ".bias", value: Tensor(zeros: [channels]))
+        runningMean = [Float](repeating: 0, count: channels)
+        runningVariance = [Float](repeating: 1, count: channels)
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.affineTrained = affineTrained
+    }
+
+    public var channels: Int { gamma.value.count }
+    public var parameters: [Parameter] { affineTrained ? [gamma, beta] : [] }
+
+    /// Replaces the running statistics (e.g. with statistics of a whole training set).
+    public func setStatistics(mean: [Float], variance: [Float]) {
+        precondition(mean.count == channels && variance.count == channels)
+        runningMean = mean
+        runningVariance = variance
+    }
+
+    /// Per-channel mean and biased variance of N×…×C values, accumulated in Double.
+    public static func statistics(of x: Tensor, channels c: Int) -> (mean: [Double], variance: [Double], count: Int) {
+        let m = x.count / c
+        var sum = [Double](repeating: 0, count: c), squares = [Double](repeating: 0, count: c)
+        x.withUnsafePointer { p in
+            for row in 0..<m {
+                let r = p + row * c
+                for channel in 0..<c {
+                    let v = Double(r[channel])
+                    sum[channel] += v
+                    squares[channel] += v * v
+                }
+            }
+        }
+        let mean = sum.map { $0 / Double(m) }
+        let variance = (0..<c).map { max(squares[$0] / Double(m) - mean[$0] * mean[$0], 0) }
+        return (mean, variance, m)
+    }
+
+    /// Shapes: input N×H×W×C → output of the same shape.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let c = channels
+        precondition(x.shape.last == c, "BatchNorm2D: input \(x.shape) does not end in \(c) channels")
+        let m = x.count / c
+        var mean: [Float], inverse: [Float]
+        if mode == .training {
+            let stats = Self.statistics(of: x, channels: c)
+            mean = stats.mean.map(Float.init)
+            inverse = stats.variance.map { 1 / (Float($0) + epsilon).squareRoot() }
+            let unbiased = m > 1 ? Double(m) / Double(m - 1) : 1
+            for channel in 0..<c {
+                runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean[channel]
+                runningVariance[channel] = (1 - momentum) * runningVariance[channel] + momentum * Float(stats.variance[channel] * unbiased)
+            }
+        } else {
+            mean = runningMean
+            inverse = runningVariance.map { 1 / ($0 + epsilon).squareRoot() }
+        }
+        output.resize(to: x.shape)
+        if mode == .training { normalized.resize(to: x.shape) }
+        let keep = mode == .training
+        x.withUnsafePointer { xp in
+            output.withUnsafeMutablePointer { yp in
+                normalized.withUnsafeMutablePointer { np in
+                    gamma.value.withUnsafePointer { g in
+                        beta.value.withUnsafePointer { b in
+                            for row in 0..<m {
+                                let (xr, yr) = (xp + row * c, yp + row * c)
+                                for channel in 0..<c {
+                                    let hat = (xr[channel] - mean[channel]) * inverse[channel]
+                                    if keep { np[row * c + channel] = hat }
+                                    yr[channel] = g[channel] * hat + b[channel]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        inverseStd = inverse
+        hasCache = keep
+        return output
+    }
+
+    /// dx = γ/(m·√(σ²+ε)) · (m·dy − Σdy − x̂·Σ(dy·x̂));  dγ += Σ dy·x̂;  dβ += Σ dy.
+    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+        precondition(hasCache, "BatchNorm2D.backward without a training-mode forward")
+        hasCache = false
+        let c = channels
+        let m = g.count / c
+        var sumG = [Double](repeating: 0, count: c), sumGHat = [Double](repeating: 0, count: c)
+        g.withUnsafePointer { gp in
+            normalized.withUnsafePointer { np in
+                for row in 0..<m {
+                    for channel in 0..<c {
+                        let v = Double(gp[row * c + channel])
+                        sumG[channel] += v
+                        sumGHat[channel] += v * Double(np[row * c + channel])
+                    }
+                }
+            }
+        }
+        if affineTrained {
+            gamma.gradient.withUnsafeMutablePointer { dg in
+                beta.gradient.withUnsafeMutablePointer { db in
+                    for channel in 0..<c {
+                        dg[channel] += Float(sumGHat[channel])
+                        db[channel] += Float(sumG[channel])
+                    }
+                }
+            }
+        }
+        guard inputGradient == .needed else { return nil }
+        inputGradientBuffer.resize(to: g.shape)
+        let meanG = sumG.map { Float($0 / Double(m)) }, meanGHat = sumGHat.map { Float($0 / Double(m)) }
+        g.withUnsafePointer { gp in
+            normalized.withUnsafePointer { np in
+                inputGradientBuffer.withUnsafeMutablePointer { dx in
+                    gamma.value.withUnsafePointer { gm in
+                        for row in 0..<m {
+                            for channel in 0..<c {
+                                let i = row * c + channel
+                                dx[i] = gm[channel] * inverseStd[channel] * (gp[i] - meanG[channel] - np[i] * meanGHat[channel])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradientBuffer
+    }
+}
