@@ -2,17 +2,36 @@ import NeuralNetwork
 import TensorCore
 
 /// A network shape named on the command line: `mlp-2x1000` (A hidden layers of B units, the
-/// study's presets being 2x1000, 3x1000, 3x2000 and 4x2000) or `mlp:W1,W2,…`.
+/// study's presets being 2x1000, 3x1000, 3x2000 and 4x2000), `mlp:W1,W2,…`, `cnn-3block`
+/// (the study's CNN: 32/128/512 channels) or `cnn:C1,C2,…`.
 public enum Architecture: Sendable, Equatable, CustomStringConvertible {
     /// A ReLU MLP with these hidden widths.
     case mlp(hiddenWidths: [Int])
+    /// Blocks of Conv3x3 (stride 1, padding 1, no bias) → ReLU → MaxPool 2x2/2 → BatchNorm,
+    /// with these output channels.
+    case cnn(channels: [Int])
 
     /// The presets of the study (protocol §1).
-    public static let presets = ["mlp-2x1000", "mlp-3x1000", "mlp-3x2000", "mlp-4x2000"]
+    public static let presets = ["mlp-2x1000", "mlp-3x1000", "mlp-3x2000", "mlp-4x2000", "cnn-3block"]
+    /// The channels of `cnn-3block`.
+    public static let studyCNNChannels = [32, 128, 512]
 
     /// Parses a name; the error names the field and lists the accepted forms.
     public init(parsing text: String) throws {
-        let forms = "expected one of \(Architecture.presets.joined(separator: ", ")), mlp-AxB or mlp:W1,W2,..."
+        let forms = "expected one of \(Architecture.presets.joined(separator: ", ")), mlp-AxB, mlp:W1,W2,... or cnn:C1,C2,..."
+        if text == "cnn-3block" {
+            self = .cnn(channels: Self.studyCNNChannels)
+            return
+        }
+        if text.hasPrefix("cnn:") {
+            let parts = text.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false)
+            let channels = parts.compactMap { Int($0.trimmingPrefix(" ")) }
+            guard !parts.isEmpty, channels.count == parts.count, channels.allSatisfy({ $0 > 0 }) else {
+                throw ConfigurationError(field: "--architecture", problem: "'\(text)' has a channel count that is not a positive integer; \(forms)")
+            }
+            self = .cnn(channels: channels)
+            return
+        }
         if text.hasPrefix("mlp:") {
             let parts = text.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false)
             let widths = parts.compactMap { Int($0.trimmingPrefix(" ")) }
@@ -37,15 +56,60 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
         case .mlp(let widths):
             if let first = widths.first, widths.allSatisfy({ $0 == first }) { return "mlp-\(widths.count)x\(first)" }
             return "mlp:" + widths.map(String.init).joined(separator: ",")
+        case .cnn(let channels):
+            return channels == Self.studyCNNChannels ? "cnn-3block" : "cnn:" + channels.map(String.init).joined(separator: ",")
         }
     }
 
-    /// The BP network of this shape: Flatten → [Linear → ReLU]* → Linear to the classes.
-    public func makeNetwork(inputSize: Int, classCount: Int, using generator: inout SeededGenerator) -> Sequential {
+    /// A sample shape as C×H×W (a 2-D shape has one channel); nil for other ranks.
+    public static func imageShape(_ shape: [Int]) -> (channels: Int, height: Int, width: Int)? {
+        switch shape.count {
+        case 3: (shape[0], shape[1], shape[2])
+        case 2: (1, shape[0], shape[1])
+        default: nil
+        }
+    }
+
+    /// The convolutional blocks of a `cnn` architecture (each Conv → ReLU → MaxPool → BatchNorm;
+    /// the first also turns the channel-major samples into channels-last maps) and the
+    /// flattened feature size after each block. `batchNormEpsilon` is PyTorch's 1e-5 for BP, the
+    /// official CaFo code's 1e-4 there; `trainBatchNorm` says whether γ and β are parameters.
+    public func makeBlocks(inputShape: [Int], batchNormEpsilon: Float = 1e-5, trainBatchNorm: Bool = true,
+                           using generator: inout SeededGenerator) throws -> (blocks: [Sequential], featureSizes: [Int]) {
+        guard case .cnn(let channels) = self else { preconditionFailure("makeBlocks on an MLP") }
+        guard let (c, h, w) = Self.imageShape(inputShape) else {
+            throw ConfigurationError(field: "--architecture", problem: "\(self) needs image samples (C×H×W), not samples of shape \(inputShape)")
+        }
+        var (inChannels, height, width) = (c, h, w)
+        var blocks: [Sequential] = [], sizes: [Int] = []
+        for (index, out) in channels.enumerated() {
+            guard height >= 2, width >= 2 else {
+                throw ConfigurationError(field: "--architecture", problem: "\(self): block \(index + 1) gets \(height)×\(width) maps, too small to pool")
+            }
+            var layers: [any Layer] = index == 0 ? [ChannelsLast(channels: c, height: h, width: w)] : []
+            layers += [
+                Conv2D(inputChannels: inChannels, outputChannels: out, kernelSize: 3, stride: 1, padding: 1, bias: false,
+                       name: "block\(index + 1).conv", using: &generator),
+                ReLU(), MaxPool2D(),
+                BatchNorm2D(channels: out, epsilon: batchNormEpsilon, affineTrained: trainBatchNorm, name: "block\(index + 1).bn"),
+            ]
+            blocks.append(Sequential(layers))
+            (inChannels, height, width) = (out, height / 2, width / 2)
+            sizes.append(out * height * width)
+        }
+        return (blocks, sizes)
+    }
+
+    /// The BP network of this shape: Flatten → [Linear → ReLU]* → Linear to the classes, or
+    /// the CNN blocks → Flatten → Linear to the classes.
+    public func makeNetwork(inputShape: [Int], classCount: Int, using generator: inout SeededGenerator) throws -> Sequential {
         switch self {
+        case .cnn:
+            let (blocks, sizes) = try makeBlocks(inputShape: inputShape, using: &generator)
+            return Sequential(blocks + [Flatten(), Linear(inputSize: sizes.last!, outputSize: classCount, name: "output", using: &generator)])
         case .mlp(let widths):
             var layers: [any Layer] = [Flatten()]
-            var width = inputSize
+            var width = inputShape.reduce(1, *)
             for (index, next) in widths.enumerated() {
                 layers.append(Linear(inputSize: width, outputSize: next, name: "layer\(index + 1)", using: &generator))
                 layers.append(ReLU())

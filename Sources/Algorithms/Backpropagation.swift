@@ -34,10 +34,10 @@ public final class Backpropagation: RegisteredAlgorithm {
                           weightDecay: Float(h.real("weight_decay")))
     }
 
-    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+    public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters: Hyperparameters, seed: UInt64) throws -> Backpropagation {
         var generator = SeededGenerator(seed: seed, stream: "weights")
-        let network = architecture.makeNetwork(inputSize: inputSize, classCount: classCount, using: &generator)
+        let network = try architecture.makeNetwork(inputShape: inputShape, classCount: classCount, using: &generator)
         return Backpropagation(network: network, hyperparameters: hyperparameters)
     }
 

@@ -44,8 +44,9 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
 
     /// Forward weights from the "weights" stream (PyTorch's default for ReLU, zeros for tanh);
     /// feedback `B_ℓ ~ U(±1/√h_ℓ)` from its own "feedback" stream.
-    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+    public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters h: Hyperparameters, seed: UInt64) throws -> DirectFeedbackAlignment {
+        let inputSize = inputShape.reduce(1, *)
         guard case .mlp(let widths) = architecture else {
             throw ConfigurationError(field: "--architecture", problem: "dfa needs an MLP architecture")
         }

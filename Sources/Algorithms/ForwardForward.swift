@@ -134,8 +134,9 @@ public final class ForwardForward: RegisteredAlgorithm {
         negativeGenerator = SeededGenerator(seed: seed, stream: "negatives")
     }
 
-    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+    public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters h: Hyperparameters, seed: UInt64) throws -> ForwardForward {
+        let inputSize = inputShape.reduce(1, *)
         guard case .mlp(let widths) = architecture else {
             throw ConfigurationError(field: "--architecture", problem: "ff needs an MLP architecture")
         }

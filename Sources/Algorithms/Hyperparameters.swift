@@ -49,11 +49,15 @@ public struct HyperparameterSpec: Sendable {
     public let help: String
     /// The log-uniform range tuning searches (protocol §4), or nil when the value is not tuned.
     public private(set) var searchRange: ClosedRange<Double>?
+    /// Searched only when another choice hyperparameter has this value (e.g. CaFo's block
+    /// learning rate only with DFA blocks).
+    public private(set) var searchCondition: (name: String, value: String)?
 
-    /// The same hyperparameter, tuned log-uniformly over `range`.
-    public func searched(logUniformIn range: ClosedRange<Double>) -> HyperparameterSpec {
+    /// The same hyperparameter, tuned log-uniformly over `range` (only when choice `name` is `value`, if given).
+    public func searched(logUniformIn range: ClosedRange<Double>, when name: String? = nil, is value: String? = nil) -> HyperparameterSpec {
         var copy = self
         copy.searchRange = range
+        if let name, let value { copy.searchCondition = (name, value) }
         return copy
     }
 

@@ -91,8 +91,9 @@ public final class MonoForward: RegisteredAlgorithm {
     }
 
     /// Initialisation of the study's code: `W ~ U(±√(6/fan_in))`, `b = 0`, `M ~ U(±1/√h)`.
-    public static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+    public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters h: Hyperparameters, seed: UInt64) throws -> MonoForward {
+        let inputSize = inputShape.reduce(1, *)
         guard case .mlp(let widths) = architecture else {
             throw ConfigurationError(field: "--architecture", problem: "mf needs an MLP architecture")
         }

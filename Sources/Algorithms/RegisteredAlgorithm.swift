@@ -12,7 +12,7 @@ public protocol RegisteredAlgorithm: TrainingAlgorithm {
     /// The architecture used on CIFAR when `--architecture` is not given (protocol §1).
     static var defaultCIFARArchitecture: Architecture { get }
     /// A fresh model; randomness comes from `seed`'s named streams.
-    static func make(architecture: Architecture, inputSize: Int, classCount: Int,
+    static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                      hyperparameters: Hyperparameters, seed: UInt64) throws -> Self
 }
 
@@ -20,18 +20,42 @@ public protocol RegisteredAlgorithm: TrainingAlgorithm {
 public enum AlgorithmRegistry {
     /// Every registered algorithm, in the order `--help` lists them.
     public static let all: [any RegisteredAlgorithm.Type] = [
-        Backpropagation.self, MonoForward.self, ForwardForward.self, DirectFeedbackAlignment.self,
+        Backpropagation.self, MonoForward.self, ForwardForward.self, DirectFeedbackAlignment.self, CascadedForward.self,
     ]
 
-    /// The ids `bpfree train --algorithm` accepts.
-    public static var ids: [String] { all.map { $0.id } }
+    /// Variant ids: an algorithm with some of its options fixed (the study's names for them).
+    public static let variants: [(id: String, base: String, options: [String: String])] =
+        ["rand", "dfa"].flatMap { blocks in
+            ["ce", "mse", "sl"].map { loss in ("cafo-\(blocks)-\(loss)", "cafo", ["cafo.blocks": blocks, "cafo.loss": loss]) }
+        }
 
-    /// The algorithm registered under `id`; the error lists the valid ids.
+    /// The ids `bpfree train --algorithm` accepts.
+    public static var ids: [String] { all.map { $0.id } + variants.map(\.id) }
+
+    /// The algorithm registered under `id` (a variant resolves to its base); the error lists the valid ids.
     public static func algorithm(_ id: String) throws -> any RegisteredAlgorithm.Type {
-        guard let type = all.first(where: { $0.id == id }) else {
+        let base = variants.first { $0.id == id }?.base ?? id
+        guard let type = all.first(where: { $0.id == base }) else {
             throw ConfigurationError(field: "--algorithm", problem: "unknown algorithm '\(id)'; valid: \(ids.joined(separator: ", "))")
         }
         return type
+    }
+
+    /// The options a variant id fixes, merged with the given ones; setting a fixed one differently is an error.
+    public static func options(for id: String, _ options: [String: String]) throws -> [String: String] {
+        guard let variant = variants.first(where: { $0.id == id }) else { return options }
+        for (key, value) in variant.options where options[key] != nil && options[key] != value {
+            throw ConfigurationError(field: "--set", problem: "\(key)=\(options[key]!) contradicts --algorithm \(id), which sets \(key)=\(value)")
+        }
+        return options.merging(variant.options) { $1 }
+    }
+
+    /// The resolved hyperparameters of `id` with these settings (checks them without building anything).
+    public static func hyperparameters(for id: String, common: CommonHyperparameters = .init(),
+                                       options: [String: String] = [:]) throws -> Hyperparameters {
+        let type = try algorithm(id)
+        return try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: common,
+                                   options: try Self.options(for: id, options))
     }
 
     /// The architecture algorithm `id` uses on `dataset` when none is given (protocol §1).
@@ -42,8 +66,12 @@ public enum AlgorithmRegistry {
 
     /// The hyperparameters tuning searches for algorithm `id`, each log-uniform over its range
     /// (protocol §4), in declaration order.
-    public static func searchSpace(for id: String) throws -> [(name: String, range: ClosedRange<Double>)] {
-        try algorithm(id).hyperparameterSpecs.compactMap { spec in spec.searchRange.map { (spec.name, $0) } }
+    public static func searchSpace(for id: String, options: [String: String] = [:]) throws -> [(name: String, range: ClosedRange<Double>)] {
+        let resolved = try hyperparameters(for: id, options: options)
+        return try algorithm(id).hyperparameterSpecs.compactMap { spec in
+            if let condition = spec.searchCondition, resolved.values[condition.name] != .text(condition.value) { return nil }
+            return spec.searchRange.map { (spec.name, $0) }
+        }
     }
 
     /// A ready-to-train algorithm with what the run record needs to know about it.
@@ -57,13 +85,13 @@ public enum AlgorithmRegistry {
 
     /// Builds algorithm `id` with its hyperparameters resolved from defaults, common flags and
     /// `--set` options; `architecture` nil means the algorithm's default for `dataset`.
-    public static func make(id: String, architecture: Architecture?, inputSize: Int, classCount: Int,
+    public static func make(id: String, architecture: Architecture?, inputShape: [Int], classCount: Int,
                             common: CommonHyperparameters = .init(), options: [String: String] = [:],
                             seed: UInt64, dataset: String = "") throws -> Built {
         let type = try algorithm(id)
-        let hyperparameters = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: common, options: options)
+        let hyperparameters = try Self.hyperparameters(for: id, common: common, options: options)
         let architecture = try architecture ?? defaultArchitecture(for: id, dataset: dataset)
-        let algorithm = try type.make(architecture: architecture, inputSize: inputSize, classCount: classCount,
+        let algorithm = try type.make(architecture: architecture, inputShape: inputShape, classCount: classCount,
                                       hyperparameters: hyperparameters, seed: seed)
         return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters)
     }

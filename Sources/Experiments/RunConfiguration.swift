@@ -42,7 +42,7 @@ public struct RunConfiguration: Sendable, Equatable {
 
     /// Checks the settings that no type enforces; the error names the flag.
     public func validate() throws {
-        let type = try AlgorithmRegistry.algorithm(algorithm)
+        _ = try AlgorithmRegistry.algorithm(algorithm)
         if dataset.hasPrefix("synthetic") {
             do { _ = try SyntheticDataset.Specification(parsing: dataset) } catch let error as DatasetError {
                 throw ConfigurationError(field: "--dataset", problem: error.problem)
@@ -64,7 +64,7 @@ public struct RunConfiguration: Sendable, Equatable {
         guard threads >= 1 else { throw ConfigurationError(field: "--threads", problem: "must be at least 1, got \(threads)") }
         try measurement.validate()
         // Unknown or ill-typed options, before any data is loaded.
-        _ = try Hyperparameters(prefix: type.id, specs: type.hyperparameterSpecs, common: overrides, options: options)
+        _ = try AlgorithmRegistry.hyperparameters(for: algorithm, common: overrides, options: options)
     }
 
     /// Loads the dataset's splits (protocol §2), the training split cut to `trainLimit`.

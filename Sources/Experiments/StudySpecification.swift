@@ -64,21 +64,24 @@ public struct StudySpecification: Sendable, Equatable {
         guard !name.isEmpty else { throw ConfigurationError(field: "--study", problem: "must not be empty") }
         let space = try searchSpace()
         guard !space.isEmpty else { throw ConfigurationError(field: "--algorithm", problem: "\(algorithm) declares no searched hyperparameters") }
-        for key in options.keys where space.contains(where: { "\(algorithm).\($0.name)" == key }) {
+        for key in options.keys where space.contains(where: { "\(optionPrefix).\($0.name)" == key }) {
             throw ConfigurationError(field: "--set", problem: "\(key) is searched by the study; it cannot also be fixed")
         }
         try runConfiguration(parameters: Dictionary(uniqueKeysWithValues: space.map { ($0.name, $0.distribution.midpoint) })).validate()
     }
 
+    /// The `--set` prefix of the algorithm's options (a variant id's base, e.g. `cafo` for `cafo-rand-ce`).
+    var optionPrefix: String { (try? AlgorithmRegistry.algorithm(algorithm).id) ?? algorithm }
+
     /// The searched hyperparameters (protocol §4), log-uniform, as the sampler sees them.
     public func searchSpace() throws -> [(name: String, distribution: SearchDistribution)] {
-        try AlgorithmRegistry.searchSpace(for: algorithm).map { ($0.name, .float(low: $0.range.lowerBound, high: $0.range.upperBound, log: true)) }
+        try AlgorithmRegistry.searchSpace(for: algorithm, options: options).map { ($0.name, .float(low: $0.range.lowerBound, high: $0.range.upperBound, log: true)) }
     }
 
     /// The run of one trial: this study's settings with the trial's parameters as `--set` options.
     public func runConfiguration(parameters: [String: Double]) -> RunConfiguration {
         var options = self.options
-        for (name, value) in parameters { options["\(algorithm).\(name)"] = "\(value)" }
+        for (name, value) in parameters { options["\(optionPrefix).\(name)"] = "\(value)" }
         var configuration = RunConfiguration(algorithm: algorithm, architecture: architecture, dataset: dataset,
                                              dataDirectory: dataDirectory, seed: seed, stopping: stopping,
                                              options: options, trainLimit: trainLimit, threads: threads)

@@ -31,7 +31,7 @@ public enum TrainingRun {
         let data = try configuration.loadData()
         let (loadSeconds, loadAttoseconds) = (ContinuousClock.now - loadStart).components
         let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
-                                               inputSize: data.train.featureCount, classCount: data.train.classCount,
+                                               inputShape: data.train.sampleShape, classCount: data.train.classCount,
                                                common: configuration.overrides, options: configuration.options,
                                                seed: configuration.seed, dataset: configuration.dataset)
         let measurement = configuration.measurement

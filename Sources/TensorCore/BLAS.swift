@@ -36,6 +36,38 @@ public enum BLAS {
                     a, blasint(lda), x, 1, beta, y, 1)
     }
 
+    /// Solves `A·X = B` for symmetric positive definite A by Cholesky (LAPACK spotrf/spotrs).
+    /// A is overwritten by its factor, B by X; false when A is not positive definite.
+    ///
+    /// Shapes: A n×n (symmetric, so row- and column-major agree); B given as nrhs rows of n
+    /// (each right-hand side contiguous), X returned the same way.
+    public static func choleskySolve(_ a: UnsafeMutablePointer<Float>, n: Int, rightHandSides b: UnsafeMutablePointer<Float>,
+                                     count nrhs: Int) -> Bool {
+        var (uplo, size, rhs, info) = (CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), Int32(0))
+        OperationCounter.addFLOPs(n * n * n / 3 + 2 * n * n * nrhs)
+        spotrf_(&uplo, &size, a, &size, &info, 1)
+        guard info == 0 else { return false }
+        spotrs_(&uplo, &size, &rhs, a, &size, b, &size, &info, 1)
+        return info == 0
+    }
+
+    /// Eigenvalues (ascending) and eigenvectors of a symmetric matrix (LAPACK ssyevd); the
+    /// eigenvectors overwrite A as its rows. Nil when LAPACK fails.
+    ///
+    /// Shapes: A n×n → rows: n eigenvectors of length n; result: n eigenvalues.
+    public static func symmetricEigen(_ a: UnsafeMutablePointer<Float>, n: Int) -> [Float]? {
+        var (jobz, uplo, size, info) = (CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), Int32(0))
+        var values = [Float](repeating: 0, count: n)
+        var workSize: Float = 0, iworkSize: Int32 = 0, query: Int32 = -1
+        ssyevd_(&jobz, &uplo, &size, a, &size, &values, &workSize, &query, &iworkSize, &query, &info, 1, 1)
+        guard info == 0 else { return nil }
+        var lwork = Int32(workSize), liwork = iworkSize
+        var work = [Float](repeating: 0, count: Int(lwork)), iwork = [Int32](repeating: 0, count: Int(liwork))
+        OperationCounter.addFLOPs(9 * n * n * n)
+        ssyevd_(&jobz, &uplo, &size, a, &size, &values, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        return info == 0 ? values : nil
+    }
+
     /// The number of threads OpenBLAS uses.
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }

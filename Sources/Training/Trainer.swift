@@ -79,14 +79,21 @@ public final class Trainer {
     private func trainStages(_ algorithm: any TrainingAlgorithm, data: DataSplits, result: inout TrainingResult) {
         var shuffler = SeededGenerator(seed: configuration.seed, stream: "shuffle")
         var schedule = BatchSchedule(count: data.train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
+        var scheduledCount = data.train.count
         var batch = Batch()
         let stages = algorithm.stages
-        let rule = configuration.stopping
         let clock = ContinuousClock()
         var augmenter = SeededGenerator(seed: configuration.seed, stream: "augmentation")
         var augmentationScratch: [Float] = []
         stageLoop: for (stageIndex, stage) in stages.enumerated() {
+            var rule = configuration.stopping
+            if let limit = stage.epochLimit { rule.maxEpochs = min(rule.maxEpochs, limit) }
             var stopper = EarlyStopping(rule: rule)
+            let (train, validation) = algorithm.stageData(stageIndex, from: data) ?? (data.train, data.validation)
+            if train.count != scheduledCount {
+                schedule = BatchSchedule(count: train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
+                scheduledCount = train.count
+            }
             var checkpoint: [Tensor]?
             defer {
                 // Restore the stage's best checkpoint before the next stage or the test.
@@ -103,8 +110,8 @@ public final class Trainer {
                 algorithm.epochWillStart(epoch, maxEpochs: rule.maxEpochs, stage: stageIndex)
                 var lossSum = 0.0
                 for index in 0..<schedule.batchCount {
-                    schedule.fill(&batch, index: index, from: data.train)
-                    data.train.augmentation?.apply(to: &batch.inputs, sampleShape: data.train.sampleShape,
+                    schedule.fill(&batch, index: index, from: train)
+                    train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
                                                    scratch: &augmentationScratch, using: &augmenter)
                     let loss = algorithm.trainBatch(batch, stage: stageIndex)
                     guard loss.isFinite else {
@@ -122,9 +129,10 @@ public final class Trainer {
                         observers.forEach { $0.batchDidEnd(progress) }
                     }
                 }
+                algorithm.epochDidEnd(epoch, stage: stageIndex)
                 let validationStart = clock.now
-                let validation = evaluate(data.validation) { algorithm.validate($0, stage: stageIndex) }
-                let validationLoss = validation.lossSum / Double(data.validation.count)
+                let validationSums = evaluate(validation) { algorithm.validate($0, stage: stageIndex) }
+                let validationLoss = validationSums.lossSum / Double(validation.count)
                 guard validationLoss.isFinite else {
                     result.status = .failed(reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
                     break stageLoop
@@ -135,7 +143,7 @@ public final class Trainer {
                 let record = EpochRecord(stage: stage.name, epoch: epoch,
                                          trainLoss: lossSum / Double(schedule.batchCount),
                                          validationLoss: validationLoss,
-                                         validationAccuracy: Double(validation.correct) / Double(data.validation.count),
+                                         validationAccuracy: Double(validationSums.correct) / Double(validation.count),
                                          seconds: (clock.now - epochStart).seconds,
                                          validationSeconds: (clock.now - validationStart).seconds)
                 result.epochs.append(record)

@@ -7,9 +7,14 @@ import TensorCore
 public struct Stage: Sendable, Equatable {
     /// A short name shown in progress lines and the run record, e.g. "model" or "layer2".
     public let name: String
+    /// An epoch cap of the stage's own, below the stopping rule's (1 for a closed-form fit).
+    public let epochLimit: Int?
 
     /// A stage called `name`.
-    public init(name: String) { self.name = name }
+    public init(name: String, epochLimit: Int? = nil) {
+        self.name = name
+        self.epochLimit = epochLimit
+    }
 }
 
 /// Summed loss and correct predictions over some samples.
@@ -39,8 +44,17 @@ public protocol TrainingAlgorithm: AnyObject {
     func countCorrect(_ batch: Batch) -> Int
     /// Called before each training epoch of a stage (1-based), e.g. for learning-rate schedules.
     func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int)
+    /// Called after each epoch's training batches, before its validation (e.g. to apply a
+    /// full-batch step accumulated over the epoch).
+    func epochDidEnd(_ epoch: Int, stage: Int)
+    /// Called when a stage starts (inside the measurement window): the training and validation
+    /// data the stage trains and validates on, or nil to use the run's own. An algorithm with
+    /// frozen layers returns their cached outputs here (CaFo's block features).
+    func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)?
 }
 
 extension TrainingAlgorithm {
     public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {}
+    public func epochDidEnd(_ epoch: Int, stage: Int) {}
+    public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? { nil }
 }

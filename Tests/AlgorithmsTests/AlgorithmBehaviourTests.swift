@@ -230,7 +230,7 @@ import Training
 
     @Test func defaultArchitecturesFollowTheProtocol() throws {
         func architecture(_ id: String, _ dataset: String) throws -> Architecture {
-            try AlgorithmRegistry.make(id: id, architecture: nil, inputSize: 16, classCount: 4, seed: 1, dataset: dataset).architecture
+            try AlgorithmRegistry.make(id: id, architecture: nil, inputShape: [16], classCount: 4, seed: 1, dataset: dataset).architecture
         }
         #expect(try architecture("mf", "fashion-mnist") == .mlp(hiddenWidths: [1000, 1000]))
         #expect(try architecture("mf", "cifar10") == .mlp(hiddenWidths: [2000, 2000, 2000]))
@@ -239,7 +239,7 @@ import Training
     }
 
     @Test func resolvedOptionsReachTheRecord() throws {
-        let built = try AlgorithmRegistry.make(id: "ff", architecture: nil, inputSize: 16, classCount: 4,
+        let built = try AlgorithmRegistry.make(id: "ff", architecture: nil, inputShape: [16], classCount: 4,
                                                common: CommonHyperparameters(learningRate: 0.002),
                                                options: ["ff.normalization": "l2", "ff.threshold": "2.5"], seed: 1)
         #expect(built.architecture == .mlp(hiddenWidths: [2000, 2000, 2000, 2000]))

@@ -7,7 +7,7 @@ import Training
 /// Builds algorithm `id` with `options`, for inputs of `inputSize` and `classCount` classes.
 func build(_ id: String, widths: [Int], inputSize: Int = 16, classCount: Int = 4, seed: UInt64 = 1,
            common: CommonHyperparameters = .init(), options: [String: String] = [:]) -> any TrainingAlgorithm {
-    try! AlgorithmRegistry.make(id: id, architecture: .mlp(hiddenWidths: widths), inputSize: inputSize,
+    try! AlgorithmRegistry.make(id: id, architecture: .mlp(hiddenWidths: widths), inputShape: [inputSize],
                                 classCount: classCount, common: common, options: options, seed: seed).algorithm
 }
 

@@ -22,7 +22,7 @@ import Training
         var trainSet = pool.subset(trainIndices)
         trainSet.augmentation = .cropAndFlip
         let data = DataSplits(train: trainSet, validation: pool.subset(validationIndices), test: testSet)
-        let built = try AlgorithmRegistry.make(id: "bp", architecture: .mlp(hiddenWidths: [16]), inputSize: 3072, classCount: 100,
+        let built = try AlgorithmRegistry.make(id: "bp", architecture: .mlp(hiddenWidths: [16]), inputShape: [3, 32, 32], classCount: 100,
                                                common: CommonHyperparameters(batchSize: 30), seed: 1)
         let result = Trainer(configuration: .init(stopping: StoppingRule(patience: 5, minDelta: 0, maxEpochs: 2), batchSize: 30, seed: 1))
             .fit(built.algorithm, data: data)

@@ -12,7 +12,7 @@ import Training
 
     static func bp(seed: UInt64, learningRate: Double = 3e-3, widths: [Int] = [32]) -> Backpropagation {
         var generator = SeededGenerator(seed: seed, stream: "weights")
-        let network = Architecture.mlp(hiddenWidths: widths).makeNetwork(inputSize: 16, classCount: 4, using: &generator)
+        let network = try! Architecture.mlp(hiddenWidths: widths).makeNetwork(inputShape: [16], classCount: 4, using: &generator)
         let hyperparameters = try! Hyperparameters(prefix: "bp", specs: Backpropagation.hyperparameterSpecs,
                                                    common: CommonHyperparameters(learningRate: learningRate, batchSize: 32))
         return Backpropagation(network: network, hyperparameters: hyperparameters)

@@ -1,0 +1,145 @@
+import Foundation
+import Datasets
+import NeuralNetwork
+import TensorCore
+import Testing
+import TestSupport
+import Training
+@testable import Algorithms
+
+/// CaFo: sparsemax, the closed form, frozen blocks, the feature cache, and learning.
+@Suite struct CascadedForwardTests {
+    /// Images of 2×10×10 (channel-major rows), 4 classes.
+    static let data: DataSplits = {
+        var splits = SyntheticDataset.splits(train: 800, validation: 200, test: 300, features: 200, classes: 4, noise: 0.6, seed: 5)
+        for keyPath in [\DataSplits.train, \DataSplits.validation, \DataSplits.test] { splits[keyPath: keyPath].sampleShape = [2, 10, 10] }
+        return splits
+    }()
+
+    static func cafo(_ id: String, options: [String: String] = [:], seed: UInt64 = 1) -> CascadedForward {
+        try! AlgorithmRegistry.make(id: id, architecture: .cnn(channels: [4, 8]), inputShape: [2, 10, 10], classCount: 4,
+                                    common: CommonHyperparameters(learningRate: 3e-3, batchSize: 32), options: options,
+                                    seed: seed).algorithm as! CascadedForward
+    }
+
+    static func trainer(epochs: Int) -> Trainer {
+        Trainer(configuration: .init(stopping: StoppingRule(patience: 20, minDelta: 0, maxEpochs: epochs), batchSize: 32,
+                                     evaluationBatchSize: 100, seed: 1))
+    }
+
+    @Test(arguments: [("cafo-rand-ce", [:]), ("cafo-rand-mse", [:]), ("cafo-rand-sl", [:]), ("cafo-dfa-ce", [:]),
+                      ("cafo-dfa-mse", [:]), ("cafo-rand-ce", ["cafo.solver": "full-batch"]),
+                      ("cafo-rand-ce", ["cafo.inference": "probabilities"]), ("cafo-rand-sl", ["cafo.inference": "probabilities"])])
+    func learnsASyntheticImageTask(id: String, options: [String: String]) {
+        let algorithm = Self.cafo(id, options: options)
+        let result = Self.trainer(epochs: 8).fit(algorithm, data: Self.data)
+        #expect(result.status == .completed)
+        #expect((result.testAccuracy ?? 0) >= 0.9, "\(id) \(options): \(result.testAccuracy ?? -1)")
+        let predictors = ["predictor1", "predictor2"]
+        #expect(result.stages.map(\.name) == (id.contains("dfa") ? ["blocks"] + predictors : predictors))
+        if id.hasSuffix("mse") { #expect(result.stages.suffix(2).allSatisfy { $0.epochs == 1 }, "closed form: one epoch") }
+    }
+
+    @Test func randomBlocksNeverChangeAndRunOncePerSplit() {
+        let algorithm = Self.cafo("cafo-rand-ce")
+        let blockParameters = algorithm.blocks.flatMap { $0.layers.flatMap(\.parameters) }
+        #expect(blockParameters.count == 2, "the convolutions; BatchNorm's γ, β are not trained")
+        let before = values(blockParameters)
+        let result = Self.trainer(epochs: 3).fit(algorithm, data: Self.data)
+        #expect(result.status == .completed)
+        #expect(values(blockParameters) == before)
+        // Each block ran forward exactly once over train, validation and test.
+        let samples = Self.data.train.count + Self.data.validation.count + Self.data.test.count
+        #expect(algorithm.blockForwardSamples == [samples, samples])
+    }
+
+    @Test func dfaPretrainingChangesTheBlocksWithUnitNormFeedback() {
+        let algorithm = Self.cafo("cafo-dfa-ce")
+        #expect(algorithm.feedback.count == 1 && algorithm.feedback[0].shape == [4, 100])
+        for row in 0..<4 {
+            let norm = (0..<100).reduce(Float(0)) { $0 + pow(algorithm.feedback[0][row * 100 + $1], 2) }
+            #expect(abs(norm - 1) < 1e-4)
+        }
+        let conv = algorithm.blocks[0].layers.flatMap(\.parameters)
+        let before = values(conv)
+        _ = algorithm.trainBatch(firstBatch(of: Self.data.train, count: 32), stage: 0)
+        #expect(values(conv) != before, "the first block learns from e·B")
+        #expect(algorithm.parameters(of: 0).count == 2 * 3 + 2, "conv, γ, β per block and the auxiliary head")
+    }
+
+    /// The predictors' stage data: block features for training; features plus the earlier
+    /// predictors' summed outputs for validation.
+    @Test func stageDataCarriesTheEnsembleOfEarlierPredictors() {
+        let algorithm = Self.cafo("cafo-rand-ce")
+        let first = algorithm.stageData(0, from: Self.data)!
+        #expect(first.train.featureCount == 4 * 5 * 5 && first.validation.featureCount == 100 + 4)
+        #expect(first.validation.inputs.scalars.enumerated().allSatisfy { $0.offset % 104 < 100 || $0.element == 0 })
+        let second = algorithm.stageData(1, from: Self.data)!
+        #expect(second.train.featureCount == 8 * 2 * 2 && second.validation.featureCount == 32 + 4)
+        // The ensemble columns now hold predictor 1's logits on the validation features.
+        let logits = algorithm.predictors[0].forward(algorithm.blockFeatures(0, input: Self.data.validation.inputs), mode: .inference)
+        for row in [0, 7, 199] {
+            for j in 0..<4 { #expect(abs(second.validation.inputs[row * 36 + 32 + j] - logits[row * 4 + j]) < 1e-4) }
+        }
+    }
+
+    @Test func sparsemaxMatchesHandComputedRows() {
+        var scratch: [Float] = []
+        func sparsemax(_ z: [Float]) -> [Float] {
+            var p = [Float](repeating: 0, count: z.count)
+            z.withUnsafeBufferPointer { zp in p.withUnsafeMutableBufferPointer {
+                _ = SparsemaxLoss.sparsemax(zp.baseAddress!, count: z.count, into: $0.baseAddress!, scratch: &scratch)
+            } }
+            return p
+        }
+        // z = (1, 0.5, −1): k = 2, τ = (1.5 − 1)/2 = 0.25 → (0.75, 0.25, 0).
+        #expect(sparsemax([1, 0.5, -1]).map { ($0 * 1e5).rounded() / 1e5 } == [0.75, 0.25, 0])
+        // A dominant entry takes everything; equal entries share equally.
+        #expect(sparsemax([3, 0, 0]) == [1, 0, 0])
+        #expect(sparsemax([0.2, 0.2, 0.2, 0.2]) == [0.25, 0.25, 0.25, 0.25])
+        // z = (0.1, 0.3, 0.2): all in the support, τ = (0.6 − 1)/3.
+        let p = sparsemax([0.1, 0.3, 0.2])
+        for (value, expected) in zip(p, [0.1 + 0.4 / 3, 0.3 + 0.4 / 3, 0.2 + 0.4 / 3] as [Float]) { #expect(abs(value - expected) < 1e-6) }
+    }
+
+    @Test func sparsemaxLossGradientMatchesFiniteDifferences() {
+        let loss = SparsemaxLoss()
+        var generator = SeededGenerator(seed: 3)
+        let z = Tensor(shape: [4, 5], uniformIn: -1...1, using: &generator)
+        let labels: [Int32] = [0, 3, 1, 4]
+        _ = loss.lossAndGradient(logits: z, labels: labels)
+        let analytic = loss.gradient.scalars
+        let numeric = GradientCheck.numericGradient(at: z, step: 1e-3) { SparsemaxLoss().evaluate(logits: $0, labels: labels).lossSum / 4 }
+        #expect(GradientCheck.relativeError(analytic, numeric) < 2e-2)
+    }
+
+    @Test func closedFormMatchesADirectSolveAndFallsBackOnASingularSystem() {
+        // Well conditioned: the least-squares W of a random X against one-hot targets.
+        var generator = SeededGenerator(seed: 4)
+        let x = Tensor(shape: [40, 6], uniformIn: -1...1, using: &generator)
+        let labels = (0..<40).map { Int32($0 % 3) }
+        let algorithm = Self.cafo("cafo-rand-mse")
+        let predictor = Linear(inputSize: 6, outputSize: 3, using: &generator)
+        algorithm.fitClosedForm(predictor, features: x, labels: labels)
+        #expect(algorithm.lastClosedFormMethod == .cholesky)
+        // The normal equations hold: Xᵀ(XW − Y) = 0.
+        func residual(_ w: Tensor, _ x: Tensor) -> Float {
+            var z = Tensor(zeros: [0]), r = Tensor(zeros: [0])
+            Tensor.matmul(x, .none, w, .transposed, into: &z)
+            for row in 0..<x.rows { z[row * 3 + Int(labels[row])] -= 1 }
+            Tensor.matmul(x, .transposed, z, .none, into: &r)
+            return r.scalars.map(abs).max()!
+        }
+        #expect(residual(predictor.weight.value, x) < 1e-3)
+        #expect(predictor.bias!.value.scalars == [0, 0, 0])
+        // Singular: a duplicated column. Cholesky fails; the pseudo-inverse gives the
+        // minimum-norm solution, which splits the weight equally between the twins.
+        var twin = Tensor(uninitialized: [40, 7])
+        for row in 0..<40 { for j in 0..<7 { twin[row * 7 + j] = x[row * 6 + min(j, 5)] } }
+        let wide = Linear(inputSize: 7, outputSize: 3, using: &generator)
+        algorithm.fitClosedForm(wide, features: twin, labels: labels)
+        #expect(algorithm.lastClosedFormMethod == .pseudoInverse)
+        #expect(residual(wide.weight.value, twin) < 1e-3)
+        for o in 0..<3 { #expect(abs(wide.weight.value[o * 7 + 5] - wide.weight.value[o * 7 + 6]) < 1e-4) }
+    }
+}
