@@ -53,25 +53,33 @@ public enum KernelBenchmarks {
     }
 
     /// The hot kernels of training: a Linear layer's forward and backward at batch 128, 2000→2000;
-    /// one AdamW step over 10M parameters; softmax cross-entropy on 128×10.
+    /// a Conv2D's forward and backward (im2col and sgemm included); one AdamW step over 10M parameters; softmax cross-entropy on 128×10.
     public static func hotKernels(budget: Double = 0.5) -> [Measurement] {
         var generator = SeededGenerator(seed: 1)
         var results: [Measurement] = []
 
-        let layer = Linear(inputSize: 2000, outputSize: 2000, using: &generator)
-        let x = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
-        let g = Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)
-        let flops = Double(OperationCounter.counting { counter in
-            _ = layer.forward(x, mode: .training)
-            _ = layer.backward(g, inputGradient: .needed)
-            return counter.flops
-        })
-        let linear = time(budget: budget) {
-            _ = layer.forward(x, mode: .training)
-            _ = layer.backward(g, inputGradient: .needed)
+        /// One forward and backward (input gradient included) of a layer, timed, with its FLOP rate.
+        func forwardBackward(_ name: String, _ layer: any Layer, input: Tensor, gradient: Tensor) -> Measurement {
+            let flops = Double(OperationCounter.counting { counter in
+                _ = layer.forward(input, mode: .training)
+                _ = layer.backward(gradient, inputGradient: .needed)
+                return counter.flops
+            })
+            let seconds = time(budget: budget) {
+                _ = layer.forward(input, mode: .training)
+                _ = layer.backward(gradient, inputGradient: .needed)
+            }
+            return Measurement(name: name, seconds: seconds, gflops: flops / seconds / 1e9, gbytesPerSecond: nil)
         }
-        results.append(Measurement(name: "linear_forward_backward_128x2000x2000", seconds: linear,
-                                   gflops: flops / linear / 1e9, gbytesPerSecond: nil))
+        results.append(forwardBackward("linear_forward_backward_128x2000x2000",
+                                       Linear(inputSize: 2000, outputSize: 2000, using: &generator),
+                                       input: Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator),
+                                       gradient: Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)))
+        // The study CNN's second block: 128 images of 32×14×14 to 128 channels, 3×3, padding 1.
+        results.append(forwardBackward("conv2d_fwd_bwd_128x32x14x14_to_128",
+                                       Conv2D(inputChannels: 32, outputChannels: 128, kernelSize: 3, padding: 1, bias: false, using: &generator),
+                                       input: Tensor(shape: [128, 14, 14, 32], uniformIn: -1...1, using: &generator),
+                                       gradient: Tensor(shape: [128, 14, 14, 128], uniformIn: -1...1, using: &generator)))
 
         let parameter = Parameter(name: "p", value: Tensor(shape: [10_000_000], uniformIn: -1...1, using: &generator))
         let optimizer = AdamW(learningRate: 1e-3)

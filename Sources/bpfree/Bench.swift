@@ -20,8 +20,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Only the comparisons of these algorithms against BP (comma-separated).", valueName: "list"))
     var algorithms: String?
 
-    @Option(help: "Replace every comparison's architecture (both arms keep the identical one; for smoke tests).")
-    var architecture: String?
+    @Option(help: "Replace the architecture of every comparison of the same kind, MLP or CNN (repeatable; both arms keep the identical one; for smoke tests).")
+    var architecture: [String] = []
 
     @Option(help: "Trials per arm (default: the suite's).")
     var trials: Int?
@@ -74,11 +74,12 @@ struct Bench: ParsableCommand {
             if item.contains("="), !item.hasPrefix("synthetic"), !items.isEmpty { items[items.count - 1] += "," + item } else { items.append(item) }
         }
         let synthetic = datasetList?.filter { $0.hasPrefix("synthetic") } ?? []
-        let replacement = try architecture.map { try Architecture(parsing: $0).description }
+        let replacements = try architecture.map { try Architecture(parsing: $0).description }
         chosen.comparisons = chosen.comparisons.map { comparison in
             var comparison = comparison
             comparison.datasets += synthetic
-            if let replacement { comparison.architecture = replacement }
+            let kind = comparison.architecture.prefix(3)
+            if let replacement = replacements.last(where: { $0.hasPrefix(kind) }) { comparison.architecture = replacement }
             return comparison
         }
         chosen.trials = trials ?? chosen.trials

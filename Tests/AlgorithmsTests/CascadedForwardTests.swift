@@ -40,6 +40,35 @@ import Training
         if id.hasSuffix("mse") { #expect(result.stages.suffix(2).allSatisfy { $0.epochs == 1 }, "closed form: one epoch") }
     }
 
+    @Test func backpropagationTrainsTheSameBlocksEndToEnd() {
+        let built = try! AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4, 8]), inputShape: [2, 10, 10], classCount: 4,
+                                                common: CommonHyperparameters(learningRate: 3e-3, batchSize: 32), seed: 1)
+        let bp = built.algorithm as! Backpropagation
+        #expect(bp.network.parameters.map(\.name) == ["block1.conv.weight", "block1.bn.weight", "block1.bn.bias", "block2.conv.weight",
+                                                       "block2.bn.weight", "block2.bn.bias", "output.weight", "output.bias"])
+        let result = Self.trainer(epochs: 6).fit(bp, data: Self.data)
+        #expect((result.testAccuracy ?? 0) >= 0.9, "\(result.testAccuracy ?? -1)")
+        #expect(throws: ConfigurationError.self) {
+            try AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4]), inputShape: [16], classCount: 4, seed: 1)
+        }
+        #expect(throws: ConfigurationError.self) {
+            try AlgorithmRegistry.make(id: "mf", architecture: .cnn(channels: [4]), inputShape: [2, 10, 10], classCount: 4, seed: 1)
+        }
+    }
+
+    @Test func architecturesParseAndPrint() throws {
+        #expect(try Architecture(parsing: "cnn-3block") == .cnn(channels: [32, 128, 512]))
+        #expect(try Architecture(parsing: "cnn:8,16").description == "cnn:8,16")
+        #expect(Architecture.cnn(channels: [32, 128, 512]).description == "cnn-3block")
+        #expect(throws: ConfigurationError.self) { try Architecture(parsing: "cnn:8,x") }
+        #expect(throws: ConfigurationError.self) {
+            _ = try AlgorithmRegistry.options(for: "cafo-rand-ce", ["cafo.blocks": "dfa"])
+        }
+        #expect(try AlgorithmRegistry.searchSpace(for: "cafo-rand-ce").map(\.name) == ["learning_rate", "weight_decay"])
+        #expect(try AlgorithmRegistry.searchSpace(for: "cafo-dfa-ce").map(\.name)
+                == ["learning_rate", "weight_decay", "block_learning_rate", "block_weight_decay"])
+    }
+
     @Test func randomBlocksNeverChangeAndRunOncePerSplit() {
         let algorithm = Self.cafo("cafo-rand-ce")
         let blockParameters = algorithm.blocks.flatMap { $0.layers.flatMap(\.parameters) }

@@ -181,24 +181,26 @@ final class Counts: @unchecked Sendable {
 
     @Test func quickBenchOnSyntheticDataTunesEveryArmAlikeAndSkipsFinishedWork() throws {
         let store = IDXFiles.temporaryFolder() + "/bench.sqlite"
-        let arguments = ["--suite", "quick", "--datasets", Self.synthetic, "--architecture", "mlp:16,16", "--trials", "2",
+        let arguments = ["--suite", "quick", "--datasets", Self.synthetic, "--architecture", "mlp:16,16", "--architecture", "cnn:4,8", "--trials", "2",
                          "--epochs", "2", "--final-epochs", "2", "--seeds", "2", "--threads", "1", "--store", store]
         try Bench.parse(arguments).run()
         let results = try ResultsStore(path: store)
         let studies = try results.studies()
-        // FF, BP (shared by the three comparisons on the identical architecture), MF, DFA.
-        #expect(Set(studies.map(\.algorithm)) == ["ff", "bp", "mf", "dfa"] && studies.count == 4)
+        // FF, BP on the MLP (shared by the three MLP comparisons: identical architecture), MF, DFA;
+        // CaFo-Rand-CE, CaFo-DFA-CE and BP on the CNN.
+        #expect(studies.map { "\($0.algorithm) \($0.architecture)" }.sorted() == [
+            "bp cnn:4,8", "bp mlp-2x16", "cafo-dfa-ce cnn:4,8", "cafo-rand-ce cnn:4,8", "dfa mlp-2x16", "ff mlp-2x16", "mf mlp-2x16"])
         // Fairness by construction: the same budget, epochs and pruning everywhere; distinct sampler seeds.
         #expect(Set(studies.map(\.trialBudget)) == [2] && Set(studies.map(\.epochsPerTrial)) == [2] && Set(studies.map(\.pruner)) == ["none"])
-        #expect(Set(studies.map(\.samplerSeed)).count == 4)
+        #expect(Set(studies.map(\.samplerSeed)).count == 7)
         for study in studies {
             #expect(try results.trials(ofStudy: study.id!).filter { $0.state.isFinished }.count == 2, "\(study.name)")
             let finals = try results.finalRuns(study: study.name)
             #expect(finals.map(\.seed) == [2, 3], "\(study.name): the same distinct seeds on every arm")
-            #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/mlp-2x16" && $0.status == "completed" })
+            #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/\(study.architecture)" && $0.status == "completed" })
         }
         let count = try results.runs().count
-        #expect(count == 4 * 2 + 4 * 2)
+        #expect(count == 7 * 2 + 7 * 2)
         // Again: everything is in the store, nothing runs.
         try Bench.parse(arguments).run()
         #expect(try results.runs().count == count)
