@@ -40,13 +40,14 @@ let package = Package(
         .target(name: "Metering"),
         .target(name: "Tuning", dependencies: ["Randomness"]),
         .target(name: "Results", dependencies: ["Tuning", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Reporting", dependencies: ["Results", "Tuning", "Randomness"]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
             "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results", "Tuning",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments", "Results", "Tuning",
+            "Experiments", "Results", "Tuning", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,7 +62,8 @@ let package = Package(
         .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "Tuning", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Tuning", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "Tuning", "Reporting", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,17 +9,22 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public var blasCore: String
     public var swiftVersion: String
     public var operatingSystem: String
+    /// The bpfree release that ran (absent in records of earlier builds).
+    public var bpfreeVersion: String?
+
+    /// This build's release.
+    public static let version = "0.1.0"
 
     enum CodingKeys: String, CodingKey {
         case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core"
-        case swiftVersion = "swift_version", operatingSystem = "operating_system"
+        case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version"
     }
 
     /// The current machine.
     public static func current() -> EnvironmentInfo {
         EnvironmentInfo(cpuModel: cpuModelName(), cores: ProcessInfo.processInfo.activeProcessorCount,
                         blas: BLAS.configuration, blasCore: BLAS.coreName,
-                        swiftVersion: compilerVersion, operatingSystem: operatingSystemName())
+                        swiftVersion: compilerVersion, operatingSystem: operatingSystemName(), bpfreeVersion: version)
     }
 
     static func cpuModelName() -> String {

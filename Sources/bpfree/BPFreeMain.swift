@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 
 /// The `bpfree` command: train networks with and without backpropagation, and measure the cost.
@@ -7,8 +8,8 @@ struct BPFree: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bpfree",
         abstract: "Train neural networks with backpropagation and backprop-free algorithms, and measure what it costs.",
-        version: "0.1.0",
-        subcommands: [Train.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self]
+        version: EnvironmentInfo.version,
+        subcommands: [Train.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self, ReportCommand.self]
     )
 
     static func main() {

@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a suite of comparisons (protocol §1): tune every arm alike, retrain the best with distinct seeds; resumable.")
 
-    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 4 trials of 3 epochs, 2 seeds).")
+    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, no CaFo-DFA).")
     var suite = "quick"
 
     @Option(help: ArgumentHelp("Only these datasets (comma-separated); a synthetic:... dataset stands in for every comparison's data.", valueName: "list"))

@@ -1,0 +1,85 @@
+import Foundation
+import Results
+import Tuning
+
+/// The asymmetries of protocol §7 found in a comparison's stored runs and studies.
+public enum FairnessAudit {
+    /// One asymmetry: what differs, and between which arms (or studies, or runs).
+    public struct Finding: Sendable, Equatable {
+        /// A short kind, e.g. "stopping rule".
+        public var kind: String
+        public var detail: String
+    }
+
+    /// Every asymmetry between the arms of `comparison`, plus those among `studies` that concern it.
+    public static func findings(in comparison: Comparison, allStudies: [(study: StoredStudy, trials: [FrozenTrial])]) -> [Finding] {
+        var findings: [Finding] = []
+        func differs<T: Hashable>(_ kind: String, _ what: String, _ value: (ReportRun) -> T?) {
+            var values: [String: Set<String>] = [:]
+            for arm in comparison.arms {
+                for run in arm.runs { values[arm.algorithm, default: []].insert(value(run).map { "\($0)" } ?? "unknown") }
+            }
+            let distinct = Set(values.values.flatMap { $0 })
+            guard distinct.count > 1 else { return }
+            let listing = values.keys.sorted().map { "\($0): \(values[$0]!.sorted().joined(separator: ", "))" }.joined(separator: "; ")
+            findings.append(Finding(kind: kind, detail: "\(what) differs between runs — \(listing)"))
+        }
+        differs("stopping rule", "patience") { $0.patience }
+        differs("stopping rule", "min_delta") { $0.minDelta }
+        differs("stopping rule", "epoch cap") { $0.maxEpochs }
+        differs("data", "training-sample limit") { $0.trainLimit }
+        differs("energy source", "the energy source") { $0.stored.energySource }
+        differs("measurement window", "the trace sampling rate") { $0.traceHz }
+        differs("threads", "the BLAS thread count") { $0.stored.threads }
+        differs("hardware", "the CPU") { run in run.cpuModel.map { "\($0), \(run.cores ?? 0) cores" } }
+
+        // Tuning: pruning, trial budgets, epoch budgets per trial (arms with a study).
+        let studies = comparison.arms.compactMap { arm in arm.study.map { (arm.algorithm, $0) } }
+        if studies.count < comparison.arms.count, !studies.isEmpty {
+            let untuned = comparison.arms.filter { $0.study == nil }.map(\.algorithm)
+            findings.append(Finding(kind: "tuning", detail: "tuned arms: \(studies.map(\.0).joined(separator: ", ")); not tuned: \(untuned.joined(separator: ", "))"))
+        }
+        func studyDiffers(_ kind: String, _ what: String, _ value: (StoredStudy) -> String) {
+            let values = Dictionary(studies.map { ($0.0, value($0.1)) }, uniquingKeysWith: { a, _ in a })
+            guard Set(values.values).count > 1 else { return }
+            findings.append(Finding(kind: kind, detail: "\(what) differs — " + values.keys.sorted().map { "\($0): \(values[$0]!)" }.joined(separator: "; ")))
+        }
+        studyDiffers("pruning", "the pruner") { $0.pruner }
+        studyDiffers("trial budget", "the trial budget") { "\($0.trialBudget)" }
+        studyDiffers("epoch budget", "the epochs per trial") { "\($0.epochsPerTrial)" }
+        studyDiffers("sampler", "the sampler") { $0.sampler }
+
+        // Shared sampler seeds: any two studies of the store (one of them in this comparison).
+        let names = Set(studies.map(\.1.name))
+        var seen: [Int64: String] = [:]
+        for entry in allStudies {
+            if let other = seen[entry.study.samplerSeed], names.contains(other) || names.contains(entry.study.name) {
+                findings.append(Finding(kind: "sampler seed", detail: "studies \(other) and \(entry.study.name) share sampler seed \(entry.study.samplerSeed)"))
+            }
+            seen[entry.study.samplerSeed] = seen[entry.study.samplerSeed] ?? entry.study.name
+        }
+        // Identical best hyperparameters between arms of the same algorithm family.
+        let bests = comparison.arms.compactMap { arm -> (String, [String: Double])? in
+            guard let best = arm.trials.filter({ $0.state == .complete && $0.value != nil }).max(by: { $0.value! < $1.value! }) else { return nil }
+            return (arm.algorithm, best.parameters)
+        }
+        for i in bests.indices { for j in bests.indices where j > i && !bests[i].1.isEmpty && bests[i].1 == bests[j].1 {
+            findings.append(Finding(kind: "identical hyperparameters", detail: "\(bests[i].0) and \(bests[j].0) have byte-identical best hyperparameters"))
+        } }
+
+        // Repeated seeds within an arm's final runs.
+        for arm in comparison.arms {
+            let seeds = arm.runs.map(\.seed)
+            let repeated = Set(seeds.filter { seed in seeds.filter { $0 == seed }.count > 1 })
+            if !repeated.isEmpty {
+                findings.append(Finding(kind: "repeated seeds", detail: "\(arm.algorithm) repeats seed(s) \(repeated.sorted().map(String.init).joined(separator: ", "))"))
+            }
+        }
+        // Different seed sets between arms make the deltas unpaired.
+        let seedSets = Set(comparison.arms.map { Set($0.runs.map(\.seed)) })
+        if seedSets.count > 1 {
+            findings.append(Finding(kind: "unpaired seeds", detail: "the arms ran different seeds; deltas are not paired"))
+        }
+        return findings
+    }
+}

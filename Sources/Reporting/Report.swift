@@ -1,0 +1,313 @@
+import Foundation
+import Results
+import Tuning
+
+/// A table rendered both as HTML and as Markdown.
+public struct Table {
+    public var title: String
+    public var header: [String]
+    public var rows: [[String]]
+    /// A line under the table (e.g. the reproduction commands).
+    public var notes: [String] = []
+
+    var html: String {
+        var out = "<table><caption>\(SVG.escape(title))</caption><thead><tr>"
+        out += header.map { "<th>\(SVG.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+        for row in rows { out += "<tr>" + row.map { "<td>\(SVG.escape($0))</td>" }.joined() + "</tr>" }
+        out += "</tbody></table>"
+        for note in notes { out += "<p class=\"note\"><code>\(SVG.escape(note))</code></p>" }
+        return out
+    }
+
+    var markdown: String {
+        let cell = { (text: String) in text.replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["### \(title)", "", "| " + header.map(cell).joined(separator: " | ") + " |",
+                     "|" + String(repeating: "---|", count: header.count)]
+        lines += rows.map { "| " + $0.map(cell).joined(separator: " | ") + " |" }
+        if !notes.isEmpty { lines += [""] + notes.map { "    " + $0 } }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// The report of a results store: `report.html` (inline SVG and CSS), `tables.md` and CSV files.
+public struct Report {
+    public let data: ReportData
+    public let storePath: String
+
+    public init(data: ReportData, storePath: String) {
+        self.data = data
+        self.storePath = storePath
+    }
+
+    /// Per-arm statistics of one comparison.
+    struct ArmStatistics {
+        var arm: Arm
+        var accuracy: Summary         // test accuracy, %
+        var epochs: Summary
+        var seconds: Summary
+        var energy: Summary           // J
+        var co2e: Summary             // g
+        var peakRSS: Summary          // MiB
+        var peakTensor: Summary       // MiB
+        var flops: Summary            // TFLOP
+        var forwardFlops: Summary     // MFLOP per sample
+        var energySources: String
+
+        init(_ arm: Arm) {
+            self.arm = arm
+            let runs = arm.runs
+            accuracy = Summary(runs.compactMap(\.testAccuracy).map { $0 * 100 })
+            epochs = Summary(runs.map { Double($0.stored.effectiveEpochs) })
+            seconds = Summary(runs.map(\.stored.trainSeconds))
+            energy = Summary(runs.compactMap(\.stored.energyJoules))
+            co2e = Summary(runs.compactMap(\.stored.co2eGrams))
+            peakRSS = Summary(runs.map { Double($0.stored.peakRSSBytes) / 1_048_576 })
+            peakTensor = Summary(runs.compactMap(\.peakTensorBytes).map { $0 / 1_048_576 })
+            flops = Summary(runs.map { Double($0.stored.trainFlops) / 1e12 })
+            forwardFlops = Summary(runs.compactMap(\.forwardFlopsPerSample).map { $0 / 1e6 })
+            energySources = Set(runs.compactMap(\.stored.energySource)).sorted().joined(separator: "+")
+        }
+    }
+
+    static func meanSD(_ s: Summary, _ digits: Int = 2) -> String {
+        guard s.n > 0, s.mean.isFinite else { return "–" }
+        return String(format: "%.\(digits)f ± %.\(digits)f", s.mean, s.sd)
+    }
+
+    static func interval(_ ci: ClosedRange<Double>?, _ digits: Int = 2) -> String {
+        guard let ci else { return "–" }
+        return String(format: "[%.\(digits)f, %.\(digits)f]", ci.lowerBound, ci.upperBound)
+    }
+
+    /// Paired (by seed) differences arm − baseline of a per-run value, when seeds are shared.
+    static func pairedDeltas(_ arm: Arm, _ baseline: Arm, _ value: (ReportRun) -> Double?) -> [Double]? {
+        let base = Dictionary(baseline.runs.compactMap { run in value(run).map { (run.seed, $0) } }, uniquingKeysWith: { a, _ in a })
+        let pairs = arm.runs.compactMap { run -> Double? in
+            guard let v = value(run), let b = base[run.seed] else { return nil }
+            return v - b
+        }
+        return pairs.count == arm.runs.count && pairs.count == baseline.runs.count && !pairs.isEmpty ? pairs : nil
+    }
+
+    func performanceTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table {
+        Table(title: "Performance — \(c.name)", header: ["algorithm", "n", "test accuracy % (mean ± SD)", "95% CI", "effective epochs"],
+              rows: stats.map { s in [s.arm.algorithm, "\(s.accuracy.n)", Self.meanSD(s.accuracy), Self.interval(s.accuracy.ci95),
+                                      Self.meanSD(s.epochs, 1)] },
+              notes: reproduction(c))
+    }
+
+    func efficiencyTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table {
+        Table(title: "Efficiency — \(c.name)",
+              header: ["algorithm", "n", "time s", "energy J", "energy source", "CO2e g", "peak RSS MiB", "peak tensors MiB",
+                       "train TFLOP", "forward MFLOP/sample"],
+              rows: stats.map { s in [s.arm.algorithm, "\(s.seconds.n)", Self.meanSD(s.seconds, 1), Self.meanSD(s.energy, 0),
+                                      s.energySources.isEmpty ? "–" : s.energySources, Self.meanSD(s.co2e, 3), Self.meanSD(s.peakRSS, 0),
+                                      Self.meanSD(s.peakTensor, 0), Self.meanSD(s.flops, 3), Self.meanSD(s.forwardFlops, 2)] },
+              notes: reproduction(c))
+    }
+
+    /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, and time and energy ratios.
+    func deltaRows(_ c: Comparison, _ stats: [ArmStatistics]) -> [[String]] {
+        guard let baseline = stats.first(where: { $0.arm.algorithm == "bp" }) else { return [] }
+        return stats.filter { $0.arm.algorithm != "bp" }.map { s in
+            let paired = Self.pairedDeltas(s.arm, baseline.arm) { $0.testAccuracy.map { $0 * 100 } }
+            let delta = paired.map { Summary($0).mean } ?? (s.accuracy.mean - baseline.accuracy.mean)
+            let ci = paired.flatMap { Statistics.bootstrapCI95($0) }
+            let ratio = { (a: Summary, b: Summary) in a.n > 0 && b.n > 0 && b.mean > 0 ? String(format: "%.2f×", a.mean / b.mean) : "–" }
+            return [c.name, s.arm.algorithm, String(format: "%+.2f", delta), paired == nil ? "unpaired" : Self.interval(ci),
+                    ratio(s.seconds, baseline.seconds), ratio(s.energy, baseline.energy), ratio(s.peakRSS, baseline.peakRSS),
+                    ratio(s.flops, baseline.flops)]
+        }
+    }
+
+    /// The `bpfree train` command of each arm's runs, with versions, threads and machine.
+    func reproduction(_ c: Comparison) -> [String] {
+        c.arms.compactMap { arm in
+            guard let run = arm.runs.first else { return nil }
+            let seeds = arm.runs.map { String($0.seed) }.joined(separator: " ")
+            var command = "for seed in \(seeds); do bpfree train --algorithm \(arm.algorithm) --architecture \(run.stored.architecture)"
+            command += " --dataset \(run.stored.dataset) --seed $seed"
+            if let cap = run.maxEpochs { command += " --epochs \(cap)" }
+            if let patience = run.patience { command += " --patience \(patience)" }
+            if let limit = run.trainLimit { command += " --train-limit \(limit)" }
+            let prefix = arm.algorithm.hasPrefix("cafo") ? "cafo" : arm.algorithm
+            for (key, value) in run.hyperparameters.sorted(by: { $0.key < $1.key }) { command += " --set \(prefix).\(key)=\(value)" }
+            command += " --threads \(run.stored.threads); done"
+            command += "   # bpfree \(run.version ?? "?"), \(run.cpuModel ?? "?"), \(run.blas ?? "?")"
+            return command
+        }
+    }
+
+    // MARK: Charts
+
+    func learningCurves(_ c: Comparison) -> [String] {
+        var series: (loss: [LineChart.Series], accuracy: [LineChart.Series]) = ([], [])
+        var markers: [(x: Double, label: String)] = []
+        for (armIndex, arm) in c.arms.enumerated() {
+            for run in arm.runs {
+                let name = "\(arm.algorithm) seed \(run.seed)"
+                let epochs = run.stored.epochs
+                series.loss.append(.init(name: name, color: Palette.color(armIndex),
+                                         points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valLoss) }))
+                series.accuracy.append(.init(name: name, color: Palette.color(armIndex),
+                                             points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valAccuracy * 100) }))
+                if markers.isEmpty, run.stored.stages.count > 1 {
+                    var total = 0
+                    for stage in run.stored.stages.dropLast() {
+                        total += stage.epochs
+                        markers.append((Double(total) + 0.5, "\(arm.algorithm): end of \(stage.name)"))
+                    }
+                }
+            }
+        }
+        var loss = LineChart(title: "Validation loss — \(c.name)", xLabel: "epoch (summed over stages)", yLabel: "validation loss (per sample)", series: series.loss)
+        var accuracy = LineChart(title: "Validation accuracy — \(c.name)", xLabel: "epoch (summed over stages)", yLabel: "validation accuracy (%)", series: series.accuracy)
+        loss.markers = markers
+        accuracy.markers = markers
+        return [loss.svg, accuracy.svg]
+    }
+
+    func paretoCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
+        func chart(_ title: String, _ xLabel: String, _ x: (ArmStatistics) -> Summary) -> String {
+            LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: stats.enumerated().map { i, s in
+                .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
+                      xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
+            }).svg
+        }
+        let source = Set(stats.map(\.energySources)).sorted().joined(separator: ", ")
+        return [chart("Accuracy vs energy — \(c.name)", "energy (J, \(source.isEmpty ? "no source" : source))", \.energy),
+                chart("Accuracy vs time — \(c.name)", "training time (s)", \.seconds)]
+    }
+
+    func barCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
+        func chart(_ title: String, _ label: String, _ x: (ArmStatistics) -> Summary) -> String {
+            BarChart(title: "\(title) — \(c.name)", yLabel: label, bars: stats.enumerated().map { i, s in
+                (s.arm.algorithm, x(s).mean, x(s).sd, Palette.color(i))
+            }).svg
+        }
+        return [chart("Training time", "seconds", \.seconds), chart("Energy", "joules", \.energy),
+                chart("Peak memory", "peak RSS (MiB)", \.peakRSS), chart("Training FLOPs", "TFLOP", \.flops)]
+    }
+
+    /// CPU utilisation, clock, resident memory and power over time for the first seed of each arm.
+    func traceCharts(_ c: Comparison) -> [String] {
+        let columns: [(String, String, Double)] = [("cpu_utilization_percent", "CPU utilisation (%)", 1), ("cpu_clock_mhz", "CPU clock (MHz)", 1),
+                                                   ("rss_bytes", "resident memory (MiB)", 1 / 1_048_576), ("power_watts", "power (W)", 1),
+                                                   ("gpu_utilization_percent", "GPU utilisation (%)", 1)]
+        let pair = c.arms.compactMap { arm in arm.runs.first.map { (arm.algorithm, $0) } }
+        return columns.compactMap { column, label, scale in
+            guard let index = ResultsStore.traceColumns.firstIndex(of: column) else { return nil }
+            let series = pair.enumerated().compactMap { i, entry -> LineChart.Series? in
+                let points = entry.1.stored.traceRows.compactMap { row -> (x: Double, y: Double)? in
+                    guard let t = row[0], let v = row[index] else { return nil }
+                    return (t, v * scale)
+                }
+                return points.isEmpty ? nil : .init(name: "\(entry.0) seed \(entry.1.seed)", color: Palette.color(i), points: points)
+            }
+            return series.isEmpty ? nil : LineChart(title: "\(label) — \(c.name)", xLabel: "time in the window (s)", yLabel: label, series: series).svg
+        }
+    }
+
+    // MARK: Output
+
+    /// The HTML page, the Markdown tables and the CSV files, by file name.
+    public func files() throws -> [String: String] {
+        var html = ""
+        var markdown = "# bpfree report\n\nStore: `\(storePath)`; \(data.role == "final" ? "benchmark final runs" : "training runs") compared by dataset and architecture.\n\n"
+        var summaryRows: [[String]] = []
+        var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean"]
+        var toc = ""
+        for (index, c) in data.comparisons.enumerated() {
+            let stats = c.arms.map(ArmStatistics.init)
+            let performance = performanceTable(c, stats), efficiency = efficiencyTable(c, stats)
+            summaryRows += deltaRows(c, stats)
+            for s in stats {
+                summaryCSV.append([c.name, s.arm.algorithm, "\(s.accuracy.n)", "\(s.accuracy.mean)", "\(s.accuracy.sd)",
+                                   s.accuracy.ci95.map { "\($0.lowerBound)" } ?? "", s.accuracy.ci95.map { "\($0.upperBound)" } ?? "",
+                                   "\(s.epochs.mean)", "\(s.seconds.mean)", "\(s.seconds.sd)", "\(s.energy.mean)", "\(s.energy.sd)",
+                                   s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)"].map(Self.csvField).joined(separator: ","))
+            }
+            let findings = FairnessAudit.findings(in: c, allStudies: data.studies)
+            let anchor = "comparison-\(index + 1)"
+            toc += "<li><a href=\"#\(anchor)\">\(SVG.escape(c.name))</a> (\(c.arms.map(\.algorithm).joined(separator: ", ")))</li>"
+            html += "<section class=\"comparison\" id=\"\(anchor)\"><h2>\(SVG.escape(c.name))</h2>"
+            html += performance.html + efficiency.html
+            html += "<h3>Learning curves</h3><div class=\"charts\">" + learningCurves(c).joined() + "</div>"
+            html += "<h3>Accuracy against cost</h3><div class=\"charts\">" + paretoCharts(c, stats).joined() + "</div>"
+            html += "<h3>Cost per arm</h3><div class=\"charts\">" + barCharts(c, stats).joined() + "</div>"
+            let traces = traceCharts(c)
+            if !traces.isEmpty { html += "<h3>Resource traces (first seed of each arm)</h3><div class=\"charts\">" + traces.joined() + "</div>" }
+            html += "<h3>Fairness audit</h3>" + Self.auditHTML(findings) + "</section>"
+            markdown += "## \(c.name)\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n#### Fairness audit\n\n"
+                + (findings.isEmpty ? "No asymmetry of protocol §7 found.\n" : findings.map { "- **\($0.kind)**: \($0.detail)" }.joined(separator: "\n") + "\n") + "\n"
+        }
+        let summary = Table(title: "Summary: deltas against the BP baseline of the same architecture",
+                            header: ["comparison", "algorithm", "Δ test accuracy (pp)", "95% CI (paired bootstrap)", "time ratio",
+                                     "energy ratio", "peak RSS ratio", "FLOPs ratio"], rows: summaryRows)
+        let studies = studiesTable()
+        markdown += "## Summary\n\n" + summary.markdown + "\n## Studies\n\n" + studies.markdown
+        let page = Self.page(title: "bpfree report", storePath: storePath, role: data.role, toc: toc,
+                             body: "<section id=\"summary\"><h2>Summary</h2>" + summary.html + "</section>" + html
+                                + "<section id=\"studies\"><h2>Tuning studies</h2>" + studies.html + "</section>")
+        let runs = data.comparisons.flatMap { $0.arms.flatMap(\.runs) }.map(\.stored)
+        return ["report.html": page, "tables.md": markdown, "summary.csv": summaryCSV.joined(separator: "\n") + "\n",
+                "runs.csv": ResultsExport.runsCSV(runs), "trials.csv": ResultsExport.trialsCSV(data.studies.map { ($0.study, $0.trials) })]
+    }
+
+    func studiesTable() -> Table {
+        Table(title: "Studies", header: ["study", "algorithm", "sampler (seed)", "pruner", "budget", "epochs/trial", "trials", "best value"],
+              rows: data.studies.map { study, trials -> [String] in
+                  let counts: String = TrialState.allCases.compactMap { (state: TrialState) -> String? in
+                      let n = trials.filter { $0.state == state }.count
+                      return n > 0 ? "\(n) \(state.rawValue.lowercased())" : nil
+                  }.joined(separator: ", ")
+                  let best = trials.filter { $0.state == .complete }.compactMap(\.value).max()
+                  return [study.name, study.algorithm, "\(study.sampler) (\(study.samplerSeed))", study.pruner, "\(study.trialBudget)",
+                          "\(study.epochsPerTrial)", counts, best.map { String(format: "%.4f", $0) } ?? "–"]
+              })
+    }
+
+    static func auditHTML(_ findings: [FairnessAudit.Finding]) -> String {
+        if findings.isEmpty { return "<p class=\"fair\">No asymmetry of protocol §7 found.</p>" }
+        return "<ul class=\"audit\">" + findings.map { "<li><strong>\(SVG.escape($0.kind))</strong>: \(SVG.escape($0.detail))</li>" }.joined() + "</ul>"
+    }
+
+    static func csvField(_ text: String) -> String {
+        text.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    static func page(title: String, storePath: String, role: String, toc: String, body: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(SVG.escape(title))</title>
+        <style>
+        body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1320px; padding: 1rem 1.5rem; color: #222; }
+        h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2rem; margin-top: 2.2rem; }
+        table { border-collapse: collapse; margin: .8rem 0; font-size: .9rem; }
+        caption { text-align: left; font-weight: 600; padding: .3rem 0; }
+        th, td { border: 1px solid #ddd; padding: .25rem .55rem; text-align: right; }
+        th:first-child, td:first-child { text-align: left; }
+        thead th { background: #f3f3f3; }
+        .charts { display: flex; flex-wrap: wrap; gap: .8rem; }
+        .charts svg { max-width: 100%; height: auto; border: 1px solid #eee; background: #fff; }
+        .note code { font-size: .78rem; color: #444; white-space: pre-wrap; }
+        .fair { color: #05683f; } .audit li { color: #8a3b00; }
+        </style></head><body>
+        <h1>\(SVG.escape(title))</h1>
+        <p>Store <code>\(SVG.escape(storePath))</code>, \(role == "final" ? "benchmark final runs" : "training runs"). Generated \(ISO8601DateFormatter().string(from: Date())). Energy figures carry their source; <em>estimate</em> is a model, not a measurement.</p>
+        <nav><ul><li><a href="#summary">Summary</a></li>\(toc)<li><a href="#studies">Tuning studies</a></li></ul></nav>
+        \(body)
+        </body></html>
+
+        """
+    }
+
+    /// Writes every file into `folder` (each atomically).
+    public func write(to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (name, text) in try files() {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: folder).appendingPathComponent(name), options: .atomic)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import Reporting
+import Results
+
+/// `bpfree report`: the store as an HTML page with charts, Markdown tables and CSV files.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write report.html (charts, tables, statistics, fairness audit), tables.md and CSV files from the results store.")
+
+    @Option(help: "Results store (SQLite).")
+    var store = "bpfree.sqlite"
+
+    @Option(help: "Folder for report.html, tables.md and the CSV files.")
+    var out = "report"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
+        let data = try ReportData(store: try ResultsStore(path: store))
+        guard !data.comparisons.isEmpty else { throw ValidationError("--store: \(store) holds no runs to report") }
+        let report = Report(data: data, storePath: store)
+        do {
+            try report.write(to: out)
+        } catch {
+            throw ValidationError("--out: cannot write into \(out): \(error.localizedDescription)")
+        }
+        print("\(out)/report.html: \(data.comparisons.count) comparisons, \(data.comparisons.flatMap(\.arms).count) arms, "
+              + "\(data.studies.count) studies; also tables.md, summary.csv, runs.csv, trials.csv")
+    }
+}
