@@ -195,7 +195,10 @@ public struct Report {
                                                    ("rss_bytes", "resident memory (MiB)", 1 / 1_048_576), ("power_watts", "power (W)", 1),
                                                    ("gpu_utilization_percent", "GPU utilisation (%)", 1)]
         let pair = c.arms.compactMap { arm in arm.runs.first.map { (arm.algorithm, $0) } }
-        return columns.compactMap { column, label, scale in
+        let sources = Set(pair.compactMap(\.1.stored.energySource)).sorted().joined(separator: "+")
+        return columns.compactMap { column, baseLabel, scale in
+            // Power comes from the energy meter: its source goes on the axis (an estimate is not a measurement).
+            let label = column == "power_watts" ? "power (W, \(sources.isEmpty ? "no source" : sources))" : baseLabel
             guard let index = ResultsStore.traceColumns.firstIndex(of: column) else { return nil }
             let series = pair.enumerated().compactMap { i, entry -> LineChart.Series? in
                 let points = entry.1.stored.traceRows.compactMap { row -> (x: Double, y: Double)? in

@@ -54,8 +54,8 @@ public struct LineChart {
         xs = xs.filter(\.isFinite)
         ys = ys.filter(\.isFinite)
         let xTicks = SVG.ticks(xs.min() ?? 0, xs.max() ?? 1), yTicks = SVG.ticks(ys.min() ?? 0, ys.max() ?? 1)
-        let (left, right, top, bottom) = (64.0, 16.0, 36.0, 48.0)
-        let legendHeight = Double((series.count + 2) / 3) * 18
+        let (left, right, top, bottom) = (64.0, 16.0, 36.0, 52.0)
+        let legendHeight = Double((series.count + 2) / 3) * 18 + 4
         let plotBottom = height - bottom - legendHeight
         let (x0, x1, y0, y1) = (xTicks.first!, xTicks.last!, yTicks.first!, yTicks.last!)
         func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-300) * (width - left - right) }
@@ -89,7 +89,7 @@ public struct LineChart {
             }
             out += "</g>"
         }
-        out += SVG.legend(series.map { ($0.name, $0.color) }, top: height - legendHeight - 6, left: left, width: width - left - right)
+        out += SVG.legend(series.map { ($0.name, $0.color) }, top: plotBottom + bottom + 6, left: left, width: width - left - right)
         return out + "</svg>"
     }
 }

@@ -1,0 +1,103 @@
+import Foundation
+import Results
+import Testing
+import TestSupport
+import Tuning
+@testable import Reporting
+
+/// The audit on stores built to contain each asymmetry of protocol §7, and one with none.
+@Suite struct FairnessAuditTests {
+    struct RunSpec {
+        var algorithm: String
+        var seed: Int64
+        var patience = 20
+        var maxEpochs = 100
+        var energySource = "rapl"
+        var traceHz = 5.0
+        var threads = 2
+        var cpu = "AMD EPYC"
+        var study: String?
+    }
+
+    static func run(_ s: RunSpec) -> StoredRun {
+        let record = """
+            {"stopping": {"patience": \(s.patience), "min_delta": 0, "max_epochs": \(s.maxEpochs), "monitor": "val_loss"},
+             "trace_hz": \(s.traceHz), "environment": {"cpu_model": "\(s.cpu)", "cores": 2, "blas": "OpenBLAS"}, "train_limit": null}
+            """
+        return StoredRun(startedAt: "2026-11-29T00:00:00Z", algorithm: s.algorithm, dataset: "fashion-mnist", architecture: "mlp-2x1000",
+                         seed: s.seed, status: "completed", failureReason: nil, testAccuracy: 0.88 + Double(s.seed) / 1000,
+                         effectiveEpochs: 10, trainSeconds: 30, samplesPerSecond: 1000, trainFlops: 1 << 40, energyJoules: 500,
+                         energySource: s.energySource, co2eGrams: 0.1, peakRSSBytes: 300 << 20, threads: s.threads,
+                         hyperparametersJSON: #"{"learning_rate":0.001}"#, recordJSON: record, role: "final", study: s.study,
+                         comparison: "fashion-mnist/mlp-2x1000",
+                         epochs: [.init(stage: "model", epoch: 1, trainLoss: 0.5, valLoss: 0.4, valAccuracy: 0.85, seconds: 3, valSeconds: 0.3)],
+                         stages: [.init(name: "model", epochs: 1, bestEpoch: 1, bestValLoss: 0.4)])
+    }
+
+    static func study(_ name: String, algorithm: String, seed: Int64, pruner: String = "none", budget: Int = 20, epochs: Int = 100) -> StoredStudy {
+        StoredStudy(name: name, algorithm: algorithm, dataset: "fashion-mnist", architecture: "mlp-2x1000", sampler: "tpe",
+                    samplerSeed: seed, pruner: pruner, trialBudget: budget, epochsPerTrial: epochs, settingsJSON: "{}",
+                    createdAt: "2026-11-29T00:00:00Z")
+    }
+
+    /// A store with an MF and a BP arm (seeds 2 and 3, studies "mf" and "bp"), changed by `modify`.
+    static func findings(runs modify: @Sendable (inout [RunSpec]) -> Void = { _ in },
+                         studies: [StoredStudy] = [study("mf", algorithm: "mf", seed: 11), study("bp", algorithm: "bp", seed: 12)],
+                         bestParameters: [String: [String: Double]] = ["mf": ["learning_rate": 1e-3], "bp": ["learning_rate": 2e-4]]) throws -> [FairnessAudit.Finding] {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/audit.sqlite")
+        var specs = [RunSpec(algorithm: "mf", seed: 2, study: "mf"), RunSpec(algorithm: "mf", seed: 3, study: "mf"),
+                     RunSpec(algorithm: "bp", seed: 2, study: "bp"), RunSpec(algorithm: "bp", seed: 3, study: "bp")]
+        modify(&specs)
+        for spec in specs { try store.insert(run(spec)) }
+        for s in studies {
+            let id = try store.openStudy(s).id!
+            guard case .trial(let trial) = try store.claimTrial(studyID: id, workerID: "w", staleAfter: 60, decide: { _, _ in
+                (bestParameters[s.algorithm] ?? [:]).mapValues { ($0, .float(low: 1e-5, high: 1e-2, log: true)) }
+            }) else { continue }
+            try store.finishTrial(trialID: trial.id, workerID: "w", state: .complete, value: 0.9, failureReason: nil, run: nil)
+        }
+        let data = try ReportData(store: store)
+        #expect(data.comparisons.count == 1 && data.comparisons[0].arms.map(\.algorithm) == ["bp", "mf"])
+        return FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies)
+    }
+
+    @Test func aFairComparisonHasNoFinding() throws {
+        #expect(try Self.findings().isEmpty)
+    }
+
+    /// (expected kind, change) for every run-level asymmetry.
+    static func change(_ name: String) -> (kind: String, modify: @Sendable (inout [RunSpec]) -> Void) {
+        switch name {
+        case "patience": ("stopping rule", { $0[0].patience = 10; $0[1].patience = 10 })
+        case "cap": ("stopping rule", { $0[2].maxEpochs = 50 })
+        case "energy": ("energy source", { $0[0].energySource = "estimate" })
+        case "trace": ("measurement window", { $0[3].traceHz = 1 })
+        case "threads": ("threads", { $0[0].threads = 1; $0[1].threads = 1 })
+        case "cpu": ("hardware", { $0[2].cpu = "Intel Xeon"; $0[3].cpu = "Intel Xeon" })
+        case "repeated": ("repeated seeds", { $0[1].seed = 2 })
+        default: ("unpaired seeds", { $0[2].seed = 4; $0[3].seed = 5 })
+        }
+    }
+
+    @Test(arguments: ["patience", "cap", "energy", "trace", "threads", "cpu", "repeated", "unpaired"])
+    func eachRunAsymmetryIsFound(name: String) throws {
+        let (kind, modify) = Self.change(name)
+        let findings = try Self.findings(runs: modify)
+        #expect(findings.contains { $0.kind == kind }, "\(findings)")
+    }
+
+    @Test func studyAsymmetriesAreFound() throws {
+        let pruned = try Self.findings(studies: [Self.study("mf", algorithm: "mf", seed: 11, pruner: "median"), Self.study("bp", algorithm: "bp", seed: 12)])
+        #expect(pruned.map(\.kind) == ["pruning"])
+        let budget = try Self.findings(studies: [Self.study("mf", algorithm: "mf", seed: 11, budget: 40), Self.study("bp", algorithm: "bp", seed: 12)])
+        #expect(budget.map(\.kind) == ["trial budget"])
+        let epochs = try Self.findings(studies: [Self.study("mf", algorithm: "mf", seed: 11, epochs: 50), Self.study("bp", algorithm: "bp", seed: 12)])
+        #expect(epochs.map(\.kind) == ["epoch budget"])
+        let seed = try Self.findings(studies: [Self.study("mf", algorithm: "mf", seed: 11), Self.study("bp", algorithm: "bp", seed: 11)])
+        #expect(seed.map(\.kind) == ["sampler seed"])
+        let identical = try Self.findings(bestParameters: ["mf": ["learning_rate": 1e-3], "bp": ["learning_rate": 1e-3]])
+        #expect(identical.map(\.kind) == ["identical hyperparameters"])
+        let untuned = try Self.findings(studies: [Self.study("mf", algorithm: "mf", seed: 11)])
+        #expect(untuned.map(\.kind) == ["tuning"])
+    }
+}
