@@ -72,6 +72,7 @@ public struct Benchmark: Sendable {
     public var pruner: StudySpecification.Pruner = .none
     public var sampler: StudySampler.Kind = .tpe
     public var dataDirectory: String?
+    public var trainingProtocol = TrainingProtocol.harmonized
 
     public init(suite: Suite, seed: UInt64, threads: Int) {
         self.suite = suite
@@ -110,11 +111,14 @@ public struct Benchmark: Sendable {
         var stopping = StoppingRule.harmonized
         stopping.maxEpochs = suite.epochs
         let limit = suite.trainLimit.map { "-n\($0)" } ?? ""
-        return StudySpecification(
-            name: "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(suite.epochs)\(limit)-s\(seed)",
+        let protocolTag = trainingProtocol == .harmonized ? "" : "-\(trainingProtocol.rawValue)"
+        var specification = StudySpecification(
+            name: "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(suite.epochs)\(limit)\(protocolTag)-s\(seed)",
             algorithm: algorithm, architecture: architecture, dataset: dataset, seed: seed, trials: suite.trials,
             stopping: stopping, trainLimit: suite.trainLimit, sampler: sampler, pruner: pruner,
             dataDirectory: dataDirectory, threads: threads)
+        specification.trainingProtocol = trainingProtocol
+        return specification
     }
 
     /// The final run of an arm for one seed: the best trial's parameters, the final epoch cap.

@@ -20,6 +20,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var threads: Int
     /// Energy, CO2e and trace settings.
     public var measurement = MeasurementConfiguration()
+    /// Harmonized (default) or the original study's rules (`--protocol seed-paper`).
+    public var trainingProtocol = TrainingProtocol.harmonized
 
     /// The datasets `--dataset` accepts.
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]

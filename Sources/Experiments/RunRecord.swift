@@ -23,6 +23,14 @@ public struct RunRecord: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey {
             case monitor, patience, minDelta = "min_delta", maxEpochs = "max_epochs"
         }
+
+        /// The record of a rule.
+        public init(_ rule: StoppingRule) {
+            monitor = rule.monitor.rawValue
+            patience = rule.patience
+            minDelta = rule.minDelta
+            maxEpochs = rule.maxEpochs
+        }
     }
 
     public var algorithm: String
@@ -31,6 +39,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var seed: UInt64
     public var hyperparameters: [String: HyperparameterValue]
     public var stopping: Stopping
+    /// `harmonized` or `seed-paper`.
+    public var trainingProtocol: String
+    /// Rules of their own for stages (by stage-name prefix), under seed-paper.
+    public var stageStopping: [String: Stopping]?
     public var trainLimit: Int?
     public var epochs: [Epoch]
     public var stages: [StageSummary]
@@ -87,6 +99,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
+        case trainingProtocol = "protocol", stageStopping = "stage_stopping"
         case trainLimit = "train_limit", epochs, stages
         case effectiveEpochs = "effective_epochs", bestEpoch = "best_epoch", status
         case failureReason = "failure_reason", testAccuracy = "test_accuracy"
@@ -112,6 +125,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(seed, forKey: .seed)
         try c.encode(hyperparameters, forKey: .hyperparameters)
         try c.encode(stopping, forKey: .stopping)
+        try c.encode(trainingProtocol, forKey: .trainingProtocol)
+        try c.encode(stageStopping, forKey: .stageStopping)
         try c.encode(trainLimit, forKey: .trainLimit)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(stages, forKey: .stages)

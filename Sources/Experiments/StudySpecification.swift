@@ -31,6 +31,8 @@ public struct StudySpecification: Sendable, Equatable {
     public var dataDirectory: String?
     public var threads: Int
     public var measurement = MeasurementConfiguration()
+    /// Part of the study's identity (its settings).
+    public var trainingProtocol = TrainingProtocol.harmonized
 
     public init(name: String? = nil, algorithm: String, architecture: Architecture? = nil, dataset: String, seed: UInt64,
                 trials: Int, stopping: StoppingRule, trainLimit: Int? = nil, sampler: StudySampler.Kind = .tpe,
@@ -86,6 +88,7 @@ public struct StudySpecification: Sendable, Equatable {
                                              dataDirectory: dataDirectory, seed: seed, stopping: stopping,
                                              options: options, trainLimit: trainLimit, threads: threads)
         configuration.measurement = measurement
+        configuration.trainingProtocol = trainingProtocol
         return configuration
     }
 
@@ -93,13 +96,15 @@ public struct StudySpecification: Sendable, Equatable {
     /// columns, so that resuming with different settings is caught.
     public func stored() throws -> StoredStudy {
         struct Settings: Encodable {
-            let seed: UInt64, patience: Int, minDelta: Double, trainLimit: Int?, options: [String: String]
-            enum CodingKeys: String, CodingKey { case seed, patience, minDelta = "min_delta", trainLimit = "train_limit", options }
+            let seed: UInt64, patience: Int, minDelta: Double, trainLimit: Int?, options: [String: String], trainingProtocol: String?
+            enum CodingKeys: String, CodingKey {
+                case seed, patience, minDelta = "min_delta", trainLimit = "train_limit", options, trainingProtocol = "protocol"
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let settings = Settings(seed: seed, patience: stopping.patience, minDelta: stopping.minDelta, trainLimit: trainLimit,
-                                options: options)
+                                options: options, trainingProtocol: trainingProtocol == .harmonized ? nil : trainingProtocol.rawValue)
         let architecture = try self.architecture ?? AlgorithmRegistry.defaultArchitecture(for: algorithm, dataset: dataset)
         return StoredStudy(name: name, algorithm: algorithm, dataset: dataset, architecture: architecture.description,
                            sampler: sampler.rawValue, samplerSeed: Int64(StudySampler.seed(studyName: name, baseSeed: seed)),

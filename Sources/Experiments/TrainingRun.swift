@@ -39,11 +39,14 @@ public enum TrainingRun {
         let meters = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
                                              nvmlLibrary: measurement.nvmlLibrary)
         let metering = MeteringObserver(session: MeasurementSession(meters: meters.meters, traceHz: measurement.traceHz))
-        let trainer = Trainer(configuration: .init(stopping: configuration.stopping, batchSize: built.batchSize,
-                                                   seed: configuration.seed),
-                              observers: [metering] + observers)
+        let rules = configuration.trainingProtocol.stopping(algorithm: configuration.algorithm, dataset: configuration.dataset,
+                                                            architecture: built.architecture, base: configuration.stopping)
+        var trainerConfiguration = Trainer.Configuration(stopping: rules.common, batchSize: built.batchSize, seed: configuration.seed)
+        trainerConfiguration.stageStopping = rules.stages
+        let trainer = Trainer(configuration: trainerConfiguration, observers: [metering] + observers)
         let result = trainer.fit(built.algorithm, data: data)
-        var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt)
+        var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.common)
+        record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
         record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
         var traceRows: [[Double?]] = []
         if let measured = metering.result {
@@ -61,7 +64,7 @@ public enum TrainingRun {
     }
 
     static func record(of result: TrainingResult, configuration: RunConfiguration,
-                       built: AlgorithmRegistry.Built, startedAt: String) -> RunRecord {
+                       built: AlgorithmRegistry.Built, startedAt: String, stopping: StoppingRule) -> RunRecord {
         let window = result.window
         let seconds = max(window.seconds, 1e-9)
         let (status, reason): (String, String?) = switch result.status {
@@ -73,8 +76,7 @@ public enum TrainingRun {
             algorithm: configuration.algorithm, dataset: configuration.dataset,
             architecture: built.architecture.description, seed: configuration.seed,
             hyperparameters: built.hyperparameters.values,
-            stopping: .init(monitor: "val_loss", patience: configuration.stopping.patience,
-                            minDelta: configuration.stopping.minDelta, maxEpochs: configuration.stopping.maxEpochs),
+            stopping: .init(stopping), trainingProtocol: configuration.trainingProtocol.rawValue,
             trainLimit: configuration.trainLimit,
             epochs: result.epochs.map {
                 .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.validationLoss,

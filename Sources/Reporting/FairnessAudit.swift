@@ -24,6 +24,8 @@ public enum FairnessAudit {
             let listing = values.keys.sorted().map { "\($0): \(values[$0]!.sorted().joined(separator: ", "))" }.joined(separator: "; ")
             findings.append(Finding(kind: kind, detail: "\(what) differs between runs — \(listing)"))
         }
+        differs("stopping rule", "the protocol") { $0.text("protocol") ?? "harmonized" }
+        differs("stopping rule", "the monitored value") { $0.text("stopping", "monitor") }
         differs("stopping rule", "patience") { $0.patience }
         differs("stopping rule", "min_delta") { $0.minDelta }
         differs("stopping rule", "epoch cap") { $0.maxEpochs }

@@ -9,6 +9,13 @@ public final class Trainer {
     public struct Configuration: Sendable {
         /// The stopping rule applied to every stage.
         public var stopping: StoppingRule
+        /// Rules of their own for stages whose name starts with the key (e.g. "blocks", "layer").
+        public var stageStopping: [String: StoppingRule] = [:]
+
+        /// The rule of a stage: its own, or the common one.
+        public func rule(forStage name: String) -> StoppingRule {
+            stageStopping.first { name.hasPrefix($0.key) }?.value ?? stopping
+        }
         /// Training batch size (the last incomplete batch is dropped).
         public var batchSize: Int
         /// Batch size of validation and test passes (no effect on results, only on speed and memory).
@@ -86,7 +93,7 @@ public final class Trainer {
         var augmenter = SeededGenerator(seed: configuration.seed, stream: "augmentation")
         var augmentationScratch: [Float] = []
         stageLoop: for (stageIndex, stage) in stages.enumerated() {
-            var rule = configuration.stopping
+            var rule = configuration.rule(forStage: stage.name)
             if let limit = stage.epochLimit { rule.maxEpochs = min(rule.maxEpochs, limit) }
             var stopper = EarlyStopping(rule: rule)
             let (train, validation) = algorithm.stageData(stageIndex, from: data) ?? (data.train, data.validation)
@@ -137,13 +144,14 @@ public final class Trainer {
                     result.status = .failed(reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
                     break stageLoop
                 }
-                if stopper.record(validationLoss: validationLoss) {
+                let validationAccuracy = Double(validationSums.correct) / Double(validation.count)
+                if stopper.record(validationLoss: validationLoss, validationAccuracy: validationAccuracy) {
                     checkpoint = algorithm.parameters(of: stageIndex).map(\.value)
                 }
                 let record = EpochRecord(stage: stage.name, epoch: epoch,
                                          trainLoss: lossSum / Double(schedule.batchCount),
                                          validationLoss: validationLoss,
-                                         validationAccuracy: Double(validationSums.correct) / Double(validation.count),
+                                         validationAccuracy: validationAccuracy,
                                          seconds: (clock.now - epochStart).seconds,
                                          validationSeconds: (clock.now - validationStart).seconds)
                 result.epochs.append(record)

@@ -47,6 +47,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Pruner of every arm: none or median.")
     var pruner: StudySpecification.Pruner = .none
 
+    @Option(name: .customLong("protocol"), help: "Stopping rules of every arm: harmonized, or seed-paper (the original study's, to reproduce its numbers).")
+    var trainingProtocol: TrainingProtocol = .harmonized
+
     @Option(help: "Worker processes per study (threads default to cores / workers).")
     var workers = 1
 
@@ -92,6 +95,7 @@ struct Bench: ParsableCommand {
         benchmark.sampler = sampler
         benchmark.pruner = pruner
         benchmark.dataDirectory = dataDir
+        benchmark.trainingProtocol = trainingProtocol
         let algorithmList = list(algorithms)
         for id in algorithmList ?? [] where !AlgorithmRegistry.ids.contains(id) && !chosen.comparisons.contains(where: { $0.algorithm == id }) {
             throw ConfigurationError(field: "--algorithms", problem: "unknown algorithm '\(id)'; the suite compares \(Set(chosen.comparisons.map(\.algorithm)).sorted().joined(separator: ", "))")
@@ -130,7 +134,7 @@ enum TuneProcesses {
                          "--epochs", "\(spec.stopping.maxEpochs)", "--patience", "\(spec.stopping.patience)",
                          "--min-delta", "\(spec.stopping.minDelta)", "--trials", "\(spec.trials)",
                          "--sampler", spec.sampler.rawValue, "--pruner", spec.pruner.rawValue, "--study", spec.name,
-                         "--threads", "\(spec.threads)", "--store", store]
+                         "--threads", "\(spec.threads)", "--store", store, "--protocol", spec.trainingProtocol.rawValue]
         if let architecture = spec.architecture { arguments += ["--architecture", architecture.description] }
         if let limit = spec.trainLimit { arguments += ["--train-limit", "\(limit)"] }
         if let folder = spec.dataDirectory { arguments += ["--data-dir", folder] }

@@ -4,6 +4,8 @@ import Experiments
 import Foundation
 import Training
 
+extension TrainingProtocol: ExpressibleByArgument {}
+
 /// The flags that say what to train, shared by `train` and `tune`.
 struct RunOptions: ParsableArguments {
     @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
@@ -23,6 +25,9 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: "Epoch cap per stage.")
     var epochs = StoppingRule.harmonized.maxEpochs
+
+    @Option(name: .customLong("protocol"), help: "Stopping rules: harmonized (every unit alike, protocol §3) or seed-paper (the original study's per-algorithm rules, only to reproduce its numbers).")
+    var trainingProtocol: TrainingProtocol = .harmonized
 
     @Option(help: "Epochs without a validation-loss improvement before stopping.")
     var patience = StoppingRule.harmonized.patience

@@ -49,6 +49,7 @@ struct Train: ParsableCommand {
             overrides: CommonHyperparameters(learningRate: learningRate, weightDecay: weightDecay, batchSize: batchSize),
             options: try runOptions.parsedSettings(), trainLimit: runOptions.trainLimit,
             threads: runOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        configuration.trainingProtocol = runOptions.trainingProtocol
         configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
                                                              carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
         return configuration

@@ -41,11 +41,13 @@ struct Tune: ParsableCommand {
         guard workers >= 1 else { throw ConfigurationError(field: "--workers", problem: "must be at least 1, got \(workers)") }
         guard heartbeatSeconds > 0 else { throw ConfigurationError(field: "--heartbeat-seconds", problem: "must be positive, got \(heartbeatSeconds)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return StudySpecification(
+        var specification = StudySpecification(
             name: study, algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(),
             dataset: runOptions.dataset, seed: runOptions.seed, trials: trials, stopping: runOptions.stopping,
             trainLimit: runOptions.trainLimit, sampler: sampler, pruner: pruner, options: try runOptions.parsedSettings(),
             dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
+        specification.trainingProtocol = runOptions.trainingProtocol
+        return specification
     }
 
     func run() throws {

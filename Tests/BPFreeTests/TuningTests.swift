@@ -1,4 +1,7 @@
+import Algorithms
 import Experiments
+import Reporting
+import Training
 import Foundation
 import Results
 import Testing
@@ -204,5 +207,51 @@ final class Counts: @unchecked Sendable {
         // Again: everything is in the store, nothing runs.
         try Bench.parse(arguments).run()
         #expect(try results.runs().count == count)
+    }
+}
+
+@Suite struct TrainingProtocolTests {
+    static func rules(_ algorithm: String, _ dataset: String, _ architecture: String, base: StoppingRule = .harmonized)
+        -> (common: StoppingRule, stages: [String: StoppingRule]) {
+        TrainingProtocol.seedPaper.stopping(algorithm: algorithm, dataset: dataset, architecture: try! Architecture(parsing: architecture), base: base)
+    }
+
+    @Test func harmonizedIsTheSameRuleForEveryArm() {
+        for algorithm in ["bp", "ff", "mf", "cafo-dfa-ce"] {
+            let rules = TrainingProtocol.harmonized.stopping(algorithm: algorithm, dataset: "fashion-mnist", architecture: .mlp(hiddenWidths: [10]), base: .harmonized)
+            #expect(rules.common == .harmonized && rules.stages.isEmpty)
+        }
+    }
+
+    @Test func seedPaperFollowsTheOriginalStudysTable() {
+        #expect(Self.rules("ff", "fashion-mnist", "mlp-4x2000").common == StoppingRule(patience: 20, minDelta: 0.01, maxEpochs: 100, monitor: .validationAccuracy))
+        #expect(Self.rules("mf", "fashion-mnist", "mlp-2x1000").common == StoppingRule(patience: 10, minDelta: 1e-4, maxEpochs: 100))
+        #expect(Self.rules("mf", "cifar10", "mlp-3x2000").common.patience == 4)
+        #expect(Self.rules("bp", "mnist", "mlp-4x2000").common.patience == 40)
+        #expect(Self.rules("bp", "cifar10", "cnn-3block").common.patience == 40)
+        let cafo = Self.rules("cafo-dfa-ce", "fashion-mnist", "cnn-3block")
+        #expect(cafo.stages["predictor"] == StoppingRule(patience: 6, minDelta: 1e-3, maxEpochs: 100))
+        #expect(cafo.stages["blocks"] == StoppingRule(patience: 15, minDelta: 0, maxEpochs: 15, monitor: .none))
+        #expect(Self.rules("cafo-rand-ce", "mnist", "cnn-3block").stages == ["predictor": StoppingRule(patience: 8, minDelta: 5e-4, maxEpochs: 100)])
+        // A smaller --epochs still caps every unit.
+        #expect(Self.rules("cafo-dfa-ce", "cifar10", "cnn-3block", base: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 3)).stages["blocks"]!.maxEpochs == 3)
+    }
+
+    @Test func aSeedPaperRunRecordsItsRulesAndTheAuditFlagsTheMix() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let dataset = "synthetic:samples=600,classes=3,shape=2x6x6"
+        for algorithm in ["cafo-dfa-ce", "bp"] {
+            try Train.parse(["--algorithm", algorithm, "--architecture", "cnn:3,6", "--dataset", dataset, "--epochs", "4", "--threads", "1",
+                             "--protocol", algorithm == "bp" ? "harmonized" : "seed-paper", "--store", folder + "/s.sqlite",
+                             "--output", folder + "/\(algorithm).json"]).run()
+        }
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/cafo-dfa-ce.json"))) as! [String: Any]
+        #expect(record["protocol"] as? String == "seed-paper")
+        let stages = record["stages"] as! [[String: Any]]
+        #expect(stages[0]["name"] as? String == "blocks" && stages[0]["epochs"] as? Int == 4, "fixed block epochs, capped by --epochs")
+        #expect((record["stage_stopping"] as? [String: Any])?["blocks"] != nil)
+        let data = try ReportData(store: try ResultsStore(path: folder + "/s.sqlite"))
+        let findings = FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies)
+        #expect(findings.contains { $0.kind == "stopping rule" && $0.detail.contains("seed-paper") }, "\(findings)")
     }
 }

@@ -149,6 +149,23 @@ import Training
         #expect(stopper.shouldStop)
     }
 
+    @Test func accuracyMonitorKeepsTheMostAccurateEpoch() {
+        var stopper = EarlyStopping(rule: StoppingRule(patience: 2, minDelta: 0.01, maxEpochs: 10, monitor: .validationAccuracy))
+        let improved = [(0.9, 0.50), (0.8, 0.505), (0.7, 0.52), (0.6, 0.525), (0.5, 0.528)].map {
+            stopper.record(validationLoss: $0.0, validationAccuracy: $0.1)
+        }
+        // +0.5 pp is below min_delta 0.01; +2 pp is not; lower losses do not count.
+        #expect(improved == [true, false, true, false, false])
+        #expect(stopper.bestEpoch == 3 && stopper.bestValue == 0.52 && stopper.bestLoss == 0.7)
+        #expect(stopper.shouldStop)
+    }
+
+    @Test func noMonitorRunsTheCapAndKeepsTheLastEpoch() {
+        var stopper = EarlyStopping(rule: StoppingRule(patience: 3, minDelta: 0, maxEpochs: 3, monitor: .none))
+        #expect([1.0, 2.0, 3.0].map { stopper.record(validationLoss: $0) } == [true, true, true])
+        #expect(stopper.bestEpoch == 3 && stopper.shouldStop)
+    }
+
     @Test func harmonizedRuleMatchesTheProtocol() {
         #expect(StoppingRule.harmonized == StoppingRule(patience: 20, minDelta: 0, maxEpochs: 100))
     }
