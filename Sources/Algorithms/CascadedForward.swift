@@ -168,22 +168,25 @@ public final class CascadedForward: RegisteredAlgorithm {
     public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? {
         guard stage >= firstPredictorStage else { return nil }
         let block = stage - firstPredictorStage
-        let previous: (train: Tensor, validation: Tensor)
+        var previousTrain: Tensor, previousValidation: Tensor
         if block == 0 {
-            previous = (data.train.inputs, data.validation.inputs)
+            (previousTrain, previousValidation) = (data.train.inputs, data.validation.inputs)
         } else {
             precondition(cachedBlock == block - 1, "CaFo: stage of block \(block + 1) before block \(block)")
-            // The finished predictor's outputs join the ensemble of the validation rows.
-            previous = (trainFeatures!, stripEnsemble(validationFeatures!, block: block - 1))
+            (previousTrain, previousValidation) = (trainFeatures!, stripEnsemble(validationFeatures!, block: block - 1))
         }
+        // The finished predictor's outputs join the ensemble carried by the validation rows.
         let ensemble = block == 0
             ? Tensor(zeros: [data.validation.count, classCount])
             : ensembleColumns(validationFeatures!, block: block - 1, adding: predictors[block - 1])
-        // Drop the previous block's cache as soon as the next one exists (one split at a time).
+        // NOTE: each input is released as soon as its split's next features exist, so beyond the
+        // current block's features at most one split of the previous block is resident.
         trainFeatures = nil
         validationFeatures = nil
-        let train = trainBlockFeatures(block, input: previous.train)
-        let validation = appendColumns(blockFeatures(block, input: previous.validation), ensemble)
+        let validation = appendColumns(blockFeatures(block, input: previousValidation), ensemble)
+        previousValidation = Tensor(zeros: [0])
+        let train = trainBlockFeatures(block, input: previousTrain)
+        previousTrain = Tensor(zeros: [0])
         trainFeatures = train
         validationFeatures = validation
         trainLabels = data.train.labels
