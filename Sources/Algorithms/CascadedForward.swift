@@ -179,14 +179,14 @@ public final class CascadedForward: RegisteredAlgorithm {
         let ensemble = block == 0
             ? Tensor(zeros: [data.validation.count, classCount])
             : ensembleColumns(validationFeatures!, block: block - 1, adding: predictors[block - 1])
-        // NOTE: each input is released as soon as its split's next features exist, so beyond the
-        // current block's features at most one split of the previous block is resident.
+        // NOTE: training first (it sets the BatchNorm statistics the other splits use); each
+        // input is released as soon as its split's next features exist.
         trainFeatures = nil
         validationFeatures = nil
-        let validation = appendColumns(blockFeatures(block, input: previousValidation), ensemble)
-        previousValidation = Tensor(zeros: [0])
         let train = trainBlockFeatures(block, input: previousTrain)
         previousTrain = Tensor(zeros: [0])
+        let validation = appendColumns(blockFeatures(block, input: previousValidation), ensemble)
+        previousValidation = Tensor(zeros: [0])
         trainFeatures = train
         validationFeatures = validation
         trainLabels = data.train.labels
