@@ -129,6 +129,7 @@ public struct Report {
             command += " --dataset \(run.stored.dataset) --seed $seed"
             if let cap = run.maxEpochs { command += " --epochs \(cap)" }
             if let patience = run.patience { command += " --patience \(patience)" }
+            if let name = run.text("protocol"), name != "harmonized" { command += " --protocol \(name)" }
             if let limit = run.trainLimit { command += " --train-limit \(limit)" }
             let prefix = arm.algorithm.hasPrefix("cafo") ? "cafo" : arm.algorithm
             for (key, value) in run.hyperparameters.sorted(by: { $0.key < $1.key }) { command += " --set \(prefix).\(key)=\(value)" }
