@@ -73,6 +73,8 @@ public final class CascadedForward: RegisteredAlgorithm {
     private var signal = Tensor(zeros: [0])
     private var scratch = Tensor(zeros: [0])
     private var outputScratch = Tensor(zeros: [0])
+    private var validationScratch = Tensor(zeros: [0])
+    private var ensembleScratch: [Float] = []
     private var sortScratch: [Float] = []
     /// Samples each block has run forward on (train, validation and test: once per split).
     public private(set) var blockForwardSamples: [Int]
@@ -265,14 +267,19 @@ public final class CascadedForward: RegisteredAlgorithm {
 
     /// The feature part of validation rows. Shapes: N×(D_b + C) → N×D_b.
     private func stripEnsemble(_ rows: Tensor, block: Int) -> Tensor {
+        var result = Tensor(zeros: [0])
+        stripEnsemble(rows, block: block, into: &result)
+        return result
+    }
+
+    private func stripEnsemble(_ rows: Tensor, block: Int, into result: inout Tensor) {
         let (n, d, c) = (rows.rows, featureSizes[block], classCount)
-        var result = Tensor(uninitialized: [n, d])
+        result.resize(to: [n, d])
         rows.withUnsafePointer { src in
             result.withUnsafeMutablePointer { dst in
                 for row in 0..<n { (dst + row * d).update(from: src + row * (d + c), count: d) }
             }
         }
-        return result
     }
 
     /// The ensemble columns of validation rows plus `predictor`'s output on their features.
@@ -445,8 +452,8 @@ public final class CascadedForward: RegisteredAlgorithm {
         }
         let block = stage - firstPredictorStage
         let (n, d, c) = (batch.labels.count, featureSizes[block], classCount)
-        let features = stripEnsemble(batch.inputs, block: block)
-        let logits = predictors[block].forward(features, mode: .inference)
+        stripEnsemble(batch.inputs, block: block, into: &validationScratch)
+        let logits = predictors[block].forward(validationScratch, mode: .inference)
         let lossSum: Double = switch loss {
         case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels).lossSum
         case .sl: sparsemax.evaluate(logits: logits, labels: batch.labels).lossSum
@@ -473,17 +480,19 @@ public final class CascadedForward: RegisteredAlgorithm {
     public func countCorrect(_ batch: Batch) -> Int {
         let n = batch.labels.count
         var h = batch.inputs
-        var ensemble = [Float](repeating: 0, count: n * classCount)
+        if ensembleScratch.count != n * classCount { ensembleScratch = [Float](repeating: 0, count: n * classCount) }
+        for i in ensembleScratch.indices { ensembleScratch[i] = 0 }
         for (b, block) in blocks.enumerated() {
             h = block.forward(h, mode: .inference)
             blockForwardSamples[b] += n
             let contribution = output(predictors[b].forward(h.reshaped([n, featureSizes[b]]), mode: .inference))
-            contribution.withUnsafePointer { o in for i in 0..<ensemble.count { ensemble[i] += o[i] } }
+            contribution.withUnsafePointer { o in for i in ensembleScratch.indices { ensembleScratch[i] += o[i] } }
         }
         var correct = 0
         for row in 0..<n {
-            let r = ensemble[(row * classCount)..<((row + 1) * classCount)]
-            if r.firstIndex(of: r.max()!)! - row * classCount == Int(batch.labels[row]) { correct += 1 }
+            var best = 0
+            for j in 1..<classCount where ensembleScratch[row * classCount + j] > ensembleScratch[row * classCount + best] { best = j }
+            if best == Int(batch.labels[row]) { correct += 1 }
         }
         return correct
     }

@@ -7,6 +7,7 @@ public final class SparsemaxLoss {
     /// ∂(mean loss)/∂z from the last `lossAndGradient` call: `(sparsemax(z) − onehot)/N`.
     public private(set) var gradient = Tensor(zeros: [0])
     private var sorted: [Float] = []
+    private var row: [Float] = []
 
     /// A loss with its own buffers.
     public init() {}
@@ -35,7 +36,7 @@ public final class SparsemaxLoss {
     public func lossAndGradient(logits z: Tensor, labels: [Int32]) -> (loss: Float, correct: Int) {
         gradient.resize(to: z.shape)
         let n = z.rows
-        let result = gradient.withUnsafeMutablePointer { Self.run(z, labels, gradient: $0, scale: 1 / Float(n), scratch: &sorted) }
+        let result = gradient.withUnsafeMutablePointer { Self.run(z, labels, gradient: $0, scale: 1 / Float(n), scratch: &sorted, row: &row) }
         return (Float(result.lossSum / Double(n)), result.correct)
     }
 
@@ -43,14 +44,14 @@ public final class SparsemaxLoss {
     ///
     /// Shapes: z N×C, labels N.
     public func evaluate(logits z: Tensor, labels: [Int32]) -> (lossSum: Double, correct: Int) {
-        Self.run(z, labels, gradient: nil, scale: 1, scratch: &sorted)
+        Self.run(z, labels, gradient: nil, scale: 1, scratch: &sorted, row: &row)
     }
 
     static func run(_ z: Tensor, _ labels: [Int32], gradient: UnsafeMutablePointer<Float>?, scale: Float,
-                    scratch: inout [Float]) -> (lossSum: Double, correct: Int) {
+                    scratch: inout [Float], row p: inout [Float]) -> (lossSum: Double, correct: Int) {
         let (n, c) = (z.rows, z.columns)
         var lossSum = 0.0, correct = 0
-        var p = [Float](repeating: 0, count: c)
+        if p.count != c { p = [Float](repeating: 0, count: c) }
         z.withUnsafePointer { zp in
             for row in 0..<n {
                 let r = zp + row * c, y = Int(labels[row])

@@ -145,13 +145,14 @@ public struct Report {
         var series: (loss: [LineChart.Series], accuracy: [LineChart.Series]) = ([], [])
         var markers: [(x: Double, label: String)] = []
         for (armIndex, arm) in c.arms.enumerated() {
-            for run in arm.runs {
+            for (runIndex, run) in arm.runs.enumerated() {
                 let name = "\(arm.algorithm) seed \(run.seed)"
                 let epochs = run.stored.epochs
                 series.loss.append(.init(name: name, color: Palette.color(armIndex),
-                                         points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valLoss) }))
+                                         points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valLoss) }, dashed: runIndex > 0))
                 series.accuracy.append(.init(name: name, color: Palette.color(armIndex),
-                                             points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valAccuracy * 100) }))
+                                             points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valAccuracy * 100) },
+                                             dashed: runIndex > 0))
                 if markers.isEmpty, run.stored.stages.count > 1 {
                     var total = 0
                     for stage in run.stored.stages.dropLast() {

@@ -18,9 +18,12 @@ public struct LineChart {
         public var yErrors: [Double]?
         /// Markers only (a scatter) instead of a line.
         public var markersOnly: Bool
+        /// A dashed line (e.g. a second seed in the colour of its arm).
+        public var dashed: Bool
 
         public init(name: String, color: String, points: [(x: Double, y: Double)], xErrors: [Double]? = nil,
-                    yErrors: [Double]? = nil, markersOnly: Bool = false) {
+                    yErrors: [Double]? = nil, markersOnly: Bool = false, dashed: Bool = false) {
+            self.dashed = dashed
             self.name = name
             self.color = color
             self.points = points
@@ -73,7 +76,7 @@ public struct LineChart {
             out += #"<g class="series" data-name="\#(SVG.escape(s.name))">"#
             if !s.markersOnly, points.count > 1 {
                 let d = points.enumerated().map { k, e in "\(k == 0 ? "M" : "L")\(SVG.f(px(e.element.x))),\(SVG.f(py(e.element.y)))" }.joined(separator: " ")
-                out += #"<path d="\#(d)" fill="none" stroke="\#(s.color)" stroke-width="1.8"/>"#
+                out += #"<path d="\#(d)" fill="none" stroke="\#(s.color)" stroke-width="1.8"\#(s.dashed ? #" stroke-dasharray="6 3""# : "")/>"#
             }
             for (i, p) in points {
                 let (cx, cy) = (px(p.x), py(p.y))
