@@ -19,6 +19,8 @@ import json, sys
 out, i, sgemm = sys.argv[1], sys.argv[2], float(sys.argv[3])
 bp = json.load(open(f"{out}/bp-{i}.json")); mf = json.load(open(f"{out}/mf-{i}.json"))
 f = lambda r: f"{r['train_seconds']:.2f} s, {r['samples_per_second']:.0f} samples/s, {r['flops_per_second']/1e9:.1f} GFLOP/s = {r['flops_per_second']/1e9/sgemm:.0%} of sgemm"
-print(f"run {i}: sgemm 128x2000x2000 {sgemm:.1f} GFLOP/s | BP {f(bp)} | MF {f(mf)} | MF/BP time {mf['train_seconds']/bp['train_seconds']:.2f}")
+train = lambda r: sum(e['seconds'] - e['val_seconds'] for e in r['epochs'])
+print(f"run {i}: sgemm 128x2000x2000 {sgemm:.1f} GFLOP/s | BP {f(bp)} | MF {f(mf)} | MF/BP time {mf['train_seconds']/bp['train_seconds']:.2f}"
+      f" (training part only: BP {train(bp):.2f} s, MF {train(mf):.2f} s, {train(mf)/train(bp):.2f})")
 PY
 done
