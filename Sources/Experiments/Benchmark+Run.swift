@@ -35,8 +35,7 @@ extension Benchmark {
                 try worker.run(objective: spec.objective(observers: observers))
             }
             let trials = try store.trials(ofStudy: stored.id!)
-            let best = trials.filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }
-            guard let best else {
+            guard let best = trials.best else {
                 log("\(spec.name): no trial completed; no final runs")
                 results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: []))
                 continue

@@ -62,7 +62,7 @@ public enum FairnessAudit {
         }
         // Identical best hyperparameters between arms of the same algorithm family.
         let bests = comparison.arms.compactMap { arm -> (String, [String: Double])? in
-            guard let best = arm.trials.filter({ $0.state == .complete && $0.value != nil }).max(by: { $0.value! < $1.value! }) else { return nil }
+            guard let best = arm.trials.best else { return nil }
             return (arm.algorithm, best.parameters)
         }
         for i in bests.indices { for j in bests.indices where j > i && !bests[i].1.isEmpty && bests[i].1 == bests[j].1 {

@@ -262,13 +262,8 @@ public struct Report {
     func studiesTable() -> Table {
         Table(title: "Studies", header: ["study", "algorithm", "sampler (seed)", "pruner", "budget", "epochs/trial", "trials", "best value"],
               rows: data.studies.map { study, trials -> [String] in
-                  let counts: String = TrialState.allCases.compactMap { (state: TrialState) -> String? in
-                      let n = trials.filter { $0.state == state }.count
-                      return n > 0 ? "\(n) \(state.rawValue.lowercased())" : nil
-                  }.joined(separator: ", ")
-                  let best = trials.filter { $0.state == .complete }.compactMap(\.value).max()
-                  return [study.name, study.algorithm, "\(study.sampler) (\(study.samplerSeed))", study.pruner, "\(study.trialBudget)",
-                          "\(study.epochsPerTrial)", counts, best.map { String(format: "%.4f", $0) } ?? "–"]
+                  [study.name, study.algorithm, "\(study.sampler) (\(study.samplerSeed))", study.pruner, "\(study.trialBudget)",
+                   "\(study.epochsPerTrial)", trials.stateCounts, trials.best?.value.map { String(format: "%.4f", $0) } ?? "–"]
               })
     }
 

@@ -105,3 +105,18 @@ extension SearchDistribution {
         }
     }
 }
+
+extension Array where Element == FrozenTrial {
+    /// How many trials are in each state, e.g. "12 complete, 1 fail".
+    public var stateCounts: String {
+        TrialState.allCases.compactMap { (state: TrialState) -> String? in
+            let n = filter { $0.state == state }.count
+            return n > 0 ? "\(n) \(state.rawValue.lowercased())" : nil
+        }.joined(separator: ", ")
+    }
+
+    /// The complete trial with the highest value (the study maximises).
+    public var best: FrozenTrial? {
+        filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }
+    }
+}

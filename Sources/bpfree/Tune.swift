@@ -96,14 +96,10 @@ enum StudyListing {
 
     /// The study's counts by state and its best trial.
     static func summary(_ study: StoredStudy, trials: [FrozenTrial]) -> String {
-        let counts = TrialState.allCases.compactMap { state in
-            let n = trials.filter { $0.state == state }.count
-            return n > 0 ? "\(n) \(state.rawValue.lowercased())" : nil
-        }
         var text = "study \(study.name): \(study.algorithm) \(study.architecture) \(study.dataset), \(study.sampler) sampler "
             + "(seed \(study.samplerSeed)), pruner \(study.pruner), \(study.epochsPerTrial) epochs per trial, budget \(study.trialBudget): "
-            + counts.joined(separator: ", ")
-        if let best = trials.filter({ $0.state == .complete && $0.value != nil }).max(by: { $0.value! < $1.value! }) {
+            + trials.stateCounts
+        if let best = trials.best {
             text += "\nbest trial \(best.number): validation accuracy \(String(format: "%.4f", best.value!)) with "
                 + best.parameters.sorted { $0.key < $1.key }.map { "\(study.algorithm).\($0.key)=\($0.value)" }.joined(separator: " ")
         }
