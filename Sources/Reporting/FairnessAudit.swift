@@ -14,6 +14,9 @@ public enum FairnessAudit {
     /// Every asymmetry between the arms of `comparison`, plus those among `studies` that concern it.
     public static func findings(in comparison: Comparison, allStudies: [(study: StoredStudy, trials: [FrozenTrial])]) -> [Finding] {
         var findings: [Finding] = []
+        if comparison.baseline == nil {
+            findings.append(Finding(kind: "baseline", detail: "no BP run on \(comparison.name): nothing to compare against"))
+        }
         func differs<T: Hashable>(_ kind: String, _ what: String, _ value: (ReportRun) -> T?) {
             var values: [String: Set<String>] = [:]
             for arm in comparison.arms {
@@ -69,6 +72,8 @@ public enum FairnessAudit {
             findings.append(Finding(kind: "identical hyperparameters", detail: "\(bests[i].0) and \(bests[j].0) have byte-identical best hyperparameters"))
         } }
 
+        // Seeds: tuning trials share the study's seed by design; only final and single runs count.
+        guard comparison.arms.allSatisfy({ $0.runs.allSatisfy { $0.stored.role != "trial" } }) else { return findings }
         // Repeated seeds within an arm's final runs.
         for arm in comparison.arms {
             let seeds = arm.runs.map(\.seed)

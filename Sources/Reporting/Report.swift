@@ -218,7 +218,7 @@ public struct Report {
     /// The HTML page, the Markdown tables and the CSV files, by file name.
     public func files() throws -> [String: String] {
         var html = ""
-        var markdown = "# bpfree report\n\nStore: `\(storePath)`; \(data.role == "final" ? "benchmark final runs" : "training runs") compared by dataset and architecture.\n\n"
+        var markdown = "# bpfree report\n\nStore: `\(storePath)`; \(Self.roleText(data.role)) compared by dataset and architecture.\n\n"
         var summaryRows: [[String]] = []
         var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean"]
         var toc = ""
@@ -272,6 +272,14 @@ public struct Report {
         return "<ul class=\"audit\">" + findings.map { "<li><strong>\(SVG.escape($0.kind))</strong>: \(SVG.escape($0.detail))</li>" }.joined() + "</ul>"
     }
 
+    static func roleText(_ role: String) -> String {
+        switch role {
+        case "final": "benchmark final runs"
+        case "trial": "tuning trials (no final or single runs in the store)"
+        default: "single training runs"
+        }
+    }
+
     static func csvField(_ text: String) -> String {
         text.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
@@ -295,7 +303,7 @@ public struct Report {
         .fair { color: #05683f; } .audit li { color: #8a3b00; }
         </style></head><body>
         <h1>\(SVG.escape(title))</h1>
-        <p>Store <code>\(SVG.escape(storePath))</code>, \(role == "final" ? "benchmark final runs" : "training runs"). Generated \(ISO8601DateFormatter().string(from: Date())). Energy figures carry their source; <em>estimate</em> is a model, not a measurement.</p>
+        <p>Store <code>\(SVG.escape(storePath))</code>, \(roleText(role)). Generated \(ISO8601DateFormatter().string(from: Date())). Energy figures carry their source; <em>estimate</em> is a model, not a measurement.</p>
         <nav><ul><li><a href="#summary">Summary</a></li>\(toc)<li><a href="#studies">Tuning studies</a></li></ul></nav>
         \(body)
         </body></html>

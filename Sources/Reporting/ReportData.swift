@@ -71,16 +71,17 @@ public struct Comparison: @unchecked Sendable {
 public struct ReportData: @unchecked Sendable {
     public var comparisons: [Comparison]
     public var studies: [(study: StoredStudy, trials: [FrozenTrial])]
-    /// `final` when the store holds benchmark final runs (only those are compared), else `train`.
+    /// `final` when the store holds benchmark final runs (only those are compared), else `train`
+    /// (single runs), else `trial` (a store with tuning trials only).
     public var role: String
 
     /// Reads the store: benchmark final runs grouped by their comparison when there are any,
-    /// otherwise single training runs grouped by dataset and architecture.
+    /// otherwise single training runs (or else tuning trials) grouped by dataset and architecture.
     public init(store: ResultsStore) throws {
         let runs = try store.runs().map(ReportRun.init)
         let studies: [(study: StoredStudy, trials: [FrozenTrial])] = try store.studies().map { ($0, try store.trials(ofStudy: $0.id!)) }
         self.studies = studies
-        let role = runs.contains { $0.stored.role == "final" } ? "final" : "train"
+        let role = ["final", "train", "trial"].first { role in runs.contains { $0.stored.role == role } } ?? "train"
         self.role = role
         let chosen = runs.filter { $0.stored.role == role }
         var groups: [String: [ReportRun]] = [:]

@@ -101,3 +101,18 @@ import Tuning
         #expect(untuned.map(\.kind) == ["tuning"])
     }
 }
+
+extension FairnessAuditTests {
+    @Test func aComparisonWithoutBPAndTrialOnlyStoresAreReadAsSuch() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/trials.sqlite")
+        for seed in [1, 1] as [Int64] {
+            var run = Self.run(RunSpec(algorithm: "mf", seed: seed, study: "mf"))
+            run.role = "trial"
+            try store.insert(run)
+        }
+        let data = try ReportData(store: store)
+        #expect(data.role == "trial")
+        // Trials share their study's seed by design: no seed finding; the missing baseline is one.
+        #expect(FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies).map(\.kind) == ["baseline"])
+    }
+}
