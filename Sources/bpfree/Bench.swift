@@ -97,8 +97,9 @@ struct Bench: ParsableCommand {
         benchmark.dataDirectory = dataDir
         benchmark.trainingProtocol = trainingProtocol
         let algorithmList = list(algorithms)
-        for id in algorithmList ?? [] where !AlgorithmRegistry.ids.contains(id) && !chosen.comparisons.contains(where: { $0.algorithm == id }) {
-            throw ConfigurationError(field: "--algorithms", problem: "unknown algorithm '\(id)'; the suite compares \(Set(chosen.comparisons.map(\.algorithm)).sorted().joined(separator: ", "))")
+        for id in algorithmList ?? [] where !chosen.comparisons.contains(where: { $0.algorithm == id }) {
+            throw ConfigurationError(field: "--algorithms", problem: "the \(chosen.name) suite has no comparison of '\(id)' against BP; "
+                                     + "it compares \(Set(chosen.comparisons.map(\.algorithm)).sorted().joined(separator: ", "))")
         }
         let (arms, skipped) = benchmark.arms(restrictedTo: datasetList, algorithms: algorithmList)
         for line in skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }

@@ -255,3 +255,20 @@ final class Counts: @unchecked Sendable {
         #expect(findings.contains { $0.kind == "stopping rule" && $0.detail.contains("seed-paper") }, "\(findings)")
     }
 }
+
+extension TuneAndBenchCommandTests {
+    @Test(arguments: [
+        (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: full, quick"),
+        (["--algorithms", "bp"], "--algorithms: the quick suite has no comparison of 'bp' against BP"),
+        (["--trials", "0"], "--trials: must be at least 1"),
+        (["--datasets", "cifar10"], "--datasets: no comparison of the suite runs on cifar10"),
+    ])
+    func badBenchSettingsNameTheFlag(arguments: [String], message: String) {
+        do {
+            _ = try Bench.parse(arguments).makeBenchmark()
+            Issue.record("expected \(message)")
+        } catch {
+            #expect("\(error)".hasPrefix(message), "\(error)")
+        }
+    }
+}
