@@ -61,7 +61,9 @@ public enum BLAS {
         var workSize: Float = 0, iworkSize: Int32 = 0, query: Int32 = -1
         ssyevd_(&jobz, &uplo, &size, a, &size, &values, &workSize, &query, &iworkSize, &query, &info, 1, 1)
         guard info == 0 else { return nil }
-        var lwork = Int32(workSize), liwork = iworkSize
+        // NOTE: the queried size comes back as a Float, which cannot hold 1 + 6n + 2n² exactly
+        // for large n (rounding down makes LAPACK reject it): take the documented minimum too.
+        var lwork = Int32(max(Int(workSize.rounded(.up)), 1 + 6 * n + 2 * n * n)), liwork = max(iworkSize, Int32(3 + 5 * n))
         var work = [Float](repeating: 0, count: Int(lwork)), iwork = [Int32](repeating: 0, count: Int(liwork))
         OperationCounter.addFLOPs(9 * n * n * n)
         ssyevd_(&jobz, &uplo, &size, a, &size, &values, &work, &lwork, &iwork, &liwork, &info, 1, 1)

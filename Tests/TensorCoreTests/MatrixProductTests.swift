@@ -59,3 +59,16 @@ func referenceProduct(_ a: Tensor, _ ta: Bool, _ b: Tensor, _ tb: Bool) -> [Doub
         #expect(OperationCounter.process.flops >= flops)
     }
 }
+
+/// LAPACK through OpenBLAS: the pseudo-inverse path at a size whose workspace does not fit a Float.
+@Suite struct NormalEquationsTests {
+    @Test func symmetricEigenWorksWhereTheWorkspaceSizeExceedsFloatPrecision() {
+        // 1 + 6n + 2n² > 2^24 for n = 3000: the queried Float size alone would be rejected.
+        let n = 3000
+        var a = Tensor(zeros: [n, n])
+        a.withUnsafeMutablePointer { p in for i in 0..<n { p[i * n + i] = Float(i % 7) } }   // singular: zeros on the diagonal
+        let values = a.withUnsafeMutablePointer { BLAS.symmetricEigen($0, n: n) }
+        #expect(values?.count == n)
+        #expect(values?.first == 0 && values?.last == 6)
+    }
+}
