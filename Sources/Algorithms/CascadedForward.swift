@@ -309,6 +309,7 @@ public final class CascadedForward: RegisteredAlgorithm {
     public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {
         guard stage >= firstPredictorStage, loss == .mse, epoch == 1 else { return }
         fitClosedForm(predictors[stage - firstPredictorStage], features: trainFeatures!, labels: trainLabels)
+        closedFormMethods[stage - firstPredictorStage] = lastClosedFormMethod
     }
 
     /// The labels of the training rows the features were computed for.
@@ -398,6 +399,13 @@ public final class CascadedForward: RegisteredAlgorithm {
 
     /// How the last closed-form fit was solved.
     public private(set) var lastClosedFormMethod: NormalEquations.Method?
+    /// How each closed-form predictor was solved, by predictor.
+    private var closedFormMethods: [Int: NormalEquations.Method] = [:]
+
+    public func stageNote(_ stage: Int) -> String? {
+        guard stage >= firstPredictorStage, let method = closedFormMethods[stage - firstPredictorStage] else { return nil }
+        return method == .cholesky ? "closed form by Cholesky" : "closed form by pseudo-inverse (XᵀX not positive definite)"
+    }
 
     static func squaredError(_ z: Tensor, _ labels: [Int32]) -> Double {
         let c = z.columns

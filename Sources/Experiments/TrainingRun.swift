@@ -83,7 +83,7 @@ public enum TrainingRun {
                       valAccuracy: $0.validationAccuracy, seconds: $0.seconds, valSeconds: $0.validationSeconds)
             },
             stages: result.stages.map {
-                .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss)
+                .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss, note: $0.note)
             },
             effectiveEpochs: result.effectiveEpochs, bestEpoch: result.bestEpoch,
             status: status, failureReason: reason,

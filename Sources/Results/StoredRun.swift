@@ -35,16 +35,19 @@ public struct StoredRun: Sendable, Equatable {
         public var epochs: Int
         public var bestEpoch: Int
         public var bestValLoss: Double?
+        /// How the stage was fitted, when the algorithm says (kept in the record's JSON).
+        public var note: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, epochs, bestEpoch = "best_epoch", bestValLoss = "best_val_loss"
+            case name, epochs, bestEpoch = "best_epoch", bestValLoss = "best_val_loss", note
         }
 
-        public init(name: String, epochs: Int, bestEpoch: Int, bestValLoss: Double?) {
+        public init(name: String, epochs: Int, bestEpoch: Int, bestValLoss: Double?, note: String? = nil) {
             self.name = name
             self.epochs = epochs
             self.bestEpoch = bestEpoch
             self.bestValLoss = bestValLoss
+            self.note = note
         }
     }
 

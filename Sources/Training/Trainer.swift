@@ -108,7 +108,8 @@ public final class Trainer {
                     for (parameter, value) in zip(algorithm.parameters(of: stageIndex), checkpoint) { parameter.value = value }
                 }
                 result.stages.append(StageRecord(name: stage.name, epochs: stopper.epoch, bestEpoch: stopper.bestEpoch,
-                                                 bestValidationLoss: stopper.bestEpoch > 0 ? stopper.bestLoss : nil))
+                                                 bestValidationLoss: stopper.bestEpoch > 0 ? stopper.bestLoss : nil,
+                                                 note: algorithm.stageNote(stageIndex)))
             }
             while !stopper.shouldStop {
                 let epochStart = clock.now

@@ -51,10 +51,13 @@ public protocol TrainingAlgorithm: AnyObject {
     /// data the stage trains and validates on, or nil to use the run's own. An algorithm with
     /// frozen layers returns their cached outputs here (CaFo's block features).
     func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)?
+    /// A line for the run record on how a finished stage was fitted, or nil.
+    func stageNote(_ stage: Int) -> String?
 }
 
 extension TrainingAlgorithm {
     public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {}
     public func epochDidEnd(_ epoch: Int, stage: Int) {}
     public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? { nil }
+    public func stageNote(_ stage: Int) -> String? { nil }
 }

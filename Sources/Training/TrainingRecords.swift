@@ -30,6 +30,8 @@ public struct StageRecord: Sendable, Codable, Equatable {
     /// 1-based; 0 when no epoch improved on infinity.
     public var bestEpoch: Int
     public var bestValidationLoss: Double?
+    /// How the algorithm fitted the stage, when it says (e.g. a closed form's method).
+    public var note: String?
 }
 
 /// Whether a run finished.

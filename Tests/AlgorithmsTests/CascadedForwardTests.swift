@@ -37,7 +37,12 @@ import Training
         #expect((result.testAccuracy ?? 0) >= 0.9, "\(id) \(options): \(result.testAccuracy ?? -1)")
         let predictors = ["predictor1", "predictor2"]
         #expect(result.stages.map(\.name) == (id.contains("dfa") ? ["blocks"] + predictors : predictors))
-        if id.hasSuffix("mse") { #expect(result.stages.suffix(2).allSatisfy { $0.epochs == 1 }, "closed form: one epoch") }
+        if id.hasSuffix("mse") {
+            #expect(result.stages.suffix(2).allSatisfy { $0.epochs == 1 }, "closed form: one epoch")
+            #expect(result.stages.suffix(2).allSatisfy { $0.note?.hasPrefix("closed form by") == true }, "the record says how it was solved")
+        } else {
+            #expect(result.stages.allSatisfy { $0.note == nil })
+        }
     }
 
     @Test func backpropagationTrainsTheSameBlocksEndToEnd() {
