@@ -324,21 +324,16 @@ public final class CascadedForward: RegisteredAlgorithm {
             return Float(Self.squaredError(logits, batch.labels) / Double(batch.labels.count))
         }
         let logits = predictor.forward(batch.inputs, mode: .training)
-        switch loss {
-        case .mse:
-            preconditionFailure("handled above")
-        case .ce, .sl:
-            let (value, gradient) = loss == .ce
-                ? (crossEntropy.lossAndGradient(logits: logits, labels: batch.labels).loss, crossEntropy.gradient)
-                : (sparsemax.lossAndGradient(logits: logits, labels: batch.labels).loss, sparsemax.gradient)
-            _ = predictor.backward(gradient, inputGradient: .notNeeded)
-            if solver == .adam {
-                predictorOptimizer.step(predictor.parameters)
-            } else {
-                fullBatchSteps += 1   // the step is taken at the end of the epoch
-            }
-            return value
+        let (value, gradient) = loss == .ce
+            ? (crossEntropy.lossAndGradient(logits: logits, labels: batch.labels).loss, crossEntropy.gradient)
+            : (sparsemax.lossAndGradient(logits: logits, labels: batch.labels).loss, sparsemax.gradient)
+        _ = predictor.backward(gradient, inputGradient: .notNeeded)
+        if solver == .adam {
+            predictorOptimizer.step(predictor.parameters)
+        } else {
+            fullBatchSteps += 1   // the step is taken at the end of the epoch
         }
+        return value
     }
 
     /// The official full-batch step: W ← W − step·∇, ∇ the mean of the epoch's batch gradients.
