@@ -29,6 +29,11 @@ import Testing
         #expect(ci.lowerBound >= 0.5 && ci.upperBound <= 1.5)
         #expect(Statistics.bootstrapCI95([2, 2, 2]) == 2...2)
         #expect(Statistics.bootstrapCI95([1]) == nil)
+        // By hand: resampling (0, 1) gives means 0, ½, 1 with probabilities ¼, ½, ¼, so the 2.5th
+        // and 97.5th percentiles are 0 and 1; for (1, 2, 3) the extremes 1 and 3 each have
+        // probability 1/27 > 2.5%, so they are the bounds.
+        #expect(Statistics.bootstrapCI95([0, 1], seed: 7) == 0...1)
+        #expect(Statistics.bootstrapCI95([1, 2, 3], seed: 7) == 1...3)
         // Percentiles interpolate linearly, as numpy's default.
         #expect(Statistics.percentile([1, 2, 3, 4], 50) == 2.5)
         #expect(Statistics.percentile([1, 2, 3, 4], 2.5) == 1.075)
