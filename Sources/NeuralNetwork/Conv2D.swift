@@ -77,33 +77,13 @@ public final class Conv2D: Layer {
     /// Shapes: x N×H×W×C → columns (N·Ho·Wo)×(k·k·C).
     func im2col(_ x: Tensor, into columns: inout Tensor) {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (ho, wo, k, s, p) = (outputExtent(h), outputExtent(w), kernelSize, stride, padding)
-        let rowLength = k * k * c
-        columns.resize(to: [n * ho * wo, rowLength])
+        columns.resize(to: [n * outputExtent(h) * outputExtent(w), kernelSize * kernelSize * c])
         x.withUnsafePointer { src in
             columns.withUnsafeMutablePointer { dst in
                 let (source, target) = (UnsafeSendable(src), UnsafeSendable(UnsafePointer(dst)))
-                Parallel.forEachChunk(count: n, grain: max(1, 16_384 / max(ho * wo * rowLength / 64, 1))) { images in
-                    let (src, dst) = (source.pointer, UnsafeMutablePointer(mutating: target.pointer))
-                    for image in images {
-                        for oy in 0..<ho {
-                            for ox in 0..<wo {
-                                var row = dst + ((image * ho + oy) * wo + ox) * rowLength
-                                for ky in 0..<k {
-                                    let iy = oy * s - p + ky
-                                    for kx in 0..<k {
-                                        let ix = ox * s - p + kx
-                                        if iy >= 0, iy < h, ix >= 0, ix < w {
-                                            row.update(from: src + ((image * h + iy) * w + ix) * c, count: c)
-                                        } else {
-                                            row.update(repeating: 0, count: c)
-                                        }
-                                        row += c
-                                    }
-                                }
-                            }
-                        }
-                    }
+                forEachPatchSlice(n: n, h: h, w: w, c: c) { column, pixel in
+                    let row = UnsafeMutablePointer(mutating: target.pointer) + column
+                    if let pixel { row.update(from: source.pointer + pixel, count: c) } else { row.update(repeating: 0, count: c) }
                 }
             }
         }
@@ -114,31 +94,38 @@ public final class Conv2D: Layer {
     /// Shapes: columns (N·Ho·Wo)×(k·k·C) → dx N×H×W×C (the last input's shape).
     func col2im(_ columns: Tensor, into dx: inout Tensor) {
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let (ho, wo, k, s, p) = (outputExtent(h), outputExtent(w), kernelSize, stride, padding)
-        let rowLength = k * k * c
         dx.resize(to: inputShape)
         dx.fill(0)
         columns.withUnsafePointer { src in
             dx.withUnsafeMutablePointer { dst in
                 let (source, target) = (UnsafeSendable(src), UnsafeSendable(UnsafePointer(dst)))
-                // Each image touches only its own pixels: images are split between threads.
-                Parallel.forEachChunk(count: n, grain: max(1, 16_384 / max(ho * wo * rowLength / 64, 1))) { images in
-                    let (src, dst) = (source.pointer, UnsafeMutablePointer(mutating: target.pointer))
-                    for image in images {
-                        for oy in 0..<ho {
-                            for ox in 0..<wo {
-                                var row = src + ((image * ho + oy) * wo + ox) * rowLength
-                                for ky in 0..<k {
-                                    let iy = oy * s - p + ky
-                                    for kx in 0..<k {
-                                        let ix = ox * s - p + kx
-                                        if iy >= 0, iy < h, ix >= 0, ix < w {
-                                            let pixel = dst + ((image * h + iy) * w + ix) * c
-                                            for channel in 0..<c { pixel[channel] += row[channel] }
-                                        }
-                                        row += c
-                                    }
-                                }
+                forEachPatchSlice(n: n, h: h, w: w, c: c) { column, pixel in
+                    guard let pixel else { return }
+                    let (row, target) = (source.pointer + column, UnsafeMutablePointer(mutating: target.pointer) + pixel)
+                    for channel in 0..<c { target[channel] += row[channel] }
+                }
+            }
+        }
+    }
+
+    /// Visits every C-long slice of every patch row, images split between the kernel threads
+    /// (an image's rows and pixels are its own, so no two threads touch the same memory):
+    /// `body(offset in the columns, offset of the input pixel or nil in the padding)`.
+    @inline(__always)
+    private func forEachPatchSlice(n: Int, h: Int, w: Int, c: Int, _ body: @escaping @Sendable (Int, Int?) -> Void) {
+        let (ho, wo, k, s, p) = (outputExtent(h), outputExtent(w), kernelSize, stride, padding)
+        let rowLength = k * k * c
+        Parallel.forEachChunk(count: n, grain: max(1, 16_384 / max(ho * wo * rowLength / 64, 1))) { images in
+            for image in images {
+                for oy in 0..<ho {
+                    for ox in 0..<wo {
+                        var column = ((image * ho + oy) * wo + ox) * rowLength
+                        for ky in 0..<k {
+                            let iy = oy * s - p + ky
+                            for kx in 0..<k {
+                                let ix = ox * s - p + kx
+                                body(column, iy >= 0 && iy < h && ix >= 0 && ix < w ? ((image * h + iy) * w + ix) * c : nil)
+                                column += c
                             }
                         }
                     }
