@@ -56,22 +56,3 @@ extension Benchmark {
         return results
     }
 }
-
-extension Benchmark.ArmResult {
-    /// `comparison algorithm: test accuracy mean ± SD (n), seconds, energy; best parameters`.
-    public var summaryLine: String {
-        let spec = arm.study
-        guard let bestTrial else { return "\(arm.comparison)\t\(spec.algorithm)\tno completed trial" }
-        let accuracies = finalRuns.compactMap(\.testAccuracy).map { $0 * 100 }
-        let mean = accuracies.isEmpty ? Double.nan : accuracies.reduce(0, +) / Double(accuracies.count)
-        let sd = accuracies.count > 1
-            ? (accuracies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(accuracies.count - 1)).squareRoot() : 0
-        let seconds = finalRuns.map(\.trainSeconds).reduce(0, +) / Double(max(finalRuns.count, 1))
-        let joules = finalRuns.compactMap(\.energyJoules)
-        let energy = joules.isEmpty ? "-" : format("%.0f J", joules.reduce(0, +) / Double(joules.count))
-            + " (\(Set(finalRuns.compactMap(\.energySource)).sorted().joined(separator: "+")))"
-        let parameters = bestTrial.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(format("%.3g", $0.value))" }
-        return "\(arm.comparison)\t\(spec.algorithm)\t\(format("%.2f", mean)) ± \(format("%.2f", sd)) % (n=\(accuracies.count))\t"
-            + "\(format("%.1f", seconds)) s\t\(energy)\tval \(format("%.4f", bestTrial.value ?? .nan)) with \(parameters.joined(separator: " "))"
-    }
-}

@@ -2,6 +2,7 @@ import Algorithms
 import ArgumentParser
 import Experiments
 import Foundation
+import Reporting
 import Results
 import Tuning
 
@@ -123,7 +124,24 @@ struct Bench: ParsableCommand {
             throw ValidationError(error.description)
         }
         print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial"].joined(separator: "\t"))
-        for result in results { print(result.summaryLine) }
+        for result in results { print(Self.summaryLine(result)) }
+    }
+}
+
+extension Bench {
+    /// `comparison algorithm: test accuracy mean ± SD (n), seconds, energy (source); best trial`.
+    static func summaryLine(_ result: Benchmark.ArmResult) -> String {
+        let spec = result.arm.study
+        guard let best = result.bestTrial else { return "\(result.arm.comparison)\t\(spec.algorithm)\tno completed trial" }
+        let runs = result.finalRuns
+        let accuracy = Summary(runs.compactMap(\.testAccuracy).map { $0 * 100 })
+        let seconds = Summary(runs.map(\.trainSeconds)), energy = Summary(runs.compactMap(\.energyJoules))
+        let source = Set(runs.compactMap(\.energySource)).sorted().joined(separator: "+")
+        let parameters = best.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }
+        return "\(result.arm.comparison)\t\(spec.algorithm)\t"
+            + String(format: "%.2f ± %.2f %% (n=%d)\t%.1f s\t", accuracy.mean, accuracy.sd, accuracy.n, seconds.mean)
+            + (energy.n == 0 ? "-" : String(format: "%.0f J", energy.mean) + " (\(source))")
+            + "\tval \(String(format: "%.4f", best.value ?? .nan)) with \(parameters.joined(separator: " "))"
     }
 }
 
