@@ -63,34 +63,20 @@ public final class Adam: Optimizer {
         case .decoupled(let lambda): (0, 1 - lr * lambda)
         }
         parameter.withFusedBuffers(gradient: gradient, range: range, &state.firstMoment, &state.secondMoment) { b, range in
-            let m = b.first!, v = b.second!
-            // One pass, eight lanes at a time: w, g, m, v are read once and written once.
-            typealias Lanes = SIMD8<Float>
-            let width = Lanes.scalarCount
-            var i = range.lowerBound
-            let vectorEnd = range.lowerBound + (range.count / width) * width
-            let (b1v, b2v, one) = (Lanes(repeating: b1), Lanes(repeating: b2), Lanes(repeating: 1))
-            while i < vectorEnd {
-                let w = Lanes.load(b.value + i) * shrink
-                let g = Lanes.load(b.gradient + i) + l2 * w
-                let mi = Lanes.load(m + i) + (one - b1v) * (g - Lanes.load(m + i))
-                let vi = b2v * Lanes.load(v + i) + (one - b2v) * g * g
-                mi.store(to: m + i)
-                vi.store(to: v + i)
-                (w - stepSize * (mi / (vi.squareRoot() / correction2 + eps))).store(to: b.value + i)
-                if zeroGradient { Lanes(repeating: 0).store(to: b.gradient + i) }
-                i += width
-            }
-            while i < range.upperBound {
-                let w = b.value[i] * shrink
-                let g = b.gradient[i] + l2 * w
-                let mi = m[i] + (1 - b1) * (g - m[i])
-                let vi = b2 * v[i] + (1 - b2) * g * g
+            let (w, g, m, v) = (b.value, b.gradient, b.first!, b.second!)
+            // One pass: w, g, m, v are read once and written once. A plain scalar loop on
+            // purpose: LLVM vectorizes it (sqrtps, divps), while SIMD8's squareRoot() lowers to
+            // eight libm calls.
+            for i in range {
+                let wi = w[i] * shrink
+                let gi = g[i] + l2 * wi
+                let mi = m[i] + (1 - b1) * (gi - m[i])
+                let vi = b2 * v[i] + (1 - b2) * gi * gi
                 m[i] = mi
                 v[i] = vi
-                b.value[i] = w - stepSize * (mi / (vi.squareRoot() / correction2 + eps))
-                if zeroGradient { b.gradient[i] = 0 }
-                i += 1
+                // NOTE: vi ≥ 0; `.magnitude` lets LLVM see it, so sqrt needs no errno path and vectorizes.
+                w[i] = wi - stepSize * (mi / (vi.magnitude.squareRoot() / correction2 + eps))
+                if zeroGradient { g[i] = 0 }
             }
         }
     }
