@@ -48,8 +48,7 @@ public final class Backpropagation: RegisteredAlgorithm {
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let logits = network.forward(batch.inputs, mode: .training)
         let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)
-        // Large weight gradients go straight into AdamW block by block; the rest are stepped here.
-        _ = network.backward(loss.gradient, inputGradient: .notNeeded, optimizer: optimizer)
+        _ = network.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(trainable)
         return value
     }

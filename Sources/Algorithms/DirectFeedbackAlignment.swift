@@ -82,22 +82,21 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
     }
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = accumulateGradients(batch, updating: optimizer)
+        let value = accumulateGradients(batch)
         optimizer.step(trainable)
         return value
     }
 
-    /// The batch loss with every gradient accumulated; with an optimizer, large weights are
-    /// updated block by block as their gradient is formed.
-    func accumulateGradients(_ batch: Batch, updating optimizer: (any Optimizer)? = nil) -> Float {
+    /// The batch loss with every gradient accumulated.
+    func accumulateGradients(_ batch: Batch) -> Float {
         let (value, _) = loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), labels: batch.labels)
         let e = loss.gradient  // (softmax − Y)/N
         // The output layer gets its true gradient; the hidden layers get e·B_ℓ.
-        _ = output.backward(e, inputGradient: .notNeeded, optimizer: optimizer)
+        _ = output.backward(e, inputGradient: .notNeeded)
         for (layer, b) in zip(hidden, feedback) {
             Tensor.matmul(e, .none, b, .none, into: &hiddenSignal)                 // δh = e·B   (N×C · C×h)
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
-            _ = layer.linear.backward(da, inputGradient: .notNeeded, optimizer: optimizer)  // dW += δaᵀ·h_{ℓ−1}
+            _ = layer.linear.backward(da, inputGradient: .notNeeded)  // dW += δaᵀ·h_{ℓ−1}
         }
         return value
     }

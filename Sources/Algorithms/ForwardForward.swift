@@ -239,7 +239,7 @@ public final class ForwardForward: RegisteredAlgorithm {
     // MARK: Training
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let loss = accumulateGradients(batch, stage: stage, updating: true)
+        let loss = accumulateGradients(batch, stage: stage)
         layerOptimizer.step(trainedUnits(stage).flatMap(\.linear.parameters))
         if let readout, let readoutOptimizer { readoutOptimizer.step(readout.parameters) }
         return loss
@@ -247,8 +247,7 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     /// The mean FF loss of the batch's positive and negative rows, with the gradients of the
     /// stage's layers (and the readout) accumulated; peer-normalisation means are updated.
-    /// With `updating`, large weights are updated block by block as their gradient is formed.
-    func accumulateGradients(_ batch: Batch, stage: Int, updating: Bool = false) -> Float {
+    func accumulateGradients(_ batch: Batch, stage: Int) -> Float {
         let b = batch.labels.count
         labels.removeAll(keepingCapacity: true)
         labels.append(contentsOf: batch.labels)
@@ -259,18 +258,18 @@ public final class ForwardForward: RegisteredAlgorithm {
             let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1))
             for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
         }
-        let lossSum = trainLayers(batch, stage: stage, optimizer: updating ? layerOptimizer : nil)
+        let lossSum = trainLayers(batch, stage: stage)
         if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
             _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
-            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded, optimizer: updating ? readoutOptimizer : nil)
+            _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
         }
         return Float(lossSum / Double(2 * b))
     }
 
     /// The layers' half of a step: forward the stacked positive and negative rows, accumulate
     /// each trained layer's local gradient. Returns the summed loss over the 2B rows.
-    private func trainLayers(_ batch: Batch, stage: Int, optimizer: (any Optimizer)?) -> Double {
+    private func trainLayers(_ batch: Batch, stage: Int) -> Double {
         let b = batch.labels.count
         // Rows [0, B) positive, [B, 2B) negative.
         embed(batch.inputs, labels: labels, copies: 2)
@@ -290,7 +289,7 @@ public final class ForwardForward: RegisteredAlgorithm {
                                                       momentum: settings.peerMomentum, gradient: &unit.gradient)
             }
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
-            _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded, optimizer: optimizer)
+            _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         }
         return lossSum
     }

@@ -59,21 +59,19 @@ public final class MonoForward: RegisteredAlgorithm {
 
         /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
         func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
-            let result = accumulateGradients(x, labels: labels, loss: loss, updating: optimizer)
+            let result = accumulateGradients(x, labels: labels, loss: loss)
             optimizer.step(parameters)
             return result
         }
 
-        /// The local loss on `x` with its gradients accumulated into W, b and M; with an
-        /// optimizer, large weights are updated block by block as their gradient is formed.
-        func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy,
-                                 updating optimizer: (any Optimizer)? = nil) -> (Float, Tensor) {
+        /// The local loss on `x` with its gradients accumulated into W, b and M.
+        func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
             let a = activations(x, mode: .training)
             let (value, _) = loss.lossAndGradient(logits: projection.forward(a, mode: .training), labels: labels)
             // dM += ΔGᵀ·a; da = ΔG·M; dz = da ⊙ 1[a > 0]; dW += dzᵀ·x — and nothing flows into x.
-            let da = projection.backward(loss.gradient, inputGradient: .needed, optimizer: optimizer)!
+            let da = projection.backward(loss.gradient, inputGradient: .needed)!
             let dz = activation.backward(da, inputGradient: .needed)!
-            _ = linear.backward(dz, inputGradient: .notNeeded, optimizer: optimizer)
+            _ = linear.backward(dz, inputGradient: .notNeeded)
             return (value, a)
         }
     }

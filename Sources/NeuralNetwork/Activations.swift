@@ -21,7 +21,7 @@ public class PointwiseActivation: Layer {
         return output
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "\(type(of: self)).backward without a training-mode forward")
         hasCache = false
         guard inputGradient == .needed else { return nil }
@@ -60,7 +60,7 @@ public final class Flatten: Layer {
         return x.reshaped([x.rows, x.columns])
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         guard inputGradient == .needed else { return nil }
         return g.reshaped(inputShape)
     }

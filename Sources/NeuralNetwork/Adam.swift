@@ -52,8 +52,7 @@ public final class Adam: Optimizer {
 
     public func beginStep(_ state: inout State) { state.steps += 1 }
 
-    public func update(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>,
-                       zeroGradient: Bool, state: inout State) {
+    public func update(_ parameter: Parameter, state: inout State) {
         let t = Float(state.steps)
         let (b1, b2, eps, lr) = (beta1, beta2, epsilon, learningRate)
         let stepSize = lr / (1 - Foundation.pow(b1, t))
@@ -62,9 +61,9 @@ public final class Adam: Optimizer {
         case .l2(let lambda): (lambda, 1)
         case .decoupled(let lambda): (0, 1 - lr * lambda)
         }
-        parameter.withFusedBuffers(gradient: gradient, range: range, &state.firstMoment, &state.secondMoment) { b, range in
+        parameter.withFusedBuffers(&state.firstMoment, &state.secondMoment) { b, range in
             let (w, g, m, v) = (b.value, b.gradient, b.first!, b.second!)
-            // One pass: w, g, m, v are read once and written once. A plain scalar loop on
+            // One pass: w, g, m, v are read once and written once (g as zero). A plain scalar loop on
             // purpose: LLVM vectorizes it (sqrtps, divps), while SIMD8's squareRoot() lowers to
             // eight libm calls.
             for i in range {
@@ -76,7 +75,7 @@ public final class Adam: Optimizer {
                 v[i] = vi
                 // NOTE: vi ≥ 0; `.magnitude` lets LLVM see it, so sqrt needs no errno path and vectorizes.
                 w[i] = wi - stepSize * (mi / (vi.magnitude.squareRoot() / correction2 + eps))
-                if zeroGradient { g[i] = 0 }
+                g[i] = 0
             }
         }
     }

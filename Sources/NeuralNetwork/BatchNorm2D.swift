@@ -106,7 +106,7 @@ public final class BatchNorm2D: Layer {
     }
 
     /// dx = γ/(m·√(σ²+ε)) · (m·dy − Σdy − x̂·Σ(dy·x̂));  dγ += Σ dy·x̂;  dβ += Σ dy.
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "BatchNorm2D.backward without a training-mode forward")
         hasCache = false
         let c = channels

@@ -58,7 +58,7 @@ public final class Conv2D: Layer {
         return output
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "Conv2D.backward without a training-mode forward")
         hasCache = false
         let g2 = g.reshaped([g.count / outputChannels, outputChannels])

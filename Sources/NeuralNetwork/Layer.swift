@@ -28,18 +28,11 @@ public protocol Layer: AnyObject {
     /// Shapes: input N×… → output N×….
     func forward(_ input: Tensor, mode: Mode) -> Tensor
     /// Given ∂L/∂output, accumulates ∂L/∂parameters and returns ∂L/∂input (or nil when not needed).
-    /// With an `optimizer`, large weight gradients go straight into its update, block by block,
-    /// instead of being accumulated (the rest still accumulate for its `step`).
     ///
     /// Shapes: outputGradient like the last output; the result like the last input.
-    func backward(_ outputGradient: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor?
+    func backward(_ outputGradient: Tensor, inputGradient: InputGradient) -> Tensor?
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
-
-    /// Backward that accumulates every gradient.
-    public func backward(_ outputGradient: Tensor, inputGradient: InputGradient) -> Tensor? {
-        backward(outputGradient, inputGradient: inputGradient, optimizer: nil)
-    }
 }

@@ -9,7 +9,6 @@ public final class Linear: Layer {
     private var input: Tensor?
     private var output = Tensor(zeros: [0])
     private var inputGradientBuffer = Tensor(zeros: [0])
-    private var fusedBlock = Tensor(zeros: [0])
 
     /// A layer with PyTorch's default initialisation: `W, b ~ U(±1/√inputSize)`
     /// (Kaiming-uniform with a = √5).
@@ -42,13 +41,10 @@ public final class Linear: Layer {
         return output
     }
 
-    /// Elements of weight gradient per fused block (2 MiB: stays in cache until the update reads it).
-    static let fusedBlockElements = 1 << 19
-
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         guard let x = input else { preconditionFailure("Linear.backward without a training-mode forward") }
         input = nil
-        // dX = G·W   (N×out · out×in), first: a fused update below changes W.
+        // dX = G·W   (N×out · out×in)
         var result: Tensor?
         if inputGradient == .needed {
             Tensor.matmul(g, .none, weight.value, .none, into: &inputGradientBuffer)
@@ -56,28 +52,8 @@ public final class Linear: Layer {
         }
         // db += Σ_rows G
         if let bias { BiasKernels.accumulateColumnSums(of: g, into: &bias.gradient) }
-        if let optimizer, weight.value.count >= Self.fusedBlockElements {
-            // dW = Gᵀ·X one block of output rows at a time, each handed straight to the update.
-            // NOTE: the block starts zeroed and the update zeroes it again while it is in cache,
-            // so the product can accumulate (beta 1) and OpenBLAS skips its separate zeroing pass.
-            let (n, rowsPerBlock) = (g.rows, min(outputSize, max(1, Self.fusedBlockElements / inputSize)))
-            if fusedBlock.count != rowsPerBlock * inputSize { fusedBlock = Tensor(zeros: [rowsPerBlock, inputSize]) }
-            for start in stride(from: 0, to: outputSize, by: rowsPerBlock) {
-                let rows = min(rowsPerBlock, outputSize - start)
-                g.withUnsafePointer { gp in
-                    x.withUnsafePointer { xp in
-                        fusedBlock.withUnsafeMutablePointer { block in
-                            BLAS.gemm(.transposed, .none, m: rows, n: inputSize, k: n, a: gp + start, lda: outputSize,
-                                      b: xp, ldb: inputSize, beta: 1, c: block, ldc: inputSize)
-                            optimizer.consume(weight, gradient: block, range: (start * inputSize)..<((start + rows) * inputSize))
-                        }
-                    }
-                }
-            }
-        } else {
-            // dW += Gᵀ·X   (out×N · N×in)
-            Tensor.matmul(g, .transposed, x, .none, into: &weight.gradient, beta: 1)
-        }
+        // dW += Gᵀ·X   (out×N · N×in)
+        Tensor.matmul(g, .transposed, x, .none, into: &weight.gradient, beta: 1)
         return result
     }
 }

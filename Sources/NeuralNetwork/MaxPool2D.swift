@@ -51,7 +51,7 @@ public final class MaxPool2D: Layer {
         return output
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "MaxPool2D.backward without a training-mode forward")
         hasCache = false
         guard inputGradient == .needed else { return nil }
@@ -91,7 +91,7 @@ public final class ChannelsLast: Layer {
         return output.reshaped([n, height, width, channels])
     }
 
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         guard inputGradient == .needed else { return nil }
         let n = g.rows
         guard channels > 1 else { return g.reshaped([n, channels * height * width]) }

@@ -1,11 +1,8 @@
 import TensorCore
 
 /// A first-order optimizer: it only makes per-parameter state and updates a range of one
-/// parameter's elements from their gradient, in one fused pass split across the kernel threads.
-///
-/// Two ways in: `step` consumes the gradients that backward accumulated (and zeroes them in the
-/// same pass); `consume` takes a block of gradient straight from a layer's backward pass, so the
-/// gradient never has to be written out and read back (see `Linear.backward`).
+/// parameter's elements from their gradient, in one fused pass split across the kernel threads;
+/// `step` consumes the gradients that backward accumulated and zeroes them in the same pass.
 public protocol Optimizer: AnyObject {
     /// The state one parameter needs (moments, step count, …).
     associatedtype State
@@ -17,41 +14,19 @@ public protocol Optimizer: AnyObject {
     func makeState(for parameter: Parameter) -> State
     /// Starts a new step for one parameter (e.g. advances its step count).
     func beginStep(_ state: inout State)
-    /// Updates `parameter.value[range]` from `gradient[range]` (absolute indices); zeroes those
-    /// gradient elements when `zeroGradient` is set.
-    func update(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>,
-                zeroGradient: Bool, state: inout State)
+    /// Updates `parameter.value` from `parameter.gradient` and zeroes the gradient.
+    func update(_ parameter: Parameter, state: inout State)
 }
 
 extension Optimizer {
-    /// Applies one update to every parameter from its accumulated gradient and zeroes the
-    /// gradient; parameters already updated block by block in this step (`consume`) are skipped.
+    /// Applies one update to every parameter from its accumulated gradient and zeroes the gradient.
     public func step(_ parameters: [Parameter]) {
         for parameter in parameters {
-            if parameter.consumedInBackward {
-                parameter.consumedInBackward = false
-                continue
-            }
-            let count = parameter.value.count
             withState(of: parameter) { state in
                 beginStep(&state)
-                parameter.gradient.withUnsafeMutablePointer { g in
-                    update(parameter, gradient: g, range: 0..<count, zeroGradient: true, state: &state)
-                }
+                update(parameter, state: &state)
             }
         }
-    }
-
-    /// Updates `parameter.value[range]` from a block of its gradient as backward produces it, and
-    /// zeroes the block for the next accumulation. Blocks must come in order and cover the
-    /// parameter; the first one starts the step.
-    /// Shapes: gradient points at the gradient of element `range.lowerBound`.
-    public func consume(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>) {
-        withState(of: parameter) { state in
-            if range.lowerBound == 0 { beginStep(&state) }
-            update(parameter, gradient: gradient - range.lowerBound, range: range, zeroGradient: true, state: &state)
-        }
-        parameter.consumedInBackward = true
     }
 
     private func withState(of parameter: Parameter, _ body: (inout State) -> Void) {
@@ -62,8 +37,7 @@ extension Optimizer {
     }
 }
 
-/// A raw view of a parameter's buffers that may cross into the kernel threads; indexed with
-/// absolute element indices.
+/// A raw view of a parameter's buffers that may cross into the kernel threads.
 struct FusedBuffers: @unchecked Sendable {
     let value: UnsafeMutablePointer<Float>
     let gradient: UnsafeMutablePointer<Float>
@@ -72,21 +46,18 @@ struct FusedBuffers: @unchecked Sendable {
 }
 
 extension Parameter {
-    /// Runs `body` over chunks of `range` with the value, gradient and up to two state buffers,
-    /// in parallel across the kernel threads.
-    func withFusedBuffers(gradient: UnsafeMutablePointer<Float>, range: Range<Int>, _ first: inout Tensor?, _ second: inout Tensor?,
+    /// Runs `body` over chunks of the elements with the value, gradient and up to two state
+    /// buffers, in parallel across the kernel threads.
+    func withFusedBuffers(_ first: inout Tensor?, _ second: inout Tensor?,
                           _ body: @Sendable (FusedBuffers, Range<Int>) -> Void) {
-        precondition(range.upperBound <= value.count, "\(name): update range \(range) beyond \(value.count) elements")
+        let (count, gradient) = (value.count, self.gradient.withUnsafeMutablePointer { $0 })
         value.withUnsafeMutablePointer { v in
             let m = first?.withUnsafeMutablePointer { $0 }
             let s = second?.withUnsafeMutablePointer { $0 }
-            // NOTE: the state tensors are owned by the optimizer and never shared, so their
-            // pointers stay valid for the duration of this call.
+            // NOTE: the gradient and the state tensors are owned by the parameter and the
+            // optimizer and never shared, so their pointers stay valid for the duration of this call.
             let buffers = FusedBuffers(value: v, gradient: gradient, first: m, second: s)
-            let start = range.lowerBound
-            Parallel.forEachChunk(count: range.count) { chunk in
-                body(buffers, (start + chunk.lowerBound)..<(start + chunk.upperBound))
-            }
+            Parallel.forEachChunk(count: count) { chunk in body(buffers, chunk) }
         }
     }
 }

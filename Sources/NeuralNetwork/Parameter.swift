@@ -9,9 +9,6 @@ public final class Parameter {
     public var value: Tensor
     /// The accumulated gradient of the loss with respect to `value`; same shape.
     public var gradient: Tensor
-    /// Set when an optimizer already updated this parameter block by block during backward;
-    /// the next `step` then skips it (and clears the flag).
-    public var consumedInBackward = false
 
     /// A parameter with the given initial value and a zero gradient.
     public init(name: String, value: Tensor) {

@@ -34,27 +34,26 @@ public final class SGD: Optimizer {
 
     public func beginStep(_ state: inout State) { state.steps += 1 }
 
-    public func update(_ parameter: Parameter, gradient: UnsafeMutablePointer<Float>, range: Range<Int>,
-                       zeroGradient: Bool, state: inout State) {
+    public func update(_ parameter: Parameter, state: inout State) {
         let (lr, mu, wd) = (learningRate, momentum, weightDecay)
         let first = state.steps == 1
         let keep = first ? Float(0) : mu
         let add = first ? Float(1) : 1 - dampening
         let nesterov = self.nesterov
         var unused: Tensor? = nil
-        parameter.withFusedBuffers(gradient: gradient, range: range, &state.momentumBuffer, &unused) { b, range in
+        parameter.withFusedBuffers(&state.momentumBuffer, &unused) { b, range in
             if let buf = b.first {
                 for i in range {
                     let g = b.gradient[i] + wd * b.value[i]
                     let m = keep * buf[i] + add * g
                     buf[i] = m
                     b.value[i] -= lr * (nesterov ? g + mu * m : m)
-                    if zeroGradient { b.gradient[i] = 0 }
+                    b.gradient[i] = 0
                 }
             } else {
                 for i in range {
                     b.value[i] -= lr * (b.gradient[i] + wd * b.value[i])
-                    if zeroGradient { b.gradient[i] = 0 }
+                    b.gradient[i] = 0
                 }
             }
         }

@@ -23,11 +23,11 @@ public final class Sequential: Layer {
 
     /// NOTE: below the first layer with parameters nothing needs a gradient unless the caller
     /// asks for the input gradient, so e.g. the first Linear after a Flatten skips its `G·W`.
-    public func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+    public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         var gradient = g
         for index in layers.indices.reversed() {
             let needed: InputGradient = index > firstTrainable || inputGradient == .needed ? .needed : .notNeeded
-            guard let next = layers[index].backward(gradient, inputGradient: needed, optimizer: optimizer) else { return nil }
+            guard let next = layers[index].backward(gradient, inputGradient: needed) else { return nil }
             gradient = next
         }
         return gradient

@@ -83,7 +83,7 @@ import TestSupport
         // The check itself must be able to fail: a layer whose backward doubles the gradient.
         final class Wrong: Layer {
             func forward(_ input: Tensor, mode: Mode) -> Tensor { input }
-            func backward(_ g: Tensor, inputGradient: InputGradient, optimizer: (any Optimizer)?) -> Tensor? {
+            func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
                 Tensor(shape: g.shape, scalars: g.scalars.map { $0 * 2 })
             }
         }
