@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side speed check (dev tool): sgemm rate of `bpfree info`, then one epoch over 12,000
 # Fashion-MNIST samples of BP and of concurrent MF on mlp-3x2000 (batch 128, 2 threads),
-# interleaved and repeated, so a noisy machine shows in the spread.
+# interleaved and repeated, so a noisy machine shows in the spread; the last line gives medians.
 #   bash Scripts/bench_mlp_speed.sh [repetitions]   (after `swift build -c release`)
 set -euo pipefail
 bin=.build/release/bpfree
@@ -24,3 +24,15 @@ print(f"run {i}: sgemm 128x2000x2000 {sgemm:.1f} GFLOP/s | BP {f(bp)} | MF {f(mf
       f" (training part only: BP {train(bp):.2f} s, MF {train(mf):.2f} s, {train(mf)/train(bp):.2f})")
 PY
 done
+python3 - "$out" "$reps" <<'PY'
+import json, statistics, sys
+out, reps = sys.argv[1], int(sys.argv[2])
+load = lambda a: [json.load(open(f"{out}/{a}-{i}.json")) for i in range(1, reps + 1)]
+bp, mf = load("bp"), load("mf")
+train = lambda r: sum(e['seconds'] - e['val_seconds'] for e in r['epochs'])
+med = lambda xs: statistics.median(xs)
+print(f"medians of {reps}: BP {med([r['train_seconds'] for r in bp]):.2f} s ({med([train(r) for r in bp]):.2f} s training part),"
+      f" MF {med([r['train_seconds'] for r in mf]):.2f} s ({med([train(r) for r in mf]):.2f} s),"
+      f" MF/BP per run {med([m['train_seconds'] / b['train_seconds'] for b, m in zip(bp, mf)]):.2f}"
+      f" ({med([train(m) / train(b) for b, m in zip(bp, mf)]):.2f} training part)")
+PY
