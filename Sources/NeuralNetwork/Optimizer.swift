@@ -1,8 +1,8 @@
 import TensorCore
 
-/// A first-order optimizer: it only makes per-parameter state and updates a range of one
-/// parameter's elements from their gradient, in one fused pass split across the kernel threads;
-/// `step` consumes the gradients that backward accumulated and zeroes them in the same pass.
+/// A first-order optimizer: it only makes per-parameter state and updates a parameter from its
+/// accumulated gradient in one fused pass split across the kernel threads, zeroing the gradient
+/// in the same pass.
 public protocol Optimizer: AnyObject {
     /// The state one parameter needs (moments, step count, …).
     associatedtype State
