@@ -15,8 +15,8 @@ public enum TrainingProtocol: String, Sendable, Codable, CaseIterable {
         guard self == .seedPaper else { return (base, [:]) }
         let cap = min(base.maxEpochs, 100)
         let data = dataset.hasPrefix("fashion") ? "fmnist" : dataset
-        func rule(_ patience: Int, _ minDelta: Double, _ monitor: StoppingRule.Monitor = .validationLoss, cap: Int = cap) -> StoppingRule {
-            StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: min(cap, base.maxEpochs), monitor: monitor)
+        func rule(_ patience: Int, _ minDelta: Double, _ monitor: StoppingRule.Monitor = .validationLoss) -> StoppingRule {
+            StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: cap, monitor: monitor)
         }
         switch algorithm {
         case "ff":

@@ -13,17 +13,14 @@ public struct ReportRun: @unchecked Sendable {
         record = (try? JSONSerialization.jsonObject(with: Data(stored.recordJSON.utf8)) as? [String: Any]) ?? [:]
     }
 
-    func number(_ keys: String...) -> Double? {
-        var value: Any? = record
-        for key in keys { value = (value as? [String: Any])?[key] }
-        return (value as? NSNumber)?.doubleValue
+    /// The record's value at a path of keys, e.g. ("stopping", "patience").
+    private func value(at keys: [String]) -> Any? {
+        keys.reduce(record as Any?) { ($0 as? [String: Any])?[$1] }
     }
 
-    func text(_ keys: String...) -> String? {
-        var value: Any? = record
-        for key in keys { value = (value as? [String: Any])?[key] }
-        return value as? String
-    }
+    func number(_ keys: String...) -> Double? { (value(at: keys) as? NSNumber)?.doubleValue }
+
+    func text(_ keys: String...) -> String? { value(at: keys) as? String }
 
     public var algorithm: String { stored.algorithm }
     public var seed: Int64 { stored.seed }
