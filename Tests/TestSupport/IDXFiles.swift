@@ -38,9 +38,10 @@ public enum IDXFiles {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
-    /// A fresh temporary folder.
+    /// A fresh temporary folder inside this test process's own root, which is removed when the
+    /// process exits (so test runs leave nothing behind in the system's temporary folder).
     public static func temporaryFolder() -> String {
-        let path = NSTemporaryDirectory() + "bpfree-test-" + UUID().uuidString
+        let path = testRoot + "/" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -112,3 +113,11 @@ public enum CIFARFiles {
         return bytes
     }
 }
+
+/// The test process's temporary root; created on first use and removed at exit.
+private let testRoot: String = {
+    let root = NSTemporaryDirectory() + "bpfree-tests-\(getpid())"
+    try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "bpfree-tests-\(getpid())") }
+    return root
+}()
