@@ -123,17 +123,19 @@ def evaluate(xs, ys):
         return lossf(z, ys).item(), (z.argmax(1) == ys).float().mean().item()
 
 best, best_state, since = float("inf"), None, 0
-g = torch.Generator().manual_seed(a.seed)
-shuffler, order = SeededGenerator(a.seed, "shuffle"), list(range(len(X)))
+if a.bpfree_streams:
+    shuffler, order = SeededGenerator(a.seed, "shuffle"), list(range(len(X)))
+    def next_order():  # bpfree reshuffles the previous epoch's order
+        shuffler.shuffle(order)
+        return torch.tensor(order)
+else:
+    g = torch.Generator().manual_seed(a.seed)
+    next_order = lambda: torch.randperm(len(X), generator=g)
 window = time.perf_counter()
 samples = 0
 for epoch in range(1, a.epochs + 1):
-    if a.bpfree_streams:  # drawn outside the timed part: the Python port is slow
-        shuffler.shuffle(order)  # bpfree reshuffles the previous epoch's order
-        order_t = torch.tensor(order)
+    order_t = next_order()  # drawn outside the timed part: the Python port is slow
     t0 = time.perf_counter()
-    if not a.bpfree_streams:
-        order_t = torch.randperm(len(X), generator=g)
     n = len(X) // a.batch_size
     loss_sum = 0.0
     for b in range(n):

@@ -115,9 +115,9 @@ public enum CIFARFiles {
 }
 
 /// The test process's temporary root; created on first use and removed at exit.
+private let testRootPath = NSTemporaryDirectory() + "bpfree-tests-\(getpid())"
 private let testRoot: String = {
-    let root = NSTemporaryDirectory() + "bpfree-tests-\(getpid())"
-    try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "bpfree-tests-\(getpid())") }
-    return root
+    try! FileManager.default.createDirectory(atPath: testRootPath, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testRootPath) }
+    return testRootPath
 }()
