@@ -47,7 +47,7 @@ let package = Package(
             "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results", "Tuning",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments", "Results", "Tuning", "Reporting",
+            "Experiments", "TensorCore", "Results", "Tuning", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Tuning", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "Results", "Tuning", "Reporting", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

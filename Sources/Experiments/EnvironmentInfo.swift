@@ -7,6 +7,8 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public var cores: Int
     public var blas: String
     public var blasCore: String
+    /// Who chose `blasCore` and why (absent in records of earlier builds).
+    public var blasCoreChoice: BLASCoreChoice?
     public var swiftVersion: String
     public var operatingSystem: String
     /// The bpfree release that ran (absent in records of earlier builds).
@@ -16,14 +18,14 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public static let version = "0.1.0"
 
     enum CodingKeys: String, CodingKey {
-        case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core"
+        case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core", blasCoreChoice = "blas_core_choice"
         case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version"
     }
 
     /// The current machine.
     public static func current() -> EnvironmentInfo {
         EnvironmentInfo(cpuModel: cpuModelName(), cores: ProcessInfo.processInfo.activeProcessorCount,
-                        blas: BLAS.configuration, blasCore: BLAS.coreName,
+                        blas: BLAS.configuration, blasCore: BLAS.coreName, blasCoreChoice: .inEffect(),
                         swiftVersion: compilerVersion, operatingSystem: operatingSystemName(), bpfreeVersion: version)
     }
 

@@ -106,6 +106,9 @@ public enum KernelBenchmarks {
 /// What `bpfree info` reports.
 public struct InfoReport: Sendable, Codable, Equatable {
     public var environment: EnvironmentInfo
+    /// The CPU's vendor and the kernel-relevant feature flags it has.
+    public var cpuVendor: CPUFeatures.Vendor
+    public var cpuFeatures: [String]
     public var threads: Int
     public var sgemmGflops: [String: Double]
     public var kernels: [KernelBenchmarks.Measurement]?
@@ -115,8 +118,41 @@ public struct InfoReport: Sendable, Codable, Equatable {
     public var missingMeters: [String: String]
     /// The constants of the estimate model used when no meter measures.
     public var estimateModel: EstimateMeter.Constants
+    /// sgemm rates under each OpenBLAS core the CPU can run (`info --blas-cores`).
+    public var coreRates: [CoreRate]?
+
+    /// The sgemm rates of one OpenBLAS core, measured in a process started with it.
+    public struct CoreRate: Sendable, Codable, Equatable {
+        /// The `OPENBLAS_CORETYPE` asked for, and the core the library then reported.
+        public var requested: String
+        public var loaded: String
+        public var sgemmGflops: [String: Double]
+
+        enum CodingKeys: String, CodingKey { case requested, loaded, sgemmGflops = "sgemm_gflops" }
+
+        /// A measured core.
+        public init(requested: String, loaded: String, sgemmGflops: [String: Double]) {
+            self.requested = requested
+            self.loaded = loaded
+            self.sgemmGflops = sgemmGflops
+        }
+    }
+
+    /// The cores worth measuring on a CPU: one per tier up to the best it allows, and both
+    /// vendors' names and Cooperlake where they apply.
+    public static func candidateCores(for features: CPUFeatures) -> [String] {
+        var cores = ["Prescott"]
+        if features.has("avx") { cores.append("Sandybridge") }
+        if features.has("avx2", "fma") { cores += ["Haswell", "Zen"] }
+        if BLASCoreChoice.bestCore(for: features)?.tier == .avx512 {
+            cores.append("SkylakeX")
+            if features.has("avx512_bf16") { cores.append("Cooperlake") }
+        }
+        return cores
+    }
 
     enum CodingKeys: String, CodingKey {
+        case cpuVendor = "cpu_vendor", cpuFeatures = "cpu_features", coreRates = "core_rates"
         case environment, threads, sgemmGflops = "sgemm_gflops", kernels, meters
         case missingMeters = "missing_meters", estimateModel = "estimate_model"
     }
@@ -131,7 +167,9 @@ public struct InfoReport: Sendable, Codable, Equatable {
         ]
         let found = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
                                             nvmlLibrary: measurement.nvmlLibrary)
-        return InfoReport(environment: .current(), threads: threads, sgemmGflops: rates,
+        let features = CPUFeatures.current()
+        return InfoReport(environment: .current(), cpuVendor: features.vendor, cpuFeatures: features.kernelFlagsPresent,
+                          threads: threads, sgemmGflops: rates,
                           kernels: kernels ? KernelBenchmarks.hotKernels(budget: budget) : nil,
                           meters: found.meters.filter(\.isMeasurement).map(\.name),
                           missingMeters: Dictionary(uniqueKeysWithValues: found.missing.map { ($0.meter, $0.reason) }),
@@ -144,12 +182,24 @@ public struct InfoReport: Sendable, Codable, Equatable {
             "CPU:      \(environment.cpuModel) (\(environment.cores) cores)",
             "OS:       \(environment.operatingSystem)",
             "Swift:    \(environment.swiftVersion)",
-            "BLAS:     \(environment.blas) (kernel \(environment.blasCore))",
+            "Features: \(cpuFeatures.joined(separator: " ")) (\(cpuVendor.rawValue))",
+            "BLAS:     \(environment.blas)",
+            "Kernel:   \(environment.blasCore), chosen by \(environment.blasCoreChoice.map { "\($0.chosenBy.rawValue): \($0.reason)" } ?? "the library")",
             "Threads:  \(threads) (BLAS and kernels)",
             "sgemm:",
         ]
         for key in sgemmGflops.keys.sorted() {
             lines.append("  \(key.padding(toLength: 16, withPad: " ", startingAt: 0)) \(format("%8.1f", sgemmGflops[key]!)) GFLOP/s")
+        }
+        if let coreRates, let best = coreRates.map({ $0.sgemmGflops["2048x2048x2048"] ?? 0 }).max(), best > 0 {
+            lines.append("sgemm by OpenBLAS core (each measured in its own process):")
+            for rate in coreRates {
+                let cells = rate.sgemmGflops.keys.sorted().map { "\($0) \(format("%6.1f", rate.sgemmGflops[$0]!))" }.joined(separator: "  ")
+                let name = rate.requested == rate.loaded ? rate.loaded : "\(rate.requested) (ran \(rate.loaded))"
+                lines.append("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(cells) GFLOP/s")
+            }
+            let own = sgemmGflops["2048x2048x2048"] ?? 0
+            lines.append("  in use: \(environment.blasCore) at 2048³ \(format("%.1f", own)) GFLOP/s = \(format("%.0f", 100 * own / best))% of the best core's \(format("%.1f", best))")
         }
         if let kernels {
             lines.append("Kernels:")

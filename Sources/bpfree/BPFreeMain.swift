@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import TensorCore
 
 /// The `bpfree` command: train networks with and without backpropagation, and measure the cost.
 @main
@@ -13,7 +14,7 @@ struct BPFree: ParsableCommand {
     )
 
     static func main() {
-        shortenBLASSpinning()
+        configureBLAS()
         BPFree.main(nil)
     }
 
@@ -23,17 +24,18 @@ struct BPFree: ParsableCommand {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
     }
 
-    /// OpenBLAS's idle worker threads spin for ~2²⁸ cycles after each product and then compete
-    /// with the kernel threads (e.g. the optimizer step) for the cores. The timeout is read only
-    /// when the library loads, so the process re-executes itself once with
-    /// `OPENBLAS_THREAD_TIMEOUT=16` unless the user set it: 2¹⁶ cycles (~25 µs) keeps the
-    /// workers awake between products separated by small elementwise kernels, and asleep during
-    /// an optimizer pass of milliseconds. (4, the minimum, made every product wake them:
-    /// mlp-3x2000 epochs were 4–8% slower, medians of 7 interleaved runs.)
-    static func shortenBLASSpinning() {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil else { return }
-        setenv("OPENBLAS_THREAD_TIMEOUT", "16", 1)
+    /// Re-executes this program once with the OpenBLAS settings of
+    /// `BLASCoreChoice.startupEnvironment` (thread timeout, kernel family), which the library
+    /// reads only when it loads.
+    static func configureBLAS() {
+        let changes = BLASCoreChoice.startupEnvironment()
+        guard !changes.isEmpty else { return }
+        let previous = changes.keys.map { ($0, ProcessInfo.processInfo.environment[$0]) }
+        for (name, value) in changes { setenv(name, value, 1) }
         execv(executablePath, CommandLine.unsafeArgv)
-        // execv returns only on failure; carry on with the default spinning.
+        // execv returns only on failure: carry on with the library's settings.
+        for (name, value) in previous {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
     }
 }

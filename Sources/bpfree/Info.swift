@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import TensorCore
 
 /// `bpfree info`: the machine, BLAS and measured speeds.
 struct Info: ParsableCommand {
@@ -13,6 +14,9 @@ struct Info: ParsableCommand {
     @Flag(help: "Also time the hot kernels (Linear forward+backward, AdamW step, softmax cross-entropy).")
     var kernels = false
 
+    @Flag(help: "Also measure sgemm under every OpenBLAS core this CPU can run, each in a process of its own.")
+    var blasCores = false
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -22,8 +26,11 @@ struct Info: ParsableCommand {
     func run() throws {
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw ValidationError("--threads: must be at least 1, got \(threads)") }
-        let report = InfoReport.measure(threads: threads, kernels: kernels,
+        var report = InfoReport.measure(threads: threads, kernels: kernels,
                                         measurement: MeasurementConfiguration(cpuTDPWatts: cpuTdpWatts))
+        if blasCores {
+            report.coreRates = try InfoReport.candidateCores(for: .current()).map { try measure(core: $0, threads: threads) }
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -31,5 +38,26 @@ struct Info: ParsableCommand {
         } else {
             print(report.text)
         }
+    }
+
+    /// sgemm rates of `bpfree info` run with `OPENBLAS_CORETYPE=core`.
+    private func measure(core: String, threads: Int) throws -> InfoReport.CoreRate {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
+        process.arguments = ["info", "--json", "--threads", String(threads)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = core
+        environment[BLASCoreChoice.libraryCoreVariable] = nil
+        environment[BLASCoreChoice.policyVariable] = nil
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let child = try? JSONDecoder().decode(InfoReport.self, from: output) else {
+            throw ValidationError("--blas-cores: bpfree info with OPENBLAS_CORETYPE=\(core) failed (status \(process.terminationStatus))")
+        }
+        return InfoReport.CoreRate(requested: core, loaded: child.environment.blasCore, sgemmGflops: child.sgemmGflops)
     }
 }

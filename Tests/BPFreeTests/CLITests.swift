@@ -2,6 +2,7 @@ import Algorithms
 import Experiments
 import Foundation
 import Results
+import TensorCore
 import Testing
 import TestSupport
 import Training
@@ -112,6 +113,7 @@ import Training
         #expect(record.peakRSSBytes > 0 && record.peakTensorBytes > 0)
         #expect(record.threads == 1)
         #expect(!record.environment.blas.isEmpty)
+        #expect(record.environment.blasCoreChoice?.core == record.environment.blasCore)
         #expect(record.energySource != nil && (record.energyJoules ?? 0) > 0)
         #expect(record.carbonIntensityGPerKWh == 56.039 && record.carbonIntensitySource == "country:FRA")
         #expect(abs((record.co2eGrams ?? 0) - record.energyJoules! / 3.6e6 * 56.039) < 1e-12)
@@ -142,5 +144,53 @@ import Training
         let folder = IDXFiles.temporaryFolder()
         let command = try Train.parse(["--data-dir", folder, "--epochs", "1", "--no-store"])
         #expect { try command.run() } throws: { "\($0)".contains(folder) && "\($0)".contains("no fashion-mnist files") }
+    }
+}
+
+/// The kernel choice of a real `bpfree` process, which re-executes itself before OpenBLAS runs.
+@Suite struct BLASKernelSelectionTests {
+    /// `bpfree info --json` under `environment`, decoded.
+    static func info(_ environment: [String: String]) throws -> InfoReport {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["info", "--json", "--threads", "1"]
+        var merged = ProcessInfo.processInfo.environment
+        for name in ["OPENBLAS_CORETYPE", BLASCoreChoice.policyVariable, BLASCoreChoice.libraryCoreVariable] { merged[name] = nil }
+        merged.merge(environment) { $1 }
+        process.environment = merged
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return try JSONDecoder().decode(InfoReport.self, from: output)
+    }
+
+    /// A deliberately weak core loaded into the process (Prescott, OpenBLAS's fallback for CPUs
+    /// it does not know) is replaced by the best core the CPU's features allow.
+    @Test func aWeakCoreIsCorrected() throws {
+        guard let best = BLASCoreChoice.bestCore(for: .current()) else { return }  // no AVX: nothing to correct
+        let report = try Self.info(["OPENBLAS_CORETYPE": "Prescott", BLASCoreChoice.policyVariable: "best"])
+        #expect(report.environment.blasCore == best.core)
+        let choice = try #require(report.environment.blasCoreChoice)
+        #expect(choice.chosenBy == .bpfree && choice.libraryCore == "Prescott" && choice.core == best.core)
+        #expect(report.cpuFeatures.contains("avx"))
+    }
+
+    @Test func theUsersCoreIsKept() throws {
+        let report = try Self.info(["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(report.environment.blasCore == "Prescott")
+        #expect(report.environment.blasCoreChoice?.chosenBy == .user)
+    }
+
+    @Test func outOfTheBoxTheCoreIsAtLeastTheBestTier() throws {
+        let report = try Self.info([:])
+        let choice = try #require(report.environment.blasCoreChoice)
+        if let best = BLASCoreChoice.bestCore(for: .current()), let tier = BLASCoreChoice.tier(of: choice.core) {
+            #expect(tier >= best.tier, "\(choice.reason)")
+        }
+        #expect(choice.chosenBy != .user)
     }
 }
