@@ -2,11 +2,13 @@
 #   make demo   installs what is missing, builds a release binary, trains a short BP run on
 #               Fashion-MNIST and prints the summary.
 #   make test   installs what is missing and runs the test suite.
+#   make bench  speed on this machine, side by side with PyTorch when it is installed
+#               (REPS=3 THREADS=2 PYTHON=python3; FULL=1 adds a full CNN epoch).
 
-APT_PACKAGES := libopenblas-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libdnnl-dev zlib1g-dev libsqlite3-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test info clean
+.PHONY: deps build demo test bench info clean
 
 deps:
 	@missing=""; \
@@ -25,6 +27,9 @@ demo: build
 
 test: deps
 	swift test
+
+bench: build
+	REPS=$(or $(REPS),3) THREADS=$(or $(THREADS),2) FULL=$(or $(FULL),0) bash Scripts/bench_speed.sh
 
 info: build
 	.build/release/bpfree info --kernels

@@ -21,6 +21,7 @@ let package = Package(
         // C at the edges: thin shims over the system libraries.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
@@ -28,7 +29,7 @@ let package = Package(
         .target(name: "Randomness"),
 
         // Compute: tensors → layers → training → algorithms.
-        .target(name: "TensorCore", dependencies: ["CBLAS", "Randomness"], swiftSettings: numericSettings),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "Randomness"], swiftSettings: numericSettings),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork"],

@@ -53,21 +53,22 @@ public enum KernelBenchmarks {
     }
 
     /// The hot kernels of training: a Linear layer's forward and backward at batch 128, 2000→2000;
-    /// a Conv2D's forward and backward (im2col and sgemm included); one AdamW step over 10M parameters; softmax cross-entropy on 128×10.
+    /// the study CNN's three Conv2D layers forward and forward+backward; one AdamW step over 10M parameters; softmax cross-entropy on 128×10.
     public static func hotKernels(budget: Double = 0.5) -> [Measurement] {
         var generator = SeededGenerator(seed: 1)
         var results: [Measurement] = []
 
         /// One forward and backward (input gradient included) of a layer, timed, with its FLOP rate.
-        func forwardBackward(_ name: String, _ layer: any Layer, input: Tensor, gradient: Tensor) -> Measurement {
+        func forwardBackward(_ name: String, _ layer: any Layer, input: Tensor, gradient: Tensor,
+                             inputGradient: InputGradient = .needed) -> Measurement {
             let flops = Double(OperationCounter.counting { counter in
                 _ = layer.forward(input, mode: .training)
-                _ = layer.backward(gradient, inputGradient: .needed)
+                _ = layer.backward(gradient, inputGradient: inputGradient)
                 return counter.flops
             })
             let seconds = time(budget: budget) {
                 _ = layer.forward(input, mode: .training)
-                _ = layer.backward(gradient, inputGradient: .needed)
+                _ = layer.backward(gradient, inputGradient: inputGradient)
             }
             return Measurement(name: name, seconds: seconds, gflops: flops / seconds / 1e9, gbytesPerSecond: nil)
         }
@@ -75,11 +76,20 @@ public enum KernelBenchmarks {
                                        Linear(inputSize: 2000, outputSize: 2000, using: &generator),
                                        input: Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator),
                                        gradient: Tensor(shape: [128, 2000], uniformIn: -1...1, using: &generator)))
-        // The study CNN's second block: 128 images of 32×14×14 to 128 channels, 3×3, padding 1.
-        results.append(forwardBackward("conv2d_fwd_bwd_128x32x14x14_to_128",
-                                       Conv2D(inputChannels: 32, outputChannels: 128, kernelSize: 3, padding: 1, bias: false, using: &generator),
-                                       input: Tensor(shape: [128, 14, 14, 32], uniformIn: -1...1, using: &generator),
-                                       gradient: Tensor(shape: [128, 14, 14, 128], uniformIn: -1...1, using: &generator)))
+        // The study CNN's three convolutions (cnn-3block at batch 128: 1→32 on 28×28, 32→128 on
+        // 14×14, 128→512 on 7×7; 3×3, padding 1), forward alone and forward with backward (the
+        // first layer, on the input, needs no input gradient).
+        for (inChannels, outChannels, side) in [(1, 32, 28), (32, 128, 14), (128, 512, 7)] {
+            let conv = Conv2D(inputChannels: inChannels, outputChannels: outChannels, kernelSize: 3, padding: 1, bias: false, using: &generator)
+            let input = Tensor(shape: [128, side, side, inChannels], uniformIn: -1...1, using: &generator)
+            let gradient = Tensor(shape: [128, side, side, outChannels], uniformIn: -1...1, using: &generator)
+            let shape = "128x\(inChannels)x\(side)x\(side)_to_\(outChannels)"
+            let forward = time(budget: budget) { _ = conv.forward(input, mode: .inference) }
+            results.append(Measurement(name: "conv2d_fwd_" + shape, seconds: forward,
+                                       gflops: Double(2 * 128 * side * side * 9 * inChannels * outChannels) / forward / 1e9, gbytesPerSecond: nil))
+            results.append(forwardBackward("conv2d_fwd_bwd_" + shape, conv, input: input, gradient: gradient,
+                                           inputGradient: inChannels > 1 ? .needed : .notNeeded))
+        }
 
         let parameter = Parameter(name: "p", value: Tensor(shape: [10_000_000], uniformIn: -1...1, using: &generator))
         let optimizer = AdamW(learningRate: 1e-3)

@@ -44,20 +44,40 @@ public final class BatchNorm2D: Layer {
     /// Per-channel mean and biased variance of N×…×C values, accumulated in Double.
     public static func statistics(of x: Tensor, channels c: Int) -> (mean: [Double], variance: [Double], count: Int) {
         let m = x.count / c
-        var sum = [Double](repeating: 0, count: c), squares = [Double](repeating: 0, count: c)
-        x.withUnsafePointer { p in
-            for row in 0..<m {
-                let r = p + row * c
-                for channel in 0..<c {
-                    let v = Double(r[channel])
-                    sum[channel] += v
-                    squares[channel] += v * v
-                }
-            }
-        }
+        let (sum, squares) = x.withUnsafePointer { columnSums(rows: m, channels: c, $0, $0) }
         let mean = sum.map { $0 / Double(m) }
         let variance = (0..<c).map { max(squares[$0] / Double(m) - mean[$0] * mean[$0], 0) }
         return (mean, variance, m)
+    }
+
+    /// Rows of `channels` values per parallel chunk: about 2¹⁶ values each.
+    static func grain(channels: Int) -> Int { max(1, 65_536 / channels) }
+
+    /// Per channel, `Σ a` and `Σ a·b` over the rows of two m×c buffers, in Double: partial sums
+    /// per chunk of rows, added in chunk order.
+    static func columnSums(rows m: Int, channels c: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> ([Double], [Double]) {
+        let (a, b) = (SharedPointer(a), SharedPointer(b))
+        let partials = Parallel.mapChunks(count: m, grain: grain(channels: c)) { rows in
+            var first = [Double](repeating: 0, count: c), second = [Double](repeating: 0, count: c)
+            first.withUnsafeMutableBufferPointer { first in
+                second.withUnsafeMutableBufferPointer { second in
+                    for row in rows {
+                        let (ar, br) = (a.pointer + row * c, b.pointer + row * c)
+                        for channel in 0..<c {
+                            let u = Double(ar[channel])
+                            first[channel] += u
+                            second[channel] += u * Double(br[channel])
+                        }
+                    }
+                }
+            }
+            return (first, second)
+        }
+        var (first, second) = partials[0]
+        for (u, v) in partials.dropFirst() {
+            for channel in 0..<c { first[channel] += u[channel]; second[channel] += v[channel] }
+        }
+        return (first, second)
     }
 
     /// Shapes: input N×H×W×C → output of the same shape.
@@ -87,12 +107,15 @@ public final class BatchNorm2D: Layer {
                 normalized.withUnsafeMutablePointer { np in
                     gamma.value.withUnsafePointer { g in
                         beta.value.withUnsafePointer { b in
-                            for row in 0..<m {
-                                let (xr, yr) = (xp + row * c, yp + row * c)
-                                for channel in 0..<c {
-                                    let hat = (xr[channel] - mean[channel]) * inverse[channel]
-                                    if keep { np[row * c + channel] = hat }
-                                    yr[channel] = g[channel] * hat + b[channel]
+                            let (x, y, hats, g, b) = (SharedPointer(xp), SharedPointer(yp), SharedPointer(np), SharedPointer(g), SharedPointer(b))
+                            Parallel.forEachChunk(count: m, grain: Self.grain(channels: c)) { [mean, inverse] rows in
+                                for row in rows {
+                                    let (xr, yr, nr) = (x.pointer + row * c, y.pointer + row * c, hats.pointer + row * c)
+                                    for channel in 0..<c {
+                                        let hat = (xr[channel] - mean[channel]) * inverse[channel]
+                                        if keep { nr[channel] = hat }
+                                        yr[channel] = g.pointer[channel] * hat + b.pointer[channel]
+                                    }
                                 }
                             }
                         }
@@ -111,18 +134,7 @@ public final class BatchNorm2D: Layer {
         hasCache = false
         let c = channels
         let m = g.count / c
-        var sumG = [Double](repeating: 0, count: c), sumGHat = [Double](repeating: 0, count: c)
-        g.withUnsafePointer { gp in
-            normalized.withUnsafePointer { np in
-                for row in 0..<m {
-                    for channel in 0..<c {
-                        let v = Double(gp[row * c + channel])
-                        sumG[channel] += v
-                        sumGHat[channel] += v * Double(np[row * c + channel])
-                    }
-                }
-            }
-        }
+        let (sumG, sumGHat) = g.withUnsafePointer { gp in normalized.withUnsafePointer { Self.columnSums(rows: m, channels: c, gp, $0) } }
         if affineTrained {
             gamma.gradient.withUnsafeMutablePointer { dg in
                 beta.gradient.withUnsafeMutablePointer { db in
@@ -136,14 +148,19 @@ public final class BatchNorm2D: Layer {
         guard inputGradient == .needed else { return nil }
         inputGradientBuffer.resize(to: g.shape)
         let meanG = sumG.map { Float($0 / Double(m)) }, meanGHat = sumGHat.map { Float($0 / Double(m)) }
+        let inverseStd = self.inverseStd
         g.withUnsafePointer { gp in
             normalized.withUnsafePointer { np in
                 inputGradientBuffer.withUnsafeMutablePointer { dx in
                     gamma.value.withUnsafePointer { gm in
-                        for row in 0..<m {
-                            for channel in 0..<c {
-                                let i = row * c + channel
-                                dx[i] = gm[channel] * inverseStd[channel] * (gp[i] - meanG[channel] - np[i] * meanGHat[channel])
+                        let (g, hats, dx, gm) = (SharedPointer(gp), SharedPointer(np), SharedPointer(dx), SharedPointer(gm))
+                        Parallel.forEachChunk(count: m, grain: Self.grain(channels: c)) { rows in
+                            for row in rows {
+                                for channel in 0..<c {
+                                    let i = row * c + channel
+                                    dx.pointer[i] = gm.pointer[channel] * inverseStd[channel]
+                                        * (g.pointer[i] - meanG[channel] - hats.pointer[i] * meanGHat[channel])
+                                }
                             }
                         }
                     }

@@ -5,13 +5,17 @@ import TensorCore
 public final class MaxPool2D: Layer {
     private var output = Tensor(zeros: [0])
     private var inputGradientBuffer = Tensor(zeros: [0])
-    /// For each output element, the flat index of its input maximum.
-    private var winners: [Int32] = []
+    /// For each output element, which of its window's four inputs won (0 top-left, 1 top-right,
+    /// 2 bottom-left, 3 bottom-right).
+    private var winners: [UInt8] = []
     private var inputShape: [Int] = []
     private var hasCache = false
 
     /// A 2×2/2 pooling layer.
     public init() {}
+
+    /// Output rows (of all images) per parallel chunk: about 2¹⁶ input values each.
+    private static func grain(rowLength: Int) -> Int { max(1, 65_536 / max(rowLength, 1)) }
 
     /// Shapes: input N×H×W×C → output N×⌊H/2⌋×⌊W/2⌋×C.
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
@@ -22,24 +26,33 @@ public final class MaxPool2D: Layer {
         inputShape = x.shape
         output.resize(to: [n, ho, wo, c])
         let keep = mode == .training
-        if keep, winners.count != output.count { winners = [Int32](repeating: 0, count: output.count) }
+        if keep, winners.count < output.count { winners = [UInt8](repeating: 0, count: output.count) }
         x.withUnsafePointer { src in
             output.withUnsafeMutablePointer { dst in
                 winners.withUnsafeMutableBufferPointer { win in
-                    for image in 0..<n {
-                        for oy in 0..<ho {
+                    let (source, target, codes) = (SharedPointer(src), SharedPointer(dst), SharedPointer(win.baseAddress!))
+                    Parallel.forEachChunk(count: n * ho, grain: Self.grain(rowLength: 4 * wo * c)) { rows in
+                        for row in rows {
+                            let (image, oy) = row.quotientAndRemainder(dividingBy: ho)
                             for ox in 0..<wo {
-                                let out = ((image * ho + oy) * wo + ox) * c
-                                let topLeft = ((image * h + 2 * oy) * w + 2 * ox) * c
-                                for channel in 0..<c {
+                                let out = (row * wo + ox) * c
+                                let a = source.pointer + ((image * h + 2 * oy) * w + 2 * ox) * c
+                                let (b, d) = (a + c, a + w * c)
+                                let e = d + c
+                                let y = target.pointer + out
+                                if keep {
                                     // The first maximum in row-major window order wins (as PyTorch).
-                                    var best = topLeft + channel
-                                    let (right, below) = (best + c, best + w * c)
-                                    if src[right] > src[best] { best = right }
-                                    if src[below] > src[best] { best = below }
-                                    if src[below + c] > src[best] { best = below + c }
-                                    dst[out + channel] = src[best]
-                                    if keep { win[out + channel] = Int32(best) }
+                                    let code = codes.pointer + out
+                                    for channel in 0..<c {
+                                        var best = a[channel], winner: UInt8 = 0
+                                        if b[channel] > best { best = b[channel]; winner = 1 }
+                                        if d[channel] > best { best = d[channel]; winner = 2 }
+                                        if e[channel] > best { best = e[channel]; winner = 3 }
+                                        y[channel] = best
+                                        code[channel] = winner
+                                    }
+                                } else {
+                                    for channel in 0..<c { y[channel] = max(max(a[channel], b[channel]), max(d[channel], e[channel])) }
                                 }
                             }
                         }
@@ -51,15 +64,45 @@ public final class MaxPool2D: Layer {
         return output
     }
 
+    /// Every input position gets its window's gradient if it won, else 0 (one pass, no scatter).
     public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "MaxPool2D.backward without a training-mode forward")
         hasCache = false
         guard inputGradient == .needed else { return nil }
+        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (ho, wo) = (h / 2, w / 2)
         inputGradientBuffer.resize(to: inputShape)
-        inputGradientBuffer.fill(0)
         g.withUnsafePointer { gp in
             inputGradientBuffer.withUnsafeMutablePointer { dx in
-                for (index, winner) in winners.prefix(g.count).enumerated() { dx[Int(winner)] += gp[index] }
+                winners.withUnsafeBufferPointer { win in
+                    let (gradient, target, codes) = (SharedPointer(gp), SharedPointer(dx), SharedPointer(win.baseAddress!))
+                    Parallel.forEachChunk(count: n * ho, grain: Self.grain(rowLength: 4 * wo * c)) { rows in
+                        for row in rows {
+                            let (image, oy) = row.quotientAndRemainder(dividingBy: ho)
+                            let top = target.pointer + (image * h + 2 * oy) * w * c
+                            for ox in 0..<wo {
+                                let out = (row * wo + ox) * c
+                                let (gr, code) = (gradient.pointer + out, codes.pointer + out)
+                                let a = top + 2 * ox * c
+                                let (b, d) = (a + c, a + w * c)
+                                let e = d + c
+                                for channel in 0..<c {
+                                    let (value, winner) = (gr[channel], code[channel])
+                                    a[channel] = winner == 0 ? value : 0
+                                    b[channel] = winner == 1 ? value : 0
+                                    d[channel] = winner == 2 ? value : 0
+                                    e[channel] = winner == 3 ? value : 0
+                                }
+                            }
+                            // Inputs no window covers (floor mode: an odd last column or row) get 0.
+                            if w % 2 == 1 {
+                                (top + (w - 1) * c).update(repeating: 0, count: c)
+                                (top + (2 * w - 1) * c).update(repeating: 0, count: c)
+                            }
+                            if h % 2 == 1, oy == ho - 1 { (top + 2 * w * c).update(repeating: 0, count: w * c) }
+                        }
+                    }
+                }
             }
         }
         return inputGradientBuffer

@@ -133,24 +133,4 @@ extension BLASCoreChoice {
     public static func inEffect() -> BLASCoreChoice {
         current(loadedCore: BLAS.coreName, features: .current(), environment: ProcessInfo.processInfo.environment)
     }
-
-    /// The OpenBLAS settings this process should re-execute with (empty: none): a shorter
-    /// thread timeout unless the user set one, and a better core when the loaded one is weaker
-    /// than the CPU allows.
-    ///
-    /// OpenBLAS reads both only when it loads. Its idle worker threads spin for ~2²⁸ cycles after
-    /// each product and then compete with the kernel threads (e.g. the optimizer step) for the
-    /// cores; `OPENBLAS_THREAD_TIMEOUT=16` (2¹⁶ cycles, ~25 µs) keeps them awake between products
-    /// separated by small elementwise kernels and asleep during an optimizer pass of milliseconds.
-    /// (4, the minimum, made every product wake them: mlp-3x2000 epochs were 4–8% slower.)
-    public static func startupEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
-        var changes: [String: String] = [:]
-        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { changes["OPENBLAS_THREAD_TIMEOUT"] = "16" }
-        let loaded = BLAS.coreName
-        if let core = override(loadedCore: loaded, features: .current(), environment: environment) {
-            changes["OPENBLAS_CORETYPE"] = core
-            changes[libraryCoreVariable] = loaded
-        }
-        return changes
-    }
 }

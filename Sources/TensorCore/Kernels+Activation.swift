@@ -7,40 +7,49 @@ public enum ActivationKernels {
     ///
     /// Shapes: x and y of any equal shape.
     public static func reluForward(_ x: Tensor, into y: inout Tensor) {
-        let n = x.count
         y.resize(to: x.shape)
         x.withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
-                typealias Lanes = SIMD8<Float>
-                let vectorEnd = n & ~7
-                var i = 0
-                while i < vectorEnd {
-                    Lanes.load(xp + i).replacing(with: 0, where: Lanes.load(xp + i) .< 0).store(to: yp + i)
-                    i += 8
+                let (source, target) = (SharedPointer(xp), SharedPointer(yp))
+                Parallel.forEachChunk(count: x.count, grain: parallelGrain) { range in
+                    typealias Lanes = SIMD8<Float>
+                    let (xp, yp) = (source.pointer, target.pointer)
+                    var i = range.lowerBound
+                    while i + 8 <= range.upperBound {
+                        Lanes.load(xp + i).replacing(with: 0, where: Lanes.load(xp + i) .< 0).store(to: yp + i)
+                        i += 8
+                    }
+                    while i < range.upperBound { yp[i] = max(xp[i], 0); i += 1 }
                 }
-                while i < n { yp[i] = max(xp[i], 0); i += 1 }
             }
         }
     }
+
+    /// Elements per chunk before a pointwise pass is split over the threads: large, so that the
+    /// MLPs' 128×2000 activations stay on one thread (between two products, waking a second one
+    /// costs more than it saves) and the CNN's 128×28×28×32 maps are split.
+    static let parallelGrain = 1 << 18
 
     /// ReLU backward from its output: `dx = g · 1[y > 0]`.
     ///
     /// Shapes: g, y and dx of one shape.
     public static func reluBackward(_ g: Tensor, output y: Tensor, into dx: inout Tensor) {
-        let n = g.count
-        precondition(y.count == n, "reluBackward: gradient \(g.shape) vs output \(y.shape)")
+        precondition(y.count == g.count, "reluBackward: gradient \(g.shape) vs output \(y.shape)")
         dx.resize(to: g.shape)
         g.withUnsafePointer { gp in
             y.withUnsafePointer { yp in
                 dx.withUnsafeMutablePointer { dp in
-                    typealias Lanes = SIMD8<Float>
-                    let vectorEnd = n & ~7
-                    var i = 0
-                    while i < vectorEnd {
-                        Lanes.load(gp + i).replacing(with: 0, where: Lanes.load(yp + i) .<= 0).store(to: dp + i)
-                        i += 8
+                    let (gradient, output, target) = (SharedPointer(gp), SharedPointer(yp), SharedPointer(dp))
+                    Parallel.forEachChunk(count: g.count, grain: parallelGrain) { range in
+                        typealias Lanes = SIMD8<Float>
+                        let (gp, yp, dp) = (gradient.pointer, output.pointer, target.pointer)
+                        var i = range.lowerBound
+                        while i + 8 <= range.upperBound {
+                            Lanes.load(gp + i).replacing(with: 0, where: Lanes.load(yp + i) .<= 0).store(to: dp + i)
+                            i += 8
+                        }
+                        while i < range.upperBound { dp[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                     }
-                    while i < n { dp[i] = yp[i] > 0 ? gp[i] : 0; i += 1 }
                 }
             }
         }

@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 
-/// Splits fused elementwise kernels over the kernel threads (and sets BLAS's alongside).
+/// Splits fused elementwise kernels over the kernel threads (and sets BLAS's and oneDNN's alongside).
 public enum Parallel {
     /// Starts at OpenBLAS's own default (OPENBLAS_NUM_THREADS or the core count).
     static let threadCount = Atomic<Int>(max(1, BLAS.threads))
@@ -13,6 +13,7 @@ public enum Parallel {
             let n = max(1, newValue)
             threadCount.store(n, ordering: .relaxed)
             BLAS.threads = n
+            ConvolutionKernel.setThreads(n)
         }
     }
 
@@ -34,3 +35,31 @@ public enum Parallel {
         }
     }
 }
+
+extension Parallel {
+    /// `body` over the same chunks `forEachChunk` makes, its results in chunk order (for
+    /// partial sums that are combined in a fixed order).
+    public static func mapChunks<T: Sendable>(count: Int, grain: Int = 32_768, threads: Int = Parallel.threads,
+                                              _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        let chunks = min(threads, max(1, count / max(grain, 1)))
+        if chunks <= 1 { return [body(0..<count)] }
+        let per = (count + chunks - 1) / chunks
+        let results = Mutex<[T?]>(Array(repeating: nil, count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { index in
+            let range = index * per..<min(count, (index + 1) * per)
+            let value = body(range)
+            results.withLock { $0[index] = value }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+}
+
+/// A buffer pointer carried into parallel chunks, each of which touches a disjoint part.
+public struct SharedPointer<T>: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<T>
+    /// Wraps `pointer`.
+    public init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+    /// Wraps a read-only pointer (it is never written through).
+    public init(_ pointer: UnsafePointer<T>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
+}
+

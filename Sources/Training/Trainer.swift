@@ -18,16 +18,19 @@ public final class Trainer {
         }
         /// Training batch size (the last incomplete batch is dropped).
         public var batchSize: Int
-        /// Batch size of validation and test passes (no effect on results, only on speed and memory).
+        /// Batch size of validation and test passes (no effect on results, only on speed and
+        /// memory): by default the training batch size, so that evaluation reuses the buffers the
+        /// layers hold for training instead of allocating a second, larger set (1000 CNN images
+        /// took 1.75 GiB of im2col buffers).
         public var evaluationBatchSize: Int
         /// Seeds the per-epoch shuffling.
         public var seed: UInt64
 
-        /// A configuration; evaluation batches default to 1000 samples.
-        public init(stopping: StoppingRule = .harmonized, batchSize: Int, evaluationBatchSize: Int = 1000, seed: UInt64) {
+        /// A configuration; evaluation batches default to the training batch size.
+        public init(stopping: StoppingRule = .harmonized, batchSize: Int, evaluationBatchSize: Int? = nil, seed: UInt64) {
             self.stopping = stopping
             self.batchSize = batchSize
-            self.evaluationBatchSize = evaluationBatchSize
+            self.evaluationBatchSize = evaluationBatchSize ?? batchSize
             self.seed = seed
         }
     }

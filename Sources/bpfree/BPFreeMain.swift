@@ -14,7 +14,7 @@ struct BPFree: ParsableCommand {
     )
 
     static func main() {
-        configureBLAS()
+        configureNumericLibraries()
         BPFree.main(nil)
     }
 
@@ -24,11 +24,11 @@ struct BPFree: ParsableCommand {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
     }
 
-    /// Re-executes this program once with the OpenBLAS settings of
-    /// `BLASCoreChoice.startupEnvironment` (thread timeout, kernel family), which the library
-    /// reads only when it loads.
-    static func configureBLAS() {
-        let changes = BLASCoreChoice.startupEnvironment()
+    /// Re-executes this program once with the settings of `NumericLibraries.startupEnvironment`
+    /// (OpenBLAS's thread timeout and kernel family, OpenMP's wait policy), which the libraries
+    /// read only when they load.
+    static func configureNumericLibraries() {
+        let changes = NumericLibraries.startupEnvironment()
         guard !changes.isEmpty else { return }
         let previous = changes.keys.map { ($0, ProcessInfo.processInfo.environment[$0]) }
         for (name, value) in changes { setenv(name, value, 1) }

@@ -45,6 +45,29 @@ import Training
         }
     }
 
+    /// BP on a CNN: after the first batches, training steps and evaluation passes at the
+    /// training batch size (the trainer's default) allocate no tensors: every layer reuses its
+    /// buffers, oneDNN's primitives are kept per batch size.
+    @Test func steadyStateCNNTrainingAndEvaluationAllocateNoTensors() {
+        let bp = try! AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4, 8]), inputShape: [2, 10, 10], classCount: 4,
+                                             common: CommonHyperparameters(batchSize: 32), seed: 1).algorithm
+        var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)
+        var generator = SeededGenerator(seed: 1)
+        schedule.startEpoch(using: &generator)
+        var batch = Batch()
+        func step(_ index: Int) {
+            schedule.fill(&batch, index: index, from: Self.data.train)
+            _ = bp.trainBatch(batch, stage: 0)
+            _ = bp.validate(batch, stage: 0)
+        }
+        for index in 0..<3 { step(index) }
+        let allocations = OperationCounter.counting { counter in
+            for index in 3..<schedule.batchCount { step(index) }
+            return counter.allocations
+        }
+        #expect(allocations == 0)
+    }
+
     @Test func backpropagationTrainsTheSameBlocksEndToEnd() {
         let built = try! AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4, 8]), inputShape: [2, 10, 10], classCount: 4,
                                                 common: CommonHyperparameters(learningRate: 3e-3, batchSize: 32), seed: 1)

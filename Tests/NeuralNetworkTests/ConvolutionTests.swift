@@ -46,33 +46,49 @@ import TestSupport
         } } } }
     }
 
-    /// col2im is the adjoint of im2col: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩, and with stride =
-    /// kernel and no padding (non-overlapping patches) col2im∘im2col is the identity.
-    @Test func im2colAndCol2imAreAdjoint() {
-        var generator = SeededGenerator(seed: 23)
-        let layer = Conv2D(inputChannels: 2, outputChannels: 1, kernelSize: 3, stride: 2, padding: 1, using: &generator)
-        let x = GradientCheckTests.input([2, 5, 6, 2], seed: 10)
-        _ = layer.forward(x, mode: .training)
-        var columns = Tensor(zeros: [0]), back = Tensor(zeros: [0])
-        layer.im2col(x, into: &columns)
-        let c = GradientCheckTests.input(columns.shape, seed: 11)
-        layer.col2im(c, into: &back)
-        let lhs = zip(columns.scalars, c.scalars).reduce(0.0) { $0 + Double($1.0 * $1.1) }
-        let rhs = zip(x.scalars, back.scalars).reduce(0.0) { $0 + Double($1.0 * $1.1) }
-        #expect(abs(lhs - rhs) < 1e-4 * max(1, abs(lhs)))
-
-        let tiling = Conv2D(inputChannels: 2, outputChannels: 1, kernelSize: 2, stride: 2, padding: 0, using: &generator)
-        let y = GradientCheckTests.input([1, 4, 6, 2], seed: 12)
-        _ = tiling.forward(y, mode: .training)
-        tiling.im2col(y, into: &columns)
-        tiling.col2im(columns, into: &back)
-        #expect(back == y)
+    /// dX and dW equal the direct sums of the forward's adjoint (zero padding, strides, odd
+    /// extents), dW accumulates, and one layer serves several batch sizes in turn.
+    @Test(arguments: [(1, 1, 7, 6), (2, 1, 7, 7), (2, 0, 6, 5), (3, 2, 8, 5)])
+    func conv2DBackwardMatchesTheDirectSums(stride: Int, padding: Int, height: Int, width: Int) {
+        var generator = SeededGenerator(seed: 25)
+        let (c, o, k) = (5, 6, 3)
+        let layer = Conv2D(inputChannels: c, outputChannels: o, kernelSize: k, stride: stride, padding: padding, bias: false, using: &generator)
+        let (ho, wo) = (layer.outputExtent(height), layer.outputExtent(width))
+        for n in [3, 2, 3] {
+            let x = GradientCheckTests.input([n, height, width, c], seed: UInt64(30 + n))
+            let g = GradientCheckTests.input([n, ho, wo, o], seed: UInt64(40 + n))
+            layer.weight.gradient.fill(0.5)
+            #expect(layer.forward(x, mode: .training).shape == [n, ho, wo, o])
+            let dx = layer.backward(g, inputGradient: .needed)!
+            var expectedDX = [Double](repeating: 0, count: x.count), expectedDW = [Double](repeating: 0.5, count: layer.weight.value.count)
+            let w = layer.weight.value
+            for image in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for out in 0..<o {
+                let gradient = Double(g[((image * ho + oy) * wo + ox) * o + out])
+                for ky in 0..<k { for kx in 0..<k {
+                    let (iy, ix) = (oy * stride - padding + ky, ox * stride - padding + kx)
+                    guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                    for channel in 0..<c {
+                        let (xi, wi) = (((image * height + iy) * width + ix) * c + channel, out * k * k * c + (ky * k + kx) * c + channel)
+                        expectedDX[xi] += gradient * Double(w[wi])
+                        expectedDW[wi] += gradient * Double(x[xi])
+                    }
+                } }
+            } } } }
+            #expect(zip(dx.scalars, expectedDX).allSatisfy { abs(Double($0) - $1) < 1e-4 }, "dX, batch \(n)")
+            #expect(zip(layer.weight.gradient.scalars, expectedDW).allSatisfy { abs(Double($0) - $1) < 1e-4 }, "dW, batch \(n)")
+        }
     }
 
-    @Test func maxPoolGradientsAndWinners() {
-        let x = Self.distinctInput([2, 5, 4, 3], seed: 13)
-        let result = GradientCheck.check(layer: MaxPool2D(), input: x)
+    /// Gradient checks with odd extents (floor mode leaves the last row or column uncovered:
+    /// their gradient must be 0).
+    @Test(arguments: [[2, 5, 4, 3], [1, 4, 5, 2], [1, 5, 5, 1]])
+    func maxPoolGradients(shape: [Int]) {
+        let result = GradientCheck.check(layer: MaxPool2D(), input: Self.distinctInput(shape, seed: 13))
         #expect(result.input < Self.tolerance)
+    }
+
+    @Test func maxPoolWinners() {
+        let x = Self.distinctInput([2, 5, 4, 3], seed: 13)
         // Floor mode: 5×4 → 2×2; each output is its window's maximum.
         let y = MaxPool2D().forward(x, mode: .inference)
         #expect(y.shape == [2, 2, 2, 3])
