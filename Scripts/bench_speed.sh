@@ -18,7 +18,7 @@ python=${PYTHON:-python3}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$bin" info --threads "$threads" | sed -n '1p;4,6p'
+"$bin" info --threads "$threads" | sed -n '1p;4,7p'
 echo
 echo "== sgemm by OpenBLAS core"
 "$bin" info --threads "$threads" --blas-cores | sed -n '/^sgemm by OpenBLAS core/,/in use:/p' | tail -n +2

@@ -9,6 +9,8 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public var blasCore: String
     /// Who chose `blasCore` and why (absent in records of earlier builds).
     public var blasCoreChoice: BLASCoreChoice?
+    /// The library that runs convolutions and its instruction set (absent in earlier records).
+    public var convolution: String?
     public var swiftVersion: String
     public var operatingSystem: String
     /// The bpfree release that ran (absent in records of earlier builds).
@@ -18,14 +20,14 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public static let version = "0.1.0"
 
     enum CodingKeys: String, CodingKey {
-        case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core", blasCoreChoice = "blas_core_choice"
+        case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core", blasCoreChoice = "blas_core_choice", convolution
         case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version"
     }
 
     /// The current machine.
     public static func current() -> EnvironmentInfo {
         EnvironmentInfo(cpuModel: cpuModelName(), cores: ProcessInfo.processInfo.activeProcessorCount,
-                        blas: BLAS.configuration, blasCore: BLAS.coreName, blasCoreChoice: .inEffect(),
+                        blas: BLAS.configuration, blasCore: BLAS.coreName, blasCoreChoice: .inEffect(), convolution: ConvolutionKernel.library,
                         swiftVersion: compilerVersion, operatingSystem: operatingSystemName(), bpfreeVersion: version)
     }
 

@@ -195,21 +195,24 @@ public struct InfoReport: Sendable, Codable, Equatable {
             "Features: \(cpuFeatures.joined(separator: " ")) (\(cpuVendor.rawValue))",
             "BLAS:     \(environment.blas)",
             "Kernel:   \(environment.blasCore), chosen by \(environment.blasCoreChoice.map { "\($0.chosenBy.rawValue): \($0.reason)" } ?? "the library")",
-            "Threads:  \(threads) (BLAS and kernels)",
+            "Convolutions: \(environment.convolution ?? "unknown")",
+            "Threads:  \(threads) (BLAS, oneDNN and kernels)",
             "sgemm:",
         ]
         for key in sgemmGflops.keys.sorted() {
             lines.append("  \(key.padding(toLength: 16, withPad: " ", startingAt: 0)) \(format("%8.1f", sgemmGflops[key]!)) GFLOP/s")
         }
-        if let coreRates, let best = coreRates.map({ $0.sgemmGflops["2048x2048x2048"] ?? 0 }).max(), best > 0 {
+        if let coreRates, let best = coreRates.max(by: { ($0.sgemmGflops["2048x2048x2048"] ?? 0) < ($1.sgemmGflops["2048x2048x2048"] ?? 0) }),
+           let bestRate = best.sgemmGflops["2048x2048x2048"], bestRate > 0 {
             lines.append("sgemm by OpenBLAS core (each measured in its own process):")
             for rate in coreRates {
                 let cells = rate.sgemmGflops.keys.sorted().map { "\($0) \(format("%6.1f", rate.sgemmGflops[$0]!))" }.joined(separator: "  ")
                 let name = rate.requested == rate.loaded ? rate.loaded : "\(rate.requested) (ran \(rate.loaded))"
                 lines.append("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(cells) GFLOP/s")
             }
-            let own = sgemmGflops["2048x2048x2048"] ?? 0
-            lines.append("  in use: \(environment.blasCore) at 2048³ \(format("%.1f", own)) GFLOP/s = \(format("%.0f", 100 * own / best))% of the best core's \(format("%.1f", best))")
+            // The core in use, as measured among the others (the same way, minutes apart at most).
+            let own = coreRates.first { $0.loaded == environment.blasCore }?.sgemmGflops["2048x2048x2048"] ?? sgemmGflops["2048x2048x2048"] ?? 0
+            lines.append("  in use: \(environment.blasCore), \(format("%.1f", own)) GFLOP/s at 2048³ = \(format("%.0f", 100 * own / bestRate))% of the best (\(best.loaded), \(format("%.1f", bestRate)))")
         }
         if let kernels {
             lines.append("Kernels:")

@@ -32,6 +32,20 @@ public final class ConvolutionKernel {
     /// The output extent of a spatial extent.
     public func outputExtent(_ extent: Int) -> Int { (extent + 2 * padding - kernelSize) / stride + 1 }
 
+    /// The convolution library and the instruction set its kernels dispatch to, e.g.
+    /// "oneDNN 2.6.3 (avx512_core_bf16)".
+    public static var library: String {
+        let version = dnnl_version().pointee
+        let isas: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+            (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+            (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"), (dnnl_cpu_isa_sse41, "sse41"),
+        ]
+        let effective = dnnl_get_effective_cpu_isa()
+        let isa = isas.first { $0.0 == effective }?.1 ?? "isa \(effective.rawValue)"
+        return "oneDNN \(version.major).\(version.minor).\(version.patch) (\(isa))"
+    }
+
     /// The number of threads oneDNN's kernels use (set with BLAS's by `Parallel.threads`).
     static func setThreads(_ count: Int) { omp_set_num_threads(Int32(count)) }
 
