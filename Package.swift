@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Tuning", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )

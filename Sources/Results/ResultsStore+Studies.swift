@@ -2,9 +2,16 @@ import Foundation
 import GRDB
 import Tuning
 
-/// Studies and trials: the persistence side of tuning. Workers in several processes share one
-/// study through these transactions (BEGIN IMMEDIATE, so a claim is atomic); the store decides
-/// nothing, the `decide` closure of `claimTrial` (the study's sampler) does.
+/// Studies and trials: the persistence side of tuning, in Optuna's own tables (`OptunaSchema`)
+/// so that `optuna.load_study` and optuna-dashboard read a bpfree study as one of theirs.
+/// Workers in several processes share one study through these transactions (BEGIN IMMEDIATE,
+/// so a claim is atomic); the store decides nothing, the `decide` closure of `claimTrial` (the
+/// study's sampler) does.
+///
+/// What Optuna has no column for is kept where Optuna keeps such facts: the study's settings in
+/// its user attributes, a trial's worker, failure reason, run id, time and energy in the trial's
+/// user attributes (the dashboard shows both), and a retry's lineage in the system attributes
+/// `failed_trial` and `retry_history`, as Optuna's `RetryFailedTrialCallback` writes them.
 extension ResultsStore {
     /// Creates the study, or loads the stored one of that name when every setting agrees (a
     /// resume); the trial budget may change. The error names the first setting that differs.
@@ -12,8 +19,10 @@ extension ResultsStore {
         try pool.writeWithoutTransaction { db in
             var result = study
             try db.inTransaction(.immediate) {
-                if let row = try Row.fetchOne(db, sql: "SELECT * FROM study WHERE name = ?", arguments: [study.name]) {
-                    let stored = Self.study(row)
+                if let id = try Int64.fetchOne(db, sql: "SELECT study_id FROM studies WHERE study_name = ?", arguments: [study.name]) {
+                    guard let stored = try Self.study(db, id: id) else {
+                        throw StoreError(path: path, problem: "study '\(study.name)' exists but was not made by bpfree; use another --study name")
+                    }
                     let differences: [(String, String, String)] = [
                         ("algorithm", stored.algorithm, study.algorithm), ("dataset", stored.dataset, study.dataset),
                         ("architecture", stored.architecture, study.architecture), ("sampler", stored.sampler, study.sampler),
@@ -25,17 +34,11 @@ extension ResultsStore {
                         throw StoreError(path: path, problem: "study '\(study.name)' exists with \(field) \(old), not \(new); "
                                          + "use another --study name to start a new study")
                     }
-                    try db.execute(sql: "UPDATE study SET trial_budget = ? WHERE id = ?", arguments: [study.trialBudget, stored.id])
+                    try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
                     result = stored
                     result.trialBudget = study.trialBudget
                 } else {
-                    try db.execute(sql: """
-                        INSERT INTO study (name, algorithm, dataset, architecture, sampler, sampler_seed, pruner, trial_budget,
-                          epochs_per_trial, settings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [study.name, study.algorithm, study.dataset, study.architecture, study.sampler,
-                                         study.samplerSeed, study.pruner, study.trialBudget, study.epochsPerTrial,
-                                         study.settingsJSON, study.createdAt])
-                    result.id = db.lastInsertedRowID
+                    result.id = try Self.insertStudy(study, db)
                 }
                 return .commit
             }
@@ -43,14 +46,34 @@ extension ResultsStore {
         }
     }
 
-    /// The study of that name, if stored.
-    public func study(named name: String) throws -> StoredStudy? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM study WHERE name = ?", arguments: [name]).map(Self.study) }
+    /// Inserts a study with its direction and settings; returns its id.
+    static func insertStudy(_ study: StoredStudy, _ db: Database, id: Int64? = nil) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO studies (study_id, study_name) VALUES (?, ?)", arguments: [id, study.name])
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", arguments: [id])
+        let settings: [(String, AttributeValue)] = [
+            (StudyKey.algorithm, .text(study.algorithm)), (StudyKey.dataset, .text(study.dataset)),
+            (StudyKey.architecture, .text(study.architecture)), (StudyKey.sampler, .text(study.sampler)),
+            (StudyKey.samplerSeed, .integer(Int(study.samplerSeed))), (StudyKey.pruner, .text(study.pruner)),
+            (StudyKey.trialBudget, .integer(study.trialBudget)), (StudyKey.epochsPerTrial, .integer(study.epochsPerTrial)),
+            (StudyKey.settings, .json(study.settingsJSON)), (StudyKey.createdAt, .text(study.createdAt)),
+        ]
+        for (key, value) in settings { try setAttribute(db, .study, id, key, value) }
+        return id
     }
 
-    /// Every study, oldest first.
+    /// The study of that name, if stored by bpfree.
+    public func study(named name: String) throws -> StoredStudy? {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT study_id FROM studies WHERE study_name = ?", arguments: [name]).flatMap { try Self.study(db, id: $0) }
+        }
+    }
+
+    /// Every study bpfree made, oldest first (studies Optuna itself made in the same file are left out).
     public func studies() throws -> [StoredStudy] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM study ORDER BY id").map(Self.study) }
+        try pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT study_id FROM studies ORDER BY study_id").compactMap { try Self.study(db, id: $0) }
+        }
     }
 
     /// The study's trials by number, with parameters and intermediate values.
@@ -68,50 +91,34 @@ extension ResultsStore {
         try pool.writeWithoutTransaction { db in
             var claim = TrialClaim.done
             try db.inTransaction(.immediate) {
-                let timestamp = Self.timestamp(now)
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT id, worker_id, heartbeat FROM trial WHERE study_id = ? AND state = 'RUNNING' AND heartbeat < ?
-                    """, arguments: [studyID, now - staleAfter]) {
-                    let id: Int64 = row["id"], worker: String = row["worker_id"] ?? "?", heartbeat: Double = row["heartbeat"]
-                    try db.execute(sql: "UPDATE trial SET state = 'FAIL', failure_reason = ?, completed_at = ? WHERE id = ?", arguments: [
-                        "worker \(worker) stopped sending heartbeats (last one \(String(format: "%.0f", now - heartbeat)) s ago); retried",
-                        timestamp, id])
-                    let number = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trial WHERE study_id = ?", arguments: [studyID]) ?? 0
-                    try db.execute(sql: "INSERT INTO trial (study_id, number, state, retry_of) VALUES (?, ?, 'WAITING', ?)",
-                                   arguments: [studyID, number, id])
-                    try db.execute(sql: """
-                        INSERT INTO trial_param (trial_id, name, internal_value, external_value, distribution)
-                        SELECT ?, name, internal_value, external_value, distribution FROM trial_param WHERE trial_id = ?
-                        """, arguments: [db.lastInsertedRowID, id])
+                var trials = try Self.trials(db, studyID)
+                for stale in trials where stale.state == .running && (stale.heartbeat ?? .infinity) < now - staleAfter {
+                    try Self.failStaleTrial(stale, of: trials, studyID: studyID, now: now, db)
+                    trials = try Self.trials(db, studyID)
                 }
-                if let waiting = try Int64.fetchOne(db, sql: "SELECT id FROM trial WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1",
-                                                    arguments: [studyID]) {
-                    try db.execute(sql: "UPDATE trial SET state = 'RUNNING', worker_id = ?, heartbeat = ?, started_at = ? WHERE id = ?",
-                                   arguments: [workerID, now, timestamp, waiting])
-                    claim = .trial(try Self.trials(db, studyID).first { $0.id == waiting }!)
+                if let waiting = trials.first(where: { $0.state == .waiting }) {
+                    try db.execute(sql: "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?",
+                                   arguments: [Self.timestamp(now), waiting.id])
+                    try Self.start(trialID: waiting.id, workerID: workerID, now: now, db)
+                    claim = .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
                     return .commit
                 }
-                let budget = try Int.fetchOne(db, sql: "SELECT trial_budget FROM study WHERE id = ?", arguments: [studyID]) ?? 0
-                let counted = try Int.fetchOne(db, sql: """
-                    SELECT COUNT(*) FROM trial WHERE study_id = ? AND NOT (state = 'FAIL' AND id IN (SELECT retry_of FROM trial WHERE retry_of IS NOT NULL))
-                    """, arguments: [studyID]) ?? 0
+                let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
+                let retried = Set(trials.compactMap(\.retryOf))
+                let counted = trials.filter { !($0.state == .fail && retried.contains($0.id)) }.count
                 if counted < budget {
-                    let trials = try Self.trials(db, studyID)
                     let number = trials.count
-                    try db.execute(sql: """
-                        INSERT INTO trial (study_id, number, state, worker_id, heartbeat, started_at) VALUES (?, ?, 'RUNNING', ?, ?, ?)
-                        """, arguments: [studyID, number, workerID, now, timestamp])
+                    try db.execute(sql: "INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
+                                   arguments: [number, studyID, Self.timestamp(now)])
                     let id = db.lastInsertedRowID
+                    try Self.start(trialID: id, workerID: workerID, now: now, db)
                     for (name, parameter) in decide(trials, number).sorted(by: { $0.key < $1.key }) {
-                        try db.execute(sql: "INSERT INTO trial_param (trial_id, name, internal_value, external_value, distribution) VALUES (?, ?, ?, ?, ?)",
-                                       arguments: [id, name, parameter.value, parameter.distribution.external(parameter.value),
-                                                   parameter.distribution.json])
+                        try db.execute(sql: "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)",
+                                       arguments: [id, name, parameter.value, parameter.distribution.json])
                     }
                     claim = .trial(try Self.trials(db, studyID).first { $0.id == id }!)
                 } else {
-                    let running = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM trial WHERE study_id = ? AND state = 'RUNNING'",
-                                                   arguments: [studyID]) ?? 0
-                    claim = running > 0 ? .wait : .done
+                    claim = trials.contains { $0.state == .running } ? .wait : .done
                 }
                 return .commit
             }
@@ -119,13 +126,49 @@ extension ResultsStore {
         }
     }
 
+    /// Fails a trial whose worker went silent and queues its retry (same parameters, Optuna's
+    /// retry attributes: `failed_trial` is the first trial of the chain, `retry_history` every one).
+    private static func failStaleTrial(_ trial: FrozenTrial, of trials: [FrozenTrial], studyID: Int64, now: Double, _ db: Database) throws {
+        let silence = String(format: "%.0f", now - (trial.heartbeat ?? now))
+        try db.execute(sql: "UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ?",
+                       arguments: [timestamp(now), trial.id])
+        try setAttribute(db, .trial, trial.id, TrialKey.failureReason,
+                         .text("worker \(trial.workerID ?? "?") stopped sending heartbeats (last one \(silence) s ago); retried"))
+        try db.execute(sql: "INSERT INTO trials (number, study_id, state) VALUES (?, ?, 'WAITING')", arguments: [trials.count, studyID])
+        let retry = db.lastInsertedRowID
+        try db.execute(sql: """
+            INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
+            SELECT ?, param_name, param_value, distribution_json FROM trial_params WHERE trial_id = ?
+            """, arguments: [retry, trial.id])
+        let history = try retryHistory(db, trial.id) + [trial.number]
+        try setAttribute(db, .trialSystem, retry, TrialKey.failedTrial, .integer(history[0]))
+        try setAttribute(db, .trialSystem, retry, TrialKey.retryHistory, .json("[" + history.map(String.init).joined(separator: ", ") + "]"))
+    }
+
+    /// Marks a trial as this worker's and records its first heartbeat.
+    private static func start(trialID: Int64, workerID: String, now: Double, _ db: Database) throws {
+        try setAttribute(db, .trial, trialID, TrialKey.worker, .text(workerID))
+        try db.execute(sql: """
+            INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, ?)
+            ON CONFLICT (trial_id) DO UPDATE SET heartbeat = excluded.heartbeat
+            """, arguments: [trialID, timestamp(now)])
+    }
+
+    /// Whether the trial is running under this worker.
+    private static func isRunning(_ trialID: Int64, under workerID: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT t.state = 'RUNNING' AND a.value_json = ? FROM trials t
+            JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a."key" = ? WHERE t.trial_id = ?
+            """, arguments: [AttributeValue.text(workerID).json, TrialKey.worker, trialID]) == true
+    }
+
     /// Records that the worker still runs the trial; false when the trial is no longer its to run.
     @discardableResult
     public func recordHeartbeat(trialID: Int64, workerID: String, now: Double = Date().timeIntervalSince1970) throws -> Bool {
         try pool.write { db in
-            try db.execute(sql: "UPDATE trial SET heartbeat = ? WHERE id = ? AND state = 'RUNNING' AND worker_id = ?",
-                           arguments: [now, trialID, workerID])
-            return db.changesCount > 0
+            guard try Self.isRunning(trialID, under: workerID, db) else { return false }
+            try db.execute(sql: "UPDATE trial_heartbeats SET heartbeat = ? WHERE trial_id = ?", arguments: [Self.timestamp(now), trialID])
+            return true
         }
     }
 
@@ -134,31 +177,46 @@ extension ResultsStore {
     @discardableResult
     public func reportIntermediate(trialID: Int64, workerID: String, step: Int, value: Double) throws -> Bool {
         try pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT state = 'RUNNING' AND worker_id = ? FROM trial WHERE id = ?",
-                                    arguments: [workerID, trialID]) == true else { return false }
-            try db.execute(sql: "INSERT OR IGNORE INTO trial_intermediate (trial_id, step, value) VALUES (?, ?, ?)",
-                           arguments: [trialID, step, value.isNaN ? nil : value])
+            guard try Self.isRunning(trialID, under: workerID, db) else { return false }
+            let (stored, type) = Self.optunaValue(value, allowingNaN: true)
+            try db.execute(sql: """
+                INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES (?, ?, ?, ?)
+                ON CONFLICT (trial_id, step) DO NOTHING
+                """, arguments: [trialID, step, stored, type])
             return true
         }
     }
 
     /// Finishes a trial: stores its run (if any) and sets state, value and reason, in one
     /// transaction. Returns false (storing the run all the same) when the trial was no longer
-    /// running under this worker, e.g. failed as stale meanwhile.
+    /// running under this worker, e.g. failed as stale meanwhile. A failed trial keeps no value,
+    /// as in Optuna; a complete one must have a finite value.
     @discardableResult
     public func finishTrial(trialID: Int64, workerID: String, state: TrialState, value: Double?, failureReason: String?,
                             run: StoredRun?, now: Double = Date().timeIntervalSince1970) throws -> Bool {
         precondition(state.isFinished)
+        precondition(state != .complete || value?.isFinite == true, "a COMPLETE trial needs a finite value")
         return try pool.writeWithoutTransaction { db in
             var updated = false
             try db.inTransaction(.immediate) {
                 let runID = try run.map { try Self.insert($0, db) }
-                try db.execute(sql: """
-                    UPDATE trial SET state = ?, value = ?, failure_reason = ?, completed_at = ?, run_id = ?
-                    WHERE id = ? AND state = 'RUNNING' AND worker_id = ?
-                    """, arguments: [state.rawValue, value.flatMap { $0.isNaN ? nil : $0 }, failureReason, Self.timestamp(now),
-                                     runID, trialID, workerID])
-                updated = db.changesCount > 0
+                guard try Self.isRunning(trialID, under: workerID, db) else { return .commit }
+                try db.execute(sql: "UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?",
+                               arguments: [state.rawValue, Self.timestamp(now), trialID])
+                if state != .fail, let value, !value.isNaN {
+                    let (stored, type) = Self.optunaValue(value, allowingNaN: false)
+                    try db.execute(sql: "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)",
+                                   arguments: [trialID, stored, type])
+                }
+                var facts: [(String, AttributeValue)] = []
+                if let failureReason { facts.append((TrialKey.failureReason, .text(failureReason))) }
+                if let runID, let run {
+                    facts += [(TrialKey.runID, .integer(Int(runID))), (TrialKey.trainSeconds, .real(run.trainSeconds))]
+                    if let joules = run.energyJoules { facts.append((TrialKey.energyJoules, .real(joules))) }
+                    if let source = run.energySource { facts.append((TrialKey.energySource, .text(source))) }
+                }
+                for (key, value) in facts { try Self.setAttribute(db, .trial, trialID, key, value) }
+                updated = true
                 return .commit
             }
             return updated
@@ -180,38 +238,166 @@ extension ResultsStore {
     static func trials(_ db: Database, _ studyID: Int64) throws -> [FrozenTrial] {
         var parameters: [Int64: [String: Double]] = [:], distributions: [Int64: [String: SearchDistribution]] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT p.* FROM trial_param p JOIN trial t ON t.id = p.trial_id WHERE t.study_id = ?
+            SELECT p.* FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = ?
             """, arguments: [studyID]) {
-            let id: Int64 = row["trial_id"], name: String = row["name"]
-            parameters[id, default: [:]][name] = row["internal_value"]
-            distributions[id, default: [:]][name] = SearchDistribution(json: row["distribution"])
+            let id: Int64 = row["trial_id"], name: String = row["param_name"]
+            parameters[id, default: [:]][name] = row["param_value"]
+            distributions[id, default: [:]][name] = SearchDistribution(json: row["distribution_json"])
         }
         var intermediate: [Int64: [Int: Double]] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT i.* FROM trial_intermediate i JOIN trial t ON t.id = i.trial_id WHERE t.study_id = ?
+            SELECT i.* FROM trial_intermediate_values i JOIN trials t ON t.trial_id = i.trial_id WHERE t.study_id = ?
             """, arguments: [studyID]) {
-            intermediate[row["trial_id"], default: [:]][row["step"]] = (row["value"] as Double?) ?? .nan
+            intermediate[row["trial_id"], default: [:]][row["step"]] = value(row["intermediate_value"], type: row["intermediate_value_type"])
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM trial WHERE study_id = ? ORDER BY number", arguments: [studyID]).map { row in
-            let id: Int64 = row["id"]
+        var values: [Int64: Double] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT v.* FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND v.objective = 0
+            """, arguments: [studyID]) {
+            values[row["trial_id"]] = value(row["value"], type: row["value_type"])
+        }
+        var heartbeats: [Int64: Double] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT h.* FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id WHERE t.study_id = ?
+            """, arguments: [studyID]) {
+            heartbeats[row["trial_id"]] = unixTime(row["heartbeat"])
+        }
+        var attributes: [Int64: [String: String]] = [:]
+        for table in ["trial_user_attributes", "trial_system_attributes"] {
+            for row in try Row.fetchAll(db, sql: """
+                SELECT a.* FROM \(table) a JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = ?
+                """, arguments: [studyID]) {
+                attributes[row["trial_id"], default: [:]][row["key"]] = row["value_json"]
+            }
+        }
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE study_id = ? ORDER BY number, trial_id", arguments: [studyID])
+        let idOfNumber = Dictionary(rows.map { ($0["number"] as Int, $0["trial_id"] as Int64) }, uniquingKeysWith: { first, _ in first })
+        return rows.map { row in
+            let id: Int64 = row["trial_id"]
+            let facts = attributes[id] ?? [:]
+            let previous = facts[TrialKey.retryHistory].flatMap(decodeJSON).flatMap { ($0 as? [Any])?.last as? Int }
             return FrozenTrial(id: id, number: row["number"], state: TrialState(rawValue: row["state"]) ?? .fail,
-                               value: row["value"], parameters: parameters[id] ?? [:], distributions: distributions[id] ?? [:],
-                               intermediateValues: intermediate[id] ?? [:], failureReason: row["failure_reason"],
-                               workerID: row["worker_id"], heartbeat: row["heartbeat"], startedAt: row["started_at"],
-                               completedAt: row["completed_at"], runID: row["run_id"], retryOf: row["retry_of"])
+                               value: values[id], parameters: parameters[id] ?? [:], distributions: distributions[id] ?? [:],
+                               intermediateValues: intermediate[id] ?? [:],
+                               failureReason: facts[TrialKey.failureReason].flatMap(decodeJSON) as? String,
+                               workerID: facts[TrialKey.worker].flatMap(decodeJSON) as? String, heartbeat: heartbeats[id],
+                               startedAt: row["datetime_start"], completedAt: row["datetime_complete"],
+                               runID: (facts[TrialKey.runID].flatMap(decodeJSON) as? NSNumber)?.int64Value,
+                               retryOf: previous.flatMap { idOfNumber[$0] })
         }
     }
 
-    static func study(_ row: Row) -> StoredStudy {
-        var study = StoredStudy(name: row["name"], algorithm: row["algorithm"], dataset: row["dataset"],
-                                architecture: row["architecture"], sampler: row["sampler"], samplerSeed: row["sampler_seed"],
-                                pruner: row["pruner"], trialBudget: row["trial_budget"], epochsPerTrial: row["epochs_per_trial"],
-                                settingsJSON: row["settings"], createdAt: row["created_at"])
-        study.id = row["id"]
+    /// The study with its bpfree settings; nil for a study bpfree did not make.
+    static func study(_ db: Database, id: Int64) throws -> StoredStudy? {
+        guard let name = try String.fetchOne(db, sql: "SELECT study_name FROM studies WHERE study_id = ?", arguments: [id]) else { return nil }
+        var raw: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT \"key\", value_json FROM study_user_attributes WHERE study_id = ?", arguments: [id]) {
+            raw[row["key"]] = row["value_json"]
+        }
+        let facts = raw.compactMapValues(decodeJSON)
+        guard let algorithm = facts[StudyKey.algorithm] as? String, let dataset = facts[StudyKey.dataset] as? String,
+              let architecture = facts[StudyKey.architecture] as? String, let sampler = facts[StudyKey.sampler] as? String,
+              let seed = facts[StudyKey.samplerSeed] as? NSNumber, let pruner = facts[StudyKey.pruner] as? String,
+              let budget = facts[StudyKey.trialBudget] as? NSNumber, let epochs = facts[StudyKey.epochsPerTrial] as? NSNumber,
+              let settings = raw[StudyKey.settings], let created = facts[StudyKey.createdAt] as? String else { return nil }
+        var study = StoredStudy(name: name, algorithm: algorithm, dataset: dataset, architecture: architecture, sampler: sampler,
+                                samplerSeed: seed.int64Value, pruner: pruner, trialBudget: budget.intValue,
+                                epochsPerTrial: epochs.intValue, settingsJSON: settings, createdAt: created)
+        study.id = id
         return study
     }
 
+    /// The number of the trial this one retries, and so on back (Optuna's `retry_history`).
+    private static func retryHistory(_ db: Database, _ trialID: Int64) throws -> [Int] {
+        let json = try String.fetchOne(db, sql: "SELECT value_json FROM trial_system_attributes WHERE trial_id = ? AND \"key\" = ?",
+                                       arguments: [trialID, TrialKey.retryHistory])
+        return (json.flatMap(decodeJSON) as? [Int]) ?? []
+    }
+
+    /// Naive UTC with microseconds, as Optuna's DATETIME columns hold it ("2026-12-02 06:58:10.927825").
     static func timestamp(_ unixTime: Double) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: unixTime))
+        var seconds = time_t(unixTime.rounded(.down)), parts = tm()
+        gmtime_r(&seconds, &parts)
+        let micros = Int(((unixTime - unixTime.rounded(.down)) * 1e6).rounded(.down))
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%06d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+    }
+
+    /// The Unix time of a naive UTC timestamp (`timestamp`'s form, fraction optional), or of an
+    /// ISO 8601 one (stores of schema v2).
+    static func unixTime(_ text: String?) -> Double? {
+        guard let text else { return nil }
+        if let date = ISO8601DateFormatter().date(from: text) { return date.timeIntervalSince1970 }
+        let pieces = text.split(separator: ".", maxSplits: 1)
+        let fields = pieces[0].split(whereSeparator: { "-: T".contains($0) }).compactMap { Int32($0) }
+        guard fields.count == 6 else { return nil }
+        var parts = tm()
+        (parts.tm_year, parts.tm_mon, parts.tm_mday) = (fields[0] - 1900, fields[1] - 1, fields[2])
+        (parts.tm_hour, parts.tm_min, parts.tm_sec) = (fields[3], fields[4], fields[5])
+        return Double(timegm(&parts)) + (pieces.count > 1 ? Double("0." + pieces[1]) ?? 0 : 0)
+    }
+
+    /// A value as Optuna stores it: finite values as they are, ±inf (and NaN for intermediate
+    /// values) as NULL with a type.
+    static func optunaValue(_ x: Double, allowingNaN: Bool) -> (Double?, String) {
+        if x.isNaN { return (nil, allowingNaN ? "NAN" : "FINITE") }
+        if x == .infinity { return (nil, "INF_POS") }
+        if x == -.infinity { return (nil, "INF_NEG") }
+        return (x, "FINITE")
+    }
+
+    static func value(_ stored: Double?, type: String) -> Double {
+        switch type {
+        case "INF_POS": .infinity
+        case "INF_NEG": -.infinity
+        case "NAN": .nan
+        default: stored ?? .nan
+        }
+    }
+
+    private static func decodeJSON(_ text: String) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+
+    /// The attribute tables bpfree writes.
+    enum AttributeTable: String {
+        case study = "study_user_attributes", trial = "trial_user_attributes", trialSystem = "trial_system_attributes"
+        var owner: String { self == .study ? "study_id" : "trial_id" }
+    }
+
+    /// An attribute value, written as the JSON Optuna's `json.dumps` would write.
+    enum AttributeValue {
+        case text(String), integer(Int), real(Double), json(String)
+        var json: String {
+            switch self {
+            case .text(let s):
+                String(decoding: try! JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
+            case .integer(let n): String(n)
+            case .real(let x): x.isFinite ? "\(x)" : (x.isNaN ? "NaN" : x > 0 ? "Infinity" : "-Infinity")
+            case .json(let text): text
+            }
+        }
+    }
+
+    /// Sets (or replaces) one attribute of a study or trial.
+    static func setAttribute(_ db: Database, _ table: AttributeTable, _ owner: Int64, _ key: String, _ value: AttributeValue) throws {
+        try db.execute(sql: """
+            INSERT INTO \(table.rawValue) (\(table.owner), "key", value_json) VALUES (?, ?, ?)
+            ON CONFLICT (\(table.owner), "key") DO UPDATE SET value_json = excluded.value_json
+            """, arguments: [owner, key, value.json])
+    }
+
+    /// The study user attributes that hold a bpfree study's settings.
+    enum StudyKey {
+        static let algorithm = "algorithm", dataset = "dataset", architecture = "architecture", sampler = "sampler"
+        static let samplerSeed = "sampler_seed", pruner = "pruner", trialBudget = "trial_budget"
+        static let epochsPerTrial = "epochs_per_trial", settings = "settings", createdAt = "created_at"
+    }
+
+    /// The trial attributes bpfree writes (user ones, and Optuna's retry system attributes).
+    enum TrialKey {
+        static let worker = "worker", failureReason = "failure_reason", runID = "run_id", trainSeconds = "train_seconds"
+        static let energyJoules = "energy_joules", energySource = "energy_source"
+        static let failedTrial = "failed_trial", retryHistory = "retry_history"
     }
 }

@@ -126,7 +126,66 @@ public final class ResultsStore: Sendable {
                 t.primaryKey(["trial_id", "step"])
             }
         }
+        migrator.registerMigration("v3: Optuna's RDB schema for studies and trials") { db in
+            try migrateStudiesToOptunaSchema(db)
+        }
         return migrator
+    }
+
+    /// Creates Optuna's tables, moves every study and trial of schema v2 into them (ids and
+    /// numbers kept) and drops the v2 tables.
+    static func migrateStudiesToOptunaSchema(_ db: Database) throws {
+        for statement in OptunaSchema.statements { try db.execute(sql: statement) }
+        try db.execute(sql: "INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)",
+                       arguments: [OptunaSchema.schemaVersion, OptunaSchema.libraryVersion])
+        try db.execute(sql: "INSERT INTO alembic_version (version_num) VALUES (?)", arguments: [OptunaSchema.alembicRevision])
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM study ORDER BY id") {
+            let study = StoredStudy(name: row["name"], algorithm: row["algorithm"], dataset: row["dataset"],
+                                    architecture: row["architecture"], sampler: row["sampler"], samplerSeed: row["sampler_seed"],
+                                    pruner: row["pruner"], trialBudget: row["trial_budget"], epochsPerTrial: row["epochs_per_trial"],
+                                    settingsJSON: row["settings"], createdAt: row["created_at"])
+            _ = try insertStudy(study, db, id: row["id"])
+        }
+        let numbers = Dictionary(try Row.fetchAll(db, sql: "SELECT id, number FROM trial").map { ($0["id"] as Int64, $0["number"] as Int) },
+                                 uniquingKeysWith: { first, _ in first })
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM trial ORDER BY id") {
+            let id: Int64 = row["id"], state: String = row["state"]
+            let time = { (column: String) in (row[column] as String?).flatMap(unixTime).map(timestamp) }
+            try db.execute(sql: "INSERT INTO trials (trial_id, number, study_id, state, datetime_start, datetime_complete) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [id, row["number"], row["study_id"], state, time("started_at"), time("completed_at")])
+            if let value: Double = row["value"], state != "FAIL" {
+                try db.execute(sql: "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, 'FINITE')",
+                               arguments: [id, value])
+            }
+            if let heartbeat: Double = row["heartbeat"] {
+                try db.execute(sql: "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, ?)", arguments: [id, timestamp(heartbeat)])
+            }
+            let facts: [(String, AttributeValue?)] = [
+                (TrialKey.worker, (row["worker_id"] as String?).map { .text($0) }),
+                (TrialKey.failureReason, (row["failure_reason"] as String?).map { .text($0) }),
+                (TrialKey.runID, (row["run_id"] as Int?).map { .integer($0) }),
+            ]
+            for case let (key, value?) in facts { try setAttribute(db, .trial, id, key, value) }
+            // A v2 retry names the trial it retries; Optuna's attributes name the chain by numbers.
+            var history: [Int] = [], previous: Int64? = row["retry_of"]
+            while let trial = previous, let number = numbers[trial] {
+                history.insert(number, at: 0)
+                previous = try Int64.fetchOne(db, sql: "SELECT retry_of FROM trial WHERE id = ?", arguments: [trial])
+            }
+            if !history.isEmpty {
+                try setAttribute(db, .trialSystem, id, TrialKey.failedTrial, .integer(history[0]))
+                try setAttribute(db, .trialSystem, id, TrialKey.retryHistory, .json("[" + history.map(String.init).joined(separator: ", ") + "]"))
+            }
+        }
+        try db.execute(sql: """
+            INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
+            SELECT trial_id, name, internal_value, distribution FROM trial_param ORDER BY trial_id, name
+            """)
+        try db.execute(sql: """
+            INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type)
+            SELECT trial_id, step, value, CASE WHEN value IS NULL THEN 'NAN' ELSE 'FINITE' END FROM trial_intermediate ORDER BY trial_id, step
+            """)
+        for table in ["trial_intermediate", "trial_param", "trial", "study"] { try db.drop(table: table) }
     }
 
     /// The trace columns the store keeps (the first is the time).

@@ -43,7 +43,8 @@ import TestSupport
         let path = IDXFiles.temporaryFolder() + "/s.sqlite"
         let store = try ResultsStore(path: path)
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces", "v2: studies, trials, run roles"])
+        #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces", "v2: studies, trials, run roles",
+                                                 "v3: Optuna's RDB schema for studies and trials"])
         // Reopening applies nothing twice and keeps the data.
         try store.insert(Self.run(seed: 3))
         #expect(try ResultsStore(path: path).runs().count == 1)
@@ -63,7 +64,7 @@ import TestSupport
             }
         }
         let store = try ResultsStore(path: path)
-        #expect(try store.appliedMigrations().count == 2)
+        #expect(try store.appliedMigrations().count == 3)
         let runs = try store.runs()
         #expect(runs.count == 1 && runs[0].role == "train" && runs[0].study == nil)
         #expect(try store.studies().isEmpty)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 import Tuning
@@ -86,6 +87,72 @@ import Tuning
         #expect(trials[0].failureReason?.hasPrefix("worker dead stopped sending heartbeats (last one 30 s ago)") == true)
         #expect(trials[1].runID != nil)
         #expect(try store.runs().count == 1)
+    }
+
+    /// A store of schema v2 (bpfree's own study tables) moves into Optuna's tables with every
+    /// study setting, trial, parameter, value, intermediate value, worker, reason, run link and
+    /// retry kept; its runs stay.
+    @Test func aVersion2StoreIsMigratedKeepingEveryStudyAndTrial() throws {
+        let path = IDXFiles.temporaryFolder() + "/v2.sqlite"
+        do {
+            let pool = try DatabasePool(path: path)
+            try ResultsStore.migrator.migrate(pool, upTo: "v2: studies, trials, run roles")
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, effective_epochs, train_seconds,
+                      samples_per_second, train_flops, peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number)
+                    VALUES ('2026-11-29T10:05:00Z', 'mf', 'fashion-mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}', '{}', 'trial', 's', 0)
+                    """)
+                try db.execute(sql: """
+                    INSERT INTO study (name, algorithm, dataset, architecture, sampler, sampler_seed, pruner, trial_budget,
+                      epochs_per_trial, settings, created_at)
+                    VALUES ('s', 'mf', 'fashion-mnist', 'mlp-2x1000', 'tpe', 42, 'median', 2, 3, '{"patience": 20}', '2026-11-29T00:00:00Z')
+                    """)
+                try db.execute(sql: """
+                    INSERT INTO trial (id, study_id, number, state, value, failure_reason, worker_id, heartbeat, started_at, completed_at, run_id, retry_of)
+                    VALUES (1, 1, 0, 'COMPLETE', 0.8, NULL, 'a', 1764410700.25, '2026-11-29T10:00:00Z', '2026-11-29T10:05:00Z', 1, NULL),
+                           (2, 1, 1, 'FAIL', NULL, 'worker b stopped sending heartbeats', 'b', 1764410800, '2026-11-29T10:06:00Z', '2026-11-29T10:08:00Z', NULL, NULL),
+                           (3, 1, 2, 'RUNNING', NULL, NULL, 'c', 1764410900.5, '2026-11-29T10:08:00Z', NULL, NULL, 2)
+                    """)
+                for (trial, value) in [(1, 1e-3), (2, 2e-3), (3, 2e-3)] {
+                    try db.execute(sql: "INSERT INTO trial_param VALUES (?, 'learning_rate', ?, ?, ?)",
+                                   arguments: [trial, value, "\(value)", Self.space.json])
+                }
+                try db.execute(sql: "INSERT INTO trial_intermediate VALUES (1, 1, 0.5), (1, 2, NULL), (2, 1, 0.25)")
+            }
+        }
+        let store = try ResultsStore(path: path)
+        let study = try #require(try store.study(named: "s"))
+        #expect(study == { var s = StoredStudy(name: "s", algorithm: "mf", dataset: "fashion-mnist", architecture: "mlp-2x1000", sampler: "tpe",
+                                                samplerSeed: 42, pruner: "median", trialBudget: 2, epochsPerTrial: 3,
+                                                settingsJSON: #"{"patience": 20}"#, createdAt: "2026-11-29T00:00:00Z")
+                                s.id = 1
+                                return s }())
+        let trials = try store.trials(ofStudy: 1)
+        #expect(trials.map(\.id) == [1, 2, 3] && trials.map(\.number) == [0, 1, 2])
+        #expect(trials.map(\.state) == [.complete, .fail, .running])
+        #expect(trials[0].value == 0.8 && trials[1].value == nil)
+        #expect(trials.map(\.parameters) == [["learning_rate": 1e-3], ["learning_rate": 2e-3], ["learning_rate": 2e-3]])
+        #expect(trials.allSatisfy { $0.distributions == ["learning_rate": Self.space] })
+        #expect(trials[0].intermediateValues[1] == 0.5 && trials[0].intermediateValues[2]?.isNaN == true && trials[1].intermediateValues == [1: 0.25])
+        #expect(trials.map(\.workerID) == ["a", "b", "c"])
+        #expect(trials[1].failureReason == "worker b stopped sending heartbeats")
+        #expect(trials[0].runID == 1 && trials[2].retryOf == 2)
+        #expect(trials[0].startedAt == "2026-11-29 10:00:00.000000" && trials[0].completedAt == "2026-11-29 10:05:00.000000")
+        #expect(abs((trials[2].heartbeat ?? 0) - 1764410900.5) < 1e-3)
+        #expect(try store.runs().count == 1)
+        // The old tables are gone; Optuna's version rows are there.
+        let (oldTables, version, revision) = try store.pool.read { db in
+            (try db.tableExists("trial") || db.tableExists("study"),
+             try Row.fetchOne(db, sql: "SELECT schema_version, library_version FROM version_info"),
+             try String.fetchOne(db, sql: "SELECT version_num FROM alembic_version"))
+        }
+        #expect(!oldTables)
+        #expect(version == ["schema_version": 12, "library_version": "4.9.0"])
+        #expect(revision == "v3.2.0.a")
+        // The migrated study goes on: the running trial's worker can still finish it, then the budget is met.
+        #expect(try store.finishTrial(trialID: 3, workerID: "c", state: .complete, value: 0.9, failureReason: nil, run: nil))
+        #expect(try store.claimTrial(studyID: 1, workerID: "d", staleAfter: 60, decide: Self.decide) == .done)
     }
 
     @Test func distributionsRoundTripThroughOptunasJSON() {

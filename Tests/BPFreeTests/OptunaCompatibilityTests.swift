@@ -1,0 +1,73 @@
+import Foundation
+import Results
+import Testing
+import TestSupport
+import Tuning
+
+/// A bpfree store as Optuna and optuna-dashboard read it, checked by those tools themselves
+/// (Optuna 4.9 and optuna-dashboard from PyPI, in a virtual environment made once and cached).
+@Suite(.serialized) struct OptunaCompatibilityTests {
+    static let packages = ["optuna==4.9.*", "optuna-dashboard", "pandas"]
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Scripts/optuna_compat_check.py").standardized.path
+
+    /// What Scripts/optuna_compat_check.py read from the store.
+    static func check(store path: String, study: String, trials: Int) throws -> [String: Any] {
+        let python = try PythonEnvironment.python(named: "optuna-4.9", packages: packages)
+        let output = try PythonEnvironment.run(python, [script, "--storage", "sqlite:///" + path, "--study", study, "--trials", String(trials)])
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+    }
+
+    /// The bar: a real `bpfree tune` process, then `optuna.load_study` and the dashboard.
+    @Test func optunaAndTheDashboardReadATunedStudy() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let path = IDXFiles.temporaryFolder() + "/S.sqlite"
+        try PythonEnvironment.run(binary, ["tune", "--algorithm", "mf", "--dataset", "synthetic", "--trials", "8", "--epochs", "2",
+                                           "--threads", "1", "--study", "mf-study", "--store", path])
+        let read = try Self.check(store: path, study: "mf-study", trials: 8)
+        #expect(read["optuna"] as? String == "4.9.0")
+        #expect(read["states"] as? [String] == ["COMPLETE"])
+        #expect(read["params"] as? [String] == ["learning_rate"])
+        #expect(read["distributions"] as? [String] == ["FloatDistribution"])
+        #expect((read["values"] as? [Double])?.count == 8)
+        // MF trains one stage per layer: steps are cumulative epochs, 2 layers × 2 epochs.
+        #expect((read["intermediate_steps"] as? [[Int]])?.allSatisfy { $0 == [1, 2, 3, 4] } == true, "\(read)")
+        #expect(read["user_attrs"] as? [String] == ["energy_joules", "energy_source", "run_id", "train_seconds", "worker"])
+        #expect((read["study_user_attrs"] as? [String])?.contains("trial_budget") == true)
+        #expect(read["dashboard_trials"] as? Int == 8)
+    }
+
+    /// Failed trials carry no value, a stale trial's retry carries Optuna's retry attributes,
+    /// and non-finite intermediate values keep their kind.
+    @Test func failuresAndRetriesReadAsOptunasOwn() throws {
+        let path = IDXFiles.temporaryFolder() + "/f.sqlite"
+        let store = try ResultsStore(path: path)
+        let space = SearchDistribution.float(low: 1e-5, high: 1e-2, log: true)
+        let id = try store.openStudy(StoredStudy(name: "f", algorithm: "bp", dataset: "synthetic", architecture: "mlp-2x1000",
+                                                 sampler: "tpe", samplerSeed: 1, pruner: "none", trialBudget: 2, epochsPerTrial: 2,
+                                                 settingsJSON: "{}", createdAt: "2026-12-02T00:00:00Z")).id!
+        func claim(_ worker: String, _ now: Double) throws -> FrozenTrial {
+            guard case .trial(let trial) = try store.claimTrial(studyID: id, workerID: worker, now: now, staleAfter: 10,
+                                                                decide: { _, n in ["lr": (1e-3 * Double(n + 1), space)] }) else {
+                throw StoreError(path: path, problem: "no trial to claim")
+            }
+            return trial
+        }
+        let diverged = try claim("a", 1000)
+        try store.reportIntermediate(trialID: diverged.id, workerID: "a", step: 1, value: .nan)
+        try store.finishTrial(trialID: diverged.id, workerID: "a", state: .fail, value: nil, failureReason: "diverged", run: nil, now: 1001)
+        let dead = try claim("b", 1002)
+        try store.reportIntermediate(trialID: dead.id, workerID: "b", step: 1, value: .infinity)
+        let retry = try claim("c", 1030)  // b silent for 28 s: failed, retried by c
+        #expect(retry.retryOf == dead.id)
+        try store.finishTrial(trialID: retry.id, workerID: "c", state: .complete, value: 0.5, failureReason: nil, run: nil, now: 1031)
+
+        let read = try Self.check(store: path, study: "f", trials: 3)
+        #expect(read["states"] as? [String] == ["COMPLETE", "FAIL"])
+        #expect((read["values"] as? [Any])?.count == 3)
+        let attributes = read["system_attrs"] as? [String: [String: Any]]
+        #expect(attributes?["2"]?["failed_trial"] as? Int == 1, "\(read)")
+        #expect(attributes?["2"]?["retry_history"] as? [Int] == [1], "\(read)")
+        #expect(read["user_attrs"] as? [String] == ["failure_reason", "worker"])
+    }
+}
