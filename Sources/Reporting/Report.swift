@@ -20,12 +20,20 @@ public struct Table {
     }
 
     var markdown: String {
-        let cell = { (text: String) in text.replacingOccurrences(of: "|", with: "\\|") }
-        var lines = ["### \(title)", "", "| " + header.map(cell).joined(separator: " | ") + " |",
+        let cell = { (text: String) in Self.markdownEscape(text).replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["### \(Self.markdownEscape(title))", "", "| " + header.map(cell).joined(separator: " | ") + " |",
                      "|" + String(repeating: "---|", count: header.count)]
         lines += rows.map { "| " + $0.map(cell).joined(separator: " | ") + " |" }
-        if !notes.isEmpty { lines += [""] + notes.map { "    " + $0 } }
+        // Notes are indented code blocks (shown literally); a line break must stay inside the block.
+        if !notes.isEmpty { lines += [""] + notes.map { "    " + $0.replacingOccurrences(of: "\n", with: "\n    ") } }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Text as Markdown shows it literally: HTML's special characters as entities, line breaks as `<br>`.
+    static func markdownEscape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\r\n", with: "<br>")
+            .replacingOccurrences(of: "\n", with: "<br>")
     }
 }
 
@@ -218,7 +226,7 @@ public struct Report {
     /// The HTML page, the Markdown tables and the CSV files, by file name.
     public func files() throws -> [String: String] {
         var html = ""
-        var markdown = "# bpfree report\n\nStore: `\(storePath)`; \(Self.roleText(data.role)) compared by dataset and architecture.\n\n"
+        var markdown = "# bpfree report\n\nStore: `\(storePath.replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "\n", with: " "))`; \(Self.roleText(data.role)) compared by dataset and architecture.\n\n"
         var summaryRows: [[String]] = []
         var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean"]
         var toc = ""
@@ -243,8 +251,8 @@ public struct Report {
             let traces = traceCharts(c)
             if !traces.isEmpty { html += "<h3>Resource traces (first seed of each arm)</h3><div class=\"charts\">" + traces.joined() + "</div>" }
             html += "<h3>Fairness audit</h3>" + Self.auditHTML(findings) + "</section>"
-            markdown += "## \(c.name)\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n#### Fairness audit\n\n"
-                + (findings.isEmpty ? "No asymmetry of protocol §7 found.\n" : findings.map { "- **\($0.kind)**: \($0.detail)" }.joined(separator: "\n") + "\n") + "\n"
+            markdown += "## \(Table.markdownEscape(c.name))\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n#### Fairness audit\n\n"
+                + (findings.isEmpty ? "No asymmetry of protocol §7 found.\n" : findings.map { "- **\(Table.markdownEscape("\($0.kind)"))**: \(Table.markdownEscape($0.detail))" }.joined(separator: "\n") + "\n") + "\n"
         }
         let summary = Table(title: "Summary: deltas against the BP baseline of the same architecture",
                             header: ["comparison", "algorithm", "Δ test accuracy (pp)", "95% CI (paired bootstrap)", "time ratio",

@@ -18,9 +18,27 @@ public final class ResultsStore: Sendable {
             var configuration = Configuration()
             configuration.busyMode = .timeout(120)
             pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
             try Self.migrator.migrate(pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
+        }
+    }
+
+    /// Refuses a database that is not a bpfree store (tables but no bpfree schema history) or
+    /// one a newer bpfree wrote (migrations this build does not know): never migrate over them.
+    static func checkIsBPFreeStore(_ db: Database, path: String) throws {
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        if !tables.isEmpty, !tables.contains("grdb_migrations") {
+            throw StoreError(path: path, problem: "is not a bpfree results store (it holds the tables "
+                             + tables.prefix(4).joined(separator: ", ") + (tables.count > 4 ? ", …" : "") + "); refusing to change it")
+        }
+        guard tables.contains("grdb_migrations") else { return }
+        let known = Set(migrator.migrations)
+        let unknown = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            throw StoreError(path: path, problem: "was written by a newer bpfree (schema '\(unknown.joined(separator: "', '"))'); "
+                             + "refusing to open it with this older build")
         }
     }
 

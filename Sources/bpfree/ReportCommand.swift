@@ -17,6 +17,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
+        try checkWritableFolder(out, flag: "--out")
         let data = try ReportData(store: try ResultsStore(path: store))
         guard !data.comparisons.isEmpty else { throw ValidationError("--store: \(store) holds no runs to report") }
         let report = Report(data: data, storePath: store)

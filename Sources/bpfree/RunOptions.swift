@@ -64,3 +64,31 @@ struct RunOptions: ParsableArguments {
         return options
     }
 }
+
+/// Refuses an output file whose folder is missing or not writable, before any work is done (a
+/// typo in `--output` must not cost a whole run); the error names the flag and the path.
+func checkWritableFile(_ path: String, flag: String) throws {
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw ValidationError("\(flag): \(path) is a folder, not a file")
+    }
+    let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+        throw ValidationError("\(flag): the folder of \(path) does not exist")
+    }
+    guard isFolder.boolValue, access(folder, W_OK) == 0 else { throw ValidationError("\(flag): the folder of \(path) is not writable") }
+}
+
+/// Refuses an output folder that cannot be made: its nearest existing ancestor must be a
+/// writable folder (the folders in between are created when the output is written).
+func checkWritableFolder(_ folder: String, flag: String) throws {
+    var ancestor = folder.isEmpty ? "." : folder
+    while !FileManager.default.fileExists(atPath: ancestor) {
+        let parent = (ancestor as NSString).deletingLastPathComponent
+        ancestor = parent.isEmpty ? "." : parent
+    }
+    var isFolder: ObjCBool = false
+    _ = FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder)
+    guard isFolder.boolValue else { throw ValidationError("\(flag): \(ancestor) is a file, not a folder, so \(folder) cannot be made") }
+    guard access(ancestor, W_OK) == 0 else { throw ValidationError("\(flag): \(ancestor) is not writable, so \(folder) cannot be written") }
+}

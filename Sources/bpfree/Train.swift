@@ -60,6 +60,8 @@ struct Train: ParsableCommand {
         do {
             let configuration = try makeConfiguration()
             try configuration.validate()
+            if let output { try checkWritableFile(output, flag: "--output") }
+            if let trace { try checkWritableFile(trace, flag: "--trace") }
             let results = noStore ? nil : try ResultsStore(path: runOptions.store)
             record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results)
             if let output { try record.write(to: output) }

@@ -194,3 +194,37 @@ import Training
         #expect(choice.chosenBy != .user)
     }
 }
+
+/// Bad places and hostile strings: refused early, or stored and shown escaped.
+@Suite struct HostileInputTests {
+    /// A mistyped output folder fails at once, before the data is looked for (the missing
+    /// data folder would otherwise be the error) and long before any training.
+    @Test(arguments: [(["--output", "/missing/dir/run.json"], "--output: the folder of /missing/dir/run.json does not exist"),
+                      (["--trace", "/missing/trace.csv"], "--trace: the folder of /missing/trace.csv does not exist"),
+                      (["--output", "/tmp"], "--output: /tmp is a folder, not a file")])
+    func outputPathsAreCheckedBeforeAnyWork(arguments: [String], message: String) throws {
+        let command = try Train.parse(["--data-dir", "/no/such/data", "--no-store"] + arguments)
+        #expect { try command.run() } throws: { "\($0)".contains(message) }
+    }
+
+    /// A study named with HTML, quotes and SQL is stored as given, tuned, and reported escaped.
+    @Test func aHostileStudyNameIsStoredTunedAndReportedEscaped() throws {
+        let name = "<script>x</script>'; DROP TABLE run; --"
+        let folder = IDXFiles.temporaryFolder()
+        let store = folder + "/h.sqlite"
+        try Tune.parse(["--algorithm", "bp", "--architecture", "mlp:8", "--dataset", TuneAndBenchCommandTests.synthetic,
+                        "--trials", "2", "--epochs", "1", "--threads", "1", "--study", name, "--store", store]).run()
+        let results = try ResultsStore(path: store)
+        let study = try #require(try results.study(named: name))
+        #expect(try results.trials(ofStudy: study.id!).filter { $0.state == .complete }.count == 2)
+        #expect(try results.runs().count == 2, "the run table is still there")
+        try ReportCommand.parse(["--store", store, "--out", folder + "/report"]).run()
+        for file in ["report.html", "tables.md"] {
+            let text = try String(contentsOfFile: folder + "/report/" + file, encoding: .utf8)
+            #expect(!text.contains("<script>x"), "\(file) has the name unescaped")
+            #expect(text.contains("&lt;script&gt;x&lt;/script&gt;"), "\(file) lacks the escaped name")
+        }
+        let trials = try String(contentsOfFile: folder + "/report/trials.csv", encoding: .utf8)
+        #expect(trials.contains(name), "the CSV keeps the name as data")
+    }
+}

@@ -76,6 +76,25 @@ import TestSupport
         #expect { _ = try ResultsStore(path: path) } throws: { "\($0)".hasPrefix(path + ": cannot open the results store") }
     }
 
+    /// A database that is not a bpfree store (another program's, or a store Optuna made itself)
+    /// and a store of a newer schema are refused, and left exactly as they were.
+    @Test func foreignAndNewerDatabasesAreRefusedUntouched() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let foreign = folder + "/foreign.sqlite"
+        try DatabaseQueue(path: foreign).write { try $0.execute(sql: "CREATE TABLE studies (study_id INTEGER PRIMARY KEY); CREATE TABLE notes (x)") }
+        #expect { _ = try ResultsStore(path: foreign) } throws: {
+            "\($0)" == foreign + ": is not a bpfree results store (it holds the tables notes, studies); refusing to change it"
+        }
+        #expect(try DatabaseQueue(path: foreign).read { try $0.tableExists("run") } == false)
+
+        let newer = folder + "/newer.sqlite"
+        _ = try ResultsStore(path: newer)
+        try DatabaseQueue(path: newer).write { try $0.execute(sql: "INSERT INTO grdb_migrations VALUES ('v9: the future')") }
+        #expect { _ = try ResultsStore(path: newer) } throws: {
+            "\($0)".contains("was written by a newer bpfree (schema 'v9: the future'); refusing to open it with this older build")
+        }
+    }
+
     @Test func exportsCSVWithQuotingAndJSONWithIds() throws {
         let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/e.sqlite")
         try store.insert(Self.run(seed: 1))
