@@ -5,7 +5,7 @@
 #   make bench  speed on this machine, side by side with PyTorch when it is installed
 #               (REPS=3 THREADS=2 PYTHON=python3; FULL=1 adds a full CNN epoch).
 
-APT_PACKAGES := libopenblas-dev libdnnl-dev zlib1g-dev libsqlite3-dev pkg-config python3-venv dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libdnnl-dev zlib1g-dev libsqlite3-dev libpq-dev pkg-config python3-venv dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test bench info clean

@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
@@ -40,7 +41,7 @@ let package = Package(
         // Infrastructure: never imports tensor code.
         .target(name: "Metering"),
         .target(name: "Tuning", dependencies: ["Randomness"]),
-        .target(name: "Results", dependencies: ["Tuning", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Results", dependencies: ["Tuning", "CPostgreSQL", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Reporting", dependencies: ["Results", "Tuning", "Randomness"]),
 
         // Composition and the thin CLI.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Tuning
 
 /// Studies and trials: the persistence side of tuning, in Optuna's own tables (`OptunaSchema`)
@@ -16,10 +15,11 @@ extension ResultsStore {
     /// Creates the study, or loads the stored one of that name when every setting agrees (a
     /// resume); the trial budget may change. The error names the first setting that differs.
     public func openStudy(_ study: StoredStudy) throws -> StoredStudy {
-        try pool.writeWithoutTransaction { db in
+        try database.write { db in
             var result = study
-            try db.inTransaction(.immediate) {
-                if let id = try Int64.fetchOne(db, sql: "SELECT study_id FROM studies WHERE study_name = ?", arguments: [study.name]) {
+            try db.lockStudies()
+            do {
+                if let id = try db.row("SELECT study_id FROM studies WHERE study_name = ?", [study.name])?.integer("study_id") {
                     guard let stored = try Self.study(db, id: id) else {
                         throw StoreError(path: path, problem: "study '\(study.name)' exists but was not made by bpfree; use another --study name")
                     }
@@ -40,17 +40,16 @@ extension ResultsStore {
                 } else {
                     result.id = try Self.insertStudy(study, db)
                 }
-                return .commit
             }
             return result
         }
     }
 
     /// Inserts a study with its direction and settings; returns its id.
-    static func insertStudy(_ study: StoredStudy, _ db: Database, id: Int64? = nil) throws -> Int64 {
-        try db.execute(sql: "INSERT INTO studies (study_id, study_name) VALUES (?, ?)", arguments: [id, study.name])
-        let id = db.lastInsertedRowID
-        try db.execute(sql: "INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", arguments: [id])
+    static func insertStudy(_ study: StoredStudy, _ db: any SQLSession, id: Int64? = nil) throws -> Int64 {
+        let id = try id.map { try db.insert("INSERT INTO studies (study_id, study_name) VALUES (?, ?)", [$0, study.name], returning: "study_id") }
+            ?? db.insert("INSERT INTO studies (study_name) VALUES (?)", [study.name], returning: "study_id")
+        try db.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", [id])
         let settings: [(String, AttributeValue)] = [
             (StudyKey.algorithm, .text(study.algorithm)), (StudyKey.dataset, .text(study.dataset)),
             (StudyKey.architecture, .text(study.architecture)), (StudyKey.sampler, .text(study.sampler)),
@@ -64,63 +63,60 @@ extension ResultsStore {
 
     /// The study of that name, if stored by bpfree.
     public func study(named name: String) throws -> StoredStudy? {
-        try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT study_id FROM studies WHERE study_name = ?", arguments: [name]).flatMap { try Self.study(db, id: $0) }
+        try database.read { db in
+            try db.row("SELECT study_id FROM studies WHERE study_name = ?", [name])?.integer("study_id").flatMap { try Self.study(db, id: $0) }
         }
     }
 
     /// Every study bpfree made, oldest first (studies Optuna itself made in the same file are left out).
     public func studies() throws -> [StoredStudy] {
-        try pool.read { db in
-            try Int64.fetchAll(db, sql: "SELECT study_id FROM studies ORDER BY study_id").compactMap { try Self.study(db, id: $0) }
+        try database.read { db in
+            try db.rows("SELECT study_id FROM studies ORDER BY study_id", []).compactMap { try $0.integer("study_id").flatMap { try Self.study(db, id: $0) } }
         }
     }
 
     /// The study's trials by number, with parameters and intermediate values.
     public func trials(ofStudy studyID: Int64) throws -> [FrozenTrial] {
-        try pool.read { db in try Self.trials(db, studyID) }
+        try database.read { db in try Self.trials(db, studyID) }
     }
 
     /// In one transaction: fails the study's running trials whose heartbeat is older than
     /// `staleAfter` seconds (and queues a retry of each with the same parameters), then claims
     /// the oldest waiting trial, or creates trial number n with the parameters `decide` returns
     /// for the trials so far, as long as fewer than the budget are done or under way.
-    public func claimTrial(studyID: Int64, workerID: String, now: Double = Date().timeIntervalSince1970,
+    public func claimTrial(studyID: Int64, workerID: String, now: Double? = nil,
                            staleAfter: Double,
                            decide: ([FrozenTrial], Int) -> [String: (value: Double, distribution: SearchDistribution)]) throws -> TrialClaim {
-        try pool.writeWithoutTransaction { db in
+        try database.write { db in
             var claim = TrialClaim.done
-            try db.inTransaction(.immediate) {
+            try db.lockStudy(studyID)
+            let now = try now ?? db.serverTime()
+            do {
                 var trials = try Self.trials(db, studyID)
                 for stale in trials where stale.state == .running && (stale.heartbeat ?? .infinity) < now - staleAfter {
                     try Self.failStaleTrial(stale, of: trials, studyID: studyID, now: now, db)
                     trials = try Self.trials(db, studyID)
                 }
                 if let waiting = trials.first(where: { $0.state == .waiting }) {
-                    try db.execute(sql: "UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?",
-                                   arguments: [Self.timestamp(now), waiting.id])
+                    try db.execute("UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?", [Self.timestamp(now), waiting.id])
                     try Self.start(trialID: waiting.id, workerID: workerID, now: now, db)
-                    claim = .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
-                    return .commit
+                    return .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
                 }
                 let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
                 let retried = Set(trials.compactMap(\.retryOf))
                 let counted = trials.filter { !($0.state == .fail && retried.contains($0.id)) }.count
                 if counted < budget {
                     let number = trials.count
-                    try db.execute(sql: "INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
-                                   arguments: [number, studyID, Self.timestamp(now)])
-                    let id = db.lastInsertedRowID
+                    let id = try db.insert("INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
+                                           [number, studyID, Self.timestamp(now)], returning: "trial_id")
                     try Self.start(trialID: id, workerID: workerID, now: now, db)
                     for (name, parameter) in decide(trials, number).sorted(by: { $0.key < $1.key }) {
-                        try db.execute(sql: "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)",
-                                       arguments: [id, name, parameter.value, parameter.distribution.json])
+                        try db.execute("INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)", [id, name, parameter.value, parameter.distribution.json])
                     }
                     claim = .trial(try Self.trials(db, studyID).first { $0.id == id }!)
                 } else {
                     claim = trials.contains { $0.state == .running } ? .wait : .done
                 }
-                return .commit
             }
             return claim
         }
@@ -128,46 +124,46 @@ extension ResultsStore {
 
     /// Fails a trial whose worker went silent and queues its retry (same parameters, Optuna's
     /// retry attributes: `failed_trial` is the first trial of the chain, `retry_history` every one).
-    private static func failStaleTrial(_ trial: FrozenTrial, of trials: [FrozenTrial], studyID: Int64, now: Double, _ db: Database) throws {
+    private static func failStaleTrial(_ trial: FrozenTrial, of trials: [FrozenTrial], studyID: Int64, now: Double, _ db: any SQLSession) throws {
         let silence = String(format: "%.0f", now - (trial.heartbeat ?? now))
-        try db.execute(sql: "UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ?",
-                       arguments: [timestamp(now), trial.id])
+        try db.execute("UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ?", [timestamp(now), trial.id])
         try setAttribute(db, .trial, trial.id, TrialKey.failureReason,
                          .text("worker \(trial.workerID ?? "?") stopped sending heartbeats (last one \(silence) s ago); retried"))
-        try db.execute(sql: "INSERT INTO trials (number, study_id, state) VALUES (?, ?, 'WAITING')", arguments: [trials.count, studyID])
-        let retry = db.lastInsertedRowID
-        try db.execute(sql: """
+        let retry = try db.insert("INSERT INTO trials (number, study_id, state) VALUES (?, ?, 'WAITING')", [trials.count, studyID],
+                                  returning: "trial_id")
+        try db.execute("""
             INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
             SELECT ?, param_name, param_value, distribution_json FROM trial_params WHERE trial_id = ?
-            """, arguments: [retry, trial.id])
+            """, [retry, trial.id])
         let history = try retryHistory(db, trial.id) + [trial.number]
         try setAttribute(db, .trialSystem, retry, TrialKey.failedTrial, .integer(history[0]))
         try setAttribute(db, .trialSystem, retry, TrialKey.retryHistory, .json("[" + history.map(String.init).joined(separator: ", ") + "]"))
     }
 
     /// Marks a trial as this worker's and records its first heartbeat.
-    private static func start(trialID: Int64, workerID: String, now: Double, _ db: Database) throws {
+    private static func start(trialID: Int64, workerID: String, now: Double, _ db: any SQLSession) throws {
         try setAttribute(db, .trial, trialID, TrialKey.worker, .text(workerID))
-        try db.execute(sql: """
+        try db.execute("""
             INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, ?)
             ON CONFLICT (trial_id) DO UPDATE SET heartbeat = excluded.heartbeat
-            """, arguments: [trialID, timestamp(now)])
+            """, [trialID, timestamp(now)])
     }
 
     /// Whether the trial is running under this worker.
-    private static func isRunning(_ trialID: Int64, under workerID: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: """
-            SELECT t.state = 'RUNNING' AND a.value_json = ? FROM trials t
+    private static func isRunning(_ trialID: Int64, under workerID: String, _ db: any SQLSession) throws -> Bool {
+        try db.row("""
+            SELECT t.state = 'RUNNING' AND a.value_json = ? AS mine FROM trials t
             JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a."key" = ? WHERE t.trial_id = ?
-            """, arguments: [AttributeValue.text(workerID).json, TrialKey.worker, trialID]) == true
+            """, [AttributeValue.text(workerID).json, TrialKey.worker, trialID])?.bool("mine") == true
     }
 
     /// Records that the worker still runs the trial; false when the trial is no longer its to run.
     @discardableResult
-    public func recordHeartbeat(trialID: Int64, workerID: String, now: Double = Date().timeIntervalSince1970) throws -> Bool {
-        try pool.write { db in
+    public func recordHeartbeat(trialID: Int64, workerID: String, now: Double? = nil) throws -> Bool {
+        try database.write { db in
             guard try Self.isRunning(trialID, under: workerID, db) else { return false }
-            try db.execute(sql: "UPDATE trial_heartbeats SET heartbeat = ? WHERE trial_id = ?", arguments: [Self.timestamp(now), trialID])
+            let now = try now ?? db.serverTime()
+            try db.execute("UPDATE trial_heartbeats SET heartbeat = ? WHERE trial_id = ?", [Self.timestamp(now), trialID])
             return true
         }
     }
@@ -176,13 +172,13 @@ extension ResultsStore {
     /// Optuna); false when the trial is no longer running under this worker.
     @discardableResult
     public func reportIntermediate(trialID: Int64, workerID: String, step: Int, value: Double) throws -> Bool {
-        try pool.write { db in
+        try database.write { db in
             guard try Self.isRunning(trialID, under: workerID, db) else { return false }
             let (stored, type) = Self.optunaValue(value, allowingNaN: true)
-            try db.execute(sql: """
+            try db.execute("""
                 INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES (?, ?, ?, ?)
                 ON CONFLICT (trial_id, step) DO NOTHING
-                """, arguments: [trialID, step, stored, type])
+                """, [trialID, step, stored, type])
             return true
         }
     }
@@ -193,20 +189,19 @@ extension ResultsStore {
     /// as in Optuna; a complete one must have a finite value.
     @discardableResult
     public func finishTrial(trialID: Int64, workerID: String, state: TrialState, value: Double?, failureReason: String?,
-                            run: StoredRun?, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+                            run: StoredRun?, now: Double? = nil) throws -> Bool {
         precondition(state.isFinished)
         precondition(state != .complete || value?.isFinite == true, "a COMPLETE trial needs a finite value")
-        return try pool.writeWithoutTransaction { db in
+        return try database.write { db in
             var updated = false
-            try db.inTransaction(.immediate) {
+            let now = try now ?? db.serverTime()
+            do {
                 let runID = try run.map { try Self.insert($0, db) }
-                guard try Self.isRunning(trialID, under: workerID, db) else { return .commit }
-                try db.execute(sql: "UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?",
-                               arguments: [state.rawValue, Self.timestamp(now), trialID])
+                guard try Self.isRunning(trialID, under: workerID, db) else { return false }
+                try db.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?", [state.rawValue, Self.timestamp(now), trialID])
                 if state != .fail, let value, !value.isNaN {
                     let (stored, type) = Self.optunaValue(value, allowingNaN: false)
-                    try db.execute(sql: "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)",
-                                   arguments: [trialID, stored, type])
+                    try db.execute("INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)", [trialID, stored, type])
                 }
                 var facts: [(String, AttributeValue)] = []
                 if let failureReason { facts.append((TrialKey.failureReason, .text(failureReason))) }
@@ -217,7 +212,6 @@ extension ResultsStore {
                 }
                 for (key, value) in facts { try Self.setAttribute(db, .trial, trialID, key, value) }
                 updated = true
-                return .commit
             }
             return updated
         }
@@ -225,8 +219,8 @@ extension ResultsStore {
 
     /// The seeds of the study's final runs already stored.
     public func finalRunSeeds(study: String) throws -> Set<Int64> {
-        try pool.read { db in
-            Set(try Int64.fetchAll(db, sql: "SELECT seed FROM run WHERE role = 'final' AND study = ?", arguments: [study]))
+        try database.read { db in
+            Set(try db.rows("SELECT seed FROM run WHERE role = 'final' AND study = ?", [study]).compactMap { $0.integer("seed") })
         }
     }
 
@@ -235,64 +229,74 @@ extension ResultsStore {
         try runs(where: "role = 'final' AND study = ?", arguments: [study], details: false)
     }
 
-    static func trials(_ db: Database, _ studyID: Int64) throws -> [FrozenTrial] {
+    static func trials(_ db: any SQLSession, _ studyID: Int64) throws -> [FrozenTrial] {
         var parameters: [Int64: [String: Double]] = [:], distributions: [Int64: [String: SearchDistribution]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT p.* FROM trial_params p JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = ?
-            """, arguments: [studyID]) {
-            let id: Int64 = row["trial_id"], name: String = row["param_name"]
-            parameters[id, default: [:]][name] = row["param_value"]
-            distributions[id, default: [:]][name] = SearchDistribution(json: row["distribution_json"])
+        for row in try db.rows("""
+            SELECT p.trial_id, p.param_name, p.param_value, p.distribution_json FROM trial_params p
+            JOIN trials t ON t.trial_id = p.trial_id WHERE t.study_id = ?
+            """, [studyID]) {
+            guard let id = row.integer("trial_id"), let name = row.text("param_name") else { continue }
+            parameters[id, default: [:]][name] = row.real("param_value")
+            distributions[id, default: [:]][name] = row.text("distribution_json").flatMap(SearchDistribution.init(json:))
         }
         var intermediate: [Int64: [Int: Double]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT i.* FROM trial_intermediate_values i JOIN trials t ON t.trial_id = i.trial_id WHERE t.study_id = ?
-            """, arguments: [studyID]) {
-            intermediate[row["trial_id"], default: [:]][row["step"]] = value(row["intermediate_value"], type: row["intermediate_value_type"])
+        for row in try db.rows("""
+            SELECT i.trial_id, i.step, i.intermediate_value, i.intermediate_value_type FROM trial_intermediate_values i
+            JOIN trials t ON t.trial_id = i.trial_id WHERE t.study_id = ?
+            """, [studyID]) {
+            guard let id = row.integer("trial_id"), let step = row.int("step") else { continue }
+            intermediate[id, default: [:]][step] = value(row.real("intermediate_value"), type: row.text("intermediate_value_type") ?? "")
         }
         var values: [Int64: Double] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT v.* FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND v.objective = 0
-            """, arguments: [studyID]) {
-            values[row["trial_id"]] = value(row["value"], type: row["value_type"])
+        for row in try db.rows("""
+            SELECT v.trial_id, v.value, v.value_type FROM trial_values v
+            JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND v.objective = 0
+            """, [studyID]) {
+            guard let id = row.integer("trial_id") else { continue }
+            values[id] = value(row.real("value"), type: row.text("value_type") ?? "")
         }
         var heartbeats: [Int64: Double] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT h.* FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id WHERE t.study_id = ?
-            """, arguments: [studyID]) {
-            heartbeats[row["trial_id"]] = unixTime(row["heartbeat"])
+        for row in try db.rows("""
+            SELECT h.trial_id, h.heartbeat FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id WHERE t.study_id = ?
+            """, [studyID]) {
+            guard let id = row.integer("trial_id") else { continue }
+            heartbeats[id] = unixTime(row.text("heartbeat"))
         }
         var attributes: [Int64: [String: String]] = [:]
         for table in ["trial_user_attributes", "trial_system_attributes"] {
-            for row in try Row.fetchAll(db, sql: """
-                SELECT a.* FROM \(table) a JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = ?
-                """, arguments: [studyID]) {
-                attributes[row["trial_id"], default: [:]][row["key"]] = row["value_json"]
+            for row in try db.rows("""
+                SELECT a.trial_id, a."key", a.value_json FROM \(table) a JOIN trials t ON t.trial_id = a.trial_id WHERE t.study_id = ?
+                """, [studyID]) {
+                guard let id = row.integer("trial_id"), let key = row.text("key") else { continue }
+                attributes[id, default: [:]][key] = row.text("value_json")
             }
         }
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM trials WHERE study_id = ? ORDER BY number, trial_id", arguments: [studyID])
-        let idOfNumber = Dictionary(rows.map { ($0["number"] as Int, $0["trial_id"] as Int64) }, uniquingKeysWith: { first, _ in first })
+        let rows = try db.rows("""
+            SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials WHERE study_id = ? ORDER BY number, trial_id
+            """, [studyID])
+        let idOfNumber = Dictionary(rows.compactMap { row in row.int("number").map { ($0, row.integer("trial_id")!) } },
+                                    uniquingKeysWith: { first, _ in first })
         return rows.map { row in
-            let id: Int64 = row["trial_id"]
+            let id = row.integer("trial_id")!
             let facts = attributes[id] ?? [:]
             let previous = facts[TrialKey.retryHistory].flatMap(decodeJSON).flatMap { ($0 as? [Any])?.last as? Int }
-            return FrozenTrial(id: id, number: row["number"], state: TrialState(rawValue: row["state"]) ?? .fail,
+            return FrozenTrial(id: id, number: row.int("number") ?? 0, state: TrialState(rawValue: row.text("state") ?? "") ?? .fail,
                                value: values[id], parameters: parameters[id] ?? [:], distributions: distributions[id] ?? [:],
                                intermediateValues: intermediate[id] ?? [:],
                                failureReason: facts[TrialKey.failureReason].flatMap(decodeJSON) as? String,
                                workerID: facts[TrialKey.worker].flatMap(decodeJSON) as? String, heartbeat: heartbeats[id],
-                               startedAt: row["datetime_start"], completedAt: row["datetime_complete"],
+                               startedAt: row.text("datetime_start"), completedAt: row.text("datetime_complete"),
                                runID: (facts[TrialKey.runID].flatMap(decodeJSON) as? NSNumber)?.int64Value,
                                retryOf: previous.flatMap { idOfNumber[$0] })
         }
     }
 
     /// The study with its bpfree settings; nil for a study bpfree did not make.
-    static func study(_ db: Database, id: Int64) throws -> StoredStudy? {
-        guard let name = try String.fetchOne(db, sql: "SELECT study_name FROM studies WHERE study_id = ?", arguments: [id]) else { return nil }
+    static func study(_ db: any SQLSession, id: Int64) throws -> StoredStudy? {
+        guard let name = try db.row("SELECT study_name FROM studies WHERE study_id = ?", [id])?.text("study_name") else { return nil }
         var raw: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT \"key\", value_json FROM study_user_attributes WHERE study_id = ?", arguments: [id]) {
-            raw[row["key"]] = row["value_json"]
+        for row in try db.rows("SELECT \"key\", value_json FROM study_user_attributes WHERE study_id = ?", [id]) {
+            if let key = row.text("key") { raw[key] = row.text("value_json") }
         }
         let facts = raw.compactMapValues(decodeJSON)
         guard let algorithm = facts[StudyKey.algorithm] as? String, let dataset = facts[StudyKey.dataset] as? String,
@@ -308,9 +312,9 @@ extension ResultsStore {
     }
 
     /// The number of the trial this one retries, and so on back (Optuna's `retry_history`).
-    private static func retryHistory(_ db: Database, _ trialID: Int64) throws -> [Int] {
-        let json = try String.fetchOne(db, sql: "SELECT value_json FROM trial_system_attributes WHERE trial_id = ? AND \"key\" = ?",
-                                       arguments: [trialID, TrialKey.retryHistory])
+    private static func retryHistory(_ db: any SQLSession, _ trialID: Int64) throws -> [Int] {
+        let json = try db.row("SELECT value_json FROM trial_system_attributes WHERE trial_id = ? AND \"key\" = ?",
+                              [trialID, TrialKey.retryHistory])?.text("value_json")
         return (json.flatMap(decodeJSON) as? [Int]) ?? []
     }
 
@@ -380,11 +384,11 @@ extension ResultsStore {
     }
 
     /// Sets (or replaces) one attribute of a study or trial.
-    static func setAttribute(_ db: Database, _ table: AttributeTable, _ owner: Int64, _ key: String, _ value: AttributeValue) throws {
-        try db.execute(sql: """
+    static func setAttribute(_ db: any SQLSession, _ table: AttributeTable, _ owner: Int64, _ key: String, _ value: AttributeValue) throws {
+        try db.execute("""
             INSERT INTO \(table.rawValue) (\(table.owner), "key", value_json) VALUES (?, ?, ?)
             ON CONFLICT (\(table.owner), "key") DO UPDATE SET value_json = excluded.value_json
-            """, arguments: [owner, key, value.json])
+            """, [owner, key, value.json])
     }
 
     /// The study user attributes that hold a bpfree study's settings.

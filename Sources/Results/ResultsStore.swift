@@ -1,209 +1,59 @@
 import Foundation
 import GRDB
 
-/// Every run, its epochs, stages and trace in one SQLite file (WAL mode, versioned migrations).
+/// Every run, its epochs, stages and trace, and the tuning studies, in one database: a SQLite
+/// file (WAL mode, the embedded default) or a PostgreSQL server that a cluster's workers share.
 /// The store only persists; it decides nothing.
 public final class ResultsStore: Sendable {
-    /// The database file.
+    /// Where the store is: the SQLite file, or the PostgreSQL URL without its password.
     public let path: String
-    let pool: DatabasePool
+    /// The backend.
+    public let database: any SQLDatabase
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    public init(path: String) throws {
-        self.path = path
+    /// Opens (creating if needed) the store at `location`, a SQLite file's path or a
+    /// `postgresql://user[:password]@host[:port]/database` URL, and brings its schema up to date.
+    public convenience init(location: String) throws {
+        if Self.isPostgreSQL(location) {
+            let database: PostgreSQLDatabase
+            do { database = try PostgreSQLDatabase(url: location) } catch let error as SQLError {
+                throw StoreError(path: PostgreSQLDatabase.redacted(location), problem: "cannot open the results store (\(error.message))")
+            }
+            try self.init(database: database)
+        } else {
+            try self.init(path: location)
+        }
+    }
+
+    /// Whether a store location names a PostgreSQL server.
+    public static func isPostgreSQL(_ location: String) -> Bool {
+        location.hasPrefix("postgresql://") || location.hasPrefix("postgres://")
+    }
+
+    /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
+    public convenience init(path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let database: SQLiteDatabase
         do {
             // Several worker processes share one store: wait for the write lock instead of failing.
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(120)
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
-            try Self.migrator.migrate(pool)
+            database = try SQLiteDatabase(path: path)
+            try database.pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
+            try Self.migrator.migrate(database.pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
         }
+        try self.init(database: database, prepared: true)
     }
 
-    /// Refuses a database that is not a bpfree store (tables but no bpfree schema history) or
-    /// one a newer bpfree wrote (migrations this build does not know): never migrate over them.
-    static func checkIsBPFreeStore(_ db: Database, path: String) throws {
-        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        if !tables.isEmpty, !tables.contains("grdb_migrations") {
-            throw StoreError(path: path, problem: "is not a bpfree results store (it holds the tables "
-                             + tables.prefix(4).joined(separator: ", ") + (tables.count > 4 ? ", …" : "") + "); refusing to change it")
-        }
-        guard tables.contains("grdb_migrations") else { return }
-        let known = Set(migrator.migrations)
-        let unknown = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations").filter { !known.contains($0) }
-        if !unknown.isEmpty {
-            throw StoreError(path: path, problem: "was written by a newer bpfree (schema '\(unknown.joined(separator: "', '"))'); "
-                             + "refusing to open it with this older build")
-        }
-    }
-
-    /// The schema, one registered migration per version (never edited once released).
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: runs, epochs, stages, traces") { db in
-            try db.create(table: "run") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("started_at", .text).notNull()
-                t.column("algorithm", .text).notNull().indexed()
-                t.column("dataset", .text).notNull().indexed()
-                t.column("architecture", .text).notNull()
-                t.column("seed", .integer).notNull()
-                t.column("status", .text).notNull()
-                t.column("failure_reason", .text)
-                t.column("test_accuracy", .double)
-                t.column("effective_epochs", .integer).notNull()
-                t.column("train_seconds", .double).notNull()
-                t.column("samples_per_second", .double).notNull()
-                t.column("train_flops", .integer).notNull()
-                t.column("energy_joules", .double)
-                t.column("energy_source", .text)
-                t.column("co2e_grams", .double)
-                t.column("peak_rss_bytes", .integer).notNull()
-                t.column("threads", .integer).notNull()
-                t.column("hyperparameters", .text).notNull()
-                t.column("record", .text).notNull()
-            }
-            try db.create(table: "epoch") { t in
-                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
-                t.column("stage", .text).notNull()
-                t.column("epoch", .integer).notNull()
-                t.column("train_loss", .double).notNull()
-                t.column("val_loss", .double).notNull()
-                t.column("val_accuracy", .double).notNull()
-                t.column("seconds", .double).notNull()
-                t.column("val_seconds", .double).notNull()
-            }
-            try db.create(table: "stage") { t in
-                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
-                t.column("position", .integer).notNull()
-                t.column("name", .text).notNull()
-                t.column("epochs", .integer).notNull()
-                t.column("best_epoch", .integer).notNull()
-                t.column("best_val_loss", .double)
-            }
-            try db.create(table: "trace") { t in
-                t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
-                t.column("time_s", .double).notNull()
-                for column in Self.traceColumns.dropFirst() { t.column(column, .double) }
+    /// A store over an open database (PostgreSQL: its schema is created or checked here).
+    init(database: any SQLDatabase, prepared: Bool = false) throws {
+        self.database = database
+        path = database.location
+        if !prepared, let postgres = database as? PostgreSQLDatabase {
+            do { try Self.preparePostgreSQLSchema(postgres) } catch let error as SQLError {
+                throw StoreError(path: path, problem: "cannot prepare the results store (\(error.message))")
             }
         }
-        migrator.registerMigration("v2: studies, trials, run roles") { db in
-            try db.alter(table: "run") { t in
-                t.add(column: "role", .text).notNull().defaults(to: "train")
-                t.add(column: "study", .text)
-                t.add(column: "trial_number", .integer)
-                t.add(column: "comparison", .text)
-            }
-            try db.create(table: "study") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("name", .text).notNull().unique()
-                t.column("algorithm", .text).notNull()
-                t.column("dataset", .text).notNull()
-                t.column("architecture", .text).notNull()
-                t.column("direction", .text).notNull().defaults(to: "maximize")
-                t.column("sampler", .text).notNull()
-                t.column("sampler_seed", .integer).notNull()
-                t.column("pruner", .text).notNull()
-                t.column("trial_budget", .integer).notNull()
-                t.column("epochs_per_trial", .integer).notNull()
-                t.column("settings", .text).notNull()
-                t.column("created_at", .text).notNull()
-            }
-            try db.create(table: "trial") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("study_id", .integer).notNull().references("study", onDelete: .cascade).indexed()
-                t.column("number", .integer).notNull()
-                t.column("state", .text).notNull()
-                t.column("value", .double)
-                t.column("failure_reason", .text)
-                t.column("worker_id", .text)
-                t.column("heartbeat", .double)
-                t.column("started_at", .text)
-                t.column("completed_at", .text)
-                t.column("run_id", .integer).references("run", onDelete: .setNull)
-                t.column("retry_of", .integer).references("trial")
-                t.uniqueKey(["study_id", "number"])
-            }
-            try db.create(table: "trial_param") { t in
-                t.column("trial_id", .integer).notNull().references("trial", onDelete: .cascade)
-                t.column("name", .text).notNull()
-                t.column("internal_value", .double).notNull()
-                t.column("external_value", .text).notNull()
-                t.column("distribution", .text).notNull()
-                t.primaryKey(["trial_id", "name"])
-            }
-            try db.create(table: "trial_intermediate") { t in
-                t.column("trial_id", .integer).notNull().references("trial", onDelete: .cascade)
-                t.column("step", .integer).notNull()
-                t.column("value", .double)
-                t.primaryKey(["trial_id", "step"])
-            }
-        }
-        migrator.registerMigration("v3: Optuna's RDB schema for studies and trials") { db in
-            try migrateStudiesToOptunaSchema(db)
-        }
-        return migrator
-    }
-
-    /// Creates Optuna's tables, moves every study and trial of schema v2 into them (ids and
-    /// numbers kept) and drops the v2 tables.
-    static func migrateStudiesToOptunaSchema(_ db: Database) throws {
-        for statement in OptunaSchema.statements { try db.execute(sql: statement) }
-        try db.execute(sql: "INSERT INTO version_info (version_info_id, schema_version, library_version) VALUES (1, ?, ?)",
-                       arguments: [OptunaSchema.schemaVersion, OptunaSchema.libraryVersion])
-        try db.execute(sql: "INSERT INTO alembic_version (version_num) VALUES (?)", arguments: [OptunaSchema.alembicRevision])
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM study ORDER BY id") {
-            let study = StoredStudy(name: row["name"], algorithm: row["algorithm"], dataset: row["dataset"],
-                                    architecture: row["architecture"], sampler: row["sampler"], samplerSeed: row["sampler_seed"],
-                                    pruner: row["pruner"], trialBudget: row["trial_budget"], epochsPerTrial: row["epochs_per_trial"],
-                                    settingsJSON: row["settings"], createdAt: row["created_at"])
-            _ = try insertStudy(study, db, id: row["id"])
-        }
-        let numbers = Dictionary(try Row.fetchAll(db, sql: "SELECT id, number FROM trial").map { ($0["id"] as Int64, $0["number"] as Int) },
-                                 uniquingKeysWith: { first, _ in first })
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM trial ORDER BY id") {
-            let id: Int64 = row["id"], state: String = row["state"]
-            let time = { (column: String) in (row[column] as String?).flatMap(unixTime).map(timestamp) }
-            try db.execute(sql: "INSERT INTO trials (trial_id, number, study_id, state, datetime_start, datetime_complete) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [id, row["number"], row["study_id"], state, time("started_at"), time("completed_at")])
-            if let value: Double = row["value"], state != "FAIL" {
-                try db.execute(sql: "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, 'FINITE')",
-                               arguments: [id, value])
-            }
-            if let heartbeat: Double = row["heartbeat"] {
-                try db.execute(sql: "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES (?, ?)", arguments: [id, timestamp(heartbeat)])
-            }
-            let facts: [(String, AttributeValue?)] = [
-                (TrialKey.worker, (row["worker_id"] as String?).map { .text($0) }),
-                (TrialKey.failureReason, (row["failure_reason"] as String?).map { .text($0) }),
-                (TrialKey.runID, (row["run_id"] as Int?).map { .integer($0) }),
-            ]
-            for case let (key, value?) in facts { try setAttribute(db, .trial, id, key, value) }
-            // A v2 retry names the trial it retries; Optuna's attributes name the chain by numbers.
-            var history: [Int] = [], previous: Int64? = row["retry_of"]
-            while let trial = previous, let number = numbers[trial] {
-                history.insert(number, at: 0)
-                previous = try Int64.fetchOne(db, sql: "SELECT retry_of FROM trial WHERE id = ?", arguments: [trial])
-            }
-            if !history.isEmpty {
-                try setAttribute(db, .trialSystem, id, TrialKey.failedTrial, .integer(history[0]))
-                try setAttribute(db, .trialSystem, id, TrialKey.retryHistory, .json("[" + history.map(String.init).joined(separator: ", ") + "]"))
-            }
-        }
-        try db.execute(sql: """
-            INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
-            SELECT trial_id, name, internal_value, distribution FROM trial_param ORDER BY trial_id, name
-            """)
-        try db.execute(sql: """
-            INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type)
-            SELECT trial_id, step, value, CASE WHEN value IS NULL THEN 'NAN' ELSE 'FINITE' END FROM trial_intermediate ORDER BY trial_id, step
-            """)
-        for table in ["trial_intermediate", "trial_param", "trial", "study"] { try db.drop(table: table) }
     }
 
     /// The trace columns the store keeps (the first is the time).
@@ -212,47 +62,51 @@ public final class ResultsStore: Sendable {
 
     /// The schema versions applied, oldest first.
     public func appliedMigrations() throws -> [String] {
-        try pool.read { try Self.migrator.appliedMigrations($0) }
+        try database.read { db in
+            switch db.dialect {
+            case .sqlite: try db.rows("SELECT identifier FROM grdb_migrations ORDER BY rowid", []).compactMap { $0.text("identifier") }
+            case .postgresql: try db.rows("SELECT identifier FROM bpfree_schema ORDER BY position", []).compactMap { $0.text("identifier") }
+            }
+        }
     }
 
-    /// The journal mode (WAL for a store opened through this type).
+    /// The journal mode (WAL for a SQLite store opened through this type).
     public func journalMode() throws -> String {
-        try pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }
+        try database.read { try $0.row("PRAGMA journal_mode")?.text("journal_mode") ?? "" }
     }
 
     /// Stores a run with its epochs, stages and trace in one transaction; returns its id.
     @discardableResult
     public func insert(_ run: StoredRun) throws -> Int64 {
-        try pool.write { db in try Self.insert(run, db) }
+        try database.write { db in try Self.insert(run, db) }
     }
 
-    static func insert(_ run: StoredRun, _ db: Database) throws -> Int64 {
-        try db.execute(sql: """
+    static func insert(_ run: StoredRun, _ db: any SQLSession) throws -> Int64 {
+        let id = try db.insert("""
             INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
               effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
               peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number, comparison)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
-                             run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
-                             run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
-                             run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON,
-                             run.role, run.study, run.trialNumber, run.comparison])
-        let id = db.lastInsertedRowID
+            """, [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
+                  run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
+                  run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
+                  run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON,
+                  run.role, run.study, run.trialNumber, run.comparison], returning: "id")
         for e in run.epochs {
-            try db.execute(sql: "INSERT INTO epoch VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
+            try db.execute("""
+                INSERT INTO epoch (run_id, stage, epoch, train_loss, val_loss, val_accuracy, seconds, val_seconds)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
         }
         for (position, s) in run.stages.enumerated() {
-            try db.execute(sql: "INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
+            try db.execute("INSERT INTO stage (run_id, position, name, epochs, best_epoch, best_val_loss) VALUES (?, ?, ?, ?, ?, ?)",
+                           [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
         }
         if !run.traceRows.isEmpty {
             let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
-            let statement = try db.makeStatement(sql: "INSERT INTO trace VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))")
+            let sql = "INSERT INTO trace (run_id, \(Self.traceColumns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))"
             for row in run.traceRows {
-                var values: [DatabaseValueConvertible?] = [id]
-                values += indices.map { index in index.flatMap { row[$0] } }
-                try statement.execute(arguments: StatementArguments(values))
+                try db.execute(sql, [id] + indices.map { index in index.flatMap { row[$0] } })
             }
         }
         return id
@@ -260,34 +114,37 @@ public final class ResultsStore: Sendable {
 
     /// Every run, oldest first (epochs, stages and trace included).
     public func runs() throws -> [StoredRun] {
-        try runs(where: "1", arguments: [], details: true)
+        try runs(where: "1 = 1", arguments: [], details: true)
     }
 
     /// The runs matching an SQL condition, oldest first; `details` adds epochs, stages and trace.
-    func runs(where condition: String, arguments: StatementArguments, details: Bool) throws -> [StoredRun] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE \(condition) ORDER BY id", arguments: arguments).map { row in
-                let id: Int64 = row["id"]
+    func runs(where condition: String, arguments: [any SQLArgument], details: Bool) throws -> [StoredRun] {
+        try database.read { db in
+            try db.rows("SELECT * FROM run WHERE \(condition) ORDER BY id", arguments).map { row in
+                let id = row.integer("id")!
                 var run = StoredRun(
-                    startedAt: row["started_at"], algorithm: row["algorithm"], dataset: row["dataset"],
-                    architecture: row["architecture"], seed: row["seed"], status: row["status"],
-                    failureReason: row["failure_reason"], testAccuracy: row["test_accuracy"],
-                    effectiveEpochs: row["effective_epochs"], trainSeconds: row["train_seconds"],
-                    samplesPerSecond: row["samples_per_second"], trainFlops: row["train_flops"],
-                    energyJoules: row["energy_joules"], energySource: row["energy_source"], co2eGrams: row["co2e_grams"],
-                    peakRSSBytes: row["peak_rss_bytes"], threads: row["threads"],
-                    hyperparametersJSON: row["hyperparameters"], recordJSON: row["record"],
-                    role: row["role"], study: row["study"], trialNumber: row["trial_number"], comparison: row["comparison"],
-                    epochs: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM epoch WHERE run_id = ? ORDER BY rowid", arguments: [id]).map {
-                        .init(stage: $0["stage"], epoch: $0["epoch"], trainLoss: $0["train_loss"], valLoss: $0["val_loss"],
-                              valAccuracy: $0["val_accuracy"], seconds: $0["seconds"], valSeconds: $0["val_seconds"])
+                    startedAt: row.text("started_at") ?? "", algorithm: row.text("algorithm") ?? "", dataset: row.text("dataset") ?? "",
+                    architecture: row.text("architecture") ?? "", seed: row.integer("seed") ?? 0, status: row.text("status") ?? "",
+                    failureReason: row.text("failure_reason"), testAccuracy: row.real("test_accuracy"),
+                    effectiveEpochs: row.int("effective_epochs") ?? 0, trainSeconds: row.real("train_seconds") ?? 0,
+                    samplesPerSecond: row.real("samples_per_second") ?? 0, trainFlops: row.integer("train_flops") ?? 0,
+                    energyJoules: row.real("energy_joules"), energySource: row.text("energy_source"), co2eGrams: row.real("co2e_grams"),
+                    peakRSSBytes: row.integer("peak_rss_bytes") ?? 0, threads: row.int("threads") ?? 0,
+                    hyperparametersJSON: row.text("hyperparameters") ?? "{}", recordJSON: row.text("record") ?? "{}",
+                    role: row.text("role") ?? "train", study: row.text("study"), trialNumber: row.int("trial_number"),
+                    comparison: row.text("comparison"),
+                    epochs: !details ? [] : try db.rows("SELECT * FROM epoch WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map {
+                        .init(stage: $0.text("stage") ?? "", epoch: $0.int("epoch") ?? 0, trainLoss: $0.real("train_loss") ?? .nan,
+                              valLoss: $0.real("val_loss") ?? .nan, valAccuracy: $0.real("val_accuracy") ?? .nan,
+                              seconds: $0.real("seconds") ?? 0, valSeconds: $0.real("val_seconds") ?? 0)
                     },
-                    stages: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE run_id = ? ORDER BY position", arguments: [id]).map {
-                        .init(name: $0["name"], epochs: $0["epochs"], bestEpoch: $0["best_epoch"], bestValLoss: $0["best_val_loss"])
+                    stages: !details ? [] : try db.rows("SELECT * FROM stage WHERE run_id = ? ORDER BY position", [id]).map {
+                        .init(name: $0.text("name") ?? "", epochs: $0.int("epochs") ?? 0, bestEpoch: $0.int("best_epoch") ?? 0,
+                              bestValLoss: $0.real("best_val_loss"))
                     },
                     traceColumns: Self.traceColumns,
-                    traceRows: !details ? [] : try Row.fetchAll(db, sql: "SELECT * FROM trace WHERE run_id = ? ORDER BY rowid", arguments: [id]).map { r in
-                        Self.traceColumns.map { r[$0] as Double? }
+                    traceRows: !details ? [] : try db.rows("SELECT * FROM trace WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map { r in
+                        Self.traceColumns.map { r.real($0) }
                     })
                 run.id = id
                 return run
@@ -296,7 +153,7 @@ public final class ResultsStore: Sendable {
     }
 }
 
-/// A problem with the results store; names the file.
+/// A problem with the results store; names the file (or the server, without its password).
 public struct StoreError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let problem: String

@@ -142,13 +142,13 @@ import Tuning
         #expect(abs((trials[2].heartbeat ?? 0) - 1764410900.5) < 1e-3)
         #expect(try store.runs().count == 1)
         // The old tables are gone; Optuna's version rows are there.
-        let (oldTables, version, revision) = try store.pool.read { db in
+        let (oldTables, version, revision) = try store.database.read { db in
             (try db.tableExists("trial") || db.tableExists("study"),
-             try Row.fetchOne(db, sql: "SELECT schema_version, library_version FROM version_info"),
-             try String.fetchOne(db, sql: "SELECT version_num FROM alembic_version"))
+             try db.row("SELECT schema_version, library_version FROM version_info"),
+             try db.row("SELECT version_num FROM alembic_version")?.text("version_num"))
         }
         #expect(!oldTables)
-        #expect(version == ["schema_version": 12, "library_version": "4.9.0"])
+        #expect(version?.int("schema_version") == 12 && version?.text("library_version") == "4.9.0")
         #expect(revision == "v3.2.0.a")
         // The migrated study goes on: the running trial's worker can still finish it, then the budget is met.
         #expect(try store.finishTrial(trialID: 3, workerID: "c", state: .complete, value: 0.9, failureReason: nil, run: nil))

@@ -1,0 +1,3 @@
+// The one C header bpfree reads for PostgreSQL: libpq, the client library PostgreSQL ships
+// (Debian's libpq-dev), synchronous like bpfree's store.
+#include <libpq-fe.h>

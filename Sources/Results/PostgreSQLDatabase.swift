@@ -1,0 +1,192 @@
+import CPostgreSQL
+import Foundation
+import Synchronization
+
+/// The cluster backend: a PostgreSQL server that workers on many machines share, through
+/// libpq (the server's own client library: synchronous like the rest of the store, no event
+/// loop in a compute process, every server feature). One connection per store, used by one
+/// thread at a time; a lost connection is re-established with backoff and the interrupted
+/// transaction run again.
+public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
+    public var dialect: SQLDialect { .postgresql }
+    /// The URL without its password.
+    public let location: String
+    private let url: String
+    private let connection: Mutex<OpaquePointer?>
+    /// How long a worker keeps trying to reach the server before it gives up (seconds).
+    let reconnectFor: Double
+
+    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`, or anything
+    /// libpq accepts).
+    public init(url: String, reconnectFor: Double = 120) throws {
+        self.url = url
+        location = Self.redacted(url)
+        self.reconnectFor = reconnectFor
+        connection = Mutex(nil)
+        try connection.withLock { try self.connect(&$0) }
+    }
+
+    deinit {
+        connection.withLock { if let conn = $0 { PQfinish(conn) } }
+    }
+
+    /// The URL with its password replaced by `***`.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "postgresql://***"
+    }
+
+    private func connect(_ slot: inout OpaquePointer?) throws {
+        if let old = slot { PQfinish(old) }
+        slot = nil
+        let conn = PQconnectdb(url)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            if let conn { PQfinish(conn) }
+            throw SQLError(message: "cannot connect to \(location): \(Self.redactedMessage(message, url: url))")
+        }
+        // Naive UTC timestamps, as Optuna writes them; quiet notices.
+        for setting in ["SET TIME ZONE 'UTC'", "SET client_min_messages TO warning"] {
+            PQclear(PQexec(conn, setting))
+        }
+        slot = conn
+    }
+
+    /// A server message never repeats the password.
+    static func redactedMessage(_ message: String, url: String) -> String {
+        guard let password = URLComponents(string: url)?.password, !password.isEmpty else { return message }
+        return message.replacingOccurrences(of: password, with: "***")
+    }
+
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction("BEGIN", body)
+    }
+
+    /// Runs `body` between `begin` and COMMIT. A lost connection is re-established (backoff
+    /// 0.25 s doubling to 8 s, for `reconnectFor` seconds) and the transaction run again; so
+    /// is one the server aborted as a deadlock or serialisation failure.
+    private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
+        try connection.withLock { slot in
+            let deadline = Date().addingTimeInterval(reconnectFor)
+            var delay = 0.25
+            while true {
+                do {
+                    if slot == nil || PQstatus(slot) != CONNECTION_OK { try connect(&slot) }
+                    let session = Session(conn: slot!, url: url)
+                    try session.execute(begin)
+                    do {
+                        let result = try body(session)
+                        try session.execute("COMMIT")
+                        return result
+                    } catch {
+                        if PQstatus(slot) == CONNECTION_OK { PQclear(PQexec(slot, "ROLLBACK")) }
+                        throw error
+                    }
+                } catch let error as SQLError where error.isRetryable || slot.map({ PQstatus($0) != CONNECTION_OK }) ?? true {
+                    guard Date() < deadline else { throw error }
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(delay * 2, 8)
+                }
+            }
+        }
+    }
+
+    struct Session: SQLSession {
+        let conn: OpaquePointer
+        let url: String
+        var dialect: SQLDialect { .postgresql }
+
+        func execute(_ sql: String, _ arguments: [any SQLArgument]) throws {
+            PQclear(try run(sql, arguments))
+        }
+
+        func rows(_ sql: String, _ arguments: [any SQLArgument]) throws -> [SQLRow] {
+            let result = try run(sql, arguments)
+            defer { PQclear(result) }
+            let (rows, columns) = (PQntuples(result), PQnfields(result))
+            let names = (0..<columns).map { String(cString: PQfname(result, $0)) }
+            let types = (0..<columns).map { PQftype(result, $0) }
+            return (0..<rows).map { r in
+                var values: [String: SQLValue] = [:]
+                for c in 0..<columns {
+                    guard PQgetisnull(result, r, c) == 0 else { values[names[Int(c)]] = .null; continue }
+                    let text = String(cString: PQgetvalue(result, r, c))
+                    switch types[Int(c)] {
+                    case 20, 21, 23: values[names[Int(c)]] = Int64(text).map { .integer($0) } ?? .text(text)
+                    case 700, 701, 1700: values[names[Int(c)]] = Double(text).map { .real($0) } ?? .text(text)
+                    case 16: values[names[Int(c)]] = .integer(text == "t" ? 1 : 0)
+                    default: values[names[Int(c)]] = .text(text)
+                    }
+                }
+                return SQLRow(values)
+            }
+        }
+
+        /// Sends one statement with its `?` placeholders numbered `$1…` and the values as text.
+        private func run(_ sql: String, _ arguments: [any SQLArgument]) throws -> OpaquePointer? {
+            let texts: [String?] = arguments.map {
+                switch $0.sqlValue {
+                case .null: nil
+                case .integer(let n): String(n)
+                case .real(let x): x.isFinite ? "\(x)" : (x.isNaN ? "NaN" : x > 0 ? "Infinity" : "-Infinity")
+                case .text(let s): s
+                }
+            }
+            let statement = Self.numbered(sql)
+            let result: OpaquePointer? = withArrayOfCStrings(texts) { pointers in
+                PQexecParams(conn, statement, Int32(texts.count), nil, pointers, nil, nil, 0)
+            }
+            let status = PQresultStatus(result)
+            guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+                let message = String(cString: PQresultErrorMessage(result) ?? PQerrorMessage(conn))
+                let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+                PQclear(result)
+                throw SQLError(message: PostgreSQLDatabase.redactedMessage(message.trimmingCharacters(in: .whitespacesAndNewlines), url: url),
+                               sqlState: state)
+            }
+            return result
+        }
+
+        /// `?` placeholders as `$1, $2, …` (a `?` inside a quoted literal or identifier stays).
+        static func numbered(_ sql: String) -> String {
+            var out = "", n = 0, quote: Character?
+            for character in sql {
+                if let q = quote {
+                    if character == q { quote = nil }
+                    out.append(character)
+                } else if character == "'" || character == "\"" {
+                    quote = character
+                    out.append(character)
+                } else if character == "?" {
+                    n += 1
+                    out += "$\(n)"
+                } else {
+                    out.append(character)
+                }
+            }
+            return out
+        }
+    }
+}
+
+extension SQLError {
+    /// An error with the server's SQLSTATE code.
+    init(message: String, sqlState: String?) {
+        self.init(message: message + (sqlState.map { " [\($0)]" } ?? ""))
+    }
+
+    /// A deadlock (40P01) or serialisation failure (40001): the transaction may simply be run again.
+    var isRetryable: Bool { message.hasSuffix("[40P01]") || message.hasSuffix("[40001]") }
+}
+
+/// Calls `body` with C strings of `strings` (nil stays NULL), valid only during the call.
+private func withArrayOfCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { $0.map { strdup($0)! } }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { $0.map { UnsafePointer($0) } })
+}
