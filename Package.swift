@@ -54,7 +54,7 @@ let package = Package(
         ]),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Results"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),

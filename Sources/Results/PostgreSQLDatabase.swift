@@ -37,6 +37,14 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
         return components.string ?? "postgresql://***"
     }
 
+    /// The URL without its password, and the password: a worker process gets the password in
+    /// its environment (`PGPASSWORD`, which libpq reads), never on its command line.
+    public static func splitPassword(_ url: String) -> (url: String, password: String?) {
+        guard var components = URLComponents(string: url), let password = components.password else { return (url, nil) }
+        components.password = nil
+        return (components.string ?? url, password)
+    }
+
     private func connect(_ slot: inout OpaquePointer?) throws {
         if let old = slot { PQfinish(old) }
         slot = nil

@@ -61,7 +61,7 @@ extension SQLSession {
 
     /// Serialises the creation of studies (PostgreSQL: a transaction-scoped advisory lock).
     func lockStudies() throws {
-        if dialect == .postgresql { _ = try rows("SELECT pg_advisory_xact_lock(724_331_001) AS locked", []) }
+        if dialect == .postgresql { _ = try rows("SELECT pg_advisory_xact_lock(724331001) AS locked", []) }
     }
 
     /// The database's own clock, as Unix time: workers on other machines judge staleness by it.

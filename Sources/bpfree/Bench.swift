@@ -60,8 +60,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Folder with the dataset files.")
     var dataDir: String?
 
-    @Option(help: "Results store (SQLite).")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     func makeBenchmark() throws -> (Benchmark, [Benchmark.Arm]) {
         guard var chosen = Benchmark.Suite.all.first(where: { $0.name == suite }) else {
@@ -113,11 +112,11 @@ struct Bench: ParsableCommand {
         let results: [Benchmark.ArmResult]
         do {
             let (benchmark, arms) = try makeBenchmark()
-            let resultsStore = try ResultsStore(path: store)
+            let resultsStore = try storeOption.open()
             log("bench \(benchmark.suite.name): \(arms.count) arms, \(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each, "
-                + "\(benchmark.suite.seeds) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(store)")
+                + "\(benchmark.suite.seeds) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(storeOption.shown)")
             let tune: ((StudySpecification, StoredStudy) throws -> Void)? = workers == 1 ? nil : { spec, _ in
-                try TuneProcesses.run(spec, workers: workers, store: store)
+                try TuneProcesses.run(spec, workers: workers, store: storeOption.store)
             }
             results = try benchmark.run(arms, store: resultsStore, log: log, observers: { [ProgressReporter()] }, tune: tune)
         } catch let error as ConfigurationError {
@@ -164,11 +163,21 @@ enum TuneProcesses {
     /// Starts `workers` worker processes of `arguments` and waits for them all.
     static func run(arguments: [String], workers: Int) throws {
         FileHandle.standardError.write(Data("starting \(workers) worker processes\n".utf8))
+        // A store URL's password goes to the workers in PGPASSWORD, not on their command lines.
+        var arguments = arguments, environment = ProcessInfo.processInfo.environment
+        for index in arguments.indices where arguments[index].hasPrefix("--store=") || (index > 0 && arguments[index - 1] == "--store") {
+            let inline = arguments[index].hasPrefix("--store=")
+            let (url, password) = PostgreSQLDatabase.splitPassword(inline ? String(arguments[index].dropFirst(8)) : arguments[index])
+            guard let password else { continue }
+            arguments[index] = inline ? "--store=" + url : url
+            environment["PGPASSWORD"] = password
+        }
         var processes: [Process] = []
         for _ in 0..<workers {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
             process.arguments = arguments + ["--as-worker"]
+            process.environment = environment
             try process.run()
             processes.append(process)
         }

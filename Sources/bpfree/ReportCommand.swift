@@ -9,18 +9,16 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write report.html (charts, tables, statistics, fairness audit), tables.md and CSV files from the results store.")
 
-    @Option(help: "Results store (SQLite).")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     @Option(help: "Folder for report.html, tables.md and the CSV files.")
     var out = "report"
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
         try checkWritableFolder(out, flag: "--out")
-        let data = try ReportData(store: try ResultsStore(path: store))
-        guard !data.comparisons.isEmpty else { throw ValidationError("--store: \(store) holds no runs to report") }
-        let report = Report(data: data, storePath: store)
+        let data = try ReportData(store: try storeOption.openExisting())
+        guard !data.comparisons.isEmpty else { throw ValidationError("--store: \(storeOption.shown) holds no runs to report") }
+        let report = Report(data: data, storePath: storeOption.shown)
         do {
             try report.write(to: out)
         } catch {

@@ -44,8 +44,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "BLAS and kernel threads, recorded with the run (default: the number of cores).")
     var threads: Int?
 
-    @Option(help: "Results store (SQLite) that records the run.")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     func parsedArchitecture() throws -> Architecture? { try architecture.map(Architecture.init(parsing:)) }
 

@@ -6,12 +6,10 @@ import Results
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "runs", abstract: "List the runs in the results store.")
 
-    @Option(help: "Results store (SQLite).")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
-        let runs = try ResultsStore(path: store).runs()
+        let runs = try storeOption.openExisting().runs()
         print(["id", "started", "role", "algorithm", "dataset", "architecture", "seed", "status", "test acc", "epochs", "seconds", "energy"]
             .joined(separator: "\t"))
         for r in runs {
@@ -31,8 +29,7 @@ struct ExportCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
     enum Table: String, ExpressibleByArgument, CaseIterable { case runs, epochs, trials }
 
-    @Option(help: "Results store (SQLite).")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     @Option(help: "csv or json.")
     var format: Format = .csv
@@ -44,8 +41,7 @@ struct ExportCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
-        let results = try ResultsStore(path: store)
+        let results = try storeOption.openExisting()
         let text: String
         if table == .trials {
             let studies = try results.studies().map { ($0, try results.trials(ofStudy: $0.id!)) }
@@ -71,18 +67,16 @@ struct ExportCommand: ParsableCommand {
 struct StudiesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "studies", abstract: "List the tuning studies, or one study's trials.")
 
-    @Option(help: "Results store (SQLite).")
-    var store = "bpfree.sqlite"
+    @OptionGroup var storeOption: StoreOption
 
     @Argument(help: "Show this study's trials.")
     var study: String?
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store: \(store) does not exist") }
-        let results = try ResultsStore(path: store)
+        let results = try storeOption.openExisting()
         if let study {
             guard let stored = try results.study(named: study) else {
-                throw ValidationError("no study named '\(study)' in \(store); `bpfree studies` lists them")
+                throw ValidationError("no study named '\(study)' in \(storeOption.shown); `bpfree studies` lists them")
             }
             let trials = try results.trials(ofStudy: stored.id!)
             print(StudyListing.trialsTable(trials))

@@ -62,7 +62,7 @@ struct Train: ParsableCommand {
             try configuration.validate()
             if let output { try checkWritableFile(output, flag: "--output") }
             if let trace { try checkWritableFile(trace, flag: "--trace") }
-            let results = noStore ? nil : try ResultsStore(path: runOptions.store)
+            let results = noStore ? nil : try runOptions.storeOption.open()
             record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results)
             if let output { try record.write(to: output) }
         } catch let error as ConfigurationError {

@@ -57,7 +57,7 @@ struct Tune: ParsableCommand {
         do {
             specification = try makeSpecification()
             try specification.validate()
-            store = try ResultsStore(path: runOptions.store)
+            store = try runOptions.storeOption.open()
             stored = try store.openStudy(try specification.stored())
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)

@@ -25,16 +25,17 @@ import Tuning
         return TrialOutcome(state: .complete, value: value)
     }
 
-    @Test func concurrentWorkersNeitherDuplicateNorLoseTrials() throws {
-        let path = IDXFiles.temporaryFolder() + "/tune.sqlite"
-        let study = try ResultsStore(path: path).openStudy(Self.study(budget: 24))
+    @Test(arguments: StoreBackend.available)
+    func concurrentWorkersNeitherDuplicateNorLoseTrials(backend: StoreBackend) throws {
+        let path = try backend.freshLocation()
+        let study = try ResultsStore(location: path).openStudy(Self.study(budget: 24))
         let counts = Counts()
         let group = DispatchGroup()
         for index in 0..<3 {
             // Each worker has its own thread and connection, as a worker process would.
             group.enter()
             Thread.detachNewThread {
-                let worker = StudyWorker(store: try! ResultsStore(path: path), study: study, space: Self.space,
+                let worker = StudyWorker(store: try! ResultsStore(location: path), study: study, space: Self.space,
                                          workerID: "w\(index)", heartbeatInterval: 1)
                 counts.add(try! worker.run { context in
                     Thread.sleep(forTimeInterval: 0.02)
@@ -44,7 +45,7 @@ import Tuning
             }
         }
         group.wait()
-        let trials = try ResultsStore(path: path).trials(ofStudy: study.id!)
+        let trials = try ResultsStore(location: path).trials(ofStudy: study.id!)
         #expect(counts.total == 24)
         #expect(trials.map(\.number) == Array(0..<24))
         #expect(trials.allSatisfy { $0.state == .complete && $0.value != nil && $0.parameters.count == 1 })

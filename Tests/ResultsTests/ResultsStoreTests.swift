@@ -19,8 +19,9 @@ import TestSupport
                   traceRows: [[0.2, 1e8, 7.5, 90], [0.4, 1.1e8, nil, 95]])
     }
 
-    @Test func roundTripsRunsWithEpochsStagesAndTraces() throws {
-        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/results/bpfree.sqlite")
+    @Test(arguments: StoreBackend.available)
+    func roundTripsRunsWithEpochsStagesAndTraces(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
         let first = try store.insert(Self.run(seed: 1))
         let second = try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
         #expect(second == first + 1)
@@ -95,8 +96,9 @@ import TestSupport
         }
     }
 
-    @Test func exportsCSVWithQuotingAndJSONWithIds() throws {
-        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/e.sqlite")
+    @Test(arguments: StoreBackend.available)
+    func exportsCSVWithQuotingAndJSONWithIds(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
         try store.insert(Self.run(seed: 1))
         try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
         let runs = try store.runs()

@@ -24,8 +24,9 @@ import Tuning
         return nil
     }
 
-    @Test func aNewStudyHasNoTrialsAndReopeningChecksItsSettings() throws {
-        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/s.sqlite")
+    @Test(arguments: StoreBackend.available)
+    func aNewStudyHasNoTrialsAndReopeningChecksItsSettings(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
         let opened = try store.openStudy(Self.study())
         #expect(opened.id != nil)
         #expect(try store.trials(ofStudy: opened.id!).isEmpty)
@@ -40,8 +41,9 @@ import Tuning
         }
     }
 
-    @Test func claimsUpToTheBudgetThenWaitsThenIsDone() throws {
-        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/s.sqlite")
+    @Test(arguments: StoreBackend.available)
+    func claimsUpToTheBudgetThenWaitsThenIsDone(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
         let id = try store.openStudy(Self.study(budget: 2)).id!
         let first = try #require(Self.claimed(try store.claimTrial(studyID: id, workerID: "a", staleAfter: 60, decide: Self.decide)))
         #expect(first.number == 0 && first.state == .running && first.workerID == "a")
@@ -66,8 +68,9 @@ import Tuning
         #expect(trials[0].observed != nil && trials[1].observed == nil, "the sampler ignores failed trials")
     }
 
-    @Test func aStaleTrialIsFailedAndRetriedWithItsParameters() throws {
-        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/s.sqlite")
+    @Test(arguments: StoreBackend.available)
+    func aStaleTrialIsFailedAndRetriedWithItsParameters(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
         let id = try store.openStudy(Self.study(budget: 1)).id!
         let dead = try #require(Self.claimed(try store.claimTrial(studyID: id, workerID: "dead", now: 1000, staleAfter: 20, decide: Self.decide)))
         #expect(try store.claimTrial(studyID: id, workerID: "b", now: 1010, staleAfter: 20, decide: Self.decide) == .wait, "not stale yet")

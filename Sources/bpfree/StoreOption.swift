@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Results
+
+/// `--store`, declared once for every command that reads or writes the results store.
+struct StoreOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Results store: a SQLite file, or a PostgreSQL server as postgresql://user@host[:port]/database "
+                               + "(the password from PGPASSWORD or ~/.pgpass keeps it off the command line).",
+                               valueName: "file-or-url"))
+    var store = "bpfree.sqlite"
+
+    /// The store as messages show it (a URL without its password).
+    var shown: String { ResultsStore.isPostgreSQL(store) ? PostgreSQLDatabase.redacted(store) : store }
+
+    /// Opens the store, creating it if needed.
+    func open() throws -> ResultsStore {
+        do { return try ResultsStore(location: store) } catch let error as StoreError {
+            throw ValidationError("--store: \(error)")
+        }
+    }
+
+    /// Opens a store that must already exist (a SQLite file is never created by a reader).
+    func openExisting() throws -> ResultsStore {
+        if !ResultsStore.isPostgreSQL(store), !FileManager.default.fileExists(atPath: store) {
+            throw ValidationError("--store: \(store) does not exist")
+        }
+        return try open()
+    }
+}
