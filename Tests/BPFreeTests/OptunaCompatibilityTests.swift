@@ -7,21 +7,23 @@ import Tuning
 /// A bpfree store as Optuna and optuna-dashboard read it, checked by those tools themselves
 /// (Optuna 4.9 and optuna-dashboard from PyPI, in a virtual environment made once and cached).
 @Suite(.serialized) struct OptunaCompatibilityTests {
-    static let packages = ["optuna==4.9.*", "optuna-dashboard", "pandas"]
+    static let packages = ["optuna==4.9.*", "optuna-dashboard", "pandas", "psycopg[binary]"]
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Scripts/optuna_compat_check.py").standardized.path
 
     /// What Scripts/optuna_compat_check.py read from the store.
-    static func check(store path: String, study: String, trials: Int) throws -> [String: Any] {
+    static func check(store location: String, study: String, trials: Int) throws -> [String: Any] {
         let python = try PythonEnvironment.python(named: "optuna-4.9", packages: packages)
-        let output = try PythonEnvironment.run(python, [script, "--storage", "sqlite:///" + path, "--study", study, "--trials", String(trials)])
+        let storage = ResultsStore.isPostgreSQL(location) ? location : "sqlite:///" + location
+        let output = try PythonEnvironment.run(python, [script, "--storage", storage, "--study", study, "--trials", String(trials)])
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 
     /// The bar: a real `bpfree tune` process, then `optuna.load_study` and the dashboard.
-    @Test func optunaAndTheDashboardReadATunedStudy() throws {
+    @Test(arguments: StoreBackend.available)
+    func optunaAndTheDashboardReadATunedStudy(backend: StoreBackend) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
-        let path = IDXFiles.temporaryFolder() + "/S.sqlite"
+        let path = try backend.freshLocation()
         try PythonEnvironment.run(binary, ["tune", "--algorithm", "mf", "--dataset", "synthetic", "--trials", "8", "--epochs", "2",
                                            "--threads", "1", "--study", "mf-study", "--store", path])
         let read = try Self.check(store: path, study: "mf-study", trials: 8)

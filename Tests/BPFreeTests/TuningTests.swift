@@ -131,6 +131,49 @@ import Tuning
     }
 }
 
+/// The bar on the cluster backend: `bpfree tune --workers 3` on PostgreSQL, one worker
+/// process killed with SIGKILL in the middle of a trial. The others fail its trial as stale by
+/// the server's clock and run it again; the study ends with its full budget, every trial number
+/// once, and Optuna reads it from the server.
+@Suite struct PostgreSQLWorkerTests {
+    @Test(.enabled(if: StoreBackend.available.contains(.postgresql)))
+    func aKilledWorkerOfThreeIsRetriedAndTheStudyCompletes() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let location = try StoreBackend.postgresql.freshLocation()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["tune", "--algorithm", "bp", "--architecture", "mlp:32", "--dataset", "synthetic:samples=3000,classes=4,shape=8x8",
+                             "--epochs", "40", "--patience", "40", "--trials", "6", "--workers", "3", "--threads", "1",
+                             "--study", "killed", "--heartbeat-seconds", "0.5", "--store", location]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        // Wait for a worker's trial to report an epoch, then kill that worker's process.
+        let deadline = Date().addingTimeInterval(120)
+        var victim: (pid: Int32, trial: FrozenTrial)?
+        while Date() < deadline, victim == nil {
+            Thread.sleep(forTimeInterval: 0.2)
+            guard let store = try? ResultsStore(location: location), let study = try? store.study(named: "killed"),
+                  let running = try? store.trials(ofStudy: study.id!).first(where: { $0.state == .running && !$0.intermediateValues.isEmpty }),
+                  let worker = running.workerID, let pid = Int32(worker.split(separator: "-").dropLast().last ?? "") else { continue }
+            victim = (pid, running)
+        }
+        let (pid, killed) = try #require(victim, "no trial reported an epoch")
+        #expect(kill(pid, SIGKILL) == 0, "worker \(pid)")
+        process.waitUntilExit()
+
+        let store = try ResultsStore(location: location)
+        let trials = try store.trials(ofStudy: try #require(try store.study(named: "killed")).id!)
+        #expect(trials.map(\.number) == Array(0..<trials.count), "every number once")
+        #expect(trials.filter { $0.state == .complete }.count == 6, "the full budget: \(trials.map(\.state))")
+        let failed = try #require(trials.first { $0.id == killed.id })
+        #expect(failed.state == .fail && failed.failureReason?.contains("stopped sending heartbeats") == true)
+        #expect(trials.contains { $0.retryOf == killed.id && $0.state == .complete && $0.parameters == killed.parameters })
+        let read = try OptunaCompatibilityTests.check(store: location, study: "killed", trials: trials.count)
+        #expect(read["states"] as? [String] == ["COMPLETE", "FAIL"])
+    }
+}
+
 final class Counts: @unchecked Sendable {
     private let lock = NSLock()
     private var sum = 0
