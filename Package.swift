@@ -65,7 +65,8 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Tuning", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport",
+                                                     .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -62,6 +62,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var storeOption: StoreOption
 
+    @OptionGroup var launch: LauncherOptions
+
     func makeBenchmark() throws -> (Benchmark, [Benchmark.Arm]) {
         guard var chosen = Benchmark.Suite.all.first(where: { $0.name == suite }) else {
             throw ConfigurationError(field: "--suite", problem: "unknown suite '\(suite)'; valid: \(Benchmark.Suite.all.map(\.name).joined(separator: ", "))")
@@ -115,8 +117,19 @@ struct Bench: ParsableCommand {
             let resultsStore = try storeOption.open()
             log("bench \(benchmark.suite.name): \(arms.count) arms, \(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each, "
                 + "\(benchmark.suite.seeds) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(storeOption.shown)")
-            let tune: ((StudySpecification, StoredStudy) throws -> Void)? = workers == 1 ? nil : { spec, _ in
-                try TuneProcesses.run(spec, workers: workers, store: storeOption.store)
+            try launch.validate(workers: workers)
+            guard !launch.dryRun else { throw ValidationError("--dry-run: bench submits one array per study as it goes; use tune --dry-run to see a study's script") }
+            let tune: ((StudySpecification, StoredStudy) throws -> Void)?
+            switch launch.launcher {
+            case .local where workers == 1: tune = nil
+            case .local: tune = { spec, _ in try TuneProcesses.run(spec, workers: workers, store: storeOption.store) }
+            case .slurm:
+                tune = { spec, stored in
+                    let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: spec.threads)
+                    if try !launcher.run(study: stored, store: resultsStore, workerArguments: TuneProcesses.arguments(spec, store: storeOption.store)) {
+                        throw ValidationError("the SLURM job array of study \(stored.name) ended before it finished its budget; run the command again to resume")
+                    }
+                }
             }
             results = try benchmark.run(arms, store: resultsStore, log: log, observers: { [ProgressReporter()] }, tune: tune)
         } catch let error as ConfigurationError {
@@ -164,14 +177,9 @@ enum TuneProcesses {
     static func run(arguments: [String], workers: Int) throws {
         FileHandle.standardError.write(Data("starting \(workers) worker processes\n".utf8))
         // A store URL's password goes to the workers in PGPASSWORD, not on their command lines.
-        var arguments = arguments, environment = ProcessInfo.processInfo.environment
-        for index in arguments.indices where arguments[index].hasPrefix("--store=") || (index > 0 && arguments[index - 1] == "--store") {
-            let inline = arguments[index].hasPrefix("--store=")
-            let (url, password) = PostgreSQLDatabase.splitPassword(inline ? String(arguments[index].dropFirst(8)) : arguments[index])
-            guard let password else { continue }
-            arguments[index] = inline ? "--store=" + url : url
-            environment["PGPASSWORD"] = password
-        }
+        let (arguments, password) = withoutPassword(arguments)
+        var environment = ProcessInfo.processInfo.environment
+        if let password { environment["PGPASSWORD"] = password }
         var processes: [Process] = []
         for _ in 0..<workers {
             let process = Process()
@@ -193,5 +201,18 @@ enum TuneProcesses {
 
     static func run(_ spec: StudySpecification, workers: Int, store: String) throws {
         try run(arguments: arguments(spec, store: store), workers: workers)
+    }
+
+    /// Worker arguments with a `--store` URL's password taken out, and the password.
+    static func withoutPassword(_ arguments: [String]) -> ([String], String?) {
+        var arguments = arguments, password: String?
+        for index in arguments.indices where arguments[index].hasPrefix("--store=") || (index > 0 && arguments[index - 1] == "--store") {
+            let inline = arguments[index].hasPrefix("--store=")
+            let (url, secret) = PostgreSQLDatabase.splitPassword(inline ? String(arguments[index].dropFirst(8)) : arguments[index])
+            guard let secret else { continue }
+            arguments[index] = inline ? "--store=" + url : url
+            password = secret
+        }
+        return (arguments, password)
     }
 }

@@ -34,12 +34,15 @@ struct Tune: ParsableCommand {
     @Option(help: "Seconds between a worker's heartbeats; a trial silent for 4 intervals is failed and retried.")
     var heartbeatSeconds = 5.0
 
+    @OptionGroup var launch: LauncherOptions
+
     @Flag(help: .hidden)
     var asWorker = false
 
     func makeSpecification() throws -> StudySpecification {
         guard workers >= 1 else { throw ConfigurationError(field: "--workers", problem: "must be at least 1, got \(workers)") }
         guard heartbeatSeconds > 0 else { throw ConfigurationError(field: "--heartbeat-seconds", problem: "must be positive, got \(heartbeatSeconds)") }
+        try launch.validate(workers: workers)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var specification = StudySpecification(
             name: study, algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(),
@@ -57,12 +60,27 @@ struct Tune: ParsableCommand {
         do {
             specification = try makeSpecification()
             try specification.validate()
+            if launch.launcher == .slurm, launch.dryRun, !asWorker {
+                let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: specification.threads)
+                let (arguments, _) = TuneProcesses.withoutPassword(SlurmLauncher.workerArguments(from: Array(CommandLine.arguments.dropFirst())))
+                print(launcher.script(study: try specification.stored().name, workerArguments: arguments, folder: launch.slurmDir + "/…"), terminator: "")
+                return
+            }
             store = try runOptions.storeOption.open()
             stored = try store.openStudy(try specification.stored())
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as StoreError {
             throw ValidationError("--store: \(error)")
+        }
+        if launch.launcher == .slurm, !asWorker {
+            let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: specification.threads)
+            let completed = try launcher.run(study: stored, store: store, workerArguments: Array(CommandLine.arguments.dropFirst()))
+            let trials = try store.trials(ofStudy: stored.id!)
+            print(StudyListing.trialsTable(trials))
+            print(StudyListing.summary(stored, trials: trials))
+            if !completed { throw ValidationError("the SLURM job array ended before the study finished its budget; run the command again to resume") }
+            return
         }
         if asWorker || workers == 1 {
             let worker = StudyWorker(store: store, study: stored, space: try specification.searchSpace(),

@@ -1,4 +1,5 @@
 import Algorithms
+import ArgumentParser
 import Experiments
 import Reporting
 import Training
@@ -314,5 +315,45 @@ extension TuneAndBenchCommandTests {
         } catch {
             #expect("\(error)".hasPrefix(message), "\(error)")
         }
+    }
+}
+
+/// `--launcher slurm`: the job script, and a real array on a one-node cluster.
+@Suite struct SlurmLauncherTests {
+    @Test func theJobScriptRunsOrdinaryWorkersWithoutThePassword() throws {
+        let options = try LauncherOptions.parse(["--launcher", "slurm", "--partition", "gpu", "--time", "02:00:00",
+                                                 "--cpus-per-task", "4", "--sbatch=--mem=8G", "--sbatch=--account=lab"])
+        let arguments = ["tune", "--algorithm", "mf", "--study", "it's mine", "--launcher", "slurm", "--array-size", "3", "--workers", "2",
+                         "--partition", "gpu", "--dry-run", "--store", "postgresql://lab:s3cret@db:5432/bpfree"]
+        let (worker, password) = TuneProcesses.withoutPassword(SlurmLauncher.workerArguments(from: arguments))
+        #expect(password == "s3cret")
+        let script = SlurmLauncher(options: options, tasks: 3, threads: 2).script(study: "it's mine", workerArguments: worker, folder: "/jobs/x")
+        let lines = script.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(9)) == ["#!/bin/bash", "#SBATCH --job-name=bpfree-it_s_mine", "#SBATCH --array=0-2",
+                                           "#SBATCH --cpus-per-task=4", "#SBATCH --output=/jobs/x/task-%A_%a.out",
+                                           "#SBATCH --partition=gpu", "#SBATCH --time=02:00:00", "#SBATCH --mem=8G", "#SBATCH --account=lab"])
+        #expect(lines.last?.hasSuffix("tune --algorithm mf --study 'it'\\''s mine' --store postgresql://lab@db:5432/bpfree --as-worker") == true,
+                "\(lines.last ?? "")")
+        #expect(!script.contains("s3cret") && !script.contains("--dry-run") && !script.contains("--launcher"))
+        #expect(throws: ValidationError.self) { try LauncherOptions.parse(["--dry-run"]).validate(workers: 1) }
+    }
+
+    /// The issue's bar: a SLURM array of 3 `bpfree tune` workers on one study completes.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BPFREE_TEST_SLURM"] != nil))
+    func anArrayOfThreeWorkersCompletesTheStudy() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let folder = IDXFiles.temporaryFolder()
+        let store = folder + "/slurm.sqlite"
+        let output = try PythonEnvironment.run(binary, ["tune", "--algorithm", "bp", "--architecture", "mlp:16", "--dataset", "synthetic",
+                                                        "--trials", "6", "--epochs", "2", "--threads", "1", "--study", "array",
+                                                        "--launcher", "slurm", "--array-size", "3", "--slurm-dir", folder + "/jobs",
+                                                        "--store", store])
+        #expect(output.contains("budget 6: 6 complete"), "\(output)")
+        let results = try ResultsStore(path: store)
+        let trials = try results.trials(ofStudy: try #require(try results.study(named: "array")).id!)
+        #expect(trials.map(\.number) == Array(0..<6))
+        #expect(Set(trials.compactMap(\.workerID)).count >= 2, "the array's tasks shared the study")
+        let logs = try FileManager.default.subpathsOfDirectory(atPath: folder + "/jobs").filter { $0.hasSuffix(".out") }
+        #expect(logs.count == 3, "\(logs)")
     }
 }
