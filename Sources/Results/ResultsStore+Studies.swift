@@ -18,28 +18,26 @@ extension ResultsStore {
         try database.write { db in
             var result = study
             try db.lockStudies()
-            do {
-                if let id = try db.row("SELECT study_id FROM studies WHERE study_name = ?", [study.name])?.integer("study_id") {
-                    guard let stored = try Self.study(db, id: id) else {
-                        throw StoreError(path: path, problem: "study '\(study.name)' exists but was not made by bpfree; use another --study name")
-                    }
-                    let differences: [(String, String, String)] = [
-                        ("algorithm", stored.algorithm, study.algorithm), ("dataset", stored.dataset, study.dataset),
-                        ("architecture", stored.architecture, study.architecture), ("sampler", stored.sampler, study.sampler),
-                        ("sampler seed", "\(stored.samplerSeed)", "\(study.samplerSeed)"), ("pruner", stored.pruner, study.pruner),
-                        ("epochs per trial", "\(stored.epochsPerTrial)", "\(study.epochsPerTrial)"),
-                        ("settings", stored.settingsJSON, study.settingsJSON),
-                    ].filter { $0.1 != $0.2 }
-                    if let (field, old, new) = differences.first {
-                        throw StoreError(path: path, problem: "study '\(study.name)' exists with \(field) \(old), not \(new); "
-                                         + "use another --study name to start a new study")
-                    }
-                    try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
-                    result = stored
-                    result.trialBudget = study.trialBudget
-                } else {
-                    result.id = try Self.insertStudy(study, db)
+            if let id = try db.row("SELECT study_id FROM studies WHERE study_name = ?", [study.name])?.integer("study_id") {
+                guard let stored = try Self.study(db, id: id) else {
+                    throw StoreError(path: path, problem: "study '\(study.name)' exists but was not made by bpfree; use another --study name")
                 }
+                let differences: [(String, String, String)] = [
+                    ("algorithm", stored.algorithm, study.algorithm), ("dataset", stored.dataset, study.dataset),
+                    ("architecture", stored.architecture, study.architecture), ("sampler", stored.sampler, study.sampler),
+                    ("sampler seed", "\(stored.samplerSeed)", "\(study.samplerSeed)"), ("pruner", stored.pruner, study.pruner),
+                    ("epochs per trial", "\(stored.epochsPerTrial)", "\(study.epochsPerTrial)"),
+                    ("settings", stored.settingsJSON, study.settingsJSON),
+                ].filter { $0.1 != $0.2 }
+                if let (field, old, new) = differences.first {
+                    throw StoreError(path: path, problem: "study '\(study.name)' exists with \(field) \(old), not \(new); "
+                                     + "use another --study name to start a new study")
+                }
+                try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
+                result = stored
+                result.trialBudget = study.trialBudget
+            } else {
+                result.id = try Self.insertStudy(study, db)
             }
             return result
         }
@@ -88,37 +86,33 @@ extension ResultsStore {
                            staleAfter: Double,
                            decide: ([FrozenTrial], Int) -> [String: (value: Double, distribution: SearchDistribution)]) throws -> TrialClaim {
         try database.write { db in
-            var claim = TrialClaim.done
             try db.lockStudy(studyID)
             let now = try now ?? db.serverTime()
-            do {
-                var trials = try Self.trials(db, studyID)
-                for stale in trials where stale.state == .running && (stale.heartbeat ?? .infinity) < now - staleAfter {
-                    try Self.failStaleTrial(stale, of: trials, studyID: studyID, now: now, db)
-                    trials = try Self.trials(db, studyID)
-                }
-                if let waiting = trials.first(where: { $0.state == .waiting }) {
-                    try db.execute("UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?", [Self.timestamp(now), waiting.id])
-                    try Self.start(trialID: waiting.id, workerID: workerID, now: now, db)
-                    return .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
-                }
-                let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
-                let retried = Set(trials.compactMap(\.retryOf))
-                let counted = trials.filter { !($0.state == .fail && retried.contains($0.id)) }.count
-                if counted < budget {
-                    let number = trials.count
-                    let id = try db.insert("INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
-                                           [number, studyID, Self.timestamp(now)], returning: "trial_id")
-                    try Self.start(trialID: id, workerID: workerID, now: now, db)
-                    for (name, parameter) in decide(trials, number).sorted(by: { $0.key < $1.key }) {
-                        try db.execute("INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)", [id, name, parameter.value, parameter.distribution.json])
-                    }
-                    claim = .trial(try Self.trials(db, studyID).first { $0.id == id }!)
-                } else {
-                    claim = trials.contains { $0.state == .running } ? .wait : .done
-                }
+            var trials = try Self.trials(db, studyID)
+            for stale in trials where stale.state == .running && (stale.heartbeat ?? .infinity) < now - staleAfter {
+                try Self.failStaleTrial(stale, of: trials, studyID: studyID, now: now, db)
+                trials = try Self.trials(db, studyID)
             }
-            return claim
+            if let waiting = trials.first(where: { $0.state == .waiting }) {
+                try db.execute("UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?", [Self.timestamp(now), waiting.id])
+                try Self.start(trialID: waiting.id, workerID: workerID, now: now, db)
+                return .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
+            }
+            let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
+            let retried = Set(trials.compactMap(\.retryOf))
+            let counted = trials.filter { !($0.state == .fail && retried.contains($0.id)) }.count
+            if counted < budget {
+                let number = trials.count
+                let id = try db.insert("INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
+                                       [number, studyID, Self.timestamp(now)], returning: "trial_id")
+                try Self.start(trialID: id, workerID: workerID, now: now, db)
+                for (name, parameter) in decide(trials, number).sorted(by: { $0.key < $1.key }) {
+                    try db.execute("INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)", [id, name, parameter.value, parameter.distribution.json])
+                }
+                return .trial(try Self.trials(db, studyID).first { $0.id == id }!)
+            } else {
+                return trials.contains { $0.state == .running } ? .wait : .done
+            }
         }
     }
 
@@ -193,27 +187,23 @@ extension ResultsStore {
         precondition(state.isFinished)
         precondition(state != .complete || value?.isFinite == true, "a COMPLETE trial needs a finite value")
         return try database.write { db in
-            var updated = false
             let now = try now ?? db.serverTime()
-            do {
-                let runID = try run.map { try Self.insert($0, db) }
-                guard try Self.isRunning(trialID, under: workerID, db) else { return false }
-                try db.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?", [state.rawValue, Self.timestamp(now), trialID])
-                if state != .fail, let value, !value.isNaN {
-                    let (stored, type) = Self.optunaValue(value, allowingNaN: false)
-                    try db.execute("INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)", [trialID, stored, type])
-                }
-                var facts: [(String, AttributeValue)] = []
-                if let failureReason { facts.append((TrialKey.failureReason, .text(failureReason))) }
-                if let runID, let run {
-                    facts += [(TrialKey.runID, .integer(Int(runID))), (TrialKey.trainSeconds, .real(run.trainSeconds))]
-                    if let joules = run.energyJoules { facts.append((TrialKey.energyJoules, .real(joules))) }
-                    if let source = run.energySource { facts.append((TrialKey.energySource, .text(source))) }
-                }
-                for (key, value) in facts { try Self.setAttribute(db, .trial, trialID, key, value) }
-                updated = true
+            let runID = try run.map { try Self.insert($0, db) }
+            guard try Self.isRunning(trialID, under: workerID, db) else { return false }
+            try db.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?", [state.rawValue, Self.timestamp(now), trialID])
+            if state != .fail, let value, !value.isNaN {
+                let (stored, type) = Self.optunaValue(value, allowingNaN: false)
+                try db.execute("INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)", [trialID, stored, type])
             }
-            return updated
+            var facts: [(String, AttributeValue)] = []
+            if let failureReason { facts.append((TrialKey.failureReason, .text(failureReason))) }
+            if let runID, let run {
+                facts += [(TrialKey.runID, .integer(Int(runID))), (TrialKey.trainSeconds, .real(run.trainSeconds))]
+                if let joules = run.energyJoules { facts.append((TrialKey.energyJoules, .real(joules))) }
+                if let source = run.energySource { facts.append((TrialKey.energySource, .text(source))) }
+            }
+            for (key, value) in facts { try Self.setAttribute(db, .trial, trialID, key, value) }
+            return true
         }
     }
 
