@@ -113,7 +113,14 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
                 : (cifar.trainFiles + [cifar.testFile]).map { folder + "/" + cifar.folderName + "/" + $0 }
         } ?? [files.trainImages, files.trainLabels, files.testImages, files.testLabels].map { folder + "/" + $0 }
         let cachePath = DecodedCache.path(for: rawValue, sources: sources, dataFolder: folder)
-        if let cachePath, let cached = DecodedCache.load(cachePath) { return cached }
+        if let cachePath {
+            switch DecodedCache.load(cachePath) {
+            case .loaded(let train, let test): return (train, test)
+            case .missing: break
+            case .damaged(let reason):
+                FileHandle.standardError.write(Data("bpfree: the decoded cache \(cachePath) is damaged (\(reason)); decoding \(rawValue) from its sources again\n".utf8))
+            }
+        }
         let pair: (train: Dataset, test: Dataset)
         if let cifar {
             pair = try cifar.load(folder: folder)

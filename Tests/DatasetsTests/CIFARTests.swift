@@ -163,6 +163,30 @@ import TestSupport
         try? FileManager.default.removeItem(atPath: cache)
     }
 
+    /// A truncated or altered cache is detected by its checksum, never read as pixels: the
+    /// sources are decoded again and the cache rewritten.
+    @Test(arguments: ["truncate", "alter"])
+    func aDamagedCacheIsDetectedAndDecodedAgain(damage: String) throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 30, test: 10)
+        let original = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
+        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
+        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: cache))
+        if damage == "truncate" { bytes.removeLast(100) } else { bytes[bytes.count / 2] ^= 0x40 }  // one bit of one pixel
+        try bytes.write(to: URL(fileURLWithPath: cache))
+        guard case .damaged(let reason) = DecodedCache.load(cache) else {
+            Issue.record("a \(damage)d cache was accepted")
+            return
+        }
+        #expect(reason.contains(damage == "truncate" ? "truncated" : "checksum mismatch"), "\(reason)")
+        let reloaded = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
+        #expect(reloaded.train.inputs == original.train.inputs && reloaded.test.inputs == original.test.inputs)
+        guard case .loaded = DecodedCache.load(cache) else { Issue.record("the cache was not rewritten"); return }
+        try? FileManager.default.removeItem(atPath: cache)
+    }
+
     @Test func aCorruptCacheFileIsIgnored() throws {
         let folder = IDXFiles.temporaryFolder()
         IDXFiles.writeDataset(to: folder, train: 20, test: 10)
