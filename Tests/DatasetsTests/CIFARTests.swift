@@ -146,13 +146,18 @@ import TestSupport
 }
 
 @Suite struct DecodedCacheTests {
+    /// The Fashion-MNIST source files in `folder` and the path of their decoded cache.
+    static func cache(in folder: String) throws -> (sources: [String], cache: String) {
+        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
+        return (sources, try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder)))
+    }
+
     @Test func secondLoadComesFromTheCacheAndAChangedSourceInvalidatesIt() throws {
         let folder = IDXFiles.temporaryFolder()
         IDXFiles.writeDataset(to: folder, train: 40, test: 10)
         let first = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
-        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
-        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        let (sources, cache) = try Self.cache(in: folder)
         #expect(FileManager.default.fileExists(atPath: cache))
         let second = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
         #expect(second.train.inputs == first.train.inputs && second.test.labels == first.test.labels)
@@ -170,9 +175,7 @@ import TestSupport
         let folder = IDXFiles.temporaryFolder()
         IDXFiles.writeDataset(to: folder, train: 30, test: 10)
         let original = try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1)
-        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
-        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        let cache = try Self.cache(in: folder).cache
         var bytes = try Data(contentsOf: URL(fileURLWithPath: cache))
         if damage == "truncate" { bytes.removeLast(100) } else { bytes[bytes.count / 2] ^= 0x40 }  // one bit of one pixel
         try bytes.write(to: URL(fileURLWithPath: cache))
@@ -190,9 +193,7 @@ import TestSupport
     @Test func aCorruptCacheFileIsIgnored() throws {
         let folder = IDXFiles.temporaryFolder()
         IDXFiles.writeDataset(to: folder, train: 20, test: 10)
-        let sources = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                       "t10k-labels-idx1-ubyte.gz"].map { folder + "/" + $0 }
-        let cache = try #require(DecodedCache.path(for: "fashion-mnist", sources: sources, dataFolder: folder))
+        let cache = try Self.cache(in: folder).cache
         try FileManager.default.createDirectory(atPath: (cache as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: cache, contents: Data(repeating: 7, count: 500))
         #expect(try ImageClassificationDataset.fashionMNIST.load(dataDirectory: folder, seed: 1).test.count == 10)
