@@ -137,6 +137,18 @@ import Tuning
 /// the server's clock and run it again; the study ends with its full budget, every trial number
 /// once, and Optuna reads it from the server.
 @Suite struct PostgreSQLWorkerTests {
+    /// A refused connection names the server without the password given.
+    @Test(.enabled(if: StoreBackend.available.contains(.postgresql)))
+    func aWrongPasswordIsNeverRepeated() throws {
+        let server = ProcessInfo.processInfo.environment["BPFREE_TEST_POSTGRES"]!
+        var components = try #require(URLComponents(string: server))
+        components.password = "Wr0ng-S3cret"
+        let command = try RunsCommand.parse(["--store", try #require(components.string)])
+        #expect { try command.run() } throws: { error in
+            "\(error)".contains("cannot open the results store") && !"\(error)".contains("Wr0ng-S3cret") && "\(error)".contains(":***@")
+        }
+    }
+
     @Test(.enabled(if: StoreBackend.available.contains(.postgresql)))
     func aKilledWorkerOfThreeIsRetriedAndTheStudyCompletes() throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
@@ -160,6 +172,10 @@ import Tuning
             victim = (pid, running)
         }
         let (pid, killed) = try #require(victim, "no trial reported an epoch")
+        // The store URL's password is not on the worker's command line (process listings).
+        let commandLine = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
+        let password = try #require(URLComponents(string: location)?.password)
+        #expect(commandLine.contains("--store") && !commandLine.contains(":" + password + "@"), "\(commandLine)")
         #expect(kill(pid, SIGKILL) == 0, "worker \(pid)")
         process.waitUntilExit()
 
