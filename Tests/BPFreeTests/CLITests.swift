@@ -228,3 +228,27 @@ import Training
         #expect(trials.contains(name), "the CSV keeps the name as data")
     }
 }
+
+/// Several `bpfree train` processes at once on one SQLite store (the store waits for the write
+/// lock): every run is recorded, each exactly once.
+@Suite struct ConcurrentStoreTests {
+    @Test func fourConcurrentTrainProcessesAllRecordTheirRuns() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let store = IDXFiles.temporaryFolder() + "/shared.sqlite"
+        let processes = try (1...4).map { seed -> Process in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["train", "--algorithm", "bp", "--architecture", "mlp:16", "--dataset", "synthetic:samples=2000,classes=3,shape=6x6",
+                                 "--epochs", "60", "--patience", "60", "--threads", "1", "--seed", String(seed), "--trace-hz", "50", "--store", store]
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            return process
+        }
+        for process in processes { process.waitUntilExit() }
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let runs = try ResultsStore(path: store).runs()
+        #expect(runs.map(\.seed).sorted() == [1, 2, 3, 4])
+        #expect(runs.allSatisfy { $0.epochs.count == 60 && !$0.traceRows.isEmpty })
+    }
+}
