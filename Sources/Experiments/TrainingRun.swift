@@ -30,6 +30,12 @@ public enum TrainingRun {
         let loadStart = ContinuousClock.now
         let data = try configuration.loadData()
         let (loadSeconds, loadAttoseconds) = (ContinuousClock.now - loadStart).components
+        let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
+                                                                                                  dataset: configuration.dataset)
+        let batchSize = try AlgorithmRegistry.hyperparameters(for: configuration.algorithm, common: configuration.overrides,
+                                                              options: configuration.options).integer("batch_size")
+        try MemoryEstimate(architecture, inputShape: data.train.sampleShape, classCount: data.train.classCount, batchSize: batchSize)
+            .check(architecture: architecture, batchSize: batchSize)
         let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
                                                inputShape: data.train.sampleShape, classCount: data.train.classCount,
                                                common: configuration.overrides, options: configuration.options,

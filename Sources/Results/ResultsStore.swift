@@ -38,11 +38,25 @@ public final class ResultsStore: Sendable {
             // Several worker processes share one store: wait for the write lock instead of failing.
             database = try SQLiteDatabase(path: path)
             try database.pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
-            try Self.migrator.migrate(database.pool)
+            try Self.migrate(database.pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
         }
         try self.init(database: database, prepared: true)
+    }
+
+    /// Applies the pending migrations. Processes that open a new store at the same moment race
+    /// to create it (GRDB reads the applied migrations before it takes the write lock, so a
+    /// loser fails with "table … already exists" after the winner committed): each migration
+    /// is its own transaction, so the loser's rolled back and it simply tries again.
+    static func migrate(_ pool: DatabasePool) throws {
+        var attempt = 0
+        while true {
+            do { return try migrator.migrate(pool) } catch is DatabaseError where attempt < 20 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
     }
 
     /// A store over an open database (PostgreSQL: its schema is created or checked here).

@@ -207,6 +207,21 @@ import Training
         #expect { try command.run() } throws: { "\($0)".contains(message) }
     }
 
+    /// A network that cannot fit is refused at once, with the estimate and the memory available.
+    @Test func aModelThatCannotFitIsRefusedBeforeAllocating() throws {
+        let command = try Train.parse(["--architecture", "mlp:100000,100000", "--batch-size", "4096", "--dataset", "synthetic", "--no-store"])
+        let start = Date()
+        #expect { try command.run() } throws: { error in
+            "\(error)".contains("--architecture: mlp-2x100000 at batch 4096 needs about") && "\(error)".contains("GiB are available")
+        }
+        #expect(Date().timeIntervalSince(start) < 10, "refused before any allocation or training")
+        let estimate = MemoryEstimate(.mlp(hiddenWidths: [1000, 1000]), inputShape: [28, 28], classCount: 10, batchSize: 128)
+        #expect(estimate.parameters == 784 * 1000 + 1000 + 1000 * 1000 + 1000 + 1000 * 10 + 10)
+        #expect(estimate.activations == 128 * (784 + 1000 + 1000 + 10))
+        #expect(throws: ConfigurationError.self) { try estimate.check(architecture: .mlp(hiddenWidths: [1000, 1000]), batchSize: 128, available: 1e6) }
+        try estimate.check(architecture: .mlp(hiddenWidths: [1000, 1000]), batchSize: 128, available: 1e12)
+    }
+
     /// A study named with HTML, quotes and SQL is stored as given, tuned, and reported escaped.
     @Test func aHostileStudyNameIsStoredTunedAndReportedEscaped() throws {
         let name = "<script>x</script>'; DROP TABLE run; --"
