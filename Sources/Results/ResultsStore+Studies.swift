@@ -99,9 +99,7 @@ extension ResultsStore {
                 return .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
             }
             let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
-            let retried = Set(trials.compactMap(\.retryOf))
-            let counted = trials.filter { !($0.state == .fail && retried.contains($0.id)) }.count
-            if counted < budget {
+            if trials.countedTowardsBudget.count < budget {
                 let number = trials.count
                 let id = try db.insert("INSERT INTO trials (number, study_id, state, datetime_start) VALUES (?, ?, 'RUNNING', ?)",
                                        [number, studyID, Self.timestamp(now)], returning: "trial_id")

@@ -59,9 +59,8 @@ public final class ConvolutionKernel {
         weights.withUnsafePointer { plan.forwardWeights.load(from: $0, stream: plan.stream) }
         x.withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
-                plan.execute(plan.forward, [(DNNL_ARG_SRC_0, plan.source, UnsafeMutableRawPointer(mutating: xp)),
-                                            (DNNL_ARG_WEIGHTS_0, plan.forwardWeights.memory, nil),
-                                            (DNNL_ARG_DST_0, plan.destination, UnsafeMutableRawPointer(yp))])
+                plan.execute(plan.forward, plan.forwardArguments, source: UnsafeMutableRawPointer(mutating: xp),
+                             destination: UnsafeMutableRawPointer(yp))
             }
         }
     }
@@ -71,15 +70,13 @@ public final class ConvolutionKernel {
     /// Shapes: g N×Ho×Wo×O (of the input `shape`), weights O×(k·k·C) → dx N×H×W×C.
     public func backwardData(_ g: Tensor, weights: Tensor, inputShape shape: [Int], into dx: inout Tensor) {
         let plan = self.plan(for: shape)
-        let primitive = plan.backwardData()
+        let (primitive, arguments) = plan.backwardData()
         dx.resize(to: shape)
         OperationCounter.addFLOPs(plan.flops)
         weights.withUnsafePointer { plan.backwardWeightsLayout.load(from: $0, stream: plan.stream) }
         g.withUnsafePointer { gp in
             dx.withUnsafeMutablePointer { dp in
-                plan.execute(primitive, [(DNNL_ARG_DIFF_DST_0, plan.destination, UnsafeMutableRawPointer(mutating: gp)),
-                                         (DNNL_ARG_WEIGHTS_0, plan.backwardWeightsLayout.memory, nil),
-                                         (DNNL_ARG_DIFF_SRC_0, plan.source, UnsafeMutableRawPointer(dp))])
+                plan.execute(primitive, arguments, source: UnsafeMutableRawPointer(dp), destination: UnsafeMutableRawPointer(mutating: gp))
             }
         }
     }
@@ -89,13 +86,12 @@ public final class ConvolutionKernel {
     /// Shapes: x N×H×W×C, g N×Ho×Wo×O, dW O×(k·k·C).
     public func backwardWeights(_ x: Tensor, _ g: Tensor, accumulatingInto dW: inout Tensor) {
         let plan = self.plan(for: x.shape)
-        let primitive = plan.backwardWeights()
+        let (primitive, arguments) = plan.backwardWeights()
         OperationCounter.addFLOPs(plan.flops)
         x.withUnsafePointer { xp in
             g.withUnsafePointer { gp in
-                plan.execute(primitive, [(DNNL_ARG_SRC_0, plan.source, UnsafeMutableRawPointer(mutating: xp)),
-                                         (DNNL_ARG_DIFF_DST_0, plan.destination, UnsafeMutableRawPointer(mutating: gp)),
-                                         (DNNL_ARG_DIFF_WEIGHTS_0, plan.weightGradient.memory, nil)])
+                plan.execute(primitive, arguments, source: UnsafeMutableRawPointer(mutating: xp),
+                             destination: UnsafeMutableRawPointer(mutating: gp))
             }
         }
         dW.withUnsafeMutablePointer { plan.weightGradient.accumulate(into: $0, stream: plan.stream) }
@@ -120,11 +116,13 @@ public final class ConvolutionKernel {
         let source: dnnl_memory_t, destination: dnnl_memory_t
         let forward: dnnl_primitive_t
         let forwardWeights: Reordered
+        /// The forward primitive's arguments (the memories stay; their buffers are set per call).
+        let forwardArguments: [dnnl_exec_arg_t]
         private let forwardDescriptor: dnnl_primitive_desc_t
         private var descriptors: (convolution: dnnl_convolution_desc_t, source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t,
                                   anyWeights: dnnl_memory_desc_t, userWeights: dnnl_memory_desc_t, strides: [Int64], padding: [Int64])
-        private var backward: (data: dnnl_primitive_t, weights: Reordered)?
-        private var gradient: (primitive: dnnl_primitive_t, weights: Reordered)?
+        private var backward: (data: dnnl_primitive_t, weights: Reordered, arguments: [dnnl_exec_arg_t])?
+        private var gradient: (primitive: dnnl_primitive_t, weights: Reordered, arguments: [dnnl_exec_arg_t])?
 
         init(kernel: ConvolutionKernel, extent: Extent) {
             self.extent = extent
@@ -155,28 +153,38 @@ public final class ConvolutionKernel {
             self.destination = DNNL.userMemory(destination)
             forwardWeights = Reordered(user: userWeights, library: dnnl_primitive_desc_query_md(forwardDescriptor, dnnl_query_weights_md, 0).pointee,
                                        direction: .toLibrary)
+            forwardArguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: self.source),
+                                dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS_0, memory: forwardWeights.memory),
+                                dnnl_exec_arg_t(arg: DNNL_ARG_DST_0, memory: self.destination)]
         }
 
-        /// The input-gradient primitive, created on first use.
-        func backwardData() -> dnnl_primitive_t {
+        /// The input-gradient primitive and its arguments, created on first use.
+        func backwardData() -> (dnnl_primitive_t, [dnnl_exec_arg_t]) {
             if backward == nil {
-                backward = backwardPrimitive("the input gradient", weights: dnnl_query_weights_md, direction: .toLibrary) {
+                let (primitive, weights) = backwardPrimitive("the input gradient", weights: dnnl_query_weights_md, direction: .toLibrary) {
                     dnnl_convolution_backward_data_desc_init($0, dnnl_convolution_direct, $1, $2, $3, $4, $5, $5)
                 }
+                backward = (primitive, weights, [dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_SRC_0, memory: source),
+                                                 dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS_0, memory: weights.memory),
+                                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST_0, memory: destination)])
             }
-            return backward!.data
+            return (backward!.data, backward!.arguments)
         }
 
         var backwardWeightsLayout: Reordered { backward!.weights }
 
-        /// The weight-gradient primitive, created on first use.
-        func backwardWeights() -> dnnl_primitive_t {
+        /// The weight-gradient primitive and its arguments, created on first use.
+        func backwardWeights() -> (dnnl_primitive_t, [dnnl_exec_arg_t]) {
             if gradient == nil {
-                gradient = backwardPrimitive("the weight gradient", weights: dnnl_query_diff_weights_md, direction: .accumulateToUser) {
+                let (primitive, weights) = backwardPrimitive("the weight gradient", weights: dnnl_query_diff_weights_md,
+                                                             direction: .accumulateToUser) {
                     dnnl_convolution_backward_weights_desc_init($0, dnnl_convolution_direct, $1, $2, nil, $3, $4, $5, $5)
                 }
+                gradient = (primitive, weights, [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: source),
+                                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_DST_0, memory: destination),
+                                                 dnnl_exec_arg_t(arg: DNNL_ARG_DIFF_WEIGHTS_0, memory: weights.memory)])
             }
-            return gradient!.primitive
+            return (gradient!.primitive, gradient!.arguments)
         }
 
         var weightGradient: Reordered { gradient!.weights }
@@ -202,13 +210,13 @@ public final class ConvolutionKernel {
             return (DNNL.primitive(pd), weights)
         }
 
-        /// Runs `primitive` with its arguments; a nil pointer keeps a memory's own buffer.
-        func execute(_ primitive: dnnl_primitive_t, _ arguments: [(Int32, dnnl_memory_t, UnsafeMutableRawPointer?)]) {
-            for (_, memory, pointer) in arguments where pointer != nil {
-                check(dnnl_memory_set_data_handle(memory, pointer), "setting a buffer")
-            }
-            let args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1) }
-            check(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "running a convolution")
+        /// Runs `primitive` with its stored arguments on bpfree's buffers for the input-side
+        /// (`source`) and output-side (`destination`) maps; weights stay in their own memories.
+        func execute(_ primitive: dnnl_primitive_t, _ arguments: [dnnl_exec_arg_t],
+                     source buffer: UnsafeMutableRawPointer, destination outputSide: UnsafeMutableRawPointer) {
+            check(dnnl_memory_set_data_handle(source, buffer), "setting a buffer")
+            check(dnnl_memory_set_data_handle(destination, outputSide), "setting a buffer")
+            check(dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments), "running a convolution")
             check(dnnl_stream_wait(stream), "waiting for a convolution")
         }
 
@@ -230,6 +238,8 @@ public final class ConvolutionKernel {
         private let reorder: dnnl_primitive_t?
         private let buffer: UnsafeMutableRawPointer?
         let direction: Direction
+        /// The reorder's source and destination, in its direction.
+        private var arguments: [dnnl_exec_arg_t] = []
 
         init(user userDescriptor: dnnl_memory_desc_t, library libraryDescriptor: dnnl_memory_desc_t, direction: Direction) {
             self.direction = direction
@@ -265,24 +275,25 @@ public final class ConvolutionKernel {
             }
             reorder = DNNL.primitive(pd!)
             dnnl_primitive_desc_destroy(pd)
+            let (from, to) = direction == .toLibrary ? (user, self.memory) : (self.memory, user)
+            arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: from), dnnl_exec_arg_t(arg: DNNL_ARG_DST_0, memory: to)]
         }
 
         /// Fills the library-layout memory from bpfree's weights.
         func load(from weights: UnsafePointer<Float>, stream: dnnl_stream_t) {
             check(dnnl_memory_set_data_handle(user, UnsafeMutableRawPointer(mutating: weights)), "setting the weights")
             guard let reorder else { return }
-            run(reorder, from: user, to: memory, stream: stream)
+            run(reorder, stream: stream)
         }
 
         /// Adds the library-layout gradient onto bpfree's buffer.
         func accumulate(into gradient: UnsafeMutablePointer<Float>, stream: dnnl_stream_t) {
             check(dnnl_memory_set_data_handle(user, UnsafeMutableRawPointer(gradient)), "setting the gradient")
-            run(reorder!, from: memory, to: user, stream: stream)
+            run(reorder!, stream: stream)
         }
 
-        private func run(_ primitive: dnnl_primitive_t, from: dnnl_memory_t, to: dnnl_memory_t, stream: dnnl_stream_t) {
-            let args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC_0, memory: from), dnnl_exec_arg_t(arg: DNNL_ARG_DST_0, memory: to)]
-            check(dnnl_primitive_execute(primitive, stream, 2, args), "reordering weights")
+        private func run(_ primitive: dnnl_primitive_t, stream: dnnl_stream_t) {
+            check(dnnl_primitive_execute(primitive, stream, 2, arguments), "reordering weights")
             check(dnnl_stream_wait(stream), "waiting for a reorder")
         }
 

@@ -115,6 +115,13 @@ extension Array where Element == FrozenTrial {
         }.joined(separator: ", ")
     }
 
+    /// The trials that count towards a study's budget: all but the failed ones that were
+    /// retried (a retry takes their place).
+    public var countedTowardsBudget: [FrozenTrial] {
+        let retried = Set(compactMap(\.retryOf))
+        return filter { !($0.state == .fail && retried.contains($0.id)) }
+    }
+
     /// The complete trial with the highest value (the study maximises).
     public var best: FrozenTrial? {
         filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }

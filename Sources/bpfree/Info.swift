@@ -42,22 +42,30 @@ struct Info: ParsableCommand {
 
     /// sgemm rates of `bpfree info` run with `OPENBLAS_CORETYPE=core`.
     private func measure(core: String, threads: Int) throws -> InfoReport.CoreRate {
+        guard let child = try? Self.report(ofChildWith: ["OPENBLAS_CORETYPE": core], threads: threads) else {
+            throw ValidationError("--blas-cores: bpfree info with OPENBLAS_CORETYPE=\(core) failed")
+        }
+        return InfoReport.CoreRate(requested: core, loaded: child.environment.blasCore, sgemmGflops: child.sgemmGflops)
+    }
+
+    /// `bpfree info --json` of a new process of `executable`, started with this environment less
+    /// the kernel settings (OpenBLAS's core and bpfree's own) plus `settings`.
+    static func report(ofChildWith settings: [String: String], threads: Int,
+                       executable: String = BPFree.executablePath) throws -> InfoReport {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: BPFree.executablePath)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["info", "--json", "--threads", String(threads)]
         var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_CORETYPE"] = core
-        environment[BLASCoreChoice.libraryCoreVariable] = nil
-        environment[BLASCoreChoice.policyVariable] = nil
-        process.environment = environment
+        for name in ["OPENBLAS_CORETYPE", BLASCoreChoice.libraryCoreVariable, BLASCoreChoice.policyVariable] { environment[name] = nil }
+        process.environment = environment.merging(settings) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let child = try? JSONDecoder().decode(InfoReport.self, from: output) else {
-            throw ValidationError("--blas-cores: bpfree info with OPENBLAS_CORETYPE=\(core) failed (status \(process.terminationStatus))")
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("bpfree info exited with status \(process.terminationStatus)")
         }
-        return InfoReport.CoreRate(requested: core, loaded: child.environment.blasCore, sgemmGflops: child.sgemmGflops)
+        return try JSONDecoder().decode(InfoReport.self, from: output)
     }
 }

@@ -100,8 +100,7 @@ struct SlurmLauncher {
             Thread.sleep(forTimeInterval: 2)
         }
         let trials = try store.trials(ofStudy: stored.id!)
-        let retried = Set(trials.compactMap(\.retryOf))
-        let finished = trials.filter { $0.state.isFinished && !($0.state == .fail && retried.contains($0.id)) }.count
+        let finished = trials.countedTowardsBudget.filter(\.state.isFinished).count
         let open = trials.contains { $0.state == .running || $0.state == .waiting }
         return finished >= (try store.study(named: stored.name)?.trialBudget ?? stored.trialBudget) && !open
     }

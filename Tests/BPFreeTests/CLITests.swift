@@ -149,23 +149,10 @@ import Training
 
 /// The kernel choice of a real `bpfree` process, which re-executes itself before OpenBLAS runs.
 @Suite struct BLASKernelSelectionTests {
-    /// `bpfree info --json` under `environment`, decoded.
+    /// `bpfree info --json` of the real binary under `environment`, decoded.
     static func info(_ environment: [String: String]) throws -> InfoReport {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["info", "--json", "--threads", "1"]
-        var merged = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_CORETYPE", BLASCoreChoice.policyVariable, BLASCoreChoice.libraryCoreVariable] { merged[name] = nil }
-        merged.merge(environment) { $1 }
-        process.environment = merged
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return try JSONDecoder().decode(InfoReport.self, from: output)
+        return try Info.report(ofChildWith: environment, threads: 1, executable: binary)
     }
 
     /// A deliberately weak core loaded into the process (Prescott, OpenBLAS's fallback for CPUs
