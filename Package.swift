@@ -26,46 +26,47 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        // A seeded generator every module may use (no dependencies).
+        // Values every module may use (no dependencies): a seeded generator; the run record.
         .target(name: "Randomness"),
+        .target(name: "Records"),
 
         // Compute: tensors → layers → training → algorithms.
         .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "Randomness"], swiftSettings: numericSettings),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
-        .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork"],
+        .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Records"],
                 swiftSettings: numericSettings),
-        .target(name: "Algorithms", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Training"],
+        .target(name: "Algorithms", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Training", "Records"],
                 swiftSettings: numericSettings),
 
         // Infrastructure: never imports tensor code.
-        .target(name: "Metering"),
+        .target(name: "Metering", dependencies: ["Records"]),
         .target(name: "Tuning", dependencies: ["Randomness"]),
-        .target(name: "Results", dependencies: ["Tuning", "CPostgreSQL", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Reporting", dependencies: ["Results", "Tuning", "Randomness"]),
+        .target(name: "Results", dependencies: ["Records", "Tuning", "CPostgreSQL", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Reporting", dependencies: ["Records", "Results", "Tuning", "Randomness"]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
-            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Results", "Tuning",
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Records", "Results", "Tuning",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments", "TensorCore", "Results", "Tuning", "Reporting",
+            "Experiments", "TensorCore", "Records", "Results", "Tuning", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Results"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Algorithms", "TestSupport"]),
-        .testTarget(name: "AlgorithmsTests", dependencies: ["Algorithms", "Training", "TestSupport"]),
-        .testTarget(name: "MeteringTests", dependencies: ["Metering", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Records", "Training", "Algorithms", "TestSupport"]),
+        .testTarget(name: "AlgorithmsTests", dependencies: ["Records", "Algorithms", "Training", "TestSupport"]),
+        .testTarget(name: "MeteringTests", dependencies: ["Records", "Metering", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Records", "Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Tuning", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport",
+        .testTarget(name: "ReportingTests", dependencies: ["Records", "Reporting", "Results", "Tuning", "TestSupport"]),
+        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport",
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

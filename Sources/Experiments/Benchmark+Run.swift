@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Training
 import Tuning
@@ -45,10 +46,10 @@ extension Benchmark {
                 log("\(spec.name): final run, seed \(seed), best trial \(best.number)")
                 var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: best.parameters, seed: seed),
                                                               observers: observers())
-                record.role = "final"
+                record.role = .final
                 record.study = spec.name
                 record.comparison = arm.comparison
-                try store.insert(record.stored(trace: trace))
+                try store.insert(StoredRun(record, traceRows: trace))
                 log(record.summaryLine)
             }
             results.append(ArmResult(arm: arm, bestTrial: best, finalRuns: try store.finalRuns(study: spec.name)))

@@ -1,33 +1,15 @@
 import Foundation
+import Records
 import TensorCore
 
-/// The machine and software a run used, as recorded with every run.
-public struct EnvironmentInfo: Sendable, Codable, Equatable {
-    public var cpuModel: String
-    public var cores: Int
-    public var blas: String
-    public var blasCore: String
-    /// Who chose `blasCore` and why (absent in records of earlier builds).
-    public var blasCoreChoice: BLASCoreChoice?
-    /// The library that runs convolutions and its instruction set (absent in earlier records).
-    public var convolution: String?
-    public var swiftVersion: String
-    public var operatingSystem: String
-    /// The bpfree release that ran (absent in records of earlier builds).
-    public var bpfreeVersion: String?
-
+extension EnvironmentInfo {
     /// This build's release.
     public static let version = "0.1.0"
-
-    enum CodingKeys: String, CodingKey {
-        case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core", blasCoreChoice = "blas_core_choice", convolution
-        case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version"
-    }
 
     /// The current machine.
     public static func current() -> EnvironmentInfo {
         EnvironmentInfo(cpuModel: cpuModelName(), cores: ProcessInfo.processInfo.activeProcessorCount,
-                        blas: BLAS.configuration, blasCore: BLAS.coreName, blasCoreChoice: .inEffect(), convolution: ConvolutionKernel.library,
+                        blas: BLAS.configuration, blasCore: BLAS.coreName, blasCoreChoice: BLASCore(.inEffect()), convolution: ConvolutionKernel.library,
                         swiftVersion: compilerVersion, operatingSystem: operatingSystemName(), bpfreeVersion: version)
     }
 
@@ -66,4 +48,11 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         return "6.0"
         #endif
     }()
+}
+
+extension EnvironmentInfo.BLASCore {
+    /// The record of a kernel choice.
+    init(_ choice: BLASCoreChoice) {
+        self.init(core: choice.core, chosenBy: choice.chosenBy.rawValue, libraryCore: choice.libraryCore, reason: choice.reason)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Metering
 import NeuralNetwork
 import TensorCore
@@ -194,7 +195,7 @@ public struct InfoReport: Sendable, Codable, Equatable {
             "Swift:    \(environment.swiftVersion)",
             "Features: \(cpuFeatures.joined(separator: " ")) (\(cpuVendor.rawValue))",
             "BLAS:     \(environment.blas)",
-            "Kernel:   \(environment.blasCore), chosen by \(environment.blasCoreChoice.map { "\($0.chosenBy.rawValue): \($0.reason)" } ?? "the library")",
+            "Kernel:   \(environment.blasCore), chosen by \(environment.blasCoreChoice.map { "\($0.chosenBy): \($0.reason)" } ?? "the library")",
             "Convolutions: \(environment.convolution ?? "unknown")",
             "Threads:  \(threads) (BLAS, oneDNN and kernels)",
             "sgemm:",

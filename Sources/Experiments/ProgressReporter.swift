@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Training
 
 /// Progress on standard error: a live line (epoch, batch, samples/s, loss, ETA) on a terminal,

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Records
 import Results
 import Training
 import Tuning

@@ -2,6 +2,7 @@ import Algorithms
 import Datasets
 import Foundation
 import Metering
+import Records
 import Results
 import TensorCore
 import Training
@@ -16,7 +17,7 @@ public enum TrainingRun {
     public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
                                store: ResultsStore? = nil) throws -> RunRecord {
         let (record, trace) = try perform(configuration, observers: observers)
-        if let store { try store.insert(record.stored(trace: trace)) }
+        if let store { try store.insert(StoredRun(record, traceRows: trace)) }
         return record
     }
 
@@ -51,7 +52,7 @@ public enum TrainingRun {
         trainerConfiguration.stageStopping = rules.stages
         let trainer = Trainer(configuration: trainerConfiguration, observers: [metering] + observers)
         let result = trainer.fit(built.algorithm, data: data)
-        var record = record(of: result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.common)
+        var record = RunRecord(result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.common)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
         record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
         var traceRows: [[Double?]] = []
@@ -68,47 +69,13 @@ public enum TrainingRun {
         }
         return (record, traceRows)
     }
-
-    static func record(of result: TrainingResult, configuration: RunConfiguration,
-                       built: AlgorithmRegistry.Built, startedAt: String, stopping: StoppingRule) -> RunRecord {
-        let window = result.window
-        let seconds = max(window.seconds, 1e-9)
-        let (status, reason): (String, String?) = switch result.status {
-        case .completed: ("completed", nil)
-        case .failed(let reason): ("failed", reason)
-        case .pruned(let reason): ("pruned", reason)
-        }
-        return RunRecord(
-            algorithm: configuration.algorithm, dataset: configuration.dataset,
-            architecture: built.architecture.description, seed: configuration.seed,
-            hyperparameters: built.hyperparameters.values,
-            stopping: .init(stopping), trainingProtocol: configuration.trainingProtocol.rawValue,
-            trainLimit: configuration.trainLimit,
-            epochs: result.epochs.map {
-                .init(stage: $0.stage, epoch: $0.epoch, trainLoss: $0.trainLoss, valLoss: $0.validationLoss,
-                      valAccuracy: $0.validationAccuracy, seconds: $0.seconds, valSeconds: $0.validationSeconds)
-            },
-            stages: result.stages.map {
-                .init(name: $0.name, epochs: $0.epochs, bestEpoch: $0.bestEpoch, bestValLoss: $0.bestValidationLoss, note: $0.note)
-            },
-            effectiveEpochs: result.effectiveEpochs, bestEpoch: result.bestEpoch,
-            status: status, failureReason: reason,
-            testAccuracy: result.testAccuracy,
-            trainSeconds: window.seconds, trainSamples: window.trainSamples,
-            samplesPerSecond: Double(window.trainSamples) / seconds,
-            trainFlops: window.flops, forwardFlopsPerSample: result.forwardFLOPsPerSample,
-            flopsPerSecond: Double(window.flops) / seconds,
-            peakRSSBytes: window.peakRSSBytes, peakTensorBytes: window.peakTensorBytes,
-            threads: configuration.threads, environment: .current(), startedAt: startedAt,
-            peakRSSMethod: window.peakRSSWasReset ? "vmhwm" : "sampled")
-    }
 }
 
 extension RunRecord {
     /// The one-line summary printed at the end of `bpfree train`.
     public var summaryLine: String {
         let accuracy = testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "n/a"
-        var line = "\(algorithm) \(architecture) \(dataset) seed \(seed): \(status)"
+        var line = "\(algorithm) \(architecture) \(dataset) seed \(seed): \(status.rawValue)"
         if let failureReason { line += " (\(failureReason))" }
         line += ", test accuracy \(accuracy), \(effectiveEpochs) epochs (best \(bestEpoch)), \(format("%.1f", trainSeconds)) s, "
             + "\(format("%.0f", samplesPerSecond)) samples/s, \(format("%.1f", flopsPerSecond / 1e9)) GFLOP/s, "

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Training
 import Tuning
@@ -15,16 +16,16 @@ extension StudySpecification {
             let reporter = TrialReporter(context: context)
             let configuration = specification.runConfiguration(parameters: context.trial.parameters)
             var (record, trace) = try TrainingRun.perform(configuration, observers: [reporter] + observers())
-            record.role = "trial"
+            record.role = .trial
             record.study = specification.name
             record.trialNumber = context.trial.number
-            let run = try record.stored(trace: trace)
+            let run = StoredRun(record, traceRows: trace)
             switch record.status {
-            case "completed":
+            case .completed:
                 return TrialOutcome(state: .complete, value: record.bestValidationAccuracy, run: run)
-            case "pruned":
+            case .pruned:
                 return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: record.failureReason, run: run)
-            default:
+            case .failed, .interrupted:
                 return TrialOutcome(state: .fail, value: nil, failureReason: record.failureReason ?? "the run failed", run: run)
             }
         }

@@ -1,3 +1,5 @@
+import Records
+
 /// The documented power model used when nothing can be measured (CodeCarbon's process mode):
 ///
 ///     P_cpu = TDP · (process CPU-seconds per wall-second) / logical CPUs
@@ -6,30 +8,8 @@
 /// integrated over the sampler's points with the trapezoidal rule. Its figures are estimates and
 /// are always labelled `estimate`.
 public final class EstimateMeter: EnergyMeter, @unchecked Sendable {
-    /// The model's constants, in one place (printed by `bpfree info`, recorded with each run).
-    public struct Constants: Sendable, Equatable, Codable {
-        /// CPU package power at full load of every logical CPU, in watts.
-        public var cpuTDPWatts: Double
-        /// Logical CPUs the TDP is spread over.
-        public var logicalCPUs: Int
-        /// Memory power per GiB resident, in watts (CodeCarbon 2.x: 3 W per 8 GB).
-        public var memoryWattsPerGiB: Double
-
-        /// CodeCarbon's fallback when the CPU model is not in its table: 4 W per logical CPU.
-        public static let defaultWattsPerLogicalCPU = 4.0
-        /// CodeCarbon 2.x RAM model: 0.375 W per GiB.
-        public static let defaultMemoryWattsPerGiB = 0.375
-
-        /// The defaults for `logicalCPUs`, with an optional TDP override.
-        public static func defaults(logicalCPUs: Int, cpuTDPWatts: Double? = nil) -> Constants {
-            Constants(cpuTDPWatts: cpuTDPWatts ?? defaultWattsPerLogicalCPU * Double(logicalCPUs),
-                      logicalCPUs: logicalCPUs, memoryWattsPerGiB: defaultMemoryWattsPerGiB)
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case cpuTDPWatts = "cpu_tdp_watts", logicalCPUs = "logical_cpus", memoryWattsPerGiB = "memory_watts_per_gib"
-        }
-    }
+    /// The model's constants (recorded with each run whose energy it estimates).
+    public typealias Constants = EnergyModel
 
     public let name = "estimate"
     public let isMeasurement = false

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Records
 import Synchronization
 
 /// One row of a resource trace.
@@ -24,12 +25,6 @@ public struct TraceRow: Sendable, Equatable {
     public var values: [Double?] {
         [time, cpuUtilizationPercent, cpuClockMHz, residentBytes, watts, gpuUtilizationPercent, gpuSMClockMHz, gpuMemoryBytes]
     }
-}
-
-/// Mean and maximum of one trace column.
-public struct ColumnSummary: Sendable, Equatable, Codable {
-    public var mean: Double
-    public var max: Double
 }
 
 /// What a measurement window produced.

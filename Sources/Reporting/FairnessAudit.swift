@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Tuning
 
@@ -17,7 +18,7 @@ public enum FairnessAudit {
         if comparison.baseline == nil {
             findings.append(Finding(kind: "baseline", detail: "no BP run on \(comparison.name): nothing to compare against"))
         }
-        func differs<T: Hashable>(_ kind: String, _ what: String, _ value: (ReportRun) -> T?) {
+        func differs<T: Hashable>(_ kind: String, _ what: String, _ value: (StoredRun) -> T?) {
             var values: [String: Set<String>] = [:]
             for arm in comparison.arms {
                 for run in arm.runs { values[arm.algorithm, default: []].insert(value(run).map { "\($0)" } ?? "unknown") }
@@ -27,16 +28,16 @@ public enum FairnessAudit {
             let listing = values.keys.sorted().map { "\($0): \(values[$0]!.sorted().joined(separator: ", "))" }.joined(separator: "; ")
             findings.append(Finding(kind: kind, detail: "\(what) differs between runs — \(listing)"))
         }
-        differs("stopping rule", "the protocol") { $0.text("protocol") ?? "harmonized" }
-        differs("stopping rule", "the monitored value") { $0.text("stopping", "monitor") }
-        differs("stopping rule", "patience") { $0.patience }
-        differs("stopping rule", "min_delta") { $0.minDelta }
-        differs("stopping rule", "epoch cap") { $0.maxEpochs }
+        differs("stopping rule", "the protocol") { $0.trainingProtocol }
+        differs("stopping rule", "the monitored value") { $0.stopping.monitor }
+        differs("stopping rule", "patience") { $0.stopping.patience }
+        differs("stopping rule", "min_delta") { $0.stopping.minDelta }
+        differs("stopping rule", "epoch cap") { $0.stopping.maxEpochs }
         differs("data", "training-sample limit") { $0.trainLimit }
-        differs("energy source", "the energy source") { $0.stored.energySource }
+        differs("energy source", "the energy source") { $0.energySource }
         differs("measurement window", "the trace sampling rate") { $0.traceHz }
-        differs("threads", "the BLAS thread count") { $0.stored.threads }
-        differs("hardware", "the CPU") { run in run.cpuModel.map { "\($0), \(run.cores ?? 0) cores" } }
+        differs("threads", "the BLAS thread count") { $0.threads }
+        differs("hardware", "the CPU") { run in run.environment.map { "\($0.cpuModel), \($0.cores) cores" } }
 
         // Tuning: pruning, trial budgets, epoch budgets per trial (arms with a study).
         let studies = comparison.arms.compactMap { arm in arm.study.map { (arm.algorithm, $0) } }
@@ -73,7 +74,7 @@ public enum FairnessAudit {
         } }
 
         // Seeds: tuning trials share the study's seed by design; only final and single runs count.
-        guard comparison.arms.allSatisfy({ $0.runs.allSatisfy { $0.stored.role != "trial" } }) else { return findings }
+        guard comparison.arms.allSatisfy({ $0.runs.allSatisfy { $0.role != .trial } }) else { return findings }
         // Repeated seeds within an arm's final runs.
         for arm in comparison.arms {
             let seeds = arm.runs.map(\.seed)

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Tuning
 
@@ -65,15 +66,15 @@ public struct Report {
             self.arm = arm
             let runs = arm.runs
             accuracy = Summary(runs.compactMap(\.testAccuracy).map { $0 * 100 })
-            epochs = Summary(runs.map { Double($0.stored.effectiveEpochs) })
-            seconds = Summary(runs.map(\.stored.trainSeconds))
-            energy = Summary(runs.compactMap(\.stored.energyJoules))
-            co2e = Summary(runs.compactMap(\.stored.co2eGrams))
-            peakRSS = Summary(runs.map { Double($0.stored.peakRSSBytes) / 1_048_576 })
-            peakTensor = Summary(runs.compactMap(\.peakTensorBytes).map { $0 / 1_048_576 })
-            flops = Summary(runs.map { Double($0.stored.trainFlops) / 1e12 })
+            epochs = Summary(runs.map { Double($0.effectiveEpochs) })
+            seconds = Summary(runs.map(\.trainSeconds))
+            energy = Summary(runs.compactMap(\.energyJoules))
+            co2e = Summary(runs.compactMap(\.co2eGrams))
+            peakRSS = Summary(runs.map { Double($0.peakRSSBytes) / 1_048_576 })
+            peakTensor = Summary(runs.map { Double($0.peakTensorBytes) / 1_048_576 })
+            flops = Summary(runs.map { Double($0.trainFlops) / 1e12 })
             forwardFlops = Summary(runs.compactMap(\.forwardFlopsPerSample).map { $0 / 1e6 })
-            energySources = Set(runs.compactMap(\.stored.energySource)).sorted().joined(separator: "+")
+            energySources = Set(runs.compactMap(\.energySource)).sorted().joined(separator: "+")
         }
     }
 
@@ -88,7 +89,7 @@ public struct Report {
     }
 
     /// Paired (by seed) differences arm − baseline of a per-run value, when seeds are shared.
-    static func pairedDeltas(_ arm: Arm, _ baseline: Arm, _ value: (ReportRun) -> Double?) -> [Double]? {
+    static func pairedDeltas(_ arm: Arm, _ baseline: Arm, _ value: (StoredRun) -> Double?) -> [Double]? {
         let base = Dictionary(baseline.runs.compactMap { run in value(run).map { (run.seed, $0) } }, uniquingKeysWith: { a, _ in a })
         let pairs = arm.runs.compactMap { run -> Double? in
             guard let v = value(run), let b = base[run.seed] else { return nil }
@@ -133,16 +134,16 @@ public struct Report {
         c.arms.compactMap { arm in
             guard let run = arm.runs.first else { return nil }
             let seeds = arm.runs.map { String($0.seed) }.joined(separator: " ")
-            var command = "for seed in \(seeds); do bpfree train --algorithm \(arm.algorithm) --architecture \(run.stored.architecture)"
-            command += " --dataset \(run.stored.dataset) --seed $seed"
-            if let cap = run.maxEpochs { command += " --epochs \(cap)" }
-            if let patience = run.patience { command += " --patience \(patience)" }
-            if let name = run.text("protocol"), name != "harmonized" { command += " --protocol \(name)" }
+            var command = "for seed in \(seeds); do bpfree train --algorithm \(arm.algorithm) --architecture \(run.architecture)"
+            command += " --dataset \(run.dataset) --seed $seed"
+            command += " --epochs \(run.stopping.maxEpochs)"
+            command += " --patience \(run.stopping.patience)"
+            if run.trainingProtocol != "harmonized" { command += " --protocol \(run.trainingProtocol)" }
             if let limit = run.trainLimit { command += " --train-limit \(limit)" }
             let prefix = arm.algorithm.hasPrefix("cafo") ? "cafo" : arm.algorithm
             for (key, value) in run.hyperparameters.sorted(by: { $0.key < $1.key }) { command += " --set \(prefix).\(key)=\(value)" }
-            command += " --threads \(run.stored.threads); done"
-            command += "   # bpfree \(run.version ?? "?"), \(run.cpuModel ?? "?"), \(run.blas ?? "?")"
+            command += " --threads \(run.threads); done"
+            command += "   # bpfree \(run.environment?.bpfreeVersion ?? "?"), \(run.environment?.cpuModel ?? "?"), \(run.environment?.blas ?? "?")"
             return command
         }
     }
@@ -155,15 +156,15 @@ public struct Report {
         for (armIndex, arm) in c.arms.enumerated() {
             for (runIndex, run) in arm.runs.enumerated() {
                 let name = "\(arm.algorithm) seed \(run.seed)"
-                let epochs = run.stored.epochs
+                let epochs = run.epochs
                 series.loss.append(.init(name: name, color: Palette.color(armIndex),
-                                         points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valLoss) }, dashed: runIndex > 0))
+                                         points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.validationLoss) }, dashed: runIndex > 0))
                 series.accuracy.append(.init(name: name, color: Palette.color(armIndex),
-                                             points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.valAccuracy * 100) },
+                                             points: epochs.enumerated().map { (Double($0.offset + 1), $0.element.validationAccuracy * 100) },
                                              dashed: runIndex > 0))
-                if markers.isEmpty, run.stored.stages.count > 1 {
+                if markers.isEmpty, run.stages.count > 1 {
                     var total = 0
-                    for stage in run.stored.stages.dropLast() {
+                    for stage in run.stages.dropLast() {
                         total += stage.epochs
                         markers.append((Double(total) + 0.5, "\(arm.algorithm): end of \(stage.name)"))
                     }
@@ -205,13 +206,13 @@ public struct Report {
                                                    ("rss_bytes", "resident memory (MiB)", 1 / 1_048_576), ("power_watts", "power (W)", 1),
                                                    ("gpu_utilization_percent", "GPU utilisation (%)", 1)]
         let pair = c.arms.compactMap { arm in arm.runs.first.map { (arm.algorithm, $0) } }
-        let sources = Set(pair.compactMap(\.1.stored.energySource)).sorted().joined(separator: "+")
+        let sources = Set(pair.compactMap(\.1.energySource)).sorted().joined(separator: "+")
         return columns.compactMap { column, baseLabel, scale in
             // Power comes from the energy meter: its source goes on the axis (an estimate is not a measurement).
             let label = column == "power_watts" ? "power (W, \(sources.isEmpty ? "no source" : sources))" : baseLabel
             guard let index = ResultsStore.traceColumns.firstIndex(of: column) else { return nil }
             let series = pair.enumerated().compactMap { i, entry -> LineChart.Series? in
-                let points = entry.1.stored.traceRows.compactMap { row -> (x: Double, y: Double)? in
+                let points = entry.1.traceRows.compactMap { row -> (x: Double, y: Double)? in
                     guard let t = row[0], let v = row[index] else { return nil }
                     return (t, v * scale)
                 }
@@ -262,7 +263,7 @@ public struct Report {
         let page = Self.page(title: "bpfree report", storePath: storePath, role: data.role, toc: toc,
                              body: "<section id=\"summary\"><h2>Summary</h2>" + summary.html + "</section>" + html
                                 + "<section id=\"studies\"><h2>Tuning studies</h2>" + studies.html + "</section>")
-        let runs = data.comparisons.flatMap { $0.arms.flatMap(\.runs) }.map(\.stored)
+        let runs = data.comparisons.flatMap { $0.arms.flatMap(\.runs) }
         return ["report.html": page, "tables.md": markdown, "summary.csv": summaryCSV.joined(separator: "\n") + "\n",
                 "runs.csv": ResultsExport.runsCSV(runs), "trials.csv": ResultsExport.trialsCSV(data.studies.map { ($0.study, $0.trials) })]
     }
@@ -280,11 +281,11 @@ public struct Report {
         return "<ul class=\"audit\">" + findings.map { "<li><strong>\(SVG.escape($0.kind))</strong>: \(SVG.escape($0.detail))</li>" }.joined() + "</ul>"
     }
 
-    static func roleText(_ role: String) -> String {
+    static func roleText(_ role: RunRole) -> String {
         switch role {
-        case "final": "benchmark final runs"
-        case "trial": "tuning trials (no final or single runs in the store)"
-        default: "single training runs"
+        case .final: "benchmark final runs"
+        case .trial: "tuning trials (no final or single runs in the store)"
+        case .train: "single training runs"
         }
     }
 
@@ -292,7 +293,7 @@ public struct Report {
         text.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
-    static func page(title: String, storePath: String, role: String, toc: String, body: String) -> String {
+    static func page(title: String, storePath: String, role: RunRole, toc: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

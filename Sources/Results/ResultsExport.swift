@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Tuning
 
 /// Runs and epochs as CSV or JSON, for spreadsheets and scripts.
@@ -12,10 +13,10 @@ public enum ResultsExport {
             + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison"]
         for r in runs {
             let fields: [String] = [
-                r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status,
+                r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
                 number(r.testAccuracy), String(r.effectiveEpochs), number(r.trainSeconds), number(r.samplesPerSecond),
                 String(r.trainFlops), number(r.energyJoules), r.energySource ?? "", number(r.co2eGrams),
-                String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "", r.role, r.study ?? "",
+                String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "", r.role.rawValue, r.study ?? "",
                 r.trialNumber.map(String.init) ?? "", r.comparison ?? "",
             ]
             lines.append(fields.map(quoted).joined(separator: ","))
@@ -29,8 +30,8 @@ public enum ResultsExport {
         var lines = ["run_id,stage,epoch,train_loss,val_loss,val_accuracy,seconds,val_seconds"]
         for r in runs {
             for e in r.epochs {
-                lines.append([r.id.map(String.init) ?? "", quoted(e.stage), String(e.epoch), number(e.trainLoss), number(e.valLoss),
-                              number(e.valAccuracy), number(e.seconds), number(e.valSeconds)].joined(separator: ","))
+                lines.append([r.id.map(String.init) ?? "", quoted(e.stage), String(e.epoch), number(e.trainLoss), number(e.validationLoss),
+                              number(e.validationAccuracy), number(e.seconds), number(e.validationSeconds)].joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -40,7 +41,7 @@ public enum ResultsExport {
     public static func runsJSON(_ runs: [StoredRun]) throws -> String {
         var objects: [Any] = []
         for r in runs {
-            guard var object = try JSONSerialization.jsonObject(with: Data(r.recordJSON.utf8)) as? [String: Any] else { continue }
+            guard var object = try JSONSerialization.jsonObject(with: try r.record.jsonData()) as? [String: Any] else { continue }
             object["id"] = r.id
             objects.append(object)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Tuning
 
 /// Studies and trials: the persistence side of tuning, in Optuna's own tables (`OptunaSchema`)
@@ -205,16 +206,17 @@ extension ResultsStore {
         }
     }
 
-    /// The seeds of the study's final runs already stored.
+    /// The seeds of the study's final runs already stored (an interrupted one is to be run again).
     public func finalRunSeeds(study: String) throws -> Set<Int64> {
         try database.read { db in
-            Set(try db.rows("SELECT seed FROM run WHERE role = 'final' AND study = ?", [study]).compactMap { $0.integer("seed") })
+            Set(try db.rows("SELECT seed FROM run WHERE role = ? AND study = ? AND status != ?",
+                            [RunRole.final.rawValue, study, RunStatus.interrupted.rawValue]).compactMap { $0.integer("seed") })
         }
     }
 
-    /// The study's final runs (without their traces, epochs or stages), oldest first.
+    /// The study's final runs (without their traces), oldest first.
     public func finalRuns(study: String) throws -> [StoredRun] {
-        try runs(where: "role = 'final' AND study = ?", arguments: [study], details: false)
+        try runs(where: "role = ? AND study = ?", arguments: [RunRole.final.rawValue, study], withTrace: false)
     }
 
     static func trials(_ db: any SQLSession, _ studyID: Int64) throws -> [FrozenTrial] {

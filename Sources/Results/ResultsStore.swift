@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Records
 
 /// Every run, its epochs, stages and trace, and the tuning studies, in one database: a SQLite
 /// file (WAL mode, the embedded default) or a PostgreSQL server that a cluster's workers share.
@@ -96,25 +97,29 @@ public final class ResultsStore: Sendable {
     }
 
     static func insert(_ run: StoredRun, _ db: any SQLSession) throws -> Int64 {
+        let r = run.record
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let hyperparameters = String(decoding: try encoder.encode(r.hyperparameters), as: UTF8.self)
         let id = try db.insert("""
             INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
               effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
               peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number, comparison)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [run.startedAt, run.algorithm, run.dataset, run.architecture, run.seed, run.status,
-                  run.failureReason, run.testAccuracy, run.effectiveEpochs, run.trainSeconds,
-                  run.samplesPerSecond, run.trainFlops, run.energyJoules, run.energySource, run.co2eGrams,
-                  run.peakRSSBytes, run.threads, run.hyperparametersJSON, run.recordJSON,
-                  run.role, run.study, run.trialNumber, run.comparison], returning: "id")
-        for e in run.epochs {
+            """, [r.startedAt, r.algorithm, r.dataset, r.architecture, Int64(bitPattern: r.seed), r.status.rawValue,
+                  r.failureReason, r.testAccuracy, r.effectiveEpochs, r.trainSeconds,
+                  r.samplesPerSecond, Int64(r.trainFlops), r.energyJoules, r.energySource, r.co2eGrams,
+                  Int64(r.peakRSSBytes), r.threads, hyperparameters, String(decoding: try r.jsonData(pretty: false), as: UTF8.self),
+                  r.role.rawValue, r.study, r.trialNumber, r.comparison], returning: "id")
+        for e in r.epochs {
             try db.execute("""
                 INSERT INTO epoch (run_id, stage, epoch, train_loss, val_loss, val_accuracy, seconds, val_seconds)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, e.stage, e.epoch, e.trainLoss, e.valLoss, e.valAccuracy, e.seconds, e.valSeconds])
+                """, [id, e.stage, e.epoch, e.trainLoss, e.validationLoss, e.validationAccuracy, e.seconds, e.validationSeconds])
         }
-        for (position, s) in run.stages.enumerated() {
+        for (position, s) in r.stages.enumerated() {
             try db.execute("INSERT INTO stage (run_id, position, name, epochs, best_epoch, best_val_loss) VALUES (?, ?, ?, ?, ?, ?)",
-                           [id, position, s.name, s.epochs, s.bestEpoch, s.bestValLoss])
+                           [id, position, s.name, s.epochs, s.bestEpoch, s.bestValidationLoss])
         }
         if !run.traceRows.isEmpty {
             let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
@@ -126,42 +131,24 @@ public final class ResultsStore: Sendable {
         return id
     }
 
-    /// Every run, oldest first (epochs, stages and trace included).
+    /// Every run, oldest first (trace included).
     public func runs() throws -> [StoredRun] {
-        try runs(where: "1 = 1", arguments: [], details: true)
+        try runs(where: "1 = 1", arguments: [], withTrace: true)
     }
 
-    /// The runs matching an SQL condition, oldest first; `details` adds epochs, stages and trace.
-    func runs(where condition: String, arguments: [any SQLArgument], details: Bool) throws -> [StoredRun] {
+    /// The runs matching an SQL condition, oldest first, read back from their records.
+    func runs(where condition: String, arguments: [any SQLArgument], withTrace: Bool) throws -> [StoredRun] {
         try database.read { db in
-            try db.rows("SELECT * FROM run WHERE \(condition) ORDER BY id", arguments).map { row in
+            try db.rows("SELECT id, record FROM run WHERE \(condition) ORDER BY id", arguments).map { row in
                 let id = row.integer("id")!
-                var run = StoredRun(
-                    startedAt: row.text("started_at") ?? "", algorithm: row.text("algorithm") ?? "", dataset: row.text("dataset") ?? "",
-                    architecture: row.text("architecture") ?? "", seed: row.integer("seed") ?? 0, status: row.text("status") ?? "",
-                    failureReason: row.text("failure_reason"), testAccuracy: row.real("test_accuracy"),
-                    effectiveEpochs: row.int("effective_epochs") ?? 0, trainSeconds: row.real("train_seconds") ?? 0,
-                    samplesPerSecond: row.real("samples_per_second") ?? 0, trainFlops: row.integer("train_flops") ?? 0,
-                    energyJoules: row.real("energy_joules"), energySource: row.text("energy_source"), co2eGrams: row.real("co2e_grams"),
-                    peakRSSBytes: row.integer("peak_rss_bytes") ?? 0, threads: row.int("threads") ?? 0,
-                    hyperparametersJSON: row.text("hyperparameters") ?? "{}", recordJSON: row.text("record") ?? "{}",
-                    role: row.text("role") ?? "train", study: row.text("study"), trialNumber: row.int("trial_number"),
-                    comparison: row.text("comparison"),
-                    epochs: !details ? [] : try db.rows("SELECT * FROM epoch WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map {
-                        .init(stage: $0.text("stage") ?? "", epoch: $0.int("epoch") ?? 0, trainLoss: $0.real("train_loss") ?? .nan,
-                              valLoss: $0.real("val_loss") ?? .nan, valAccuracy: $0.real("val_accuracy") ?? .nan,
-                              seconds: $0.real("seconds") ?? 0, valSeconds: $0.real("val_seconds") ?? 0)
-                    },
-                    stages: !details ? [] : try db.rows("SELECT * FROM stage WHERE run_id = ? ORDER BY position", [id]).map {
-                        .init(name: $0.text("name") ?? "", epochs: $0.int("epochs") ?? 0, bestEpoch: $0.int("best_epoch") ?? 0,
-                              bestValLoss: $0.real("best_val_loss"))
-                    },
-                    traceColumns: Self.traceColumns,
-                    traceRows: !details ? [] : try db.rows("SELECT * FROM trace WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map { r in
-                        Self.traceColumns.map { r.real($0) }
-                    })
-                run.id = id
-                return run
+                let record: RunRecord
+                do { record = try RunRecord.decoded(from: Data((row.text("record") ?? "").utf8)) } catch {
+                    throw StoreError(path: path, problem: "run \(id): its record cannot be read (\(error))")
+                }
+                let trace = !withTrace ? [] : try db.rows("SELECT * FROM trace WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map { r in
+                    Self.traceColumns.map { r.real($0) }
+                }
+                return StoredRun(record, id: id, traceRows: trace)
             }
         }
     }

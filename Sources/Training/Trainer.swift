@@ -1,5 +1,6 @@
 import Datasets
 import NeuralNetwork
+import Records
 import TensorCore
 
 /// The one training loop: epochs, batching, validation, early stopping per stage, best-checkpoint
@@ -50,11 +51,11 @@ public final class Trainer {
     public func fit(_ algorithm: any TrainingAlgorithm, data: DataSplits) -> TrainingResult {
         var result = TrainingResult()
         guard data.train.count >= configuration.batchSize else {
-            result.status = .failed(reason: "the training set has \(data.train.count) samples, fewer than one batch of \(configuration.batchSize)")
+            result.stop(.failed, reason: "the training set has \(data.train.count) samples, fewer than one batch of \(configuration.batchSize)")
             return result
         }
         guard data.validation.count > 0 else {
-            result.status = .failed(reason: "the validation set is empty")
+            result.stop(.failed, reason: "the validation set is empty")
             return result
         }
 
@@ -126,7 +127,7 @@ public final class Trainer {
                                                    scratch: &augmentationScratch, using: &augmenter)
                     let loss = algorithm.trainBatch(batch, stage: stageIndex)
                     guard loss.isFinite else {
-                        result.status = .failed(reason: "diverged: training loss is \(loss) at stage \(stage.name), epoch \(epoch), batch \(index + 1)")
+                        result.stop(.failed, reason: "diverged: training loss is \(loss) at stage \(stage.name), epoch \(epoch), batch \(index + 1)")
                         break stageLoop
                     }
                     lossSum += Double(loss)
@@ -145,7 +146,7 @@ public final class Trainer {
                 let validationSums = evaluate(validation) { algorithm.validate($0, stage: stageIndex) }
                 let validationLoss = validationSums.lossSum / Double(validation.count)
                 guard validationLoss.isFinite else {
-                    result.status = .failed(reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
+                    result.stop(.failed, reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
                     break stageLoop
                 }
                 let validationAccuracy = Double(validationSums.correct) / Double(validation.count)
@@ -161,7 +162,7 @@ public final class Trainer {
                 result.epochs.append(record)
                 observers.forEach { $0.epochDidEnd(record, stageIndex: stageIndex, stageCount: stages.count, maxEpochs: rule.maxEpochs) }
                 if let reason = observers.lazy.compactMap({ $0.stopReason() }).first {
-                    result.status = .pruned(reason: reason)
+                    result.stop(.pruned, reason: reason)
                     break stageLoop
                 }
             }

@@ -1,3 +1,5 @@
+import Records
+
 /// Where a training batch stands, for progress display.
 public struct BatchProgress: Sendable {
     public var stage: String

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Records
 import TensorCore
 
 /// The `bpfree` command: train networks with and without backpropagation, and measure the cost.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Records
 import Results
 
 /// `bpfree runs`: the runs in the results store, one line each.
@@ -14,8 +15,8 @@ struct RunsCommand: ParsableCommand {
             .joined(separator: "\t"))
         for r in runs {
             let energy = r.energyJoules.map { String(format: "%.0f J", $0) + " (\(r.energySource ?? "?"))" } ?? "-"
-            print([String(r.id ?? 0), r.startedAt, r.role + (r.study.map { " \($0)" } ?? "") + (r.trialNumber.map { "#\($0)" } ?? ""),
-                   r.algorithm, r.dataset, r.architecture, String(r.seed), r.status,
+            print([String(r.id ?? 0), r.startedAt, r.role.rawValue + (r.study.map { " \($0)" } ?? "") + (r.trialNumber.map { "#\($0)" } ?? ""),
+                   r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
                    r.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", String(r.effectiveEpochs),
                    String(format: "%.1f", r.trainSeconds), energy].joined(separator: "\t"))
         }

@@ -2,6 +2,7 @@ import Algorithms
 import ArgumentParser
 import Experiments
 import Foundation
+import Records
 import Results
 import Training
 
@@ -69,6 +70,6 @@ struct Train: ParsableCommand {
             throw ValidationError(error.description)
         }
         print(record.summaryLine)
-        if record.status != "completed" { throw ExitCode(2) }
+        if record.status != .completed { throw ExitCode(2) }
     }
 }

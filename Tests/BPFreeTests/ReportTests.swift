@@ -1,4 +1,5 @@
 import Foundation
+import Records
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -66,7 +67,7 @@ import TestSupport
     /// Every arm's n and mean test accuracy in tables.md are those of the store's final runs.
     @Test func tablesMatchTheStore() throws {
         let markdown = try Self.file("tables.md")
-        let runs = try ResultsStore(path: Self.folder + "/bench.sqlite").runs().filter { $0.role == "final" }
+        let runs = try ResultsStore(path: Self.folder + "/bench.sqlite").runs().filter { $0.role == .final }
         let arms = Dictionary(grouping: runs) { "\($0.comparison!)|\($0.algorithm)" }
         #expect(arms.count == 6)
         for (key, members) in arms {

@@ -4,6 +4,7 @@ import Experiments
 import Reporting
 import Training
 import Foundation
+import Records
 import Results
 import Testing
 import TestSupport
@@ -230,11 +231,11 @@ final class Counts: @unchecked Sendable {
         #expect(trials.count == 3 && trials.allSatisfy { $0.state == .complete && $0.runID != nil })
         #expect(trials.allSatisfy { $0.intermediateValues.count == 4 }, "2 layers × 2 epochs, one step each")
         let runs = try results.runs()
-        #expect(runs.count == 3 && runs.allSatisfy { $0.role == "trial" && $0.study == study.name })
+        #expect(runs.count == 3 && runs.allSatisfy { $0.role == .trial && $0.study == study.name })
         #expect(runs.map(\.trialNumber) == [0, 1, 2])
         // Each trial's run used its parameters.
         for (trial, run) in zip(trials, runs) {
-            #expect(run.hyperparametersJSON.contains("\"learning_rate\":\(trial.parameters["learning_rate"]!)"), "\(run.hyperparametersJSON)")
+            #expect(run.hyperparameters["learning_rate"] == .real(trial.parameters["learning_rate"]!), "\(run.hyperparameters)")
         }
         // Raising the budget resumes the study: only the new trials run.
         try Tune.parse(arguments.dropLast(4) + ["--trials", "4", "--threads", "1", "--store", store]).run()
@@ -261,7 +262,7 @@ final class Counts: @unchecked Sendable {
             #expect(try results.trials(ofStudy: study.id!).filter { $0.state.isFinished }.count == 2, "\(study.name)")
             let finals = try results.finalRuns(study: study.name)
             #expect(finals.map(\.seed) == [2, 3], "\(study.name): the same distinct seeds on every arm")
-            #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/\(study.architecture)" && $0.status == "completed" })
+            #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/\(study.architecture)" && $0.status == .completed })
         }
         let count = try results.runs().count
         #expect(count == 6 * 2 + 6 * 2)
@@ -371,5 +372,30 @@ extension TuneAndBenchCommandTests {
         #expect(Set(trials.compactMap(\.workerID)).count >= 2, "the array's tasks shared the study")
         let logs = try FileManager.default.subpathsOfDirectory(atPath: folder + "/jobs").filter { $0.hasSuffix(".out") }
         #expect(logs.count == 3, "\(logs)")
+    }
+
+    /// `bpfree bench --launcher slurm`: each arm's study is tuned by its own SLURM array, then the
+    /// launching command retrains the best configurations; every trial and final run is stored once.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BPFREE_TEST_SLURM"] != nil))
+    func benchTunesEveryArmWithAnArray() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        let folder = IDXFiles.temporaryFolder()
+        let store = folder + "/bench.sqlite"
+        let output = try PythonEnvironment.run(binary, ["bench", "--suite", "quick", "--datasets", TuneAndBenchCommandTests.synthetic,
+                                                        "--algorithms", "mf", "--architecture", "mlp:16", "--trials", "4", "--epochs", "2",
+                                                        "--final-epochs", "2", "--seeds", "2", "--threads", "1",
+                                                        "--launcher", "slurm", "--array-size", "2", "--slurm-dir", folder + "/jobs",
+                                                        "--store", store])
+        let results = try ResultsStore(path: store)
+        let studies = try results.studies()
+        #expect(studies.map(\.algorithm).sorted() == ["bp", "mf"], "\(output)")
+        for study in studies {
+            let trials = try results.trials(ofStudy: study.id!)
+            #expect(trials.map(\.number) == Array(0..<4) && trials.allSatisfy { $0.state == .complete }, "\(study.name)")
+            #expect(try results.finalRuns(study: study.name).map(\.seed) == [2, 3], "\(study.name)")
+        }
+        #expect(try results.runs().count == 2 * 4 + 2 * 2)
+        let logs = try FileManager.default.subpathsOfDirectory(atPath: folder + "/jobs").filter { $0.hasSuffix(".out") }
+        #expect(logs.count == 2 * 2, "one log per task of each arm's array: \(logs)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Testing
 import TestSupport
@@ -20,18 +21,17 @@ import Tuning
     }
 
     static func run(_ s: RunSpec) -> StoredRun {
-        let record = """
-            {"stopping": {"patience": \(s.patience), "min_delta": 0, "max_epochs": \(s.maxEpochs), "monitor": "val_loss"},
-             "trace_hz": \(s.traceHz), "environment": {"cpu_model": "\(s.cpu)", "cores": 2, "blas": "OpenBLAS"}, "train_limit": null}
-            """
-        return StoredRun(startedAt: "2026-11-29T00:00:00Z", algorithm: s.algorithm, dataset: "fashion-mnist", architecture: "mlp-2x1000",
-                         seed: s.seed, status: "completed", failureReason: nil, testAccuracy: 0.88 + Double(s.seed) / 1000,
-                         effectiveEpochs: 10, trainSeconds: 30, samplesPerSecond: 1000, trainFlops: 1 << 40, energyJoules: 500,
-                         energySource: s.energySource, co2eGrams: 0.1, peakRSSBytes: 300 << 20, threads: s.threads,
-                         hyperparametersJSON: #"{"learning_rate":0.001}"#, recordJSON: record, role: "final", study: s.study,
-                         comparison: "fashion-mnist/mlp-2x1000",
-                         epochs: [.init(stage: "model", epoch: 1, trainLoss: 0.5, valLoss: 0.4, valAccuracy: 0.85, seconds: 3, valSeconds: 0.3)],
-                         stages: [.init(name: "model", epochs: 1, bestEpoch: 1, bestValLoss: 0.4)])
+        var record = RunRecord.example(algorithm: s.algorithm, seed: UInt64(s.seed), accuracy: 0.88 + Double(s.seed) / 1000)
+        record.stopping = .init(monitor: "val_loss", patience: s.patience, minDelta: 0, maxEpochs: s.maxEpochs)
+        record.traceHz = s.traceHz
+        record.environment?.cpuModel = s.cpu
+        record.energyJoules = 500
+        record.energySource = s.energySource
+        record.threads = s.threads
+        record.role = .final
+        record.study = s.study
+        record.comparison = "fashion-mnist/mlp-2x1000"
+        return StoredRun(record)
     }
 
     static func study(_ name: String, algorithm: String, seed: Int64, pruner: String = "none", budget: Int = 20, epochs: Int = 100) -> StoredStudy {
@@ -107,11 +107,11 @@ extension FairnessAuditTests {
         let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/trials.sqlite")
         for seed in [1, 1] as [Int64] {
             var run = Self.run(RunSpec(algorithm: "mf", seed: seed, study: "mf"))
-            run.role = "trial"
+            run.record.role = .trial
             try store.insert(run)
         }
         let data = try ReportData(store: store)
-        #expect(data.role == "trial")
+        #expect(data.role == .trial)
         // Trials share their study's seed by design: no seed finding; the missing baseline is one.
         #expect(FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies).map(\.kind) == ["baseline"])
     }

@@ -1,20 +1,13 @@
 import Foundation
 import GRDB
+import Records
 import Testing
 import TestSupport
 @testable import Results
 
 @Suite struct ResultsStoreTests {
-    static func run(seed: Int64, status: String = "completed", accuracy: Double? = 0.9) -> StoredRun {
-        StoredRun(startedAt: "2026-11-29T00:00:00Z", algorithm: "mf", dataset: "fashion-mnist", architecture: "mlp-2x1000",
-                  seed: seed, status: status, failureReason: status == "failed" ? "diverged, at \"epoch\" 3" : nil,
-                  testAccuracy: accuracy, effectiveEpochs: 4, trainSeconds: 12.5, samplesPerSecond: 1000, trainFlops: 1 << 40,
-                  energyJoules: 150, energySource: "estimate", co2eGrams: 0.02, peakRSSBytes: 300 << 20, threads: 2,
-                  hyperparametersJSON: #"{"learning_rate":0.001}"#, recordJSON: #"{"algorithm":"mf","seed":\#(seed)}"#,
-                  epochs: [.init(stage: "layer1", epoch: 1, trainLoss: 0.5, valLoss: 0.4, valAccuracy: 0.85, seconds: 3, valSeconds: 0.3),
-                           .init(stage: "layer2", epoch: 1, trainLoss: 0.3, valLoss: 0.35, valAccuracy: 0.88, seconds: 3.5, valSeconds: 0.3)],
-                  stages: [.init(name: "layer1", epochs: 1, bestEpoch: 1, bestValLoss: 0.4),
-                           .init(name: "layer2", epochs: 1, bestEpoch: 0, bestValLoss: nil)],
+    static func run(seed: Int64, status: RunStatus = .completed, accuracy: Double? = 0.9) -> StoredRun {
+        StoredRun(.example(seed: UInt64(seed), status: status, accuracy: accuracy),
                   traceColumns: ["time_s", "rss_bytes", "power_watts", "cpu_utilization_percent"],
                   traceRows: [[0.2, 1e8, 7.5, 90], [0.4, 1.1e8, nil, 95]])
     }
@@ -23,21 +16,20 @@ import TestSupport
     func roundTripsRunsWithEpochsStagesAndTraces(backend: StoreBackend) throws {
         let store = try backend.freshStore()
         let first = try store.insert(Self.run(seed: 1))
-        let second = try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
+        let second = try store.insert(Self.run(seed: 2, status: .failed, accuracy: nil))
         #expect(second == first + 1)
         let runs = try store.runs()
         #expect(runs.count == 2)
         var expected = Self.run(seed: 1)
         expected.id = first
-        #expect(runs[0].epochs == expected.epochs && runs[0].stages == expected.stages)
-        #expect(runs[0].recordJSON == expected.recordJSON && runs[0].trainFlops == 1 << 40)
+        #expect(runs[0].record == expected.record && runs[0].trainFlops == 1 << 40)
         // The trace comes back in the store's column order, missing columns as nil.
         let column = { (name: String) in ResultsStore.traceColumns.firstIndex(of: name)! }
         #expect(runs[0].traceRows.count == 2)
         #expect(runs[0].traceRows[1][column("rss_bytes")] == 1.1e8)
         #expect(runs[0].traceRows[1][column("power_watts")] == nil)
         #expect(runs[0].traceRows[0][column("gpu_sm_clock_mhz")] == nil)
-        #expect(runs[1].status == "failed" && runs[1].testAccuracy == nil && runs[1].failureReason == "diverged, at \"epoch\" 3")
+        #expect(runs[1].status == .failed && runs[1].testAccuracy == nil && runs[1].failureReason == "diverged, at \"epoch\" 3")
     }
 
     @Test func usesWALAndVersionedMigrations() throws {
@@ -60,14 +52,16 @@ import TestSupport
                 try db.execute(sql: """
                     INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, effective_epochs, train_seconds,
                       samples_per_second, train_flops, peak_rss_bytes, threads, hyperparameters, record)
-                    VALUES ('2026-01-01T00:00:00Z', 'bp', 'mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}', '{}')
+                    VALUES ('2026-01-01T00:00:00Z', 'bp', 'mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}',
+                      '{"algorithm": "bp", "dataset": "mnist", "architecture": "mlp-2x1000", "seed": 1, "status": "completed",
+                        "effective_epochs": 3, "threads": 2}')
                     """)
             }
         }
         let store = try ResultsStore(path: path)
         #expect(try store.appliedMigrations().count == 3)
         let runs = try store.runs()
-        #expect(runs.count == 1 && runs[0].role == "train" && runs[0].study == nil)
+        #expect(runs.count == 1 && runs[0].role == .train && runs[0].effectiveEpochs == 3 && runs[0].study == nil)
         #expect(try store.studies().isEmpty)
     }
 
@@ -100,12 +94,12 @@ import TestSupport
     func exportsCSVWithQuotingAndJSONWithIds(backend: StoreBackend) throws {
         let store = try backend.freshStore()
         try store.insert(Self.run(seed: 1))
-        try store.insert(Self.run(seed: 2, status: "failed", accuracy: nil))
+        try store.insert(Self.run(seed: 2, status: .failed, accuracy: nil))
         let runs = try store.runs()
         let csv = ResultsExport.runsCSV(runs).split(separator: "\n")
         #expect(csv.count == 3)
         #expect(csv[0].hasPrefix("id,started_at,algorithm"))
-        #expect(csv[1].hasPrefix("1,2026-11-29T00:00:00Z,mf,fashion-mnist,mlp-2x1000,1,completed,0.9,4,12.5,"))
+        #expect(csv[1].hasPrefix("1,2026-11-29T00:00:00Z,mf,fashion-mnist,mlp-2x1000,1,completed,0.9,2,12.5,"))
         #expect(csv[2].hasSuffix(#","diverged, at ""epoch"" 3",train,,,"#))
         #expect(ResultsExport.epochsCSV(runs).split(separator: "\n").count == 5)
         let json = try JSONSerialization.jsonObject(with: Data(try ResultsExport.runsJSON(runs).utf8)) as! [[String: Any]]

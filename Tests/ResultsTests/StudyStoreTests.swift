@@ -104,7 +104,9 @@ import Tuning
                 try db.execute(sql: """
                     INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, effective_epochs, train_seconds,
                       samples_per_second, train_flops, peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number)
-                    VALUES ('2026-11-29T10:05:00Z', 'mf', 'fashion-mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}', '{}', 'trial', 's', 0)
+                    VALUES ('2026-11-29T10:05:00Z', 'mf', 'fashion-mnist', 'mlp-2x1000', 1, 'completed', 3, 1, 1, 1, 1, 2, '{}',
+                      '{"algorithm": "mf", "dataset": "fashion-mnist", "architecture": "mlp-2x1000", "seed": 1, "status": "completed",
+                        "role": "trial", "study": "s", "trial_number": 0}', 'trial', 's', 0)
                     """)
                 try db.execute(sql: """
                     INSERT INTO study (name, algorithm, dataset, architecture, sampler, sampler_seed, pruner, trial_budget,

@@ -1,20 +1,35 @@
-import Algorithms
 import Foundation
-import Metering
-import Results
-import Training
 
-/// The JSON record of one training run (snake_case keys, written atomically).
-///
-/// Later measurements (energy, traces) slot in as further optional fields.
+/// How a run ended.
+public enum RunStatus: String, Sendable, Codable, CaseIterable {
+    /// Trained to its stopping rule and tested.
+    case completed
+    /// Stopped early for a reason (a non-finite loss, an empty split); not tested.
+    case failed
+    /// Stopped by a tuner pruning the trial; not tested.
+    case pruned
+    /// Stopped by a signal (SIGINT, SIGTERM) at a batch boundary; not tested.
+    case interrupted
+}
+
+/// Why a run exists.
+public enum RunRole: String, Sendable, Codable, CaseIterable {
+    /// A single `bpfree train`.
+    case train
+    /// A tuning trial of `study`.
+    case trial
+    /// A benchmark's retraining of a study's best hyperparameters, in a `comparison`.
+    case final
+}
+
+/// The record of one training run, from the trainer to the store and the report: written as JSON
+/// (snake_case keys, every key present, `null` for absent values), kept whole in the store, and
+/// read back as this same type. Like Optuna's `FrozenTrial`, a value: nothing changes it once
+/// the run has ended.
 public struct RunRecord: Sendable, Codable, Equatable {
-    /// One epoch as recorded (the same value the results store keeps).
-    public typealias Epoch = StoredRun.Epoch
-    /// One stage as recorded.
-    public typealias StageSummary = StoredRun.Stage
-
-    /// The stopping rule the run used.
+    /// The stopping rule a run (or one of its stages) used.
     public struct Stopping: Sendable, Codable, Equatable {
+        /// `val_loss` or `val_accuracy`.
         public var monitor: String
         public var patience: Int
         public var minDelta: Double
@@ -24,12 +39,11 @@ public struct RunRecord: Sendable, Codable, Equatable {
             case monitor, patience, minDelta = "min_delta", maxEpochs = "max_epochs"
         }
 
-        /// The record of a rule.
-        public init(_ rule: StoppingRule) {
-            monitor = rule.monitor.rawValue
-            patience = rule.patience
-            minDelta = rule.minDelta
-            maxEpochs = rule.maxEpochs
+        public init(monitor: String, patience: Int, minDelta: Double, maxEpochs: Int) {
+            self.monitor = monitor
+            self.patience = patience
+            self.minDelta = minDelta
+            self.maxEpochs = maxEpochs
         }
     }
 
@@ -37,45 +51,47 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var dataset: String
     public var architecture: String
     public var seed: UInt64
-    public var hyperparameters: [String: HyperparameterValue]
-    public var stopping: Stopping
+    public var hyperparameters: [String: HyperparameterValue] = [:]
+    public var stopping = Stopping(monitor: "val_loss", patience: 0, minDelta: 0, maxEpochs: 0)
     /// `harmonized` or `seed-paper`.
-    public var trainingProtocol: String
+    public var trainingProtocol = "harmonized"
     /// Rules of their own for stages (by stage-name prefix), under seed-paper.
     public var stageStopping: [String: Stopping]?
     public var trainLimit: Int?
-    public var epochs: [Epoch]
-    public var stages: [StageSummary]
-    public var effectiveEpochs: Int
-    public var bestEpoch: Int
-    public var status: String
+    public var epochs: [EpochRecord] = []
+    public var stages: [StageRecord] = []
+    public var effectiveEpochs = 0
+    public var bestEpoch = 0
+    public var status: RunStatus
+    /// Why the run failed, was pruned or was interrupted.
     public var failureReason: String?
     public var testAccuracy: Double?
-    public var trainSeconds: Double
-    public var trainSamples: Int
-    public var samplesPerSecond: Double
-    public var trainFlops: Int
+    public var trainSeconds = 0.0
+    public var trainSamples = 0
+    public var samplesPerSecond = 0.0
+    public var trainFlops = 0
     public var forwardFlopsPerSample: Double?
-    public var flopsPerSecond: Double
-    public var peakRSSBytes: Int
-    public var peakTensorBytes: Int
-    public var threads: Int
-    public var environment: EnvironmentInfo
-    public var startedAt: String
+    public var flopsPerSecond = 0.0
+    public var peakRSSBytes = 0
+    public var peakTensorBytes = 0
+    public var threads = 1
+    public var environment: EnvironmentInfo?
+    /// ISO 8601, UTC.
+    public var startedAt = ""
     /// Joules over the window, from `energySource`.
     public var energyJoules: Double?
     /// `rapl`, `nvml`, `rapl+nvml` or `estimate` (never a measurement when it says estimate).
     public var energySource: String?
     public var energyByMeter: [String: Double]?
     /// The estimate model's constants, present only when the source is `estimate`.
-    public var energyModel: EstimateMeter.Constants?
+    public var energyModel: EnergyModel?
     public var co2eGrams: Double?
     public var carbonIntensityGPerKWh: Double?
     /// Where the carbon intensity comes from: `country:ISO3`, `world-average` or `given`.
     public var carbonIntensitySource: String?
     /// How `peak_rss_bytes` was obtained: `vmhwm` (kernel high-water mark reset at the window
     /// start) or `sampled` (the trace's maximum, where the reset is not possible).
-    public var peakRSSMethod: String
+    public var peakRSSMethod = "sampled"
     public var traceHz: Double?
     public var traceSamples: Int?
     /// Seconds the trace sampler itself ran (its overhead on the window).
@@ -84,20 +100,31 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var traceSummary: [String: ColumnSummary]?
     /// Seconds spent loading the data before the window (decoded cache or source files).
     public var dataLoadSeconds: Double?
-    /// Why the run exists: `train`, `trial` (of `study`) or `final` (of a `comparison`).
-    public var role = "train"
+    public var role = RunRole.train
+    /// The study of a trial or a final run.
     public var study: String?
+    /// A trial's number within its study.
     public var trialNumber: Int?
+    /// The benchmark comparison of a final run.
     public var comparison: String?
+
+    /// A record with the identifying fields set and everything else at its empty value.
+    public init(algorithm: String, dataset: String, architecture: String, seed: UInt64, status: RunStatus) {
+        self.algorithm = algorithm
+        self.dataset = dataset
+        self.architecture = architecture
+        self.seed = seed
+        self.status = status
+    }
 
     /// The validation accuracy of the restored checkpoint: the last stage's best epoch (the
     /// tuning objective); nil when no epoch ran.
     public var bestValidationAccuracy: Double? {
         guard let last = stages.last else { return nil }
-        return epochs.last { $0.stage == last.name && $0.epoch == last.bestEpoch }?.valAccuracy
+        return epochs.last { $0.stage == last.name && $0.epoch == last.bestEpoch }?.validationAccuracy
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
         case trainingProtocol = "protocol", stageStopping = "stage_stopping"
         case trainLimit = "train_limit", epochs, stages
@@ -114,6 +141,61 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
         case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds"
         case role, study, trialNumber = "trial_number", comparison
+    }
+
+    /// Reads a record; keys that records of earlier builds lack take their empty values.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        algorithm = try c.decode(String.self, forKey: .algorithm)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        architecture = try c.decode(String.self, forKey: .architecture)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        status = try c.decode(RunStatus.self, forKey: .status)
+        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let decoded = try c.decodeIfPresent(T.self, forKey: key) { value = decoded }
+        }
+        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T?) throws {
+            value = try c.decodeIfPresent(T.self, forKey: key)
+        }
+        try read(.hyperparameters, &hyperparameters)
+        try read(.stopping, &stopping)
+        try read(.trainingProtocol, &trainingProtocol)
+        try read(.stageStopping, &stageStopping)
+        try read(.trainLimit, &trainLimit)
+        try read(.epochs, &epochs)
+        try read(.stages, &stages)
+        try read(.effectiveEpochs, &effectiveEpochs)
+        try read(.bestEpoch, &bestEpoch)
+        try read(.failureReason, &failureReason)
+        try read(.testAccuracy, &testAccuracy)
+        try read(.trainSeconds, &trainSeconds)
+        try read(.trainSamples, &trainSamples)
+        try read(.samplesPerSecond, &samplesPerSecond)
+        try read(.trainFlops, &trainFlops)
+        try read(.forwardFlopsPerSample, &forwardFlopsPerSample)
+        try read(.flopsPerSecond, &flopsPerSecond)
+        try read(.peakRSSBytes, &peakRSSBytes)
+        try read(.peakTensorBytes, &peakTensorBytes)
+        try read(.threads, &threads)
+        try read(.environment, &environment)
+        try read(.startedAt, &startedAt)
+        try read(.energyJoules, &energyJoules)
+        try read(.energySource, &energySource)
+        try read(.energyByMeter, &energyByMeter)
+        try read(.energyModel, &energyModel)
+        try read(.co2eGrams, &co2eGrams)
+        try read(.carbonIntensityGPerKWh, &carbonIntensityGPerKWh)
+        try read(.carbonIntensitySource, &carbonIntensitySource)
+        try read(.peakRSSMethod, &peakRSSMethod)
+        try read(.traceHz, &traceHz)
+        try read(.traceSamples, &traceSamples)
+        try read(.traceSummary, &traceSummary)
+        try read(.traceOverheadSeconds, &traceOverheadSeconds)
+        try read(.dataLoadSeconds, &dataLoadSeconds)
+        try read(.role, &role)
+        try read(.study, &study)
+        try read(.trialNumber, &trialNumber)
+        try read(.comparison, &comparison)
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
@@ -165,53 +247,18 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(comparison, forKey: .comparison)
     }
 
-    /// Adds a measurement window's energy, CO2e and trace summary.
-    mutating func attach(_ measured: MeasurementResult, intensity: CarbonIntensity, meters: [any EnergyMeter],
-                         configuration: MeasurementConfiguration) {
-        energyJoules = measured.energyJoules
-        energySource = measured.energySource
-        energyByMeter = measured.energyByMeter
-        energyModel = meters.compactMap { ($0 as? EstimateMeter)?.constants }.first.flatMap { measured.energySource == "estimate" ? $0 : nil }
-        co2eGrams = intensity.grams(forJoules: measured.energyJoules)
-        carbonIntensityGPerKWh = intensity.gramsPerKWh
-        carbonIntensitySource = intensity.source
-        traceHz = configuration.traceHz
-        traceSamples = measured.rows.count
-        traceSummary = measured.summary
-        traceOverheadSeconds = measured.samplerSeconds
-        if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
-    }
-
-    /// Pretty, key-sorted JSON.
-    public func jsonData() throws -> Data {
+    /// Pretty, key-sorted JSON (non-finite numbers as the strings `nan`, `inf`, `-inf`).
+    public func jsonData(pretty: Bool = true) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
     }
 
-    /// Writes the record to `path` atomically (a temporary file renamed into place).
-    public func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        do {
-            try jsonData().write(to: url, options: .atomic)
-        } catch {
-            throw ConfigurationError(field: "--output", problem: "cannot write \(path): \(error.localizedDescription)")
-        }
-    }
-
-    /// The record as the results store keeps it.
-    public func stored(trace: [[Double?]]) throws -> StoredRun {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let hyperparametersJSON = String(decoding: try encoder.encode(hyperparameters), as: UTF8.self)
-        return StoredRun(
-            startedAt: startedAt, algorithm: algorithm, dataset: dataset, architecture: architecture, seed: Int64(bitPattern: seed),
-            status: status, failureReason: failureReason, testAccuracy: testAccuracy, effectiveEpochs: effectiveEpochs,
-            trainSeconds: trainSeconds, samplesPerSecond: samplesPerSecond, trainFlops: Int64(trainFlops),
-            energyJoules: energyJoules, energySource: energySource, co2eGrams: co2eGrams, peakRSSBytes: Int64(peakRSSBytes),
-            threads: threads, hyperparametersJSON: hyperparametersJSON, recordJSON: String(decoding: try jsonData(), as: UTF8.self),
-            role: role, study: study, trialNumber: trialNumber, comparison: comparison, epochs: epochs, stages: stages,
-            traceColumns: TraceRow.columns, traceRows: trace)
+    /// Reads a record written by `jsonData`.
+    public static func decoded(from data: Data) throws -> RunRecord {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(RunRecord.self, from: data)
     }
 }

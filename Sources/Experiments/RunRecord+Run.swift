@@ -1,0 +1,72 @@
+import Algorithms
+import Foundation
+import Metering
+import Records
+import Training
+
+extension RunRecord.Stopping {
+    /// The record of a rule.
+    public init(_ rule: StoppingRule) {
+        self.init(monitor: rule.monitor.rawValue, patience: rule.patience, minDelta: rule.minDelta, maxEpochs: rule.maxEpochs)
+    }
+}
+
+extension RunRecord {
+    /// The record of a trainer's result.
+    init(_ result: TrainingResult, configuration: RunConfiguration, built: AlgorithmRegistry.Built, startedAt: String,
+         stopping: StoppingRule) {
+        self.init(algorithm: configuration.algorithm, dataset: configuration.dataset, architecture: built.architecture.description,
+                  seed: configuration.seed, status: result.status)
+        let window = result.window
+        let seconds = max(window.seconds, 1e-9)
+        hyperparameters = built.hyperparameters.values
+        self.stopping = .init(stopping)
+        trainingProtocol = configuration.trainingProtocol.rawValue
+        trainLimit = configuration.trainLimit
+        epochs = result.epochs
+        stages = result.stages
+        effectiveEpochs = result.effectiveEpochs
+        bestEpoch = result.bestEpoch
+        failureReason = result.failureReason
+        testAccuracy = result.testAccuracy
+        trainSeconds = window.seconds
+        trainSamples = window.trainSamples
+        samplesPerSecond = Double(window.trainSamples) / seconds
+        trainFlops = window.flops
+        forwardFlopsPerSample = result.forwardFLOPsPerSample
+        flopsPerSecond = Double(window.flops) / seconds
+        peakRSSBytes = window.peakRSSBytes
+        peakTensorBytes = window.peakTensorBytes
+        threads = configuration.threads
+        environment = .current()
+        self.startedAt = startedAt
+        peakRSSMethod = window.peakRSSWasReset ? "vmhwm" : "sampled"
+    }
+
+    /// Adds a measurement window's energy, CO2e and trace summary.
+    mutating func attach(_ measured: MeasurementResult, intensity: CarbonIntensity, meters: [any EnergyMeter],
+                         configuration: MeasurementConfiguration) {
+        energyJoules = measured.energyJoules
+        energySource = measured.energySource
+        energyByMeter = measured.energyByMeter
+        energyModel = measured.energySource == "estimate" ? meters.compactMap { ($0 as? EstimateMeter)?.constants }.first : nil
+        co2eGrams = intensity.grams(forJoules: measured.energyJoules)
+        carbonIntensityGPerKWh = intensity.gramsPerKWh
+        carbonIntensitySource = intensity.source
+        traceHz = configuration.traceHz
+        traceSamples = measured.rows.count
+        traceSummary = measured.summary
+        traceOverheadSeconds = measured.samplerSeconds
+        if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
+    }
+
+    /// Writes the record to `path` atomically (a temporary file renamed into place).
+    public func write(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try jsonData().write(to: url, options: .atomic)
+        } catch {
+            throw ConfigurationError(field: "--output", problem: "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
