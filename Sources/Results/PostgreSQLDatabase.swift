@@ -78,23 +78,59 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
     /// Runs `body` between `begin` and COMMIT. A lost connection is re-established (backoff
     /// 0.25 s doubling to 8 s, for `reconnectFor` seconds) and the transaction run again; so
     /// is one the server aborted as a deadlock or serialisation failure.
+    ///
+    /// NOTE: a connection lost during COMMIT leaves the outcome in doubt: the server may have
+    /// committed before the reply was lost. Running the transaction again would then apply it
+    /// twice (two trials claimed, a run stored twice), so a write first asks the server, by its
+    /// transaction id, whether it committed (`txid_status`), and runs again only if it did not.
     private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
-        try connection.withLock { slot in
+        let writes = !begin.hasSuffix("READ ONLY")
+        return try connection.withLock { slot in
             let deadline = Date().addingTimeInterval(reconnectFor)
             var delay = 0.25
+            var inDoubt: (transaction: Int64, result: T)?
             while true {
                 do {
                     if slot == nil || PQstatus(slot) != CONNECTION_OK { try connect(&slot) }
                     let session = Session(conn: slot!, url: url)
+                    if let doubt = inDoubt {
+                        switch try session.row("SELECT txid_status(?) AS status", [doubt.transaction])?.text("status") {
+                        case "committed": return doubt.result
+                        case "in progress":  // the server has not yet noticed the lost connection
+                            guard Date() < deadline else {
+                                throw SQLError(message: "\(location): transaction \(doubt.transaction) is still in progress; its outcome is unknown")
+                            }
+                            Thread.sleep(forTimeInterval: 0.25)
+                            continue
+                        default: inDoubt = nil  // aborted, or too old to know: it did not happen
+                        }
+                    }
                     try session.execute(begin)
+                    let result: T, transaction: Int64?
                     do {
-                        let result = try body(session)
-                        try session.execute("COMMIT")
-                        return result
+                        transaction = writes ? try session.row("SELECT txid_current() AS id")?.integer("id") : nil
+                        result = try body(session)
                     } catch {
                         if PQstatus(slot) == CONNECTION_OK { PQclear(PQexec(slot, "ROLLBACK")) }
                         throw error
                     }
+                    do {
+                        try session.execute("COMMIT")
+                        let loseReply = writes && loseCommitReplies.withLock { count in
+                            guard count > 0 else { return false }
+                            count -= 1
+                            return true
+                        }
+                        if loseReply {
+                            PQfinish(slot)
+                            slot = nil
+                            throw SQLError(message: "server closed the connection unexpectedly (simulated after COMMIT)")
+                        }
+                    } catch {
+                        if let transaction, slot.map({ PQstatus($0) != CONNECTION_OK }) ?? true { inDoubt = (transaction, result) }
+                        throw error
+                    }
+                    return result
                 } catch let error as SQLError where error.isRetryable || slot.map({ PQstatus($0) != CONNECTION_OK }) ?? true {
                     guard Date() < deadline else { throw error }
                     Thread.sleep(forTimeInterval: delay)
@@ -103,6 +139,10 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
             }
         }
     }
+
+    /// Tests: the next `count` write transactions commit and then lose their connection, as if
+    /// the server's reply to COMMIT had been lost.
+    let loseCommitReplies = Mutex(0)
 
     struct Session: SQLSession {
         let conn: OpaquePointer

@@ -32,6 +32,19 @@ import TestSupport
         #expect(runs[1].status == .failed && runs[1].testAccuracy == nil && runs[1].failureReason == "diverged, at \"epoch\" 3")
     }
 
+    /// A connection lost after the server committed (the reply to COMMIT lost) must not apply the
+    /// transaction twice: the store asks the server whether it committed before running it again.
+    @Test(.enabled(if: StoreBackend.available.contains(.postgresql)))
+    func aLostCommitReplyDoesNotStoreTheRunTwice() throws {
+        let store = try StoreBackend.postgresql.freshStore()
+        let database = try #require(store.database as? PostgreSQLDatabase)
+        database.loseCommitReplies.withLock { $0 = 1 }
+        let id = try store.insert(Self.run(seed: 1))
+        #expect(database.loseCommitReplies.withLock { $0 } == 0, "the simulated loss happened")
+        let runs = try store.runs()
+        #expect(runs.map(\.id) == [id])
+    }
+
     @Test func usesWALAndVersionedMigrations() throws {
         let path = IDXFiles.temporaryFolder() + "/s.sqlite"
         let store = try ResultsStore(path: path)
