@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Records", "Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Records", "Reporting", "Results", "Tuning", "TestSupport"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport",
+        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -14,7 +14,8 @@ extension Benchmark {
 
     /// Tunes every arm (resuming its study), then retrains each best configuration with the
     /// final seeds, skipping final runs already in the store: an interrupted bench continues
-    /// where it stopped. `tune` runs one study to its end (in this process by default).
+    /// where it stopped. Throws `Interrupted` when a signal stopped it (a final run it stopped
+    /// is stored, marked interrupted, and run again next time). `tune` runs one study to its end (in this process by default).
     public func run(_ arms: [Arm], store: ResultsStore, log: @escaping (String) -> Void,
                     observers: @escaping @Sendable () -> [any TrainingObserver] = { [] },
                     tune: ((StudySpecification, StoredStudy) throws -> Void)? = nil) throws -> [ArmResult] {
@@ -25,6 +26,7 @@ extension Benchmark {
         }
         var results: [ArmResult] = []
         for (index, arm) in arms.enumerated() {
+            try Interrupts.check()
             let spec = arm.study
             let stored = try store.openStudy(try spec.stored())
             log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): study \(spec.name)")
@@ -35,6 +37,7 @@ extension Benchmark {
                 worker.log = log
                 try worker.run(objective: spec.objective(observers: observers))
             }
+            try Interrupts.check()  // the study's worker processes gave their trials back
             let trials = try store.trials(ofStudy: stored.id!)
             guard let best = trials.best else {
                 log("\(spec.name): no trial completed; no final runs")
@@ -51,6 +54,7 @@ extension Benchmark {
                 record.comparison = arm.comparison
                 try store.insert(StoredRun(record, traceRows: trace))
                 log(record.summaryLine)
+                try Interrupts.check()
             }
             results.append(ArmResult(arm: arm, bestTrial: best, finalRuns: try store.finalRuns(study: spec.name)))
         }

@@ -13,12 +13,15 @@ public struct TrialOutcome: Sendable {
     public var failureReason: String?
     /// The run the trial trained, stored with the trial's end.
     public var run: StoredRun?
+    /// A signal stopped the run: the trial goes back to its study (failed, retried, not counted).
+    public var interrupted: Bool
 
-    public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil) {
+    public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil, interrupted: Bool = false) {
         self.state = state
         self.value = value
         self.failureReason = failureReason
         self.run = run
+        self.interrupted = interrupted
     }
 }
 
@@ -95,7 +98,8 @@ public final class StudyWorker {
         "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    /// Runs trials until the study is done; returns how many this worker ran.
+    /// Runs trials until the study is done; returns how many this worker ran. Throws
+    /// `Interrupted` after giving back the trial a signal stopped.
     @discardableResult
     public func run(objective: (TrialContext) throws -> TrialOutcome) throws -> Int {
         guard let studyID = study.id else { preconditionFailure("the study must be stored first") }
@@ -104,6 +108,7 @@ public final class StudyWorker {
         let distributions = Dictionary(uniqueKeysWithValues: space.map { ($0.name, $0.distribution) })
         var ran = 0
         while true {
+            try Interrupts.check()
             let claim = try store.claimTrial(studyID: studyID, workerID: workerID, staleAfter: staleAfter) { trials, number in
                 sampler.parameters(forTrial: number, space: space, trials: trials)
                     .reduce(into: [:]) { $0[$1.key] = (value: $1.value, distribution: distributions[$1.key]!) }
@@ -127,6 +132,13 @@ public final class StudyWorker {
                     outcome = TrialOutcome(state: .fail, value: nil, failureReason: "\(error)")
                 }
                 heartbeat.cancel()
+                if outcome.interrupted {
+                    let reason = outcome.failureReason ?? Interrupts.reason ?? "interrupted"
+                    try store.giveBackTrial(trialID: trial.id, studyID: studyID, workerID: workerID, reason: reason, run: outcome.run)
+                    log("trial \(trial.number) of \(study.name) \(reason): given back to the study")
+                    try Interrupts.check()
+                    continue
+                }
                 if outcome.state == .complete, !(outcome.value?.isFinite ?? false) {
                     outcome = TrialOutcome(state: .fail, value: nil, failureReason: "the objective is \(String(describing: outcome.value))", run: outcome.run)
                 }

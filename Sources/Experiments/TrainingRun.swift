@@ -50,7 +50,7 @@ public enum TrainingRun {
                                                             architecture: built.architecture, base: configuration.stopping)
         var trainerConfiguration = Trainer.Configuration(stopping: rules.common, batchSize: built.batchSize, seed: configuration.seed)
         trainerConfiguration.stageStopping = rules.stages
-        let trainer = Trainer(configuration: trainerConfiguration, observers: [metering] + observers)
+        let trainer = Trainer(configuration: trainerConfiguration, observers: [metering, InterruptObserver()] + observers)
         let result = trainer.fit(built.algorithm, data: data)
         var record = RunRecord(result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.common)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)

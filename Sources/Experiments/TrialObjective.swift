@@ -25,7 +25,9 @@ extension StudySpecification {
                 return TrialOutcome(state: .complete, value: record.bestValidationAccuracy, run: run)
             case .pruned:
                 return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: record.failureReason, run: run)
-            case .failed, .interrupted:
+            case .interrupted:
+                return TrialOutcome(state: .fail, value: nil, failureReason: record.failureReason, run: run, interrupted: true)
+            case .failed:
                 return TrialOutcome(state: .fail, value: nil, failureReason: record.failureReason ?? "the run failed", run: run)
             }
         }

@@ -35,7 +35,8 @@ public struct ReportData: @unchecked Sendable {
     /// Reads the store: benchmark final runs grouped by their comparison when there are any,
     /// otherwise single training runs (or else tuning trials) grouped by dataset and architecture.
     public init(store: ResultsStore) throws {
-        let runs = try store.runs()
+        // A run a signal interrupted is no result: it was run again (or is still to be).
+        let runs = try store.runs().filter { $0.status != .interrupted }
         let studies: [(study: StoredStudy, trials: [FrozenTrial])] = try store.studies().map { ($0, try store.trials(ofStudy: $0.id!)) }
         self.studies = studies
         let role = [RunRole.final, .train, .trial].first { role in runs.contains { $0.role == role } } ?? .train

@@ -115,13 +115,38 @@ extension ResultsStore {
         }
     }
 
-    /// Fails a trial whose worker went silent and queues its retry (same parameters, Optuna's
-    /// retry attributes: `failed_trial` is the first trial of the chain, `retry_history` every one).
+    /// Fails a trial whose worker went silent and queues its retry.
     private static func failStaleTrial(_ trial: FrozenTrial, of trials: [FrozenTrial], studyID: Int64, now: Double, _ db: any SQLSession) throws {
         let silence = String(format: "%.0f", now - (trial.heartbeat ?? now))
+        try failAndRetry(trial, reason: "worker \(trial.workerID ?? "?") stopped sending heartbeats (last one \(silence) s ago); retried",
+                         of: trials, studyID: studyID, now: now, db)
+    }
+
+    /// Gives a trial back to its study, in one transaction: stores its run (if any), fails the
+    /// trial for `reason` and queues a retry with the same parameters, so that the trial does not
+    /// count towards the budget (a worker stopped by a signal). False when the trial was no longer
+    /// running under this worker.
+    @discardableResult
+    public func giveBackTrial(trialID: Int64, studyID: Int64, workerID: String, reason: String, run: StoredRun?,
+                              now: Double? = nil) throws -> Bool {
+        try database.write { db in
+            try db.lockStudy(studyID)
+            let now = try now ?? db.serverTime()
+            let runID = try run.map { try Self.insert($0, db) }
+            let trials = try Self.trials(db, studyID)
+            guard try Self.isRunning(trialID, under: workerID, db), let trial = trials.first(where: { $0.id == trialID }) else { return false }
+            try Self.failAndRetry(trial, reason: reason + "; given back and retried", of: trials, studyID: studyID, now: now, db)
+            if let runID { try Self.setAttribute(db, .trial, trialID, TrialKey.runID, .integer(Int(runID))) }
+            return true
+        }
+    }
+
+    /// Fails a trial and queues its retry (same parameters, Optuna's retry attributes:
+    /// `failed_trial` is the first trial of the chain, `retry_history` every one).
+    private static func failAndRetry(_ trial: FrozenTrial, reason: String, of trials: [FrozenTrial], studyID: Int64, now: Double,
+                                     _ db: any SQLSession) throws {
         try db.execute("UPDATE trials SET state = 'FAIL', datetime_complete = ? WHERE trial_id = ?", [timestamp(now), trial.id])
-        try setAttribute(db, .trial, trial.id, TrialKey.failureReason,
-                         .text("worker \(trial.workerID ?? "?") stopped sending heartbeats (last one \(silence) s ago); retried"))
+        try setAttribute(db, .trial, trial.id, TrialKey.failureReason, .text(reason))
         let retry = try db.insert("INSERT INTO trials (number, study_id, state) VALUES (?, ?, 'WAITING')", [trials.count, studyID],
                                   returning: "trial_id")
         try db.execute("""
@@ -214,9 +239,10 @@ extension ResultsStore {
         }
     }
 
-    /// The study's final runs (without their traces), oldest first.
+    /// The study's final runs (without their traces, and without those a signal interrupted), oldest first.
     public func finalRuns(study: String) throws -> [StoredRun] {
-        try runs(where: "role = ? AND study = ?", arguments: [RunRole.final.rawValue, study], withTrace: false)
+        try runs(where: "role = ? AND study = ? AND status != ?", arguments: [RunRole.final.rawValue, study, RunStatus.interrupted.rawValue],
+                 withTrace: false)
     }
 
     static func trials(_ db: any SQLSession, _ studyID: Int64) throws -> [FrozenTrial] {

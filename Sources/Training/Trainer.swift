@@ -139,6 +139,10 @@ public final class Trainer {
                                                      batchCount: schedule.batchCount, batchSize: configuration.batchSize, loss: loss,
                                                      samplesPerSecond: Double((index + 1) * configuration.batchSize) / max(elapsed, 1e-9))
                         observers.forEach { $0.batchDidEnd(progress) }
+                        if let reason = observers.lazy.compactMap({ $0.interruptReason() }).first {
+                            result.stop(.interrupted, reason: reason)
+                            break stageLoop
+                        }
                     }
                 }
                 algorithm.epochDidEnd(epoch, stage: stageIndex)

@@ -27,6 +27,9 @@ public protocol TrainingObserver: AnyObject {
     func windowDidEnd()
     /// Asked after each epoch: a reason to stop the run now (a tuner pruning a trial), or nil.
     func stopReason() -> String?
+    /// Asked after each batch: a reason to stop the run at this batch boundary, not tested and
+    /// marked interrupted (a signal asked the process to stop), or nil.
+    func interruptReason() -> String?
 }
 
 extension TrainingObserver {
@@ -35,4 +38,5 @@ extension TrainingObserver {
     public func windowDidStart() {}
     public func windowDidEnd() {}
     public func stopReason() -> String? { nil }
+    public func interruptReason() -> String? { nil }
 }

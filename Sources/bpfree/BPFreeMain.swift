@@ -16,7 +16,16 @@ struct BPFree: ParsableCommand {
 
     static func main() {
         configureNumericLibraries()
-        BPFree.main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let interrupted as Interrupted {
+            // train, tune and bench stop cleanly on SIGINT or SIGTERM, with a status of their own.
+            FileHandle.standardError.write(Data("bpfree: \(interrupted)\n".utf8))
+            Foundation.exit(interrupted.exitStatus)
+        } catch {
+            exit(withError: error)
+        }
     }
 
     /// This program's file (the target of /proc/self/exe, so that a re-executed process keeps

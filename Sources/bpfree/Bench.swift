@@ -110,6 +110,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        Interrupts.install()
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let results: [Benchmark.ArmResult]
         do {
@@ -180,6 +181,7 @@ enum TuneProcesses {
         let (arguments, password) = withoutPassword(arguments)
         var environment = ProcessInfo.processInfo.environment
         if let password { environment["PGPASSWORD"] = password }
+        try Interrupts.check()
         var processes: [Process] = []
         for _ in 0..<workers {
             let process = Process()
@@ -189,11 +191,14 @@ enum TuneProcesses {
             try process.run()
             processes.append(process)
         }
-        var failed = 0
-        for process in processes {
-            process.waitUntilExit()
-            if process.terminationStatus != 0 { failed += 1 }
+        // A signal to this process reaches the workers too; each gives its trial back.
+        let failed = Interrupts.forwarding(to: processes.map(\.processIdentifier)) {
+            processes.reduce(0) { failed, process in
+                process.waitUntilExit()
+                return failed + (process.terminationStatus != 0 ? 1 : 0)
+            }
         }
+        try Interrupts.check()
         if failed > 0 {
             FileHandle.standardError.write(Data("\(failed) of \(workers) workers exited with an error; run the command again to resume\n".utf8))
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Results
 import Tuning
@@ -73,7 +74,9 @@ struct SlurmLauncher {
     }
 
     /// Writes the script, submits it, reports progress from the store until the array has
-    /// ended, and returns whether the study finished its budget.
+    /// ended, and returns whether the study finished its budget. On SIGINT or SIGTERM it
+    /// cancels the array (its running tasks give their trials back), waits for it to end and
+    /// throws `Interrupted`.
     func run(study stored: StoredStudy, store: ResultsStore, workerArguments: [String]) throws -> Bool {
         let (arguments, password) = TuneProcesses.withoutPassword(Self.workerArguments(from: workerArguments))
         let stamp = Int(Date().timeIntervalSince1970)
@@ -89,8 +92,15 @@ struct SlurmLauncher {
             throw ValidationError("--launcher slurm: sbatch gave no job id (\(submitted))")
         }
         FileHandle.standardError.write(Data("submitted SLURM job array \(job) (\(tasks) tasks): \(path)\n".utf8))
-        var last = ""
+        var last = "", cancelled = false
         while true {
+            if !cancelled, Interrupts.requested != nil {
+                // The tasks give their trials back on SIGTERM; tasks not yet started are dropped.
+                FileHandle.standardError.write(Data("cancelling SLURM job array \(job)\n".utf8))
+                _ = try? Self.command("scancel", ["--state=PENDING", job], environment: environment)
+                _ = try? Self.command("scancel", ["--signal=TERM", "--full", job], environment: environment)
+                cancelled = true
+            }
             let running = (try? Self.command("squeue", ["-h", "-j", job, "-o", "%i"], environment: environment))?
                 .split(separator: "\n").count ?? 0
             let trials = try store.trials(ofStudy: stored.id!)
@@ -99,6 +109,7 @@ struct SlurmLauncher {
             if running == 0 { break }
             Thread.sleep(forTimeInterval: 2)
         }
+        try Interrupts.check()
         let trials = try store.trials(ofStudy: stored.id!)
         let finished = trials.countedTowardsBudget.filter(\.state.isFinished).count
         let open = trials.contains { $0.state == .running || $0.state == .waiting }

@@ -57,6 +57,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        Interrupts.install()
         let record: RunRecord
         do {
             let configuration = try makeConfiguration()
@@ -70,6 +71,7 @@ struct Train: ParsableCommand {
             throw ValidationError(error.description)
         }
         print(record.summaryLine)
+        if record.status == .interrupted { throw Interrupted(signal: Interrupts.requested ?? SIGTERM) }
         if record.status != .completed { throw ExitCode(2) }
     }
 }

@@ -54,6 +54,7 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
+        Interrupts.install()
         let specification: StudySpecification
         let stored: StoredStudy
         let store: ResultsStore

@@ -92,6 +92,28 @@ import Tuning
         #expect(try store.runs().count == 1)
     }
 
+    /// A worker stopped by a signal gives its trial back: failed with the reason, its run stored
+    /// and linked, a retry queued with the same parameters, nothing counted towards the budget.
+    @Test(arguments: StoreBackend.available)
+    func aTrialGivenBackIsRetriedAndNotCounted(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
+        let id = try store.openStudy(Self.study(budget: 1)).id!
+        let stopped = try #require(Self.claimed(try store.claimTrial(studyID: id, workerID: "a", now: 1000, staleAfter: 20, decide: Self.decide)))
+        var run = ResultsStoreTests.run(seed: 1)
+        run.record.status = .interrupted
+        #expect(try store.giveBackTrial(trialID: stopped.id, studyID: id, workerID: "a", reason: "interrupted by SIGTERM", run: run, now: 1005))
+        #expect(try !store.giveBackTrial(trialID: stopped.id, studyID: id, workerID: "a", reason: "again", run: nil, now: 1006), "not twice")
+        let retry = try #require(Self.claimed(try store.claimTrial(studyID: id, workerID: "b", now: 1010, staleAfter: 20, decide: Self.decide)))
+        #expect(retry.number == 1 && retry.retryOf == stopped.id && retry.parameters == stopped.parameters)
+        #expect(try store.finishTrial(trialID: retry.id, workerID: "b", state: .complete, value: 0.7, failureReason: nil, run: nil))
+        #expect(try store.claimTrial(studyID: id, workerID: "b", now: 1020, staleAfter: 20, decide: Self.decide) == .done)
+        let trials = try store.trials(ofStudy: id)
+        #expect(trials.map(\.state) == [.fail, .complete] && trials.countedTowardsBudget.map(\.number) == [1])
+        #expect(trials[0].failureReason == "interrupted by SIGTERM; given back and retried")
+        let runs = try store.runs()
+        #expect(runs.count == 1 && runs[0].status == .interrupted && trials[0].runID == runs[0].id)
+    }
+
     /// A store of schema v2 (bpfree's own study tables) moves into Optuna's tables with every
     /// study setting, trial, parameter, value, intermediate value, worker, reason, run link and
     /// retry kept; its runs stay.

@@ -74,6 +74,24 @@ import Training
         #expect(result.window.seconds > 0)
     }
 
+    /// An observer asking to interrupt (a signal) stops the run at the batch boundary: the
+    /// epochs finished are kept, the stage is recorded, nothing is tested.
+    @Test func anInterruptStopsAtTheNextBatchBoundary() {
+        final class Interrupter: TrainingObserver {
+            var batches = 0
+            func batchDidEnd(_ progress: BatchProgress) { batches += 1 }
+            func interruptReason() -> String? { batches >= 70 ? "interrupted by SIGTERM" : nil }
+        }
+        let interrupter = Interrupter()
+        var trainer = Self.trainer(epochs: 10)
+        trainer.observers = [interrupter]
+        let result = trainer.fit(Self.bp(seed: 1), data: Self.data)
+        // 1024 / 32 = 32 batches an epoch: two epochs finished, the third stopped after its 6th batch.
+        #expect(result.status == .interrupted && result.failureReason == "interrupted by SIGTERM")
+        #expect(interrupter.batches == 70 && result.epochs.count == 2 && result.window.trainSamples == 70 * 32)
+        #expect(result.stages.count == 1 && result.stages[0].epochs == 2 && result.testAccuracy == nil)
+    }
+
     @Test func aTrainingSetSmallerThanOneBatchFails() {
         var small = Self.data
         small.train = small.train.prefix(10)
