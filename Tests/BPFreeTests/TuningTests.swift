@@ -374,6 +374,34 @@ extension TuneAndBenchCommandTests {
         #expect(logs.count == 3, "\(logs)")
     }
 
+    /// SIGTERM to the launching command cancels the array; its running tasks give their trials
+    /// back; the same command again completes the study.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["BPFREE_TEST_SLURM"] != nil))
+    func anInterruptedArrayGivesItsTrialsBack() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let store = folder + "/slurm.sqlite"
+        let arguments = ["tune", "--algorithm", "bp", "--architecture", "mlp:128,128", "--dataset", "synthetic:samples=6000,classes=3,shape=16x16",
+                         "--trials", "3", "--epochs", "40", "--patience", "40", "--threads", "1", "--study", "cancelled",
+                         "--launcher", "slurm", "--array-size", "2", "--slurm-dir", folder + "/jobs", "--store", store]
+        let launcher = try BPFreeProcess(arguments, log: folder + "/first.log")
+        defer { launcher.kill() }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !launcher.output.contains("tasks queued or running; trials: 2 running") { Thread.sleep(forTimeInterval: 0.2) }
+        launcher.signal(SIGTERM)
+        #expect(launcher.exitStatus(within: 60) == 128 + SIGTERM, "\(launcher.output)")
+        #expect(launcher.output.contains("cancelling SLURM job array"))
+        let results = try ResultsStore(path: store)
+        let id = try #require(try results.study(named: "cancelled")).id!
+        var trials = try results.trials(ofStudy: id)
+        #expect(!trials.contains { $0.state == .running }, "every running trial was given back: \(trials.map(\.state))")
+        #expect(trials.contains { $0.failureReason == "interrupted by SIGTERM; given back and retried" })
+        let again = try BPFreeProcess(arguments, log: folder + "/second.log")
+        defer { again.kill() }
+        #expect(again.exitStatus(within: 120) == 0, "\(again.output)")
+        trials = try results.trials(ofStudy: id)
+        #expect(trials.countedTowardsBudget.count == 3 && trials.countedTowardsBudget.allSatisfy { $0.state == .complete })
+    }
+
     /// `bpfree bench --launcher slurm`: each arm's study is tuned by its own SLURM array, then the
     /// launching command retrains the best configurations; every trial and final run is stored once.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["BPFREE_TEST_SLURM"] != nil))
