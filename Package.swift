@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "bpfree", targets: ["bpfree"]),
+        .executable(name: "bpfree-fuzz", targets: ["Fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +54,10 @@ let package = Package(
             "Experiments", "TensorCore", "Records", "Results", "Tuning", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Fuzzing: the readers and parsers as targets of arbitrary bytes, and libFuzzer's entry.
+        .target(name: "FuzzTargets", dependencies: ["Algorithms", "Datasets", "Experiments", "Records", "Tuning"]),
+        .executableTarget(name: "Fuzz", dependencies: ["FuzzTargets"]),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results"],

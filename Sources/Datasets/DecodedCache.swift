@@ -5,11 +5,11 @@ import TensorCore
 /// later runs skip gzip and tar decoding. Keyed by the source files' paths, sizes and
 /// modification times (a changed source gets a new key); written atomically, and ending in a
 /// checksum of everything before it, so that a truncated or altered file is never read as pixels.
-enum DecodedCache {
+public enum DecodedCache {
     static let magic = Array("BPFDC002".utf8)
 
     /// What reading a cache file gave.
-    enum Outcome {
+    public enum Outcome {
         case loaded(train: Dataset, test: Dataset)
         /// No cache file for these sources yet.
         case missing
@@ -54,7 +54,7 @@ enum DecodedCache {
 
     /// Reads a cached pair straight into tensor memory, checking its checksum; `.damaged` says
     /// why a file present cannot be used (the caller then decodes the sources again).
-    static func load(_ path: String) -> Outcome {
+    public static func load(_ path: String) -> Outcome {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return .missing }
         defer { close(descriptor) }

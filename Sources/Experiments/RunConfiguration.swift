@@ -81,3 +81,19 @@ public struct RunConfiguration: Sendable, Equatable {
         return splits
     }
 }
+
+extension RunConfiguration {
+    /// `--set key=value` settings as a dictionary (a later one wins); the error names a
+    /// malformed one.
+    public static func options(parsing settings: [String]) throws -> [String: String] {
+        var options: [String: String] = [:]
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ConfigurationError(field: "--set", problem: "'\(setting)' is not of the form key=value (e.g. ff.normalization=l2)")
+            }
+            options[parts[0]] = parts[1]
+        }
+        return options
+    }
+}

@@ -9,16 +9,41 @@ import Training
 
 /// Composes one run: data, algorithm, trainer, observers, and the run record.
 public enum TrainingRun {
-    /// Runs `configuration` to its stop and returns the record (failed runs included), stored in
-    /// `store` when one is given.
+    /// Runs `configuration` to its stop and returns the record (failed runs included), saved in
+    /// `store`, as the trace CSV (`measurement.tracePath`) and as JSON at `output`, each when
+    /// given.
     ///
-    /// Throws for bad input (flags, data files) before training starts, and when the record
-    /// cannot be written.
+    /// Throws for bad input (flags, data files) before training starts. Every save is tried
+    /// even when another fails (a full disk under one of them): then `SaveError` names each
+    /// place the run could not be written to, and the others hold it whole.
     public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
-                               store: ResultsStore? = nil) throws -> RunRecord {
+                               store: ResultsStore? = nil, output: String? = nil) throws -> RunRecord {
         let (record, trace) = try perform(configuration, observers: observers)
-        if let store { try store.insert(StoredRun(record, traceRows: trace)) }
+        var failures: [String] = []
+        if let store {
+            do { try store.insert(StoredRun(record, traceRows: trace)) } catch { failures.append("--store: \(error)") }
+        }
+        if let path = configuration.measurement.tracePath {
+            do { try Data(TraceRow.csv(trace).utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                failures.append("--trace: cannot write \(path): \(error.localizedDescription)")
+            }
+        }
+        if let output {
+            do { try record.write(to: output) } catch { failures.append("\(error)") }
+        }
+        if !failures.isEmpty { throw SaveError(record: record, failures: failures) }
         return record
+    }
+
+    /// A run that finished but could not be saved everywhere it was asked to be.
+    public struct SaveError: Error, CustomStringConvertible {
+        public let record: RunRecord
+        /// One line per place, naming the flag and the file.
+        public let failures: [String]
+
+        public var description: String {
+            "the run ended (\(record.status.rawValue)) but could not be saved everywhere:\n  " + failures.joined(separator: "\n  ")
+        }
     }
 
     /// Runs `configuration` to its stop; returns the record and the resource trace's rows
@@ -59,13 +84,6 @@ public enum TrainingRun {
         if let measured = metering.result {
             traceRows = measured.rows.map(\.values)
             record.attach(measured, intensity: intensity, meters: meters.meters, configuration: measurement)
-            if let path = measurement.tracePath {
-                do {
-                    try Data(measured.csv.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                } catch {
-                    throw ConfigurationError(field: "--trace", problem: "cannot write \(path): \(error.localizedDescription)")
-                }
-            }
         }
         return (record, traceRows)
     }

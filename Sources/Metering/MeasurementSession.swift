@@ -21,6 +21,13 @@ public struct TraceRow: Sendable, Equatable {
     public static let columns = ["time_s", "cpu_utilization_percent", "cpu_clock_mhz", "rss_bytes", "power_watts",
                                  "gpu_utilization_percent", "gpu_sm_clock_mhz", "gpu_memory_bytes"]
 
+    /// Rows of values in column order as CSV, with a header line (empty fields for unavailable).
+    public static func csv(_ rows: [[Double?]]) -> String {
+        var lines = [columns.joined(separator: ",")]
+        for row in rows { lines.append(row.map { $0.map { String(format: "%.6g", $0) } ?? "" }.joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// The values in column order (nil for unavailable).
     public var values: [Double?] {
         [time, cpuUtilizationPercent, cpuClockMHz, residentBytes, watts, gpuUtilizationPercent, gpuSMClockMHz, gpuMemoryBytes]
@@ -43,14 +50,6 @@ public struct MeasurementResult: Sendable {
     /// Wall-clock seconds the sampler spent taking samples (its overhead).
     public var samplerSeconds: Double
 
-    /// The trace as CSV text (header, then one line per row; empty cells for missing values).
-    public var csv: String {
-        var lines = [TraceRow.columns.joined(separator: ",")]
-        for row in rows {
-            lines.append(row.values.map { $0.map { String(format: "%.6g", $0) } ?? "" }.joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
 }
 
 /// Meters and a background sampler over one measurement window.

@@ -320,11 +320,31 @@ public struct Report {
         """
     }
 
-    /// Writes every file into `folder` (each atomically).
+    /// Writes every file into `folder`: all of them first into a temporary folder beside them,
+    /// then each renamed into place, so a full disk leaves the previous report whole (and no
+    /// partial file); the error names the file that could not be written.
     public func write(to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        for (name, text) in try files() {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: folder).appendingPathComponent(name), options: .atomic)
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let staging = URL(fileURLWithPath: folder).appendingPathComponent(".bpfree-report-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try manager.createDirectory(at: staging, withIntermediateDirectories: false)
+        defer { try? manager.removeItem(at: staging) }
+        let files = try files()
+        for (name, text) in files {
+            do { try Data(text.utf8).write(to: staging.appendingPathComponent(name)) } catch {
+                throw WriteError(path: folder + "/" + name, problem: error.localizedDescription)
+            }
         }
+        for (name, _) in files where rename(staging.appendingPathComponent(name).path, folder + "/" + name) != 0 {
+            throw WriteError(path: folder + "/" + name, problem: String(cString: strerror(errno)))
+        }
+    }
+
+    /// A report file that could not be written.
+    public struct WriteError: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+
+        public var description: String { "cannot write \(path): \(problem)" }
     }
 }

@@ -68,11 +68,16 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        do { return try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) } catch let error as SQLError {
+            throw StoreError(path: location, problem: "cannot read the results store (\(error.message))")
+        }
     }
 
+    /// A failed write (a full disk on the server, a lost server) is rolled back whole and names the server.
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try transaction("BEGIN", body)
+        do { return try transaction("BEGIN", body) } catch let error as SQLError {
+            throw StoreError(path: location, problem: "cannot write to the results store (\(error.message))")
+        }
     }
 
     /// Runs `body` between `begin` and COMMIT. A lost connection is re-established (backoff

@@ -41,9 +41,19 @@ public final class ResultsStore: Sendable {
             try database.pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
             try Self.migrate(database.pool)
         } catch let error as DatabaseError {
-            throw StoreError(path: path, problem: "cannot open the results store (\(error.message ?? "\(error.resultCode)"))")
+            let why = [error.message ?? "\(error.resultCode)", Self.whyNotWritable(path)].compactMap { $0 }.joined(separator: "; ")
+            throw StoreError(path: path, problem: "cannot open the results store (\(why))")
         }
         try self.init(database: database, prepared: true)
+    }
+
+    /// Why a store file (or the folder for its journal files) cannot be written, if it cannot.
+    static func whyNotWritable(_ path: String) -> String? {
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        for target in [path, folder] where FileManager.default.fileExists(atPath: target) {
+            if access(target, W_OK) != 0 { return "\(target): \(String(cString: strerror(errno)))" }
+        }
+        return nil
     }
 
     /// Applies the pending migrations. Processes that open a new store at the same moment race
@@ -65,8 +75,8 @@ public final class ResultsStore: Sendable {
         self.database = database
         path = database.location
         if !prepared, let postgres = database as? PostgreSQLDatabase {
-            do { try Self.preparePostgreSQLSchema(postgres) } catch let error as SQLError {
-                throw StoreError(path: path, problem: "cannot prepare the results store (\(error.message))")
+            do { try Self.preparePostgreSQLSchema(postgres) } catch let error as StoreError {
+                throw StoreError(path: path, problem: "cannot prepare the results store: \(error.problem)")
             }
         }
     }

@@ -18,17 +18,26 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.read { try body(Session(db: $0)) }
+        do {
+            return try pool.read { try body(Session(db: $0)) }
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, problem: "cannot read the results store (\(error.message ?? "\(error.resultCode)"))")
+        }
     }
 
+    /// A failed write (a full disk, a read-only file) is rolled back whole and names the file.
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(Session(db: db))
-                return .commit
+        do {
+            return try pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(Session(db: db))
+                    return .commit
+                }
+                return result!
             }
-            return result!
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, problem: "cannot write to the results store (\(error.message ?? "\(error.resultCode)"))")
         }
     }
 

@@ -21,8 +21,10 @@ struct ReportCommand: ParsableCommand {
         let report = Report(data: data, storePath: storeOption.shown)
         do {
             try report.write(to: out)
+        } catch let error as Report.WriteError {
+            throw CommandError("--out: \(error)")
         } catch {
-            throw ValidationError("--out: cannot write into \(out): \(error.localizedDescription)")
+            throw CommandError("--out: cannot write into \(out): \(error.localizedDescription)")
         }
         print("\(out)/report.html: \(data.comparisons.count) comparisons, \(data.comparisons.flatMap(\.arms).count) arms, "
               + "\(data.studies.count) studies; also tables.md, summary.csv, runs.csv, trials.csv")

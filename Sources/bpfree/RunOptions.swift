@@ -51,17 +51,7 @@ struct RunOptions: ParsableArguments {
     var stopping: StoppingRule { StoppingRule(patience: patience, minDelta: minDelta, maxEpochs: epochs) }
 
     /// The `--set key=value` options as a dictionary; the error names a malformed one.
-    func parsedSettings() throws -> [String: String] {
-        var options: [String: String] = [:]
-        for setting in settings {
-            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw ConfigurationError(field: "--set", problem: "'\(setting)' is not of the form key=value (e.g. ff.normalization=l2)")
-            }
-            options[parts[0]] = parts[1]
-        }
-        return options
-    }
+    func parsedSettings() throws -> [String: String] { try RunConfiguration.options(parsing: settings) }
 }
 
 /// Refuses an output file whose folder is missing or not writable, before any work is done (a

@@ -59,7 +59,7 @@ struct ExportCommand: ParsableCommand {
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
-            throw ValidationError("--output: cannot write \(output): \(error.localizedDescription)")
+            throw CommandError("--output: cannot write \(output): \(error.localizedDescription)")
         }
     }
 }

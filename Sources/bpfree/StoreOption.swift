@@ -15,7 +15,7 @@ struct StoreOption: ParsableArguments {
     /// Opens the store, creating it if needed.
     func open() throws -> ResultsStore {
         do { return try ResultsStore(location: store) } catch let error as StoreError {
-            throw ValidationError("--store: \(error)")
+            throw CommandError("--store: \(error)")
         }
     }
 
@@ -26,4 +26,12 @@ struct StoreOption: ParsableArguments {
         }
         return try open()
     }
+}
+
+/// A command that could not do its work for a reason outside its arguments (a full disk, a
+/// read-only file, an unreachable server): printed as `Error: …` without the usage text.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) { self.description = description }
 }

@@ -65,10 +65,12 @@ struct Train: ParsableCommand {
             if let output { try checkWritableFile(output, flag: "--output") }
             if let trace { try checkWritableFile(trace, flag: "--trace") }
             let results = noStore ? nil : try runOptions.storeOption.open()
-            record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results)
-            if let output { try record.write(to: output) }
+            record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results, output: output)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        } catch let error as TrainingRun.SaveError {
+            print(error.record.summaryLine)
+            throw error
         }
         print(record.summaryLine)
         if record.status == .interrupted { throw Interrupted(signal: Interrupts.requested ?? SIGTERM) }

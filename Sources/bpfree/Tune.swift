@@ -72,7 +72,7 @@ struct Tune: ParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as StoreError {
-            throw ValidationError("--store: \(error)")
+            throw CommandError("--store: \(error)")
         }
         if launch.launcher == .slurm, !asWorker {
             let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: specification.threads)

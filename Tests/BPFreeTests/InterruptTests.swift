@@ -21,6 +21,7 @@ struct BPFreeProcess {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        try output.close()  // the child has its own
     }
 
     func signal(_ number: Int32) { Foundation.kill(process.processIdentifier, number) }

@@ -116,7 +116,7 @@ import TestSupport
         #expect(result.energyJoules > 0)
         #expect(result.summary["rss_bytes"] != nil && result.summary["power_watts"] != nil)
         #expect(result.summary["gpu_utilization_percent"] == nil)
-        let csv = result.csv.split(separator: "\n")
+        let csv = TraceRow.csv(result.rows.map(\.values)).split(separator: "\n")
         #expect(csv.first == "time_s,cpu_utilization_percent,cpu_clock_mhz,rss_bytes,power_watts,gpu_utilization_percent,gpu_sm_clock_mhz,gpu_memory_bytes")
         #expect(csv.count == result.rows.count + 1)
         #expect(result.sampledPeakResidentBytes > 0)
