@@ -57,7 +57,8 @@ let package = Package(
 
         // Fuzzing: the readers and parsers as targets of arbitrary bytes, and libFuzzer's entry.
         .target(name: "FuzzTargets", dependencies: ["Algorithms", "Datasets", "Experiments", "Records", "Tuning"]),
-        .executableTarget(name: "Fuzz", dependencies: ["FuzzTargets"]),
+        .target(name: "CFuzzer"),
+        .executableTarget(name: "Fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results"],
@@ -71,6 +72,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Records", "Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Records", "Reporting", "Results", "Tuning", "TestSupport"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],

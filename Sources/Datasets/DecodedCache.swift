@@ -58,8 +58,13 @@ public enum DecodedCache {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return .missing }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return .damaged("cannot be read") }
+        var remaining = Int(status.st_size)  // bytes not yet read: no count may promise more
         var checksum = Checksum()
         func readExactly(_ pointer: UnsafeMutableRawPointer, _ count: Int, checked: Bool = true) -> Bool {
+            guard count <= remaining else { return false }
+            remaining -= count
             var done = 0
             while done < count {
                 let n = read(descriptor, pointer + done, count - done)
@@ -79,14 +84,18 @@ public enum DecodedCache {
             return .damaged(header.starts(with: Array("BPFDC".utf8)) ? "written by an earlier bpfree, without a checksum" : "not a decoded cache")
         }
         guard let classCount = integer(), let rank = integer(), (1...4).contains(rank) else { return .damaged("truncated or bad header") }
-        var shape: [Int] = []
+        var shape: [Int] = [], features = 1
         for _ in 0..<rank {
-            guard let extent = integer(), extent > 0 else { return .damaged("bad sample shape") }
+            // Extents a hostile file makes huge would overflow their product or the allocation.
+            guard let extent = integer(), extent > 0, extent <= 1 << 24 else { return .damaged("bad sample shape") }
+            let (product, overflow) = features.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= 1 << 24 else { return .damaged("bad sample shape") }
             shape.append(extent)
+            features = product
         }
-        let features = shape.reduce(1, *)
         func dataset() -> Dataset? {
-            guard let count = integer(), count >= 0, count < 100_000_000 else { return nil }
+            // Allocate only what the rest of the file can fill: labels and pixels, 4 bytes each.
+            guard let count = integer(), count >= 0, count <= remaining / (4 * (features + 1)) else { return nil }
             var labels = [Int32](repeating: 0, count: count)
             guard labels.withUnsafeMutableBytes({ readExactly($0.baseAddress!, 4 * count) }) else { return nil }
             var inputs = Tensor(uninitialized: [count, features])

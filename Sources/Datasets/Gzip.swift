@@ -2,17 +2,22 @@ import CZlib
 
 /// gzip decoding through zlib.
 public enum Gzip {
+    /// The most a stream may decompress to: 1 GiB, four times the largest dataset file bpfree
+    /// reads (CIFAR-100's archive), so that a hostile file cannot take all memory.
+    public static let maximumOutput = 1 << 30
+
     /// The decompressed bytes of a complete gzip stream.
     ///
-    /// Throws when the stream is corrupt or ends before its trailer (a truncated download).
-    public static func decompress(_ compressed: [UInt8], path: String) throws -> [UInt8] {
+    /// Throws when the stream is corrupt, ends before its trailer (a truncated download) or
+    /// decompresses to more than `limit` bytes.
+    public static func decompress(_ compressed: [UInt8], path: String, limit: Int = maximumOutput) throws -> [UInt8] {
         var stream = z_stream()
         // 16 + MAX_WBITS: expect a gzip header and trailer.
         guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DatasetError(path: path, problem: "zlib could not start decompressing")
         }
         defer { inflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: max(compressed.count * 4, 1 << 16))
+        var output = [UInt8](repeating: 0, count: min(max(compressed.count * 4, 1 << 16), limit))
         var produced = 0
         var status: Int32 = Z_OK
         try compressed.withUnsafeBufferPointer { input in
@@ -20,7 +25,10 @@ public enum Gzip {
             stream.avail_in = uInt(input.count)
             while true {
                 if produced == output.count {
-                    output.append(contentsOf: [UInt8](repeating: 0, count: output.count))
+                    guard output.count < limit else {
+                        throw DatasetError(path: path, problem: "decompresses to more than \(limit >> 20) MiB: not a dataset file")
+                    }
+                    output.append(contentsOf: [UInt8](repeating: 0, count: min(output.count, limit - output.count)))
                 }
                 status = output.withUnsafeMutableBufferPointer { out in
                     stream.next_out = out.baseAddress! + produced

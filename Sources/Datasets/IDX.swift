@@ -31,7 +31,14 @@ public enum IDX {
     public static func images(from bytes: [UInt8], path: String) throws -> Images {
         let header = try parseHeader(bytes, path: path, magic: imageMagic, rank: 3, kind: "image")
         let (count, rows, columns) = (header[0], header[1], header[2])
-        let expected = 16 + count * rows * columns
+        // NOTE: three 32-bit extents can multiply past Int.max (a hostile header): the product
+        // is checked, not trapped.
+        let (area, areaOverflow) = rows.multipliedReportingOverflow(by: columns)
+        let (pixels, pixelsOverflow) = count.multipliedReportingOverflow(by: area)
+        guard !areaOverflow, !pixelsOverflow else {
+            throw DatasetError(path: path, problem: "the header's \(count) images of \(rows)×\(columns) are more bytes than any file holds")
+        }
+        let expected = 16 + pixels
         guard bytes.count == expected else {
             throw DatasetError(path: path, problem: "expected \(expected) bytes for \(count) images of \(rows)×\(columns), found \(bytes.count)")
         }

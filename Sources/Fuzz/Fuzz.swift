@@ -2,8 +2,23 @@ import Foundation
 import FuzzTargets
 
 #if FUZZING
-/// libFuzzer's entry point (built with `-sanitize=fuzzer,address -DFUZZING`, see
-/// `Scripts/fuzz.sh`); the target is named by `BPFREE_FUZZ_TARGET`.
+import CFuzzer
+
+/// Under libFuzzer (built with `-sanitize=fuzzer,address -DFUZZING`, see `Scripts/fuzz.sh`):
+/// the target named by `BPFREE_FUZZ_TARGET`, driven by libFuzzer with this command's arguments.
+@main
+struct Fuzzing {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            selected.run(Array(UnsafeBufferPointer(start: data, count: size)))
+            return 0
+        })
+    }
+}
+
+/// The entry libFuzzer's own `main` (linked in by -sanitize=fuzzer) refers to.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     selected.run(Array(UnsafeBufferPointer(start: data, count: size)))

@@ -168,6 +168,25 @@ import TestSupport
         try? FileManager.default.removeItem(atPath: cache)
     }
 
+    /// Found by fuzzing (Fuzz/Crashes/decoded-cache): sample extents whose product overflows,
+    /// and a sample count larger than the file could hold, are refused before any allocation.
+    @Test func hostileShapesAndCountsAreRefused() throws {
+        let path = IDXFiles.temporaryFolder() + "/hostile.f32"
+        func file(_ fields: [Int64]) -> Data {
+            var data = Data(DecodedCache.magic)
+            for var field in fields { withUnsafeBytes(of: &field) { data.append(contentsOf: $0) } }
+            return data
+        }
+        for (fields, reason) in [([3, 2, 1 << 40, 1 << 40], "bad sample shape"), ([3, 1, 4, 1 << 40], "truncated")] as [([Int64], String)] {
+            #expect(FileManager.default.createFile(atPath: path, contents: file(fields)))
+            guard case .damaged(let why) = DecodedCache.load(path) else {
+                Issue.record("\(fields) was not refused")
+                continue
+            }
+            #expect(why == reason)
+        }
+    }
+
     /// A truncated or altered cache is detected by its checksum, never read as pixels: the
     /// sources are decoded again and the cache rewritten.
     @Test(arguments: ["truncate", "alter"])

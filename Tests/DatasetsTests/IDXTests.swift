@@ -60,6 +60,22 @@ import TestSupport
         expectError("gzip", file: "bad.gz") { _ = try Gzip.decompress(bytes, path: "bad.gz") }
     }
 
+    /// A small file that decompresses to more than the limit (a "gzip bomb") is refused, not
+    /// allowed to take all memory.
+    @Test func aStreamLargerThanTheLimitIsRefused() throws {
+        let bomb = IDXFiles.gzip([UInt8](repeating: 0, count: 3 << 20))
+        #expect(bomb.count < 1 << 14)
+        expectError("decompresses to more than 2 MiB", file: "bomb.gz") { _ = try Gzip.decompress(bomb, path: "bomb.gz", limit: 2 << 20) }
+        #expect(try Gzip.decompress(bomb, path: "bomb.gz", limit: 3 << 20).count == 3 << 20)
+    }
+
+    /// Found by fuzzing (Fuzz/Crashes/gzip-idx): extents whose product overflows are an error.
+    @Test func extentsThatOverflowAreAnError() {
+        var bytes: [UInt8] = [0, 0, 8, 3]
+        for _ in 0..<3 { bytes += [0xFF, 0xFF, 0xFF, 0xFF] }
+        expectError("are more bytes than any file holds", file: "huge") { _ = try IDX.images(from: bytes, path: "huge") }
+    }
+
     @Test func truncatedPayloadNamesTheFile() {
         let bytes = IDXFiles.images([UInt8](repeating: 1, count: 10), count: 2, rows: 28, columns: 28)
         expectError("expected 1584 bytes for 2 images of 28×28, found 26", file: "short") {
