@@ -1,7 +1,8 @@
 # bpfree: the two set-up commands of the README, and a few helpers.
 #   make demo   installs what is missing, builds a release binary, trains a short BP run on
 #               Fashion-MNIST and prints the summary.
-#   make test   installs what is missing and runs the test suite.
+#   make test   installs what is missing, runs the test suite, then each fuzz target for a short
+#               time on its committed corpus (FUZZ_SECONDS=10; Scripts/fuzz.sh for long runs).
 #   make bench  speed on this machine, side by side with PyTorch when it is installed
 #               (REPS=3 THREADS=2 PYTHON=python3; FULL=1 adds a full CNN epoch).
 
@@ -27,6 +28,7 @@ demo: build
 
 test: deps
 	swift test
+	FUZZ_SEED=1 bash Scripts/fuzz.sh $(or $(FUZZ_SECONDS),10)
 
 bench: build
 	REPS=$(or $(REPS),3) THREADS=$(or $(THREADS),2) FULL=$(or $(FULL),0) bash Scripts/bench_speed.sh

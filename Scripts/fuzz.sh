@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fuzzes bpfree's readers and parsers with libFuzzer and AddressSanitizer.
-#   bash Scripts/fuzz.sh [SECONDS] [TARGET…]
+#   bash Scripts/fuzz.sh [SECONDS] [TARGET…]      (FUZZ_SEED=N: libFuzzer's seed; 0, the default, is random)
 # Builds bpfree-fuzz with -sanitize=fuzzer,address into .build/fuzz, then runs each target
 # (all by default) for SECONDS (default 600) on its committed corpus, Fuzz/Corpus/TARGET, plus
 # the inputs of earlier crashes, Fuzz/Crashes/TARGET (kept as regression inputs; the tests
@@ -24,7 +24,7 @@ status=0
 for target in "${targets[@]}"; do
     mkdir -p "Fuzz/Corpus/$target" "Fuzz/Crashes/$target" "$scratch/$target"
     log="$scratch/$target.log"
-    if SWIFT_BACKTRACE=enable=no BPFREE_FUZZ_TARGET=$target "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    if SWIFT_BACKTRACE=enable=no BPFREE_FUZZ_TARGET=$target "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -seed="${FUZZ_SEED:-0}" -print_final_stats=1 \
         -artifact_prefix="Fuzz/Crashes/$target/" "$scratch/$target" "Fuzz/Corpus/$target" "Fuzz/Crashes/$target" >"$log" 2>&1; then
         outcome="no crash"
     else

@@ -239,7 +239,7 @@ public struct Report {
                 summaryCSV.append([c.name, s.arm.algorithm, "\(s.accuracy.n)", "\(s.accuracy.mean)", "\(s.accuracy.sd)",
                                    s.accuracy.ci95.map { "\($0.lowerBound)" } ?? "", s.accuracy.ci95.map { "\($0.upperBound)" } ?? "",
                                    "\(s.epochs.mean)", "\(s.seconds.mean)", "\(s.seconds.sd)", "\(s.energy.mean)", "\(s.energy.sd)",
-                                   s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)"].map(Self.csvField).joined(separator: ","))
+                                   s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)"].map(ResultsExport.quoted).joined(separator: ","))
             }
             let findings = FairnessAudit.findings(in: c, allStudies: data.studies)
             let anchor = "comparison-\(index + 1)"
@@ -287,10 +287,6 @@ public struct Report {
         case .trial: "tuning trials (no final or single runs in the store)"
         case .train: "single training runs"
         }
-    }
-
-    static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
     static func page(title: String, storePath: String, role: RunRole, toc: String, body: String) -> String {

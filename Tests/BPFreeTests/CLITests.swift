@@ -79,9 +79,12 @@ import Training
 }
 
 @Suite struct EndToEndTests {
-    /// Two batches of 128 on Fashion-MNIST-format files, through the command, to a run record.
+    /// Two batches of 128 on Fashion-MNIST-format files, through the command, to a run record;
+    /// data, record, trace and store in a folder whose name has quotes, `<`, `&`, a line break
+    /// and non-ASCII.
     @Test func twoBatchRunWritesAValidRecord() throws {
-        let folder = IDXFiles.temporaryFolder()
+        let folder = IDXFiles.temporaryFolder() + "/data \"<&>\n Ünï'"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         IDXFiles.writeDataset(to: folder, train: 300, test: 50)
         let output = folder + "/run.json"
         let command = try Train.parse([
@@ -125,6 +128,10 @@ import Training
         let stored = try ResultsStore(path: folder + "/runs.sqlite").runs()
         // One record type from the trainer to the report: the store gives back the record the run wrote.
         #expect(stored.count == 1 && stored[0].record == record)
+        // The store's path is shown escaped in the report.
+        try ReportCommand.parse(["--store", folder + "/runs.sqlite", "--out", folder + "/report"]).run()
+        let html = try String(contentsOfFile: folder + "/report/report.html", encoding: .utf8)
+        #expect(html.contains("data &quot;&lt;&amp;&gt;\n Ünï'/runs.sqlite") && !html.contains("data \"<&>"))
     }
 
     @Test func unknownCountryNamesTheFlag() throws {
@@ -212,9 +219,10 @@ import Training
         try estimate.check(architecture: .mlp(hiddenWidths: [1000, 1000]), batchSize: 128, available: 1e12)
     }
 
-    /// A study named with HTML, quotes and SQL is stored as given, tuned, and reported escaped.
+    /// A study named with HTML, quotes, SQL, a line break and non-ASCII is stored as given,
+    /// tuned, and reported escaped (HTML and Markdown) or quoted (CSV).
     @Test func aHostileStudyNameIsStoredTunedAndReportedEscaped() throws {
-        let name = "<script>x</script>'; DROP TABLE run; --"
+        let name = "<script>x</script>'; DROP TABLE run; --\n\"Zürich\" & co"
         let folder = IDXFiles.temporaryFolder()
         let store = folder + "/h.sqlite"
         try Tune.parse(["--algorithm", "bp", "--architecture", "mlp:8", "--dataset", TuneAndBenchCommandTests.synthetic,
@@ -224,13 +232,19 @@ import Training
         #expect(try results.trials(ofStudy: study.id!).filter { $0.state == .complete }.count == 2)
         #expect(try results.runs().count == 2, "the run table is still there")
         try ReportCommand.parse(["--store", store, "--out", folder + "/report"]).run()
-        for file in ["report.html", "tables.md"] {
-            let text = try String(contentsOfFile: folder + "/report/" + file, encoding: .utf8)
-            #expect(!text.contains("<script>x"), "\(file) has the name unescaped")
-            #expect(text.contains("&lt;script&gt;x&lt;/script&gt;"), "\(file) lacks the escaped name")
+        let html = try String(contentsOfFile: folder + "/report/report.html", encoding: .utf8)
+        let markdown = try String(contentsOfFile: folder + "/report/tables.md", encoding: .utf8)
+        for text in [html, markdown] {
+            #expect(!text.contains("<script>x"), "the name unescaped")
+            #expect(text.contains("&lt;script&gt;x&lt;/script&gt;'; DROP TABLE run; --"), "the escaped name")
         }
-        let trials = try String(contentsOfFile: folder + "/report/trials.csv", encoding: .utf8)
-        #expect(trials.contains(name), "the CSV keeps the name as data")
+        #expect(html.contains("&quot;Zürich&quot; &amp; co"))
+        #expect(markdown.contains("--<br>\"Zürich\" &amp; co"), "a line break in a Markdown cell is a <br>, not the end of the row")
+        let quoted = "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        for file in ["trials.csv", "runs.csv"] {
+            let text = try String(contentsOfFile: folder + "/report/" + file, encoding: .utf8)
+            #expect(text.contains(quoted + ","), "\(file) keeps the name as one quoted field")
+        }
     }
 }
 
