@@ -78,6 +78,21 @@ import TestSupport
         #expect(try store.studies().isEmpty)
     }
 
+    /// A store whose pages were damaged (a bad disk, a copy cut short) is refused with its name,
+    /// never read as runs nor migrated.
+    @Test func aCorruptStoreIsRefusedByName() throws {
+        let path = IDXFiles.temporaryFolder() + "/corrupt.sqlite"
+        do {
+            let store = try ResultsStore(path: path)
+            for seed in 1...3 { try store.insert(Self.run(seed: Int64(seed))) }
+        }
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: 100)
+        try handle.write(contentsOf: Data((0..<8000).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
+        try handle.close()
+        #expect { _ = try ResultsStore(path: path).runs() } throws: { "\($0)".hasPrefix(path + ": ") }
+    }
+
     @Test func aFileThatIsNotADatabaseNamesTheFile() throws {
         let path = IDXFiles.temporaryFolder() + "/not.sqlite"
         try "hello, this is not SQLite".padding(toLength: 4096, withPad: "x", startingAt: 0).write(toFile: path, atomically: true, encoding: .utf8)
