@@ -15,6 +15,10 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
     public static let presets = ["mlp-2x1000", "mlp-3x1000", "mlp-3x2000", "mlp-4x2000", "cnn-3block"]
     /// The channels of `cnn-3block`.
     public static let studyCNNChannels = [32, 128, 512]
+    /// The most layers (hidden layers or blocks) and the widest layer (units or channels) a
+    /// name may ask for: far past any network that fits in memory (the memory estimate refuses
+    /// those with their size), short of sizes that could not even be counted.
+    public static let maximumDepth = 1000, maximumWidth = 1 << 24
 
     /// Parses a name; the error names the field and lists the accepted forms.
     public init(parsing text: String) throws {
@@ -29,7 +33,7 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
             guard !parts.isEmpty, channels.count == parts.count, channels.allSatisfy({ $0 > 0 }) else {
                 throw ConfigurationError(field: "--architecture", problem: "'\(text)' has a channel count that is not a positive integer; \(forms)")
             }
-            self = .cnn(channels: channels)
+            self = .cnn(channels: try Self.bounded(channels, text))
             return
         }
         if text.hasPrefix("mlp:") {
@@ -38,17 +42,25 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
             guard !parts.isEmpty, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) else {
                 throw ConfigurationError(field: "--architecture", problem: "'\(text)' has a width that is not a positive integer; \(forms)")
             }
-            self = .mlp(hiddenWidths: widths)
+            self = .mlp(hiddenWidths: try Self.bounded(widths, text))
             return
         }
         if text.hasPrefix("mlp-") {
             let parts = text.dropFirst(4).split(separator: "x")
             if parts.count == 2, let depth = Int(parts[0]), let width = Int(parts[1]), depth > 0, width > 0 {
-                self = .mlp(hiddenWidths: Array(repeating: width, count: depth))
+                self = .mlp(hiddenWidths: try Self.bounded(Array(repeating: width, count: min(depth, Self.maximumDepth + 1)), text))
                 return
             }
         }
         throw ConfigurationError(field: "--architecture", problem: "unknown architecture '\(text)'; \(forms)")
+    }
+
+    /// Refuses a shape past `maximumDepth` layers or `maximumWidth` units.
+    private static func bounded(_ sizes: [Int], _ text: String) throws -> [Int] {
+        guard sizes.count <= maximumDepth, sizes.allSatisfy({ $0 <= maximumWidth }) else {
+            throw ConfigurationError(field: "--architecture", problem: "'\(text)' is too large: at most \(maximumDepth) layers of at most \(maximumWidth) units or channels")
+        }
+        return sizes
     }
 
     public var description: String {

@@ -19,14 +19,14 @@ public enum Tar {
                 return String(decoding: bytes, as: UTF8.self)
             }
             let sizeText = field(124, 12).trimmingCharacters(in: " ")
-            guard let size = Int(sizeText, radix: 8) else {
+            guard let size = Int(sizeText, radix: 8), size >= 0 else {
                 throw DatasetError(path: path, problem: "corrupt tar header at byte \(offset) (size field '\(sizeText)')")
             }
             let prefix = field(345, 155)
             let name = (prefix.isEmpty ? "" : prefix + "/") + field(0, 100)
             let typeFlag = archive[offset + 156]
             let start = offset + 512
-            guard start + size <= archive.count else {
+            guard size <= archive.count - start else {
                 throw DatasetError(path: path, problem: "tar member \(name) needs \(size) bytes but the archive ends after \(archive.count - start)")
             }
             if typeFlag == UInt8(ascii: "0") || typeFlag == 0 {

@@ -89,6 +89,11 @@ import Training
         #expect(try Architecture(parsing: "cnn:8,16").description == "cnn:8,16")
         #expect(Architecture.cnn(channels: [32, 128, 512]).description == "cnn-3block")
         #expect(throws: ConfigurationError.self) { try Architecture(parsing: "cnn:8,x") }
+        // Found by fuzzing (Fuzz/Crashes/architecture): a depth of 10^17 tried to allocate it.
+        for huge in ["mlp-122222222222222223x4", "mlp-1001x10", "mlp:16777217", "cnn:8,16777217"] {
+            #expect { try Architecture(parsing: huge) } throws: { "\($0)".contains("'\(huge)' is too large: at most 1000 layers of at most 16777216 units") }
+        }
+        #expect(try Architecture(parsing: "mlp-1000x16777216") == .mlp(hiddenWidths: Array(repeating: 1 << 24, count: 1000)))
         #expect(throws: ConfigurationError.self) {
             _ = try AlgorithmRegistry.options(for: "cafo-rand-ce", ["cafo.blocks": "dfa"])
         }

@@ -78,6 +78,13 @@ import TestSupport
         archive.removeLast(1024 + 3000)
         #expect { _ = try Tar.members(of: archive, path: "c.tar") } throws: { "\($0)".contains("c.tar: tar member x/test.bin needs 6148 bytes") }
     }
+
+    /// Found by fuzzing (Fuzz/Crashes/cifar-tar): a negative size field trapped.
+    @Test func negativeTarSizeIsAnError() {
+        var archive = CIFARFiles.tar([("x/test.bin", [UInt8](repeating: 1, count: 10))])
+        archive.replaceSubrange(124..<136, with: Array("-0000000007\0".utf8))
+        #expect { _ = try Tar.members(of: archive, path: "d.tar") } throws: { "\($0)" == "d.tar: corrupt tar header at byte 0 (size field '-0000000007')" }
+    }
 }
 
 @Suite struct AugmentationTests {
