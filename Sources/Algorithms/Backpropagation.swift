@@ -17,6 +17,31 @@ public final class Backpropagation: RegisteredAlgorithm {
         .real("beta2", 0.999, in: 0...0.999_999, "AdamW β2"),
         .real("epsilon", 1e-8, "AdamW ε"),
     ]
+
+    /// The study's BP (`src/baselines/bp.py`, `configs/bp_baselines`): AdamW with its tuned rate
+    /// and decay per configuration, stopped on validation loss (min_delta 0, its patience per
+    /// configuration, 100 epochs), tested with the weights of the best validation *accuracy*
+    /// (`save_best_metric: bp_val_accuracy`).
+    public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
+        let tuned: [String: (patience: Int, learningRate: Double, weightDecay: Double)] = [
+            "mnist/mlp-2x1000": (10, 1.9762189340280086e-4, 7.4763120622522945e-6),
+            "mnist/mlp-3x1000": (30, 1.329291894316216e-4, 7.114476009343421e-4),
+            "mnist/mlp-4x2000": (40, 1.329291894316216e-4, 7.114476009343421e-4),
+            "fmnist/mlp-2x1000": (10, 2.1316290979390737e-4, 2.7122805865833542e-5),
+            "fmnist/mlp-4x2000": (10, 2.040628171913876e-4, 4.186646492145325e-6),
+            "cifar10/mlp-3x2000": (20, 8.11587582031004e-5, 2.0847447927718932e-5),
+            "cifar100/mlp-3x2000": (5, 1.0362161015212055e-4, 9.105881789069153e-6),
+            "mnist/cnn-3block": (10, 1.570297088405539e-3, 6.251373574521755e-5),
+            "fmnist/cnn-3block": (10, 5.64093098959669e-4, 8.597071465954117e-6),
+            "cifar10/cnn-3block": (40, 6.7628739201322655e-3, 4.7418070637518205e-6),
+            "cifar100/cnn-3block": (20, 3.201243830098061e-4, 5.880350745731698e-5),
+        ]
+        let configuration = tuned["\(dataset)/\(architecture)"]
+        return SeedPaper(stopping: StoppingRule(patience: configuration?.patience ?? StoppingRule.harmonized.patience, minDelta: 0,
+                                                maxEpochs: min(cap, 100)),
+                         restore: .bestValidationAccuracy,
+                         defaults: configuration.map { ["bp.learning_rate": "\($0.learningRate)", "bp.weight_decay": "\($0.weightDecay)"] } ?? [:])
+    }
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 

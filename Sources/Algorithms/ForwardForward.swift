@@ -67,6 +67,23 @@ public final class ForwardForward: RegisteredAlgorithm {
         .real("label_value", 1, "value of the embedded one-hot label"),
         .real("epsilon", 1e-8, "ε of the normalisation, added outside the square root"),
     ]
+
+    /// The study's FF (`src/algorithms/ff.py`, `configs/ff`): stopped on validation accuracy in
+    /// *percent* with `min_delta` 0.01, i.e. 0.0001 on bpfree's 0–1 scale (patience 20, 100
+    /// epochs), testing the weights of the best validation accuracy; its tuned AdamW rates.
+    public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
+        let tuned: [String: [String: Double]] = [
+            "fmnist/mlp-4x2000": ["learning_rate": 3.722230492626773e-4, "weight_decay": 3.583569744251919e-4,
+                                  "readout_learning_rate": 1.1120232890144957e-2, "readout_weight_decay": 5.1200359925764015e-3],
+            "mnist/mlp-4x2000": ["learning_rate": 5.253511034001832e-4, "weight_decay": 4.227844165066995e-4,
+                                 "readout_learning_rate": 2.7075510107757122e-3, "readout_weight_decay": 3.5730744916099627e-3],
+            "mnist/mlp-3x1000": ["learning_rate": 4.759134394296565e-4, "weight_decay": 4.169096909947932e-4,
+                                 "readout_learning_rate": 1.0727571797342173e-2, "readout_weight_decay": 6.1527185182837065e-3],
+        ]
+        let defaults = (tuned["\(dataset)/\(architecture)"] ?? [:]).reduce(into: [String: String]()) { $0["ff." + $1.key] = "\($1.value)" }
+        return SeedPaper(stopping: StoppingRule(patience: 20, minDelta: 1e-4, maxEpochs: min(cap, 100), monitor: .validationAccuracy),
+                         restore: .bestValidationAccuracy, defaults: defaults)
+    }
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000, 2000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000, 2000])
 

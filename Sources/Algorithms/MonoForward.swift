@@ -34,6 +34,20 @@ public final class MonoForward: RegisteredAlgorithm {
         .choice("schedule", "sequential", of: ["sequential", "concurrent"], "layer by layer (one stage each) or all layers every batch"),
         .choice("inference", "last", of: ["last", "sum"], "predict from the last layer's G or the sum of all layers' G"),
     ]
+
+    /// The study's MF (`src/algorithms/mf.py`, `configs/mf`): Adam at its tuned rate, each layer
+    /// capped at `epochs_per_layer` and stopped on its local validation loss (min_delta 1e-4,
+    /// its patience per dataset), keeping each layer's *last* weights (no restore).
+    public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
+        let tuned: [String: (epochsPerLayer: Int, patience: Int, learningRate: Double)] = [
+            "mnist": (14, 5, 1.570297088405539e-3), "fmnist": (12, 10, 3.873086262136253e-4),
+            "cifar10": (15, 4, 3.241756767272183e-4), "cifar100": (8, 4, 1.7277890583771544e-4),
+        ]
+        guard let configuration = tuned[dataset] else { return nil }
+        return SeedPaper(stopping: StoppingRule(patience: configuration.patience, minDelta: 1e-4, maxEpochs: min(cap, configuration.epochsPerLayer)),
+                         restore: .last,
+                         defaults: ["mf.learning_rate": "\(configuration.learningRate)", "mf.weight_decay": "0"])
+    }
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 

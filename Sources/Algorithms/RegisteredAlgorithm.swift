@@ -11,6 +11,10 @@ public protocol RegisteredAlgorithm: TrainingAlgorithm {
     static var defaultArchitecture: Architecture { get }
     /// The architecture used on CIFAR when `--architecture` is not given (protocol §1).
     static var defaultCIFARArchitecture: Architecture { get }
+    /// What the original study's code did with this algorithm (protocol `seed-paper`) on
+    /// `dataset` (its names: `mnist`, `fmnist`, `cifar10`, `cifar100`) with these options;
+    /// epoch caps no larger than `cap`. Nil when the study did not run it.
+    static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper?
     /// A fresh model; randomness comes from `seed`'s named streams.
     static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                      hyperparameters: Hyperparameters, seed: UInt64) throws -> Self

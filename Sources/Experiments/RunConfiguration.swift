@@ -97,3 +97,13 @@ extension RunConfiguration {
         return options
     }
 }
+
+extension RunConfiguration {
+    /// The `--set` options with a protocol's `defaults` under them: a default gives way to the
+    /// user's own option and to the common flags (`--learning-rate`, `--weight-decay`, `--batch-size`).
+    func options(with defaults: [String: String]) -> [String: String] {
+        let flagged = [("learning_rate", overrides.learningRate != nil), ("weight_decay", overrides.weightDecay != nil),
+                       ("batch_size", overrides.batchSize != nil)].filter(\.1).map { "." + $0.0 }
+        return defaults.filter { key, _ in !flagged.contains { key.hasSuffix($0) } }.merging(options) { $1 }
+    }
+}

@@ -4,13 +4,6 @@ import Metering
 import Records
 import Training
 
-extension RunRecord.Stopping {
-    /// The record of a rule.
-    public init(_ rule: StoppingRule) {
-        self.init(monitor: rule.monitor.rawValue, patience: rule.patience, minDelta: rule.minDelta, maxEpochs: rule.maxEpochs)
-    }
-}
-
 extension RunRecord {
     /// The record of a trainer's result.
     init(_ result: TrainingResult, configuration: RunConfiguration, built: AlgorithmRegistry.Built, startedAt: String,

@@ -58,26 +58,30 @@ public enum TrainingRun {
         let (loadSeconds, loadAttoseconds) = (ContinuousClock.now - loadStart).components
         let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
                                                                                                   dataset: configuration.dataset)
+        let rules = try configuration.trainingProtocol.rules(algorithm: configuration.algorithm, dataset: configuration.dataset,
+                                                             architecture: architecture, options: configuration.options,
+                                                             base: configuration.stopping)
+        let options = configuration.options(with: rules.defaults)
         let batchSize = try AlgorithmRegistry.hyperparameters(for: configuration.algorithm, common: configuration.overrides,
-                                                              options: configuration.options).integer("batch_size")
+                                                              options: options).integer("batch_size")
         try MemoryEstimate(architecture, inputShape: data.train.sampleShape, classCount: data.train.classCount, batchSize: batchSize)
             .check(architecture: architecture, batchSize: batchSize)
-        let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: configuration.architecture,
+        let built = try AlgorithmRegistry.make(id: configuration.algorithm, architecture: architecture,
                                                inputShape: data.train.sampleShape, classCount: data.train.classCount,
-                                               common: configuration.overrides, options: configuration.options,
+                                               common: configuration.overrides, options: options,
                                                seed: configuration.seed, dataset: configuration.dataset)
         let measurement = configuration.measurement
         let intensity = try measurement.resolvedIntensity()
         let meters = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
                                              nvmlLibrary: measurement.nvmlLibrary)
         let metering = MeteringObserver(session: MeasurementSession(meters: meters.meters, traceHz: measurement.traceHz))
-        let rules = configuration.trainingProtocol.stopping(algorithm: configuration.algorithm, dataset: configuration.dataset,
-                                                            architecture: built.architecture, base: configuration.stopping)
-        var trainerConfiguration = Trainer.Configuration(stopping: rules.common, batchSize: built.batchSize, seed: configuration.seed)
+        var trainerConfiguration = Trainer.Configuration(stopping: rules.stopping, batchSize: built.batchSize, seed: configuration.seed)
         trainerConfiguration.stageStopping = rules.stages
+        trainerConfiguration.restore = rules.restore
+        trainerConfiguration.stageRestore = rules.stageRestore
         let trainer = Trainer(configuration: trainerConfiguration, observers: [metering, InterruptObserver()] + observers)
         let result = trainer.fit(built.algorithm, data: data)
-        var record = RunRecord(result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.common)
+        var record = RunRecord(result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.stopping)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
         record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
         var traceRows: [[Double?]] = []

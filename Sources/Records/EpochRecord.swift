@@ -37,16 +37,27 @@ public struct StageRecord: Sendable, Codable, Equatable {
     public var bestValidationLoss: Double?
     /// How the algorithm fitted the stage, when it says (e.g. a closed form's method).
     public var note: String?
+    /// The stopping rule the stage ran under (absent in records of earlier builds).
+    public var stopping: RunRecord.Stopping?
+    /// Which weights it kept: `best` (the rule's best epoch), `best_val_accuracy` or `last`.
+    public var restore: String?
+    /// The epoch whose weights it kept (1-based; 0: none).
+    public var restoredEpoch: Int?
 
     enum CodingKeys: String, CodingKey {
-        case name, epochs, bestEpoch = "best_epoch", bestValidationLoss = "best_val_loss", note
+        case name, epochs, bestEpoch = "best_epoch", bestValidationLoss = "best_val_loss", note, stopping, restore
+        case restoredEpoch = "restored_epoch"
     }
 
-    public init(name: String, epochs: Int, bestEpoch: Int, bestValidationLoss: Double?, note: String? = nil) {
+    public init(name: String, epochs: Int, bestEpoch: Int, bestValidationLoss: Double?, note: String? = nil,
+                stopping: RunRecord.Stopping? = nil, restore: String? = nil, restoredEpoch: Int? = nil) {
         self.name = name
         self.epochs = epochs
         self.bestEpoch = bestEpoch
         self.bestValidationLoss = bestValidationLoss
         self.note = note
+        self.stopping = stopping
+        self.restore = restore
+        self.restoredEpoch = restoredEpoch
     }
 }

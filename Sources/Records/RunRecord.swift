@@ -117,11 +117,12 @@ public struct RunRecord: Sendable, Codable, Equatable {
         self.status = status
     }
 
-    /// The validation accuracy of the restored checkpoint: the last stage's best epoch (the
-    /// tuning objective); nil when no epoch ran.
+    /// The validation accuracy of the weights the last stage kept (the tuning objective); nil
+    /// when no epoch ran.
     public var bestValidationAccuracy: Double? {
         guard let last = stages.last else { return nil }
-        return epochs.last { $0.stage == last.name && $0.epoch == last.bestEpoch }?.validationAccuracy
+        let kept = last.restoredEpoch ?? last.bestEpoch
+        return epochs.last { $0.stage == last.name && $0.epoch == kept }?.validationAccuracy
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {

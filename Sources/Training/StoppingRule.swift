@@ -1,3 +1,5 @@
+import Records
+
 /// Early stopping (protocol §3): stop after `patience` epochs without an improvement of the
 /// monitored value larger than `minDelta`, or at `maxEpochs`.
 public struct StoppingRule: Sendable, Equatable, Codable {
@@ -27,6 +29,18 @@ public struct StoppingRule: Sendable, Equatable, Codable {
         self.maxEpochs = maxEpochs
         self.monitor = monitor
     }
+}
+
+/// Which weights a stage keeps when it stops (and the test measures).
+public enum Restore: String, Sendable, Codable {
+    /// The best epoch of the stopping rule's monitored value (the harmonized protocol: the
+    /// lowest validation loss).
+    case best
+    /// The epoch of the highest validation accuracy, whatever the rule monitors (the original
+    /// study's BP: it stopped on validation loss, saved on validation accuracy).
+    case bestValidationAccuracy = "best_val_accuracy"
+    /// The last epoch's weights, no restore (the original study's MF layers and CaFo predictors).
+    case last
 }
 
 /// The state of the stopping rule over one stage's epochs.
@@ -62,5 +76,12 @@ public struct EarlyStopping: Sendable {
     /// Whether the stage must stop: the cap is reached or `patience` epochs passed without a new best.
     public var shouldStop: Bool {
         epoch >= rule.maxEpochs || epoch - bestEpoch >= rule.patience
+    }
+}
+
+extension RunRecord.Stopping {
+    /// The record of a rule.
+    public init(_ rule: StoppingRule) {
+        self.init(monitor: rule.monitor.rawValue, patience: rule.patience, minDelta: rule.minDelta, maxEpochs: rule.maxEpochs)
     }
 }

@@ -13,9 +13,19 @@ public final class Trainer {
         /// Rules of their own for stages whose name starts with the key (e.g. "blocks", "layer").
         public var stageStopping: [String: StoppingRule] = [:]
 
+        /// Which weights every stage keeps when it stops.
+        public var restore = Restore.best
+        /// Restore rules of their own for stages whose name starts with the key.
+        public var stageRestore: [String: Restore] = [:]
+
         /// The rule of a stage: its own, or the common one.
         public func rule(forStage name: String) -> StoppingRule {
             stageStopping.first { name.hasPrefix($0.key) }?.value ?? stopping
+        }
+
+        /// The restore rule of a stage: its own, or the common one.
+        public func restore(forStage name: String) -> Restore {
+            stageRestore.first { name.hasPrefix($0.key) }?.value ?? restore
         }
         /// Training batch size (the last incomplete batch is dropped).
         public var batchSize: Int
@@ -100,6 +110,8 @@ public final class Trainer {
             var rule = configuration.rule(forStage: stage.name)
             if let limit = stage.epochLimit { rule.maxEpochs = min(rule.maxEpochs, limit) }
             var stopper = EarlyStopping(rule: rule)
+            let restore = configuration.restore(forStage: stage.name)
+            var (restoredEpoch, bestAccuracy) = (0, -Double.infinity)
             let (train, validation) = algorithm.stageData(stageIndex, from: data) ?? (data.train, data.validation)
             if train.count != scheduledCount {
                 schedule = BatchSchedule(count: train.count, batchSize: configuration.batchSize, order: .shuffledDroppingLast)
@@ -113,7 +125,8 @@ public final class Trainer {
                 }
                 result.stages.append(StageRecord(name: stage.name, epochs: stopper.epoch, bestEpoch: stopper.bestEpoch,
                                                  bestValidationLoss: stopper.bestEpoch > 0 ? stopper.bestLoss : nil,
-                                                 note: algorithm.stageNote(stageIndex)))
+                                                 note: algorithm.stageNote(stageIndex), stopping: .init(rule),
+                                                 restore: restore.rawValue, restoredEpoch: restoredEpoch))
             }
             while !stopper.shouldStop {
                 let epochStart = clock.now
@@ -154,8 +167,16 @@ public final class Trainer {
                     break stageLoop
                 }
                 let validationAccuracy = Double(validationSums.correct) / Double(validation.count)
-                if stopper.record(validationLoss: validationLoss, validationAccuracy: validationAccuracy) {
+                let improved = stopper.record(validationLoss: validationLoss, validationAccuracy: validationAccuracy)
+                switch restore {
+                case .best where improved,
+                     .bestValidationAccuracy where validationAccuracy > bestAccuracy:
                     checkpoint = algorithm.parameters(of: stageIndex).map(\.value)
+                    (restoredEpoch, bestAccuracy) = (epoch, max(bestAccuracy, validationAccuracy))
+                case .last:
+                    restoredEpoch = epoch
+                default:
+                    break
                 }
                 let record = EpochRecord(stage: stage.name, epoch: epoch,
                                          trainLoss: lossSum / Double(schedule.batchCount),

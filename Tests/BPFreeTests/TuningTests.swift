@@ -273,37 +273,74 @@ final class Counts: @unchecked Sendable {
 }
 
 @Suite struct TrainingProtocolTests {
-    static func rules(_ algorithm: String, _ dataset: String, _ architecture: String, base: StoppingRule = .harmonized)
-        -> (common: StoppingRule, stages: [String: StoppingRule]) {
-        TrainingProtocol.seedPaper.stopping(algorithm: algorithm, dataset: dataset, architecture: try! Architecture(parsing: architecture), base: base)
+    static func rules(_ algorithm: String, _ dataset: String, _ architecture: String, base: StoppingRule = .harmonized) -> SeedPaper {
+        try! TrainingProtocol.seedPaper.rules(algorithm: algorithm, dataset: dataset, architecture: try! Architecture(parsing: architecture),
+                                              options: [:], base: base)
     }
 
-    @Test func harmonizedIsTheSameRuleForEveryArm() {
+    @Test func harmonizedIsTheSameRuleForEveryArm() throws {
         for algorithm in ["bp", "ff", "mf", "cafo-dfa-ce"] {
-            let rules = TrainingProtocol.harmonized.stopping(algorithm: algorithm, dataset: "fashion-mnist", architecture: .mlp(hiddenWidths: [10]), base: .harmonized)
-            #expect(rules.common == .harmonized && rules.stages.isEmpty)
+            let rules = try TrainingProtocol.harmonized.rules(algorithm: algorithm, dataset: "fashion-mnist", architecture: .mlp(hiddenWidths: [10]),
+                                                              options: [:], base: .harmonized)
+            #expect(rules.stopping == .harmonized && rules.stages.isEmpty && rules.restore == .best && rules.stageRestore.isEmpty)
+            #expect(rules.defaults.isEmpty)
         }
     }
 
-    @Test func seedPaperFollowsTheOriginalStudysTable() {
-        #expect(Self.rules("ff", "fashion-mnist", "mlp-4x2000").common == StoppingRule(patience: 20, minDelta: 0.01, maxEpochs: 100, monitor: .validationAccuracy))
-        #expect(Self.rules("mf", "fashion-mnist", "mlp-2x1000").common == StoppingRule(patience: 10, minDelta: 1e-4, maxEpochs: 100))
-        #expect(Self.rules("mf", "cifar10", "mlp-3x2000").common.patience == 4)
-        #expect(Self.rules("bp", "mnist", "mlp-4x2000").common.patience == 40)
-        #expect(Self.rules("bp", "cifar10", "cnn-3block").common.patience == 40)
+    /// Each algorithm's declaration of what the study's code did (issue: a faithful seed-paper).
+    @Test func seedPaperFollowsWhatTheStudysCodeDid() {
+        // FF compares accuracy in percent with min_delta 0.01: 0.0001 on the 0–1 scale.
+        let ff = Self.rules("ff", "fashion-mnist", "mlp-4x2000")
+        #expect(ff.stopping == StoppingRule(patience: 20, minDelta: 1e-4, maxEpochs: 100, monitor: .validationAccuracy))
+        #expect(ff.restore == .bestValidationAccuracy && ff.defaults["ff.readout_learning_rate"] == "0.011120232890144957")
+        // MF: each layer capped at epochs_per_layer (12 on Fashion-MNIST), its last weights kept.
+        let mf = Self.rules("mf", "fashion-mnist", "mlp-2x1000")
+        #expect(mf.stopping == StoppingRule(patience: 10, minDelta: 1e-4, maxEpochs: 12) && mf.restore == .last)
+        #expect(mf.defaults == ["mf.learning_rate": "0.0003873086262136253", "mf.weight_decay": "0"])
+        #expect(Self.rules("mf", "cifar10", "mlp-3x2000").stopping.patience == 4)
+        // BP: stops on validation loss, tests the best validation accuracy, its tuned AdamW values.
+        let bp = Self.rules("bp", "fashion-mnist", "mlp-2x1000")
+        #expect(bp.stopping == StoppingRule(patience: 10, minDelta: 0, maxEpochs: 100) && bp.restore == .bestValidationAccuracy)
+        #expect(bp.defaults == ["bp.learning_rate": "0.00021316290979390737", "bp.weight_decay": "2.7122805865833542e-05"])
+        #expect(Self.rules("bp", "mnist", "mlp-4x2000").stopping.patience == 40)
+        #expect(Self.rules("bp", "cifar10", "cnn-3block").stopping.patience == 40)
+        // CaFo: predictors keep their last epoch; DFA blocks run a fixed number of epochs.
         let cafo = Self.rules("cafo-dfa-ce", "fashion-mnist", "cnn-3block")
-        #expect(cafo.stages["predictor"] == StoppingRule(patience: 6, minDelta: 1e-3, maxEpochs: 100))
+        #expect(cafo.stages["predictor"] == StoppingRule(patience: 6, minDelta: 1e-3, maxEpochs: 85) && cafo.restore == .last)
         #expect(cafo.stages["blocks"] == StoppingRule(patience: 15, minDelta: 0, maxEpochs: 15, monitor: .none))
+        #expect(cafo.defaults["cafo.block_learning_rate"] == "0.0001384690524742107")
         #expect(Self.rules("cafo-rand-ce", "mnist", "cnn-3block").stages == ["predictor": StoppingRule(patience: 8, minDelta: 5e-4, maxEpochs: 100)])
-        // A smaller --epochs still caps every unit.
+        // Fashion-MNIST Rand: its config's stopping keys were not read; the code's defaults ran.
+        #expect(Self.rules("cafo-rand-ce", "fashion-mnist", "cnn-3block").stopping == StoppingRule(patience: 10, minDelta: 0, maxEpochs: 100))
+        // A smaller --epochs still caps every unit; an algorithm the study did not run keeps the harmonized rules.
         #expect(Self.rules("cafo-dfa-ce", "cifar10", "cnn-3block", base: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 3)).stages["blocks"]!.maxEpochs == 3)
+        #expect(Self.rules("dfa", "fashion-mnist", "mlp-2x1000").stopping == .harmonized)
+    }
+
+    /// The issue's bar, on Fashion-MNIST-format files: MF under seed-paper without --epochs runs
+    /// at most 12 epochs per layer and tests each layer's last weights, and says so per stage.
+    @Test func seedPaperMFCapsEachLayerAndKeepsItsLastWeights() throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 600, test: 100)
+        try Train.parse(["--algorithm", "mf", "--architecture", "mlp:16,16", "--dataset", "fashion-mnist", "--data-dir", folder,
+                         "--protocol", "seed-paper", "--patience", "50", "--threads", "1", "--no-store", "--output", folder + "/mf.json"]).run()
+        let record = try RunRecord.decoded(from: Data(contentsOf: URL(fileURLWithPath: folder + "/mf.json")))
+        #expect(record.hyperparameters["learning_rate"] == .real(3.873086262136253e-4))
+        for stage in record.stages {
+            #expect(stage.epochs <= 12 && stage.stopping == RunRecord.Stopping(monitor: "val_loss", patience: 10, minDelta: 1e-4, maxEpochs: 12))
+            #expect(stage.restore == "last" && stage.restoredEpoch == stage.epochs, "\(stage)")
+        }
     }
 
     @Test func aSeedPaperRunRecordsItsRulesAndTheAuditFlagsTheMix() throws {
         let folder = IDXFiles.temporaryFolder()
-        let dataset = "synthetic:samples=600,classes=3,shape=2x6x6"
+        IDXFiles.writeDataset(to: folder, train: 300, test: 60)
+        #expect(throws: ValidationError.self, "the study ran no synthetic data") {
+            try Train.parse(["--algorithm", "mf", "--dataset", "synthetic", "--protocol", "seed-paper", "--no-store"]).run()
+        }
         for algorithm in ["cafo-dfa-ce", "bp"] {
-            try Train.parse(["--algorithm", algorithm, "--architecture", "cnn:3,6", "--dataset", dataset, "--epochs", "4", "--threads", "1",
+            try Train.parse(["--algorithm", algorithm, "--architecture", "cnn:3,6", "--dataset", "fashion-mnist", "--data-dir", folder,
+                             "--epochs", "4", "--threads", "1",
                              "--protocol", algorithm == "bp" ? "harmonized" : "seed-paper", "--store", folder + "/s.sqlite",
                              "--output", folder + "/\(algorithm).json"]).run()
         }
