@@ -87,6 +87,7 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
     /// flattened feature size after each block. `batchNormEpsilon` is PyTorch's 1e-5 for BP, the
     /// official CaFo code's 1e-4 there; `trainBatchNorm` says whether γ and β are parameters.
     public func makeBlocks(inputShape: [Int], batchNormEpsilon: Float = 1e-5, trainBatchNorm: Bool = true,
+                           convolutionInit: WeightInit = .pytorch,
                            using generator: inout SeededGenerator) throws -> (blocks: [Sequential], featureSizes: [Int]) {
         guard case .cnn(let channels) = self else { preconditionFailure("makeBlocks on an MLP") }
         guard let (c, h, w) = Self.imageShape(inputShape) else {
@@ -101,7 +102,7 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
             var layers: [any Layer] = index == 0 ? [ChannelsLast(channels: c, height: h, width: w)] : []
             layers += [
                 Conv2D(inputChannels: inChannels, outputChannels: out, kernelSize: 3, stride: 1, padding: 1, bias: false,
-                       name: "block\(index + 1).conv", using: &generator),
+                       initialisation: convolutionInit, name: "block\(index + 1).conv", using: &generator),
                 ReLU(), MaxPool2D(),
                 BatchNorm2D(channels: out, epsilon: batchNormEpsilon, affineTrained: trainBatchNorm, name: "block\(index + 1).bn"),
             ]
@@ -113,24 +114,38 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The BP network of this shape: Flatten → [Linear → ReLU]* → Linear to the classes, or
-    /// the CNN blocks → Flatten → Linear to the classes.
-    public func makeNetwork(inputShape: [Int], classCount: Int, using generator: inout SeededGenerator) throws -> Sequential {
+    /// the CNN blocks → Flatten → Linear to the classes. `initialisation` `.study` starts it as
+    /// the study's models did: its MLP (`MF_MLP`) with hidden weights U(±√(6/fan_in)), zero
+    /// biases and output weights N(0, 0.01²); its CNN (`CaFo_CNN`) with Kaiming-uniform
+    /// convolutions and PyTorch's output layer.
+    public func makeNetwork(inputShape: [Int], classCount: Int, initialisation: Initialisation = .pytorch,
+                            using generator: inout SeededGenerator) throws -> Sequential {
+        let study = initialisation == .study
         switch self {
         case .cnn:
-            let (blocks, sizes) = try makeBlocks(inputShape: inputShape, using: &generator)
+            let (blocks, sizes) = try makeBlocks(inputShape: inputShape, convolutionInit: study ? .kaimingReLU : .pytorch, using: &generator)
             return Sequential(blocks + [Flatten(), Linear(inputSize: sizes.last!, outputSize: classCount, name: "output", using: &generator)])
         case .mlp(let widths):
             var layers: [any Layer] = [Flatten()]
             var width = inputShape.reduce(1, *)
             for (index, next) in widths.enumerated() {
-                layers.append(Linear(inputSize: width, outputSize: next, name: "layer\(index + 1)", using: &generator))
+                layers.append(Linear(inputSize: width, outputSize: next, initialisation: study ? .kaimingReLU : .pytorch,
+                                     name: "layer\(index + 1)", using: &generator))
                 layers.append(ReLU())
                 width = next
             }
-            layers.append(Linear(inputSize: width, outputSize: classCount, name: "output", using: &generator))
+            layers.append(Linear(inputSize: width, outputSize: classCount, initialisation: study ? .normal(standardDeviation: 0.01) : .pytorch,
+                                 name: "output", using: &generator))
             return Sequential(layers)
         }
     }
+}
+
+/// How an algorithm's network starts: PyTorch's default layers, or as the study's code started
+/// it (protocol `seed-paper`; each algorithm says what that is).
+public enum Initialisation: String, Sendable {
+    case pytorch
+    case study
 }
 
 /// A bad setting: names the flag or field and what is wrong with it.

@@ -16,12 +16,16 @@ public final class Backpropagation: RegisteredAlgorithm {
         .real("beta1", 0.9, in: 0...0.999_999, "AdamW β1"),
         .real("beta2", 0.999, in: 0...0.999_999, "AdamW β2"),
         .real("epsilon", 1e-8, "AdamW ε"),
+        .choice("init", "pytorch", of: ["pytorch", "study"],
+                "initial weights: PyTorch's defaults, or the study's (MLP: hidden U(±√(6/fan_in)), b = 0, output N(0, 0.01²); CNN: Kaiming-uniform convolutions)"),
     ]
 
     /// The study's BP (`src/baselines/bp.py`, `configs/bp_baselines`): AdamW with its tuned rate
     /// and decay per configuration, stopped on validation loss (min_delta 0, its patience per
     /// configuration, 100 epochs), tested with the weights of the best validation *accuracy*
-    /// (`save_best_metric: bp_val_accuracy`).
+    /// (`save_best_metric: bp_val_accuracy`). Its networks start as the study's models: `MF_MLP`
+    /// for the 2x1000 and 3x2000 MLPs, `CaFo_CNN` for the CNN, PyTorch's layers for the `FF_MLP`
+    /// configurations (3x1000, 4x2000).
     public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
         let tuned: [String: (patience: Int, learningRate: Double, weightDecay: Double)] = [
             "mnist/mlp-2x1000": (10, 1.9762189340280086e-4, 7.4763120622522945e-6),
@@ -37,10 +41,16 @@ public final class Backpropagation: RegisteredAlgorithm {
             "cifar100/cnn-3block": (20, 3.201243830098061e-4, 5.880350745731698e-5),
         ]
         let configuration = tuned["\(dataset)/\(architecture)"]
+        var defaults = configuration.map { ["bp.learning_rate": "\($0.learningRate)", "bp.weight_decay": "\($0.weightDecay)"] } ?? [:]
+        let model: Initialisation
+        switch architecture {
+        case .cnn: model = .study
+        case .mlp: model = ["mlp-2x1000", "mlp-3x2000"].contains(architecture.description) ? .study : .pytorch
+        }
+        defaults["bp.init"] = model.rawValue
         return SeedPaper(stopping: StoppingRule(patience: configuration?.patience ?? StoppingRule.harmonized.patience, minDelta: 0,
                                                 maxEpochs: min(cap, 100)),
-                         restore: .bestValidationAccuracy,
-                         defaults: configuration.map { ["bp.learning_rate": "\($0.learningRate)", "bp.weight_decay": "\($0.weightDecay)"] } ?? [:])
+                         restore: .bestValidationAccuracy, defaults: defaults)
     }
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
@@ -62,7 +72,8 @@ public final class Backpropagation: RegisteredAlgorithm {
     public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters: Hyperparameters, seed: UInt64) throws -> Backpropagation {
         var generator = SeededGenerator(seed: seed, stream: "weights")
-        let network = try architecture.makeNetwork(inputShape: inputShape, classCount: classCount, using: &generator)
+        let network = try architecture.makeNetwork(inputShape: inputShape, classCount: classCount, initialisation: hyperparameters.choice("init"),
+                                                   using: &generator)
         return Backpropagation(network: network, hyperparameters: hyperparameters)
     }
 

@@ -13,6 +13,14 @@ public final class CascadedForward: RegisteredAlgorithm {
     public enum Blocks: String, Sendable { case rand, dfa }
     /// The predictors' loss.
     public enum Loss: String, Sendable { case ce, mse, sl }
+    /// What the blocks' BatchNorm normalises with.
+    public enum BatchNormStatistics: String, Sendable {
+        /// The statistics of the training split's block features.
+        case train
+        /// PyTorch's running statistics after `CaFo_CNN`'s shape probe (one training-mode pass
+        /// of a zero image): mean 0, variance 0.9 (the study's frozen random blocks never saw data).
+        case initial
+    }
     /// How the CE and SL predictors are trained.
     public enum Solver: String, Sendable {
         /// Minibatches with Adam (bpfree's default).
@@ -38,6 +46,9 @@ public final class CascadedForward: RegisteredAlgorithm {
         .integer("batch_size", 128, "training batch size (block pre-training and predictors)"),
         .choice("inference", "logits", of: ["logits", "probabilities"], "sum the predictors' logits, or their softmax/sparsemax outputs (official)"),
         .real("bn_epsilon", 1e-4, "BatchNorm ε of the blocks (official code: 1e-4)"),
+        .choice("bn_statistics", "train", of: ["train", "initial"],
+                "what the blocks' BatchNorm normalises with: the training split's block features, or PyTorch's initial running statistics after its constructor's pass over zeros (mean 0, variance 0.9), as the study's frozen random blocks did"),
+        .choice("init", "pytorch", of: ["pytorch", "study"], "convolutions: PyTorch's U(±1/√fan_in), or the study's Kaiming-uniform U(±√(6/fan_in))"),
         .integer("chunk", 500, "samples per chunk when block features are computed"),
     ]
 
@@ -65,8 +76,12 @@ public final class CascadedForward: RegisteredAlgorithm {
         let isDFA = options["cafo.blocks"] == "dfa"
         guard let c = (isDFA ? dfa : rand)[dataset] else { return nil }
         let predictor = StoppingRule(patience: c.patience, minDelta: c.minDelta, maxEpochs: min(cap, c.cap))
+        // Its blocks: Kaiming-uniform convolutions, PyTorch's BatchNorm ε; frozen random blocks
+        // normalise with the running statistics of the constructor's shape probe.
         var seedPaper = SeedPaper(stopping: predictor, stages: ["predictor": predictor], restore: .last,
-                                  defaults: ["cafo.learning_rate": "\(c.learningRate)", "cafo.weight_decay": "\(c.weightDecay)"])
+                                  defaults: ["cafo.learning_rate": "\(c.learningRate)", "cafo.weight_decay": "\(c.weightDecay)",
+                                             "cafo.init": Initialisation.study.rawValue, "cafo.bn_epsilon": "1e-05"])
+        if !isDFA { seedPaper.defaults["cafo.bn_statistics"] = BatchNormStatistics.initial.rawValue }
         if isDFA {
             seedPaper.stages["blocks"] = StoppingRule(patience: c.blockEpochs, minDelta: 0, maxEpochs: min(cap, c.blockEpochs), monitor: .none)
             seedPaper.defaults["cafo.block_learning_rate"] = "\(c.blockLearningRate)"
@@ -89,6 +104,7 @@ public final class CascadedForward: RegisteredAlgorithm {
     let inference: Inference
     let step: Float
     let chunk: Int
+    let batchNormStatistics: BatchNormStatistics
     private let predictorOptimizer: Adam
     // DFA block pre-training: an auxiliary head on the last block and fixed feedback matrices
     // (C×D_b, unit-norm rows) for the others.
@@ -128,6 +144,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         inference = h.choice("inference")
         step = Float(h.real("step"))
         chunk = h.integer("chunk")
+        batchNormStatistics = h.choice("bn_statistics")
         predictorOptimizer = Adam(learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay")))
         blockOptimizer = blockKind == .dfa
             ? Adam(learningRate: Float(h.real("block_learning_rate")), weightDecay: Float(h.real("block_weight_decay"))) : nil
@@ -149,8 +166,10 @@ public final class CascadedForward: RegisteredAlgorithm {
         }
         let kind: Blocks = h.choice("blocks")
         var weights = SeededGenerator(seed: seed, stream: "weights")
+        let initialisation: Initialisation = h.choice("init")
         let (blocks, sizes) = try architecture.makeBlocks(inputShape: inputShape, batchNormEpsilon: Float(h.real("bn_epsilon")),
-                                                          trainBatchNorm: kind == .dfa, using: &weights)
+                                                          trainBatchNorm: kind == .dfa,
+                                                          convolutionInit: initialisation == .study ? .kaimingReLU : .pytorch, using: &weights)
         guard case .cnn(let channels) = architecture, let (_, height, width) = Architecture.imageShape(inputShape) else {
             preconditionFailure("makeBlocks checked the shape")
         }
@@ -235,14 +254,20 @@ public final class CascadedForward: RegisteredAlgorithm {
     }
 
     /// Block `b` on the training split, its BatchNorm normalising with the statistics of these
-    /// training features (never those of another split).
+    /// training features (never those of another split), or with the initial ones.
     func trainBlockFeatures(_ b: Int, input: Tensor) -> Tensor {
         let layers = blocks[b].layers
         let batchNorm = layers.last as! BatchNorm2D
         let body = Sequential(Array(layers.dropLast()))
         var features = forwardInChunks(b, input: input, through: body)
-        let statistics = BatchNorm2D.statistics(of: features, channels: batchNorm.channels)
-        batchNorm.setStatistics(mean: statistics.mean.map(Float.init), variance: statistics.variance.map(Float.init))
+        switch batchNormStatistics {
+        case .train:
+            let statistics = BatchNorm2D.statistics(of: features, channels: batchNorm.channels)
+            batchNorm.setStatistics(mean: statistics.mean.map(Float.init), variance: statistics.variance.map(Float.init))
+        case .initial:
+            // PyTorch's momentum 0.1 update of (0, 1) by a batch of zeros: (0, 0.9·1 + 0.1·0).
+            batchNorm.setStatistics(mean: Array(repeating: 0, count: batchNorm.channels), variance: Array(repeating: 0.9, count: batchNorm.channels))
+        }
         // Normalise in place, chunk by chunk.
         let n = features.rows, d = featureSizes[b]
         for start in stride(from: 0, to: n, by: chunk) {

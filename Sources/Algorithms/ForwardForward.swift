@@ -33,6 +33,13 @@ public final class ForwardForward: RegisteredAlgorithm {
         case readout
     }
 
+    public enum ReadoutTraining: String, Sendable {
+        /// Only when it predicts (`inference=readout`).
+        case ifUsed = "if-used"
+        /// Always, as the study's code did (its cost counts; the goodness still predicts).
+        case always
+    }
+
     public enum OptimizerKind: String, Sendable {
         case adamw
         /// SGD with momentum 0.9.
@@ -66,11 +73,16 @@ public final class ForwardForward: RegisteredAlgorithm {
         .choice("cooldown", "linear", of: ["none", "linear"], "linear LR cool-down over the second half of the epoch cap"),
         .real("label_value", 1, "value of the embedded one-hot label"),
         .real("epsilon", 1e-8, "ε of the normalisation, added outside the square root"),
+        .choice("init", "pytorch", of: ["pytorch", "study"], "initial weights: PyTorch's U(±1/√fan_in), or the study's N(0, 1/fan_out); biases 0"),
+        .choice("train_readout", "if-used", of: ["if-used", "always"],
+                "train the softmax readout only for inference=readout, or always (the study's code trains it in the window and predicts by goodness)"),
     ]
 
     /// The study's FF (`src/algorithms/ff.py`, `configs/ff`): stopped on validation accuracy in
     /// *percent* with `min_delta` 0.01, i.e. 0.0001 on bpfree's 0–1 scale (patience 20, 100
-    /// epochs), testing the weights of the best validation accuracy; its tuned AdamW rates.
+    /// epochs), testing the weights of the best validation accuracy; its tuned AdamW rates; its
+    /// initialisation (`N(0, 1/fan_out)`); its downstream classifier trained inside the window
+    /// though the goodness predicts.
     public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
         let tuned: [String: [String: Double]] = [
             "fmnist/mlp-4x2000": ["learning_rate": 3.722230492626773e-4, "weight_decay": 3.583569744251919e-4,
@@ -80,7 +92,9 @@ public final class ForwardForward: RegisteredAlgorithm {
             "mnist/mlp-3x1000": ["learning_rate": 4.759134394296565e-4, "weight_decay": 4.169096909947932e-4,
                                  "readout_learning_rate": 1.0727571797342173e-2, "readout_weight_decay": 6.1527185182837065e-3],
         ]
-        let defaults = (tuned["\(dataset)/\(architecture)"] ?? [:]).reduce(into: [String: String]()) { $0["ff." + $1.key] = "\($1.value)" }
+        var defaults = (tuned["\(dataset)/\(architecture)"] ?? [:]).reduce(into: [String: String]()) { $0["ff." + $1.key] = "\($1.value)" }
+        defaults["ff.init"] = Initialisation.study.rawValue
+        if case .mlp(let widths) = architecture, widths.count >= 2 { defaults["ff.train_readout"] = ReadoutTraining.always.rawValue }
         return SeedPaper(stopping: StoppingRule(patience: 20, minDelta: 1e-4, maxEpochs: min(cap, 100), monitor: .validationAccuracy),
                          restore: .bestValidationAccuracy, defaults: defaults)
     }
@@ -166,16 +180,18 @@ public final class ForwardForward: RegisteredAlgorithm {
             labelValue: Float(h.real("label_value")), epsilon: Float(h.real("epsilon")),
             negatives: h.choice("negatives"), schedule: h.choice("schedule"), inference: h.choice("inference"),
             cooldown: h.choice("cooldown"))
-        if settings.inference == .readout, widths.count < 2 {
-            throw ConfigurationError(field: "--set", problem: "ff.inference=readout reads layers ≥ 2; the architecture has \(widths.count) hidden layer")
+        let trainsReadout = settings.inference == .readout || h.choice("train_readout", as: ReadoutTraining.self) == .always
+        if trainsReadout, widths.count < 2 {
+            throw ConfigurationError(field: "--set", problem: "ff's readout reads layers ≥ 2; the architecture has \(widths.count) hidden layer")
         }
+        let initialisation: Initialisation = h.choice("init")
         var generator = SeededGenerator(seed: seed, stream: "weights")
         var units: [Unit] = []
         var fanIn = inputSize
         for (index, width) in widths.enumerated() {
-            // PyTorch's default weights; biases start at zero as in the study's FF model.
-            let bound = 1 / Float(fanIn).squareRoot()
-            let linear = Linear(weight: Tensor(shape: [width, fanIn], uniformIn: -bound...bound, using: &generator),
+            // Biases start at zero as in the study's FF model.
+            let weights: WeightInit = initialisation == .study ? .normal(standardDeviation: 1 / Float(width).squareRoot()) : .pytorch
+            let linear = Linear(weight: weights.weight([width, fanIn], fanIn: fanIn, using: &generator),
                                 bias: Tensor(zeros: [width]), name: "layer\(index + 1)")
             let threshold = h.realUnlessKeyword("threshold").map(Float.init)
                 ?? (settings.goodness == .sum ? Float(width) : 1)
@@ -189,7 +205,7 @@ public final class ForwardForward: RegisteredAlgorithm {
                 : SGD(learningRate: Float(lr), momentum: 0.9, weightDecay: Float(wd))
         }
         var readout: Linear?
-        if settings.inference == .readout {
+        if trainsReadout {
             let featureCount = widths.dropFirst().reduce(0, +)
             readout = Linear(weight: Tensor(zeros: [classCount, featureCount]), bias: nil, name: "readout")
         }

@@ -25,6 +25,13 @@ public final class MonoForward: RegisteredAlgorithm {
         case sum
     }
 
+    /// Whether M0, a projection of the raw input, is trained too.
+    public enum InputProjectionRule: String, Sendable {
+        case none
+        /// First, as its own stage (the study's code); never used to predict.
+        case trained
+    }
+
     public static let id = "mf"
     /// Defaults: the study's Optuna-tuned Fashion-MNIST 2x1000 configuration (Adam, no decay).
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
@@ -33,11 +40,14 @@ public final class MonoForward: RegisteredAlgorithm {
         .integer("batch_size", 128, "training batch size"),
         .choice("schedule", "sequential", of: ["sequential", "concurrent"], "layer by layer (one stage each) or all layers every batch"),
         .choice("inference", "last", of: ["last", "sum"], "predict from the last layer's G or the sum of all layers' G"),
+        .choice("input_projection", "none", of: ["none", "trained"],
+                "also train M0, a projection of the raw input, first (the study's code does; it never predicts, its cost counts)"),
     ]
 
     /// The study's MF (`src/algorithms/mf.py`, `configs/mf`): Adam at its tuned rate, each layer
     /// capped at `epochs_per_layer` and stopped on its local validation loss (min_delta 1e-4,
-    /// its patience per dataset), keeping each layer's *last* weights (no restore).
+    /// its patience per dataset), keeping each layer's *last* weights (no restore), after
+    /// training M0 on the input the same way.
     public static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper? {
         let tuned: [String: (epochsPerLayer: Int, patience: Int, learningRate: Double)] = [
             "mnist": (14, 5, 1.570297088405539e-3), "fmnist": (12, 10, 3.873086262136253e-4),
@@ -46,7 +56,7 @@ public final class MonoForward: RegisteredAlgorithm {
         guard let configuration = tuned[dataset] else { return nil }
         return SeedPaper(stopping: StoppingRule(patience: configuration.patience, minDelta: 1e-4, maxEpochs: min(cap, configuration.epochsPerLayer)),
                          restore: .last,
-                         defaults: ["mf.learning_rate": "\(configuration.learningRate)", "mf.weight_decay": "0"])
+                         defaults: ["mf.learning_rate": "\(configuration.learningRate)", "mf.weight_decay": "0", "mf.input_projection": "trained"])
     }
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
@@ -90,17 +100,40 @@ public final class MonoForward: RegisteredAlgorithm {
         }
     }
 
+    /// M0: the input's own projection to the classes, trained by its local cross-entropy.
+    final class InputProjection {
+        let projection: Linear
+        let optimizer: Adam
+
+        init(projection: Linear, learningRate: Float, weightDecay: Float) {
+            self.projection = projection
+            optimizer = Adam(learningRate: learningRate, weightDecay: weightDecay)
+        }
+
+        func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> Float {
+            let (value, _) = loss.lossAndGradient(logits: projection.forward(x, mode: .training), labels: labels)
+            _ = projection.backward(loss.gradient, inputGradient: .notNeeded)
+            optimizer.step(projection.parameters)
+            return value
+        }
+    }
+
     let units: [Unit]
+    let inputProjection: InputProjection?
     let schedule: Schedule
     let inference: Inference
     private let loss = SoftmaxCrossEntropy()
     private var scoreSum = Tensor(zeros: [0])
 
-    init(units: [Unit], schedule: Schedule, inference: Inference) {
+    init(units: [Unit], inputProjection: InputProjection? = nil, schedule: Schedule, inference: Inference) {
         self.units = units
+        self.inputProjection = inputProjection
         self.schedule = schedule
         self.inference = inference
     }
+
+    /// Stages before the first layer's: M0's when it is trained on its own.
+    private var layerStageOffset: Int { inputProjection != nil && schedule == .sequential ? 1 : 0 }
 
     /// Initialisation of the study's code: `W ~ U(±√(6/fan_in))`, `b = 0`, `M ~ U(±1/√h)`.
     public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
@@ -113,40 +146,45 @@ public final class MonoForward: RegisteredAlgorithm {
         var units: [Unit] = []
         var fanIn = inputSize
         for (index, width) in widths.enumerated() {
-            let bound = (6 / Float(fanIn)).squareRoot()
-            let linear = Linear(weight: Tensor(shape: [width, fanIn], uniformIn: -bound...bound, using: &generator),
-                                bias: Tensor(zeros: [width]), name: "layer\(index + 1)")
-            let projectionBound = 1 / Float(width).squareRoot()
-            let projection = Linear(weight: Tensor(shape: [classCount, width], uniformIn: -projectionBound...projectionBound, using: &generator),
-                                    bias: nil, name: "layer\(index + 1).projection")
+            let linear = Linear(inputSize: fanIn, outputSize: width, initialisation: .kaimingReLU, name: "layer\(index + 1)", using: &generator)
+            let projection = Linear(inputSize: width, outputSize: classCount, bias: false, name: "layer\(index + 1).projection", using: &generator)
             units.append(Unit(linear: linear, projection: projection,
                               learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay"))))
             fanIn = width
         }
-        return MonoForward(units: units, schedule: h.choice("schedule"), inference: h.choice("inference"))
+        let inputProjection: InputProjection? = h.choice("input_projection", as: InputProjectionRule.self) == .trained
+            ? InputProjection(projection: Linear(inputSize: inputSize, outputSize: classCount, bias: false, name: "input.projection", using: &generator),
+                              learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay")))
+            : nil
+        return MonoForward(units: units, inputProjection: inputProjection, schedule: h.choice("schedule"), inference: h.choice("inference"))
     }
 
     public var stages: [Stage] {
         switch schedule {
-        case .sequential: units.indices.map { Stage(name: "layer\($0 + 1)") }
+        case .sequential: (inputProjection == nil ? [] : [Stage(name: "input")]) + units.indices.map { Stage(name: "layer\($0 + 1)") }
         case .concurrent: [Stage(name: "layers")]
         }
     }
 
     public func parameters(of stage: Int) -> [Parameter] {
-        schedule == .sequential ? units[stage].parameters : units.flatMap(\.parameters)
+        let m0 = inputProjection?.projection.parameters ?? []
+        guard schedule == .sequential else { return m0 + units.flatMap(\.parameters) }
+        return stage < layerStageOffset ? m0 : units[stage - layerStageOffset].parameters
     }
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         var x = batch.inputs
         switch schedule {
         case .sequential:
+            if stage < layerStageOffset { return inputProjection!.trainStep(x, labels: batch.labels, loss: loss) }
+            let layer = stage - layerStageOffset
             // Frozen layers below the stage only feed it.
-            for unit in units[..<stage] { x = unit.activations(x, mode: .inference) }
-            return units[stage].trainStep(x, labels: batch.labels, loss: loss).0
+            for unit in units[..<layer] { x = unit.activations(x, mode: .inference) }
+            return units[layer].trainStep(x, labels: batch.labels, loss: loss).0
         case .concurrent:
             // NOTE: the reported training loss is the last layer's local loss; validation monitors
             // the inference rule's cross-entropy (the same quantity with `inference=last`).
+            _ = inputProjection?.trainStep(x, labels: batch.labels, loss: loss)
             var last: Float = 0
             for unit in units { (last, x) = unit.trainStep(x, labels: batch.labels, loss: loss) }
             return last
@@ -156,8 +194,15 @@ public final class MonoForward: RegisteredAlgorithm {
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         guard schedule == .sequential else { return predictionSums(batch) }
         var x = batch.inputs
-        for unit in units[...stage] { x = unit.activations(x, mode: .inference) }
-        let result = SoftmaxCrossEntropy.evaluate(logits: units[stage].projection.forward(x, mode: .inference), labels: batch.labels)
+        let logits: Tensor
+        if stage < layerStageOffset {
+            logits = inputProjection!.projection.forward(x, mode: .inference)
+        } else {
+            let layer = stage - layerStageOffset
+            for unit in units[...layer] { x = unit.activations(x, mode: .inference) }
+            logits = units[layer].projection.forward(x, mode: .inference)
+        }
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

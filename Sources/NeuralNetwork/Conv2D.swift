@@ -17,10 +17,10 @@ public final class Conv2D: Layer {
     /// The last training-mode input (backward needs it for dW), released by backward.
     private var input: Tensor?
 
-    /// A convolution with PyTorch's default initialisation: weight and bias `U(±1/√fan_in)`,
-    /// fan_in = inputChannels·kernelSize².
+    /// A convolution initialised by `initialisation` (PyTorch's default: weight and bias
+    /// `U(±1/√fan_in)`), fan_in = inputChannels·kernelSize².
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, name: String = "conv", using generator: inout SeededGenerator) {
+                bias: Bool = true, initialisation: WeightInit = .pytorch, name: String = "conv", using generator: inout SeededGenerator) {
         precondition(inputChannels > 0 && outputChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0)
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
@@ -30,9 +30,8 @@ public final class Conv2D: Layer {
         kernel = ConvolutionKernel(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
                                    stride: stride, padding: padding)
         let fanIn = inputChannels * kernelSize * kernelSize
-        let bound = 1 / Float(fanIn).squareRoot()
-        weight = Parameter(name: name + ".weight", value: Tensor(shape: [outputChannels, fanIn], uniformIn: -bound...bound, using: &generator))
-        self.bias = bias ? Parameter(name: name + ".bias", value: Tensor(shape: [outputChannels], uniformIn: -bound...bound, using: &generator)) : nil
+        weight = Parameter(name: name + ".weight", value: initialisation.weight([outputChannels, fanIn], fanIn: fanIn, using: &generator))
+        self.bias = bias ? Parameter(name: name + ".bias", value: initialisation.bias(outputChannels, fanIn: fanIn, using: &generator)) : nil
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }

@@ -10,15 +10,12 @@ public final class Linear: Layer {
     private var output = Tensor(zeros: [0])
     private var inputGradientBuffer = Tensor(zeros: [0])
 
-    /// A layer with PyTorch's default initialisation: `W, b ~ U(±1/√inputSize)`
-    /// (Kaiming-uniform with a = √5).
-    public init(inputSize: Int, outputSize: Int, bias: Bool = true, name: String = "linear",
+    /// A layer initialised by `initialisation` (PyTorch's default: `W, b ~ U(±1/√inputSize)`).
+    public init(inputSize: Int, outputSize: Int, bias: Bool = true, initialisation: WeightInit = .pytorch, name: String = "linear",
                 using generator: inout SeededGenerator) {
-        let bound = 1 / Float(inputSize).squareRoot()
-        weight = Parameter(name: name + ".weight",
-                           value: Tensor(shape: [outputSize, inputSize], uniformIn: -bound...bound, using: &generator))
+        weight = Parameter(name: name + ".weight", value: initialisation.weight([outputSize, inputSize], fanIn: inputSize, using: &generator))
         self.bias = bias
-            ? Parameter(name: name + ".bias", value: Tensor(shape: [outputSize], uniformIn: -bound...bound, using: &generator))
+            ? Parameter(name: name + ".bias", value: initialisation.bias(outputSize, fanIn: inputSize, using: &generator))
             : nil
     }
 

@@ -18,7 +18,9 @@ import Training
     /// (id, options, learning-rate override, epochs) of every algorithm and schedule.
     static let variants: [(String, [String: String], Double?, Int)] = [
         ("bp", [:], 3e-3, 10),
+        ("bp", ["bp.init": "study"], 3e-3, 10),
         ("mf", [:], 3e-3, 8),
+        ("mf", ["mf.input_projection": "trained"], 3e-3, 8),
         ("mf", ["mf.schedule": "concurrent"], 3e-3, 10),
         ("mf", ["mf.schedule": "concurrent", "mf.inference": "sum"], 3e-3, 10),
         ("dfa", [:], 3e-3, 10),
@@ -27,6 +29,7 @@ import Training
         ("ff", ["ff.normalization": "l2", "ff.goodness": "mean", "ff.threshold": "2"], 3e-2, 10),
         ("ff", ["ff.schedule": "greedy"], 3e-3, 6),
         ("ff", ["ff.inference": "readout"], 3e-3, 10),
+        ("ff", ["ff.init": "study", "ff.train_readout": "always"], 3e-3, 10),
         ("ff", ["ff.negatives": "hard", "ff.optimizer": "sgd", "ff.cooldown": "linear"], 3e-2, 10),
     ]
 
@@ -50,6 +53,22 @@ import Training
         #expect(first == run())
     }
 
+    /// The study's MF trains M0 on the input first, to its own stop; it never predicts.
+    @Test func monoForwardTrainsTheInputProjectionFirstWhenAsked() {
+        let algorithm = build("mf", widths: [16, 16], common: CommonHyperparameters(batchSize: 32), options: ["mf.input_projection": "trained"])
+        #expect(algorithm.stages.map(\.name) == ["input", "layer1", "layer2"])
+        #expect(algorithm.parameters(of: 0).map(\.name) == ["input.projection.weight"])
+        #expect(algorithm.parameters(of: 0)[0].value.shape == [4, 16])
+        let result = Self.trainer(epochs: 2, batchSize: 32).fit(algorithm, data: Self.data)
+        #expect(result.stages.map(\.name) == ["input", "layer1", "layer2"])
+        #expect(result.effectiveEpochs == 6)
+        // M0 only costs: whatever it holds, the predictions stay.
+        let test = firstBatch(of: Self.data.test, count: 500)
+        let correct = algorithm.countCorrect(test)
+        algorithm.parameters(of: 0)[0].value.fill(7)
+        #expect(algorithm.countCorrect(test) == correct)
+    }
+
     @Test func sequentialMonoForwardRunsOneStagePerLayer() {
         let algorithm = build("mf", widths: [16, 16, 16], common: CommonHyperparameters(batchSize: 32))
         #expect(algorithm.stages.map(\.name) == ["layer1", "layer2", "layer3"])
@@ -61,7 +80,8 @@ import Training
     }
 
     @Test(arguments: [("bp", [String: String]()), ("mf", [:]), ("mf", ["mf.schedule": "concurrent"]), ("dfa", [:]),
-                      ("ff", [:]), ("ff", ["ff.inference": "readout"])])
+                      ("ff", [:]), ("ff", ["ff.inference": "readout"]), ("ff", ["ff.train_readout": "always"]),
+                      ("mf", ["mf.input_projection": "trained", "mf.schedule": "concurrent"])])
     func steadyStateTrainingAllocatesNoTensors(id: String, options: [String: String]) {
         let algorithm = build(id, widths: [16, 16], options: options)
         var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)
@@ -86,7 +106,8 @@ import Training
     // MARK: No leaks
 
     /// Training stage `stage` for one step changes exactly the parameters it owns.
-    @Test(arguments: [("mf", [String: String](), 1), ("mf", [:], 0), ("ff", ["ff.schedule": "greedy"], 1)])
+    @Test(arguments: [("mf", [String: String](), 1), ("mf", [:], 0), ("ff", ["ff.schedule": "greedy"], 1),
+                      ("mf", ["mf.input_projection": "trained"], 0), ("mf", ["mf.input_projection": "trained"], 2)])
     func aStageChangesOnlyItsOwnLayer(id: String, options: [String: String], stage: Int) {
         let algorithm = build(id, widths: [8, 8, 8], options: options)
         let all = (0..<algorithm.stages.count).flatMap { algorithm.parameters(of: $0) }
@@ -236,6 +257,60 @@ import Training
         #expect(try architecture("mf", "cifar10") == .mlp(hiddenWidths: [2000, 2000, 2000]))
         #expect(try architecture("bp", "cifar100") == .mlp(hiddenWidths: [2000, 2000, 2000]))
         #expect(try architecture("ff", "mnist") == .mlp(hiddenWidths: [2000, 2000, 2000, 2000]))
+    }
+
+    /// `init=study` starts each network as the study's model of it did.
+    @Test func studyInitialisationFollowsTheStudysModels() throws {
+        func parameters(_ id: String, _ architecture: Architecture, _ inputShape: [Int], _ options: [String: String]) throws -> [String: Tensor] {
+            let built = try AlgorithmRegistry.make(id: id, architecture: architecture, inputShape: inputShape, classCount: 10,
+                                                   options: options, seed: 4).algorithm
+            return Dictionary(uniqueKeysWithValues: (0..<built.stages.count).flatMap { built.parameters(of: $0) }.map { ($0.name, $0.value) })
+        }
+        func spread(_ t: Tensor) -> (maxAbs: Float, sd: Double) {
+            let v = t.scalars.map(Double.init), mean = v.reduce(0, +) / Double(v.count)
+            return (t.scalars.map(abs).max()!, (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot())
+        }
+        // BP on the study's MF_MLP: hidden U(±√(6/fan_in)), zero biases, output N(0, 0.01²).
+        let bp = try parameters("bp", .mlp(hiddenWidths: [400, 300]), [784], ["bp.init": "study"])
+        let bound = (6 / Float(784)).squareRoot()
+        let layer1 = spread(bp["layer1.weight"]!)
+        #expect(layer1.maxAbs <= bound && layer1.maxAbs > 0.99 * bound)
+        #expect(abs(layer1.sd - Double(bound) / 3.squareRoot()) < 0.01 * Double(bound))
+        #expect(bp["layer1.bias"]!.scalars.allSatisfy { $0 == 0 } && bp["output.bias"]!.scalars.allSatisfy { $0 == 0 })
+        #expect(abs(spread(bp["output.weight"]!).sd - 0.01) < 0.001)
+        // PyTorch's default: U(±1/√fan_in), biases too.
+        let pytorch = try parameters("bp", .mlp(hiddenWidths: [400, 300]), [784], [:])
+        #expect(spread(pytorch["layer1.weight"]!).maxAbs <= 1 / Float(784).squareRoot())
+        #expect(pytorch["layer1.bias"]!.scalars.contains { $0 != 0 })
+        // The CNN's convolutions: Kaiming-uniform, fan_in = C·3·3, in BP and in CaFo.
+        let cafo = try AlgorithmRegistry.make(id: "cafo", architecture: .cnn(channels: [8, 16]), inputShape: [1, 8, 8], classCount: 10,
+                                              options: ["cafo.init": "study"], seed: 4).algorithm as! CascadedForward
+        let cafoConvolution = cafo.blocks[1].parameters.first { $0.name == "block2.conv.weight" }!.value
+        for (id, weight) in [("bp", try parameters("bp", .cnn(channels: [8, 16]), [1, 8, 8], ["bp.init": "study"])["block2.conv.weight"]!),
+                             ("cafo", cafoConvolution)] {
+            let conv = spread(weight), convBound = (6 / Float(8 * 9)).squareRoot()
+            #expect(conv.maxAbs <= convBound && conv.maxAbs > 0.95 * convBound, "\(id)")
+        }
+        // FF: N(0, 1/fan_out), zero biases.
+        let ff = try parameters("ff", .mlp(hiddenWidths: [500, 400]), [784], ["ff.init": "study"])
+        #expect(abs(spread(ff["layer1.weight"]!).sd - 1 / 500.0.squareRoot()) < 0.001)
+        #expect(abs(spread(ff["layer2.weight"]!).sd - 1 / 400.0.squareRoot()) < 0.001)
+        #expect(ff["layer1.bias"]!.scalars.allSatisfy { $0 == 0 })
+    }
+
+    /// The study's FF trains its downstream classifier in the window but predicts by goodness:
+    /// the readout learns, the layers and every prediction are those of FF without it.
+    @Test func anAlwaysTrainedReadoutCostsButNeverPredicts() {
+        let trainer = Self.trainer(epochs: 2, batchSize: 32)
+        let withReadout = build("ff", widths: [16, 16], common: CommonHyperparameters(batchSize: 32), options: ["ff.train_readout": "always"])
+        let readout = withReadout.parameters(of: 0).filter { $0.name.hasPrefix("readout") }
+        #expect(readout.count == 1)
+        let result = trainer.fit(withReadout, data: Self.data)
+        #expect(readout[0].value.scalars.contains { $0 != 0 }, "the readout trained")
+        let plain = build("ff", widths: [16, 16], common: CommonHyperparameters(batchSize: 32))
+        let plainResult = trainer.fit(plain, data: Self.data)
+        #expect(values(plain.parameters(of: 0)) == values(withReadout.parameters(of: 0).filter { !$0.name.hasPrefix("readout") }))
+        #expect(plainResult.testAccuracy == result.testAccuracy)
     }
 
     @Test func resolvedOptionsReachTheRecord() throws {

@@ -102,6 +102,24 @@ import Training
                 == ["learning_rate", "weight_decay", "block_learning_rate", "block_weight_decay"])
     }
 
+    /// The study's frozen random blocks normalise with PyTorch's initial running statistics
+    /// (mean 0, variance 0.9): their features are the pooled activations scaled by 1/√(0.9 + ε).
+    @Test func initialBatchNormStatisticsScaleThePooledActivations() throws {
+        func features(_ options: [String: String]) throws -> (normalized: Tensor, pooled: Tensor) {
+            let algorithm = try AlgorithmRegistry.make(id: "cafo-rand-ce", architecture: .cnn(channels: [4]), inputShape: [2, 10, 10],
+                                                       classCount: 4, options: options, seed: 1).algorithm as! CascadedForward
+            let images = Self.data.train.inputs
+            let pooled = Sequential(Array(algorithm.blocks[0].layers.dropLast())).forward(images, mode: .inference).reshaped([images.rows, 100])
+            return (algorithm.trainBlockFeatures(0, input: images), pooled)
+        }
+        let (normalized, pooled) = try features(["cafo.bn_statistics": "initial", "cafo.bn_epsilon": "1e-05"])
+        let scale = 1 / (0.9 + 1e-5 as Float).squareRoot()
+        #expect(zip(normalized.scalars, pooled.scalars).allSatisfy { abs($0 - $1 * scale) <= 1e-5 * max(1, abs($0)) })
+        // bpfree's default normalises with the training features' own statistics instead.
+        let trained = try features([:]).normalized
+        #expect(trained.scalars != normalized.scalars)
+    }
+
     @Test func randomBlocksNeverChangeAndRunOncePerSplit() {
         let algorithm = Self.cafo("cafo-rand-ce")
         let blockParameters = algorithm.blocks.flatMap { $0.layers.flatMap(\.parameters) }

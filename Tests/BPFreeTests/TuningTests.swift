@@ -293,15 +293,20 @@ final class Counts: @unchecked Sendable {
         let ff = Self.rules("ff", "fashion-mnist", "mlp-4x2000")
         #expect(ff.stopping == StoppingRule(patience: 20, minDelta: 1e-4, maxEpochs: 100, monitor: .validationAccuracy))
         #expect(ff.restore == .bestValidationAccuracy && ff.defaults["ff.readout_learning_rate"] == "0.011120232890144957")
+        // ...starts as its FF_MLP (N(0, 1/fan_out)) and trains the unused downstream classifier.
+        #expect(ff.defaults["ff.init"] == "study" && ff.defaults["ff.train_readout"] == "always")
         // MF: each layer capped at epochs_per_layer (12 on Fashion-MNIST), its last weights kept.
         let mf = Self.rules("mf", "fashion-mnist", "mlp-2x1000")
         #expect(mf.stopping == StoppingRule(patience: 10, minDelta: 1e-4, maxEpochs: 12) && mf.restore == .last)
-        #expect(mf.defaults == ["mf.learning_rate": "0.0003873086262136253", "mf.weight_decay": "0"])
+        #expect(mf.defaults == ["mf.learning_rate": "0.0003873086262136253", "mf.weight_decay": "0", "mf.input_projection": "trained"])
         #expect(Self.rules("mf", "cifar10", "mlp-3x2000").stopping.patience == 4)
         // BP: stops on validation loss, tests the best validation accuracy, its tuned AdamW values.
         let bp = Self.rules("bp", "fashion-mnist", "mlp-2x1000")
         #expect(bp.stopping == StoppingRule(patience: 10, minDelta: 0, maxEpochs: 100) && bp.restore == .bestValidationAccuracy)
-        #expect(bp.defaults == ["bp.learning_rate": "0.00021316290979390737", "bp.weight_decay": "2.7122805865833542e-05"])
+        #expect(bp.defaults == ["bp.learning_rate": "0.00021316290979390737", "bp.weight_decay": "2.7122805865833542e-05", "bp.init": "study"])
+        // Its networks: MF_MLP for 2x1000 and 3x2000, plain PyTorch layers for FF_MLP's 4x2000, CaFo_CNN for the CNN.
+        #expect(Self.rules("bp", "fashion-mnist", "mlp-4x2000").defaults["bp.init"] == "pytorch")
+        #expect(Self.rules("bp", "cifar100", "cnn-3block").defaults["bp.init"] == "study")
         #expect(Self.rules("bp", "mnist", "mlp-4x2000").stopping.patience == 40)
         #expect(Self.rules("bp", "cifar10", "cnn-3block").stopping.patience == 40)
         // CaFo: predictors keep their last epoch; DFA blocks run a fixed number of epochs.
@@ -309,6 +314,9 @@ final class Counts: @unchecked Sendable {
         #expect(cafo.stages["predictor"] == StoppingRule(patience: 6, minDelta: 1e-3, maxEpochs: 85) && cafo.restore == .last)
         #expect(cafo.stages["blocks"] == StoppingRule(patience: 15, minDelta: 0, maxEpochs: 15, monitor: .none))
         #expect(cafo.defaults["cafo.block_learning_rate"] == "0.0001384690524742107")
+        #expect(cafo.defaults["cafo.init"] == "study" && cafo.defaults["cafo.bn_epsilon"] == "1e-05" && cafo.defaults["cafo.bn_statistics"] == nil)
+        // Frozen random blocks: BatchNorm kept the constructor's running statistics.
+        #expect(Self.rules("cafo-rand-ce", "fashion-mnist", "cnn-3block").defaults["cafo.bn_statistics"] == "initial")
         #expect(Self.rules("cafo-rand-ce", "mnist", "cnn-3block").stages == ["predictor": StoppingRule(patience: 8, minDelta: 5e-4, maxEpochs: 100)])
         // Fashion-MNIST Rand: its config's stopping keys were not read; the code's defaults ran.
         #expect(Self.rules("cafo-rand-ce", "fashion-mnist", "cnn-3block").stopping == StoppingRule(patience: 10, minDelta: 0, maxEpochs: 100))
@@ -326,6 +334,7 @@ final class Counts: @unchecked Sendable {
                          "--protocol", "seed-paper", "--patience", "50", "--threads", "1", "--no-store", "--output", folder + "/mf.json"]).run()
         let record = try RunRecord.decoded(from: Data(contentsOf: URL(fileURLWithPath: folder + "/mf.json")))
         #expect(record.hyperparameters["learning_rate"] == .real(3.873086262136253e-4))
+        #expect(record.stages.map(\.name) == ["input", "layer1", "layer2"], "M0 first, as the study's code")
         for stage in record.stages {
             #expect(stage.epochs <= 12 && stage.stopping == RunRecord.Stopping(monitor: "val_loss", patience: 10, minDelta: 1e-4, maxEpochs: 12))
             #expect(stage.restore == "last" && stage.restoredEpoch == stage.epochs, "\(stage)")
