@@ -19,7 +19,9 @@ extension Benchmark {
     public func run(_ arms: [Arm], store: ResultsStore, log: @escaping (String) -> Void,
                     observers: @escaping @Sendable () -> [any TrainingObserver] = { [] },
                     tune: ((StudySpecification, StoredStudy) throws -> Void)? = nil) throws -> [ArmResult] {
-        for arm in arms { try arm.study.validate() }
+        for arm in arms {
+            if suite.isTuned { try arm.study.validate() } else { try finalConfiguration(of: arm, parameters: [:], seed: finalSeeds[0]).validate() }
+        }
         // Every dataset must load before hours of work start.
         for dataset in Set(arms.map(\.study.dataset)).sorted() {
             _ = try arms.first { $0.study.dataset == dataset }!.study.runConfiguration(parameters: [:]).loadData()
@@ -28,6 +30,12 @@ extension Benchmark {
         for (index, arm) in arms.enumerated() {
             try Interrupts.check()
             let spec = arm.study
+            guard suite.isTuned else {
+                log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): untuned, its defaults")
+                try runFinals(of: arm, parameters: [:], trial: nil, store: store, log: log, observers: observers)
+                results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: try store.finalRuns(study: spec.name)))
+                continue
+            }
             let stored = try store.openStudy(try spec.stored())
             log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): study \(spec.name)")
             if let tune {
@@ -44,20 +52,27 @@ extension Benchmark {
                 results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: []))
                 continue
             }
-            let done = try store.finalRunSeeds(study: spec.name)
-            for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
-                log("\(spec.name): final run, seed \(seed), best trial \(best.number)")
-                var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: best.parameters, seed: seed),
-                                                              observers: observers())
-                record.role = .final
-                record.study = spec.name
-                record.comparison = arm.comparison
-                try store.insert(StoredRun(record, traceRows: trace))
-                log(record.summaryLine)
-                try Interrupts.check()
-            }
+            try runFinals(of: arm, parameters: best.parameters, trial: best.number, store: store, log: log, observers: observers)
             results.append(ArmResult(arm: arm, bestTrial: best, finalRuns: try store.finalRuns(study: spec.name)))
         }
         return results
+    }
+
+    /// The final runs of `arm` with `parameters` that the store does not hold yet.
+    func runFinals(of arm: Arm, parameters: [String: Double], trial: Int?, store: ResultsStore, log: @escaping (String) -> Void,
+                   observers: @escaping @Sendable () -> [any TrainingObserver]) throws {
+        let spec = arm.study
+        let done = try store.finalRunSeeds(study: spec.name)
+        for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
+            log("\(spec.name): final run, seed \(seed), " + (trial.map { "best trial \($0)" } ?? "defaults"))
+            var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
+                                                          observers: observers())
+            record.role = .final
+            record.study = spec.name
+            record.comparison = arm.comparison
+            try store.insert(StoredRun(record, traceRows: trace))
+            log(record.summaryLine)
+            try Interrupts.check()
+        }
     }
 }

@@ -34,6 +34,12 @@ public struct Benchmark: Sendable {
         public var finalEpochs: Int
         public var seeds: Int
         public var trainLimit: Int?
+        /// The final runs' seeds, when the suite names them (otherwise `--seed`+1 … +N).
+        public var fixedSeeds: [UInt64]?
+        /// The protocol every arm runs under, when the suite fixes it.
+        public var trainingProtocol: TrainingProtocol?
+        /// Whether the arms are tuned (0 trials: each runs with its defaults).
+        public var isTuned: Bool { trials > 0 }
 
         /// Protocol §1 in full (comparisons whose algorithm is not built yet are skipped), the
         /// harmonized rule, 20 trials, 3 seeds. DFA against BP is bpfree's addition.
@@ -56,7 +62,18 @@ public struct Benchmark: Sendable {
             return comparison.datasets.isEmpty || comparison.algorithm == "cafo-dfa-ce" ? nil : comparison
         }, trials: 3, epochs: 3, finalEpochs: 3, seeds: 2, trainLimit: 6000)
 
-        public static let all = [full, quick]
+        /// The original study's configurations as its code ran them (protocol `seed-paper`): no
+        /// tuning (its tuned values are the defaults), its seeds 42, 43 and 44, its own epoch
+        /// caps. The report sets its published figures beside bpfree's.
+        public static let seedPaper: Suite = {
+            var suite = Suite(name: "seed-paper", comparisons: full.comparisons.filter { $0.algorithm != "dfa" },
+                              trials: 0, epochs: 10_000, finalEpochs: 10_000, seeds: 3)
+            suite.fixedSeeds = [42, 43, 44]
+            suite.trainingProtocol = .seedPaper
+            return suite
+        }()
+
+        public static let all = [full, quick, seedPaper]
     }
 
     /// One arm of one comparison: what is tuned and retrained.
@@ -81,7 +98,7 @@ public struct Benchmark: Sendable {
     }
 
     /// The distinct seeds of the final runs: base + 1 … base + N (the tuning trials use the base seed).
-    public var finalSeeds: [UInt64] { (1...UInt64(max(suite.seeds, 1))).map { seed &+ $0 } }
+    public var finalSeeds: [UInt64] { suite.fixedSeeds ?? (1...UInt64(max(suite.seeds, 1))).map { seed &+ $0 } }
 
     /// Every arm to run, in order; a BP baseline shared by two comparisons on the same dataset
     /// and architecture appears once. Algorithms that are not registered are left out and named
@@ -112,8 +129,11 @@ public struct Benchmark: Sendable {
         stopping.maxEpochs = suite.epochs
         let limit = suite.trainLimit.map { "-n\($0)" } ?? ""
         let protocolTag = trainingProtocol == .harmonized ? "" : "-\(trainingProtocol.rawValue)"
+        // Untuned arms depend on nothing but the suite and the configuration.
+        let name = suite.isTuned ? "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(suite.epochs)\(limit)\(protocolTag)-s\(seed)"
+            : "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)\(limit)"
         var specification = StudySpecification(
-            name: "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(suite.epochs)\(limit)\(protocolTag)-s\(seed)",
+            name: name,
             algorithm: algorithm, architecture: architecture, dataset: dataset, seed: seed, trials: suite.trials,
             stopping: stopping, trainLimit: suite.trainLimit, sampler: sampler, pruner: pruner,
             dataDirectory: dataDirectory, threads: threads)

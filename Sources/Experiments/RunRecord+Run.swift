@@ -6,7 +6,7 @@ import Training
 
 extension RunRecord {
     /// The record of a trainer's result.
-    init(_ result: TrainingResult, configuration: RunConfiguration, built: AlgorithmRegistry.Built, startedAt: String,
+    init(_ result: TrainingResult, configuration: RunConfiguration, built: AlgorithmRegistry.Built, classCount: Int, startedAt: String,
          stopping: StoppingRule) {
         self.init(algorithm: configuration.algorithm, dataset: configuration.dataset, architecture: built.architecture.description,
                   seed: configuration.seed, status: result.status)
@@ -16,6 +16,7 @@ extension RunRecord {
         self.stopping = .init(stopping)
         trainingProtocol = configuration.trainingProtocol.rawValue
         trainLimit = configuration.trainLimit
+        self.classCount = classCount
         epochs = result.epochs
         stages = result.stages
         effectiveEpochs = result.effectiveEpochs

@@ -81,7 +81,8 @@ public enum TrainingRun {
         trainerConfiguration.stageRestore = rules.stageRestore
         let trainer = Trainer(configuration: trainerConfiguration, observers: [metering, InterruptObserver()] + observers)
         let result = trainer.fit(built.algorithm, data: data)
-        var record = RunRecord(result, configuration: configuration, built: built, startedAt: startedAt, stopping: rules.stopping)
+        var record = RunRecord(result, configuration: configuration, built: built, classCount: data.train.classCount, startedAt: startedAt,
+                               stopping: rules.stopping)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
         record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
         var traceRows: [[Double?]] = []
@@ -99,7 +100,9 @@ extension RunRecord {
         let accuracy = testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "n/a"
         var line = "\(algorithm) \(architecture) \(dataset) seed \(seed): \(status.rawValue)"
         if let failureReason { line += " (\(failureReason))" }
-        line += ", test accuracy \(accuracy), \(effectiveEpochs) epochs (best \(bestEpoch)), \(format("%.1f", trainSeconds)) s, "
+        // The epoch whose weights were tested: the best (harmonized) or as the restore rule says.
+        let kept = stages.last.map { stage in "\(stage.restore ?? "best") \(stage.restoredEpoch ?? stage.bestEpoch)" } ?? "best \(bestEpoch)"
+        line += ", test accuracy \(accuracy), \(effectiveEpochs) epochs (tested: \(kept)), \(format("%.1f", trainSeconds)) s, "
             + "\(format("%.0f", samplesPerSecond)) samples/s, \(format("%.1f", flopsPerSecond / 1e9)) GFLOP/s, "
             + "peak RSS \(format("%.0f", Double(peakRSSBytes) / 1_048_576)) MiB"
         if let energyJoules, let energySource {

@@ -58,6 +58,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     /// Rules of their own for stages (by stage-name prefix), under seed-paper.
     public var stageStopping: [String: Stopping]?
     public var trainLimit: Int?
+    /// The dataset's number of classes (chance accuracy is its inverse).
+    public var classCount: Int?
     public var epochs: [EpochRecord] = []
     public var stages: [StageRecord] = []
     public var effectiveEpochs = 0
@@ -128,7 +130,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case algorithm, dataset, architecture, seed, hyperparameters, stopping
         case trainingProtocol = "protocol", stageStopping = "stage_stopping"
-        case trainLimit = "train_limit", epochs, stages
+        case trainLimit = "train_limit", classCount = "class_count", epochs, stages
         case effectiveEpochs = "effective_epochs", bestEpoch = "best_epoch", status
         case failureReason = "failure_reason", testAccuracy = "test_accuracy"
         case trainSeconds = "train_seconds", trainSamples = "train_samples"
@@ -163,6 +165,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try read(.trainingProtocol, &trainingProtocol)
         try read(.stageStopping, &stageStopping)
         try read(.trainLimit, &trainLimit)
+        try read(.classCount, &classCount)
         try read(.epochs, &epochs)
         try read(.stages, &stages)
         try read(.effectiveEpochs, &effectiveEpochs)
@@ -211,6 +214,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(trainingProtocol, forKey: .trainingProtocol)
         try c.encode(stageStopping, forKey: .stageStopping)
         try c.encode(trainLimit, forKey: .trainLimit)
+        try c.encode(classCount, forKey: .classCount)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(stages, forKey: .stages)
         try c.encode(effectiveEpochs, forKey: .effectiveEpochs)

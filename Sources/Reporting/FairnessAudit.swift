@@ -73,6 +73,11 @@ public enum FairnessAudit {
             findings.append(Finding(kind: "identical hyperparameters", detail: "\(bests[i].0) and \(bests[j].0) have byte-identical best hyperparameters"))
         } }
 
+        // Arms that never learned, or were cut off while still learning: their deltas are no result.
+        for arm in comparison.arms {
+            if let reason = whyNotAFinding(arm) { findings.append(Finding(kind: "not a finding", detail: "\(arm.algorithm): \(reason)")) }
+        }
+
         // Seeds: tuning trials share the study's seed by design; only final and single runs count.
         guard comparison.arms.allSatisfy({ $0.runs.allSatisfy { $0.role != .trial } }) else { return findings }
         // Repeated seeds within an arm's final runs.
@@ -89,5 +94,40 @@ public enum FairnessAudit {
             findings.append(Finding(kind: "unpaired seeds", detail: "the arms ran different seeds; deltas are not paired"))
         }
         return findings
+    }
+
+    /// How close to chance a mean test accuracy may be and still count as learning.
+    public static let chanceMargin = 0.10
+    /// A validation-accuracy gain in a run's last epoch at its cap that says it was still learning.
+    public static let stillLearningGain = 0.01
+
+    /// Why an arm's figures are not a finding, or nil: a mean test accuracy within
+    /// `chanceMargin` of chance (1/classes), or runs that ended at their epoch cap with
+    /// validation accuracy still rising by `stillLearningGain` or more in the last epoch.
+    public static func whyNotAFinding(_ arm: Arm) -> String? { whyNotAFinding(arm.runs) }
+
+    /// `whyNotAFinding` of an arm's runs.
+    public static func whyNotAFinding(_ runs: [StoredRun]) -> String? {
+        let accuracies = runs.compactMap(\.testAccuracy)
+        guard !accuracies.isEmpty else { return nil }
+        let classes = runs.compactMap(\.classCount).first ?? (runs.first?.dataset == "cifar100" ? 100 : 10)
+        let chance = 1 / Double(max(classes, 1))
+        let mean = accuracies.reduce(0, +) / Double(accuracies.count)
+        var reasons: [String] = []
+        if mean < chance + chanceMargin {
+            reasons.append(String(format: "test accuracy %.1f%% is near chance (%.1f%% for %d classes)", mean * 100, chance * 100, classes))
+        }
+        let cutOff = runs.filter { run in
+            guard let last = run.stages.last else { return false }
+            let rule = last.stopping ?? run.stopping
+            let curve = run.epochs.filter { $0.stage == last.name }
+            guard rule.monitor != "none", last.epochs >= rule.maxEpochs, curve.count >= 2 else { return false }
+            return curve[curve.count - 1].validationAccuracy - curve[curve.count - 2].validationAccuracy >= stillLearningGain
+        }
+        if !cutOff.isEmpty {
+            reasons.append(String(format: "%d of %d runs stopped at the epoch cap while validation accuracy still rose by ≥ %.0f pp an epoch; the budget, not the algorithm, set its accuracy",
+                                  cutOff.count, runs.count, stillLearningGain * 100))
+        }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }
 }

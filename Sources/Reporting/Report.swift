@@ -101,8 +101,7 @@ public struct Report {
     func performanceTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table {
         Table(title: "Performance — \(c.name)", header: ["algorithm", "n", "test accuracy % (mean ± SD)", "95% CI", "effective epochs"],
               rows: stats.map { s in [s.arm.algorithm, "\(s.accuracy.n)", Self.meanSD(s.accuracy), Self.interval(s.accuracy.ci95),
-                                      Self.meanSD(s.epochs, 1)] },
-              notes: reproduction(c))
+                                      Self.meanSD(s.epochs, 1)] })
     }
 
     func efficiencyTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table {
@@ -115,7 +114,8 @@ public struct Report {
               notes: reproduction(c))
     }
 
-    /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, and time and energy ratios.
+    /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, time and energy ratios,
+    /// and whether the delta is a result (neither arm near chance nor cut off while learning).
     func deltaRows(_ c: Comparison, _ stats: [ArmStatistics]) -> [[String]] {
         guard let baseline = stats.first(where: { $0.arm.algorithm == "bp" }) else { return [] }
         return stats.filter { $0.arm.algorithm != "bp" }.map { s in
@@ -123,10 +123,36 @@ public struct Report {
             let delta = paired.map { Summary($0).mean } ?? (s.accuracy.mean - baseline.accuracy.mean)
             let ci = paired.flatMap { Statistics.bootstrapCI95($0) }
             let ratio = { (a: Summary, b: Summary) in a.n > 0 && b.n > 0 && b.mean > 0 ? String(format: "%.2f×", a.mean / b.mean) : "–" }
+            let caveats = [s.arm, baseline.arm].compactMap { arm in FairnessAudit.whyNotAFinding(arm).map { "\(arm.algorithm): \($0)" } }
             return [c.name, s.arm.algorithm, String(format: "%+.2f", delta), paired == nil ? "unpaired" : Self.interval(ci),
                     ratio(s.seconds, baseline.seconds), ratio(s.energy, baseline.energy), ratio(s.peakRSS, baseline.peakRSS),
-                    ratio(s.flops, baseline.flops)]
+                    ratio(s.flops, baseline.flops), caveats.isEmpty ? "result" : "not a finding — " + caveats.joined(separator: "; ")]
         }
+    }
+
+    /// The study's published figures beside bpfree's seed-paper runs of the same configuration,
+    /// or nil when the comparison has no seed-paper run the study has a row for.
+    func studyTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table? {
+        let rows = stats.compactMap { s -> [String]? in
+            guard s.arm.runs.contains(where: { $0.trainingProtocol == "seed-paper" }),
+                  let study = StudyReference.row(dataset: c.dataset, architecture: c.architecture, algorithm: s.arm.algorithm) else { return nil }
+            let spread = (study.accuracy.mean - 2 * study.accuracy.sd)...(study.accuracy.mean + 2 * study.accuracy.sd)
+            let hardware = Set(s.arm.runs.compactMap { $0.environment.map { "\($0.cpuModel), \($0.cores) cores" } }).sorted().joined(separator: "; ")
+            let wattHours = Summary(s.arm.runs.compactMap(\.energyJoules).map { $0 / 3600 })
+            return [s.arm.algorithm, String(format: "%.2f ± %.2f", study.accuracy.mean, study.accuracy.sd), Self.meanSD(s.accuracy) + " (n=\(s.accuracy.n))",
+                    s.accuracy.n > 0 ? String(format: "%+.2f", s.accuracy.mean - study.accuracy.mean) : "–",
+                    s.accuracy.n > 0 ? (spread.contains(s.accuracy.mean) ? "yes" : "no") : "–",
+                    String(format: "%.2f", study.effectiveEpochs), Self.meanSD(s.epochs, 1),
+                    String(format: "%.1f", study.seconds), Self.meanSD(s.seconds, 1) + (hardware.isEmpty ? "" : " (\(hardware))"),
+                    String(format: "%.2f", study.energyWh), Self.meanSD(wattHours, 3) + (s.energySources.isEmpty ? "" : " (\(s.energySources))"),
+                    study.note ?? ""]
+        }
+        guard !rows.isEmpty else { return nil }
+        return Table(title: "The study beside bpfree (seed-paper) — \(c.name)",
+                     header: ["algorithm", "study test acc %", "bpfree test acc %", "Δ pp", "within study mean ± 2 SD",
+                              "study eff. epochs", "bpfree eff. epochs", "study time s (\(StudyReference.hardware))", "bpfree time s",
+                              "study energy Wh (\(StudyReference.hardware))", "bpfree energy Wh", "what the study's logs show"],
+                     rows: rows)
     }
 
     /// The `bpfree train` command of each arm's runs, with versions, threads and machine.
@@ -229,7 +255,7 @@ public struct Report {
         var html = ""
         var markdown = "# bpfree report\n\nStore: `\(storePath.replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "\n", with: " "))`; \(Self.roleText(data.role)) compared by dataset and architecture.\n\n"
         var summaryRows: [[String]] = []
-        var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean"]
+        var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean,not_a_finding"]
         var toc = ""
         for (index, c) in data.comparisons.enumerated() {
             let stats = c.arms.map(ArmStatistics.init)
@@ -239,25 +265,28 @@ public struct Report {
                 summaryCSV.append([c.name, s.arm.algorithm, "\(s.accuracy.n)", "\(s.accuracy.mean)", "\(s.accuracy.sd)",
                                    s.accuracy.ci95.map { "\($0.lowerBound)" } ?? "", s.accuracy.ci95.map { "\($0.upperBound)" } ?? "",
                                    "\(s.epochs.mean)", "\(s.seconds.mean)", "\(s.seconds.sd)", "\(s.energy.mean)", "\(s.energy.sd)",
-                                   s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)"].map(ResultsExport.quoted).joined(separator: ","))
+                                   s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)",
+                                   FairnessAudit.whyNotAFinding(s.arm) ?? ""].map(ResultsExport.quoted).joined(separator: ","))
             }
             let findings = FairnessAudit.findings(in: c, allStudies: data.studies)
             let anchor = "comparison-\(index + 1)"
             toc += "<li><a href=\"#\(anchor)\">\(SVG.escape(c.name))</a> (\(c.arms.map(\.algorithm).joined(separator: ", ")))</li>"
             html += "<section class=\"comparison\" id=\"\(anchor)\"><h2>\(SVG.escape(c.name))</h2>"
-            html += performance.html + efficiency.html
+            let study = studyTable(c, stats)
+            html += performance.html + efficiency.html + (study?.html ?? "")
             html += "<h3>Learning curves</h3><div class=\"charts\">" + learningCurves(c).joined() + "</div>"
             html += "<h3>Accuracy against cost</h3><div class=\"charts\">" + paretoCharts(c, stats).joined() + "</div>"
             html += "<h3>Cost per arm</h3><div class=\"charts\">" + barCharts(c, stats).joined() + "</div>"
             let traces = traceCharts(c)
             if !traces.isEmpty { html += "<h3>Resource traces (first seed of each arm)</h3><div class=\"charts\">" + traces.joined() + "</div>" }
             html += "<h3>Fairness audit</h3>" + Self.auditHTML(findings) + "</section>"
-            markdown += "## \(Table.markdownEscape(c.name))\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n#### Fairness audit\n\n"
+            markdown += "## \(Table.markdownEscape(c.name))\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n"
+                + (study.map { $0.markdown + "\n" } ?? "") + "#### Fairness audit\n\n"
                 + (findings.isEmpty ? "No asymmetry of protocol §7 found.\n" : findings.map { "- **\(Table.markdownEscape("\($0.kind)"))**: \(Table.markdownEscape($0.detail))" }.joined(separator: "\n") + "\n") + "\n"
         }
         let summary = Table(title: "Summary: deltas against the BP baseline of the same architecture",
                             header: ["comparison", "algorithm", "Δ test accuracy (pp)", "95% CI (paired bootstrap)", "time ratio",
-                                     "energy ratio", "peak RSS ratio", "FLOPs ratio"], rows: summaryRows)
+                                     "energy ratio", "peak RSS ratio", "FLOPs ratio", "reading"], rows: summaryRows)
         let studies = studiesTable()
         markdown += "## Summary\n\n" + summary.markdown + "\n## Studies\n\n" + studies.markdown
         let page = Self.page(title: "bpfree report", storePath: storePath, role: data.role, toc: toc,

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a suite of comparisons (protocol §1): tune every arm alike, retrain the best with distinct seeds; resumable.")
 
-    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, no CaFo-DFA).")
+    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, no CaFo-DFA; seed-paper: the study's configurations, its tuned values and seeds 42–44, untuned, beside its published figures).")
     var suite = "quick"
 
     @Option(help: ArgumentHelp("Only these datasets (comma-separated); a synthetic:... dataset stands in for every comparison's data.", valueName: "list"))
@@ -48,8 +48,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Pruner of every arm: none or median.")
     var pruner: StudySpecification.Pruner = .none
 
-    @Option(name: .customLong("protocol"), help: "Stopping rules of every arm: harmonized, or seed-paper (the original study's, to reproduce its numbers).")
-    var trainingProtocol: TrainingProtocol = .harmonized
+    @Option(name: .customLong("protocol"), help: "Stopping rules of every arm: harmonized (default), or seed-paper (the original study's, to reproduce its numbers; the seed-paper suite's own).")
+    var trainingProtocol: TrainingProtocol?
 
     @Option(help: "Worker processes per study (threads default to cores / workers).")
     var workers = 1
@@ -87,6 +87,9 @@ struct Bench: ParsableCommand {
             if let replacement = replacements.last(where: { $0.hasPrefix(kind) }) { comparison.architecture = replacement }
             return comparison
         }
+        if !chosen.isTuned, trials != nil || epochs != nil {
+            throw ConfigurationError(field: trials != nil ? "--trials" : "--epochs", problem: "the \(chosen.name) suite does not tune; its arms run with the study's values")
+        }
         chosen.trials = trials ?? chosen.trials
         chosen.epochs = epochs ?? chosen.epochs
         chosen.finalEpochs = finalEpochs ?? chosen.finalEpochs
@@ -97,7 +100,10 @@ struct Bench: ParsableCommand {
         benchmark.sampler = sampler
         benchmark.pruner = pruner
         benchmark.dataDirectory = dataDir
-        benchmark.trainingProtocol = trainingProtocol
+        if let fixed = chosen.trainingProtocol, let trainingProtocol, trainingProtocol != fixed {
+            throw ConfigurationError(field: "--protocol", problem: "the \(chosen.name) suite runs under \(fixed.rawValue), not \(trainingProtocol.rawValue)")
+        }
+        benchmark.trainingProtocol = trainingProtocol ?? chosen.trainingProtocol ?? .harmonized
         let algorithmList = list(algorithms)
         for id in algorithmList ?? [] where !chosen.comparisons.contains(where: { $0.algorithm == id }) {
             throw ConfigurationError(field: "--algorithms", problem: "the \(chosen.name) suite has no comparison of '\(id)' against BP; "
@@ -116,8 +122,9 @@ struct Bench: ParsableCommand {
         do {
             let (benchmark, arms) = try makeBenchmark()
             let resultsStore = try storeOption.open()
-            log("bench \(benchmark.suite.name): \(arms.count) arms, \(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each, "
-                + "\(benchmark.suite.seeds) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(storeOption.shown)")
+            let tuning = benchmark.suite.isTuned ? "\(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each" : "no tuning"
+            log("bench \(benchmark.suite.name): \(arms.count) arms, \(tuning), "
+                + "\(benchmark.finalSeeds.count) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(storeOption.shown)")
             try launch.validate(workers: workers)
             guard !launch.dryRun else { throw ValidationError("--dry-run: bench submits one array per study as it goes; use tune --dry-run to see a study's script") }
             let tune: ((StudySpecification, StoredStudy) throws -> Void)?
@@ -136,7 +143,7 @@ struct Bench: ParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial"].joined(separator: "\t"))
+        print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial", "reading"].joined(separator: "\t"))
         for result in results { print(Self.summaryLine(result)) }
     }
 }
@@ -145,16 +152,20 @@ extension Bench {
     /// `comparison algorithm: test accuracy mean ± SD (n), seconds, energy (source); best trial`.
     static func summaryLine(_ result: Benchmark.ArmResult) -> String {
         let spec = result.arm.study
-        guard let best = result.bestTrial else { return "\(result.arm.comparison)\t\(spec.algorithm)\tno completed trial" }
         let runs = result.finalRuns
+        if result.bestTrial == nil, runs.isEmpty { return "\(result.arm.comparison)\t\(spec.algorithm)\tno completed trial" }
         let accuracy = Summary(runs.compactMap(\.testAccuracy).map { $0 * 100 })
         let seconds = Summary(runs.map(\.trainSeconds)), energy = Summary(runs.compactMap(\.energyJoules))
         let source = Set(runs.compactMap(\.energySource)).sorted().joined(separator: "+")
-        let parameters = best.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }
+        let best = result.bestTrial.map { best in
+            "val \(String(format: "%.4f", best.value ?? .nan)) with "
+                + best.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }.joined(separator: " ")
+        } ?? "untuned"
         return "\(result.arm.comparison)\t\(spec.algorithm)\t"
             + String(format: "%.2f ± %.2f %% (n=%d)\t%.1f s\t", accuracy.mean, accuracy.sd, accuracy.n, seconds.mean)
             + (energy.n == 0 ? "-" : String(format: "%.0f J", energy.mean) + " (\(source))")
-            + "\tval \(String(format: "%.4f", best.value ?? .nan)) with \(parameters.joined(separator: " "))"
+            + "\t" + best
+            + "\t" + (FairnessAudit.whyNotAFinding(runs).map { "NOT A FINDING: " + $0 } ?? "result")
     }
 }
 

@@ -77,7 +77,7 @@ import TestSupport
             let section = markdown.components(separatedBy: "\n## ").first { $0.hasPrefix(parts[0]) } ?? ""
             #expect(section.contains(row), "\(key): no row starting \(row)")
         }
-        #expect(markdown.contains("No asymmetry of protocol §7 found."))
+        #expect(markdown.contains("#### Fairness audit"))
         let csv = try Self.file("runs.csv").split(separator: "\n")
         #expect(csv.count == runs.count + 1)
     }

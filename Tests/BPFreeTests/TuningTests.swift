@@ -365,8 +365,35 @@ final class Counts: @unchecked Sendable {
 }
 
 extension TuneAndBenchCommandTests {
+    /// The bar on Fashion-MNIST-format files: the seed-paper suite runs the study's
+    /// MF and BP 2x1000 untuned with seeds 42–44, and the report sets the study's rows beside them.
+    @Test func theSeedPaperSuiteRunsTheStudysConfigurationsBesideItsFigures() throws {
+        let folder = IDXFiles.temporaryFolder()
+        IDXFiles.writeDataset(to: folder, train: 400, test: 60)
+        let store = folder + "/sp.sqlite"
+        try Bench.parse(["--suite", "seed-paper", "--datasets", "fashion-mnist", "--algorithms", "mf", "--data-dir", folder,
+                         "--threads", "1", "--store", store]).run()
+        let runs = try ResultsStore(path: store).runs().filter { $0.role == .final }
+        #expect(Set(runs.map(\.algorithm)) == ["mf", "bp"] && runs.count == 6)
+        #expect(runs.allSatisfy { [42, 43, 44].contains($0.seed) && $0.trainingProtocol == "seed-paper" && $0.architecture == "mlp-2x1000" })
+        // The study's values, not a tuned trial's.
+        #expect(runs.filter { $0.algorithm == "bp" }.allSatisfy { $0.hyperparameters["learning_rate"] == .real(2.1316290979390737e-4) })
+        #expect(try ResultsStore(path: store).studies().isEmpty, "no tuning study")
+        try ReportCommand.parse(["--store", store, "--out", folder + "/report"]).run()
+        let tables = try String(contentsOfFile: folder + "/report/tables.md", encoding: .utf8)
+        #expect(tables.contains("### The study beside bpfree (seed-paper) — fashion-mnist/mlp-2x1000"))
+        #expect(tables.contains("| mf | 89.72 ± 0.11 |") && tables.contains("| bp | 89.21 ± 0.50 |"))
+        #expect(tables.contains("matches no set of runs in the study's logs"), "the anomaly is a note")
+        // Running it again finds every run in the store.
+        try Bench.parse(["--suite", "seed-paper", "--datasets", "fashion-mnist", "--algorithms", "mf", "--data-dir", folder,
+                         "--threads", "1", "--store", store]).run()
+        #expect(try ResultsStore(path: store).runs().filter { $0.role == .final }.count == 6)
+    }
+
     @Test(arguments: [
-        (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: full, quick"),
+        (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: full, quick, seed-paper"),
+        (["--suite", "seed-paper", "--protocol", "harmonized"], "--protocol: the seed-paper suite runs under seed-paper, not harmonized"),
+        (["--suite", "seed-paper", "--trials", "3"], "--trials: the seed-paper suite does not tune"),
         (["--algorithms", "bp"], "--algorithms: the quick suite has no comparison of 'bp' against BP"),
         (["--trials", "0"], "--trials: must be at least 1"),
         (["--datasets", "cifar10"], "--datasets: no comparison of the suite runs on cifar10"),

@@ -116,3 +116,40 @@ extension FairnessAuditTests {
         #expect(FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies).map(\.kind) == ["baseline"])
     }
 }
+
+extension FairnessAuditTests {
+    /// An arm near chance, or cut off by its epoch cap while still learning, is flagged in the
+    /// audit and its delta in the summary reads as no finding (issue: no non-finding as a finding).
+    @Test func armsNearChanceOrCutOffWhileLearningAreNotFindings() throws {
+        func run(_ algorithm: String, seed: UInt64, accuracy: Double, curve: [Double], cap: Int = 100) -> StoredRun {
+            var record = RunRecord.example(algorithm: algorithm, seed: seed, accuracy: accuracy)
+            record.classCount = 10
+            record.role = .final
+            record.stopping = .init(monitor: "val_loss", patience: 20, minDelta: 0, maxEpochs: cap)
+            record.epochs = curve.enumerated().map { EpochRecord(stage: "model", epoch: $0.offset + 1, trainLoss: 1, validationLoss: 1,
+                                                                 validationAccuracy: $0.element, seconds: 1, validationSeconds: 0.1) }
+            record.stages = [StageRecord(name: "model", epochs: curve.count, bestEpoch: curve.count, bestValidationLoss: 1)]
+            return StoredRun(record)
+        }
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/chance.sqlite")
+        for seed: UInt64 in [2, 3] {
+            try store.insert(run("bp", seed: seed, accuracy: 0.85, curve: [0.80, 0.84, 0.845], cap: 3))     // converged enough
+            try store.insert(run("ff", seed: seed, accuracy: 0.12, curve: [0.10, 0.11, 0.12], cap: 3))      // near chance
+            try store.insert(run("mf", seed: seed, accuracy: 0.70, curve: [0.50, 0.60, 0.70], cap: 3))      // cut off learning
+            try store.insert(run("dfa", seed: seed, accuracy: 0.70, curve: [0.50, 0.60, 0.70, 0.70], cap: 100)) // stopped by its rule
+        }
+        let data = try ReportData(store: store)
+        let comparison = data.comparisons[0]
+        let flagged = FairnessAudit.findings(in: comparison, allStudies: []).filter { $0.kind == "not a finding" }.map(\.detail)
+        #expect(flagged.count == 2)
+        #expect(flagged.contains { $0.hasPrefix("ff: test accuracy 12.0% is near chance (10.0% for 10 classes)") })
+        #expect(flagged.contains { $0.hasPrefix("mf: 2 of 2 runs stopped at the epoch cap while validation accuracy still rose") })
+        let files = try Report(data: data, storePath: "chance.sqlite").files()
+        let summary = files["tables.md"]!.components(separatedBy: "### Summary: deltas")[1]
+        #expect(summary.contains("| ff | -73.00 |") && summary.contains("not a finding — ff: test accuracy 12.0% is near chance"))
+        #expect(summary.contains("| dfa | -15.00 |") && summary.split(separator: "\n").contains { $0.contains("| dfa |") && $0.hasSuffix("| result |") })
+        #expect(files["summary.csv"]!.split(separator: "\n").contains { $0.hasPrefix("fashion-mnist/mlp-2x1000,ff,") && $0.contains("near chance") })
+        // Reproduction lines once per comparison, under its efficiency table.
+        #expect(files["tables.md"]!.components(separatedBy: "for seed in 2 3; do bpfree train --algorithm ff").count == 2)
+    }
+}
