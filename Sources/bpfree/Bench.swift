@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a suite of comparisons (protocol §1): tune every arm alike, retrain the best with distinct seeds; resumable.")
 
-    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, no CaFo-DFA; seed-paper: the study's configurations, its tuned values and seeds 42–44, untuned, beside its published figures).")
+    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, FF vs BP on mlp-4x500 with batch 20 and 8 epochs, no CaFo-DFA; seed-paper: the study's configurations, its tuned values and seeds 42–44, untuned, beside its published figures).")
     var suite = "quick"
 
     @Option(help: ArgumentHelp("Only these datasets (comma-separated); a synthetic:... dataset stands in for every comparison's data.", valueName: "list"))
@@ -84,7 +84,13 @@ struct Bench: ParsableCommand {
             var comparison = comparison
             comparison.datasets += synthetic
             let kind = comparison.architecture.prefix(3)
-            if let replacement = replacements.last(where: { $0.hasPrefix(kind) }) { comparison.architecture = replacement }
+            if let replacement = replacements.last(where: { $0.hasPrefix(kind) }) {
+                // Every comparison of the kind now shares one architecture, so one BP baseline: each
+                // algorithm keeps its own batch.
+                comparison.architecture = replacement
+                comparison.batchSize = nil
+            }
+            if epochs != nil || finalEpochs != nil { comparison.epochs = nil }  // the flags set every comparison's budget
             return comparison
         }
         if !chosen.isTuned, trials != nil || epochs != nil {

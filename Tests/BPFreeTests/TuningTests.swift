@@ -390,6 +390,23 @@ extension TuneAndBenchCommandTests {
         #expect(try ResultsStore(path: store).runs().filter { $0.role == .final }.count == 6)
     }
 
+    /// The quick suite gives FF's comparison a budget in which FF learns: both of its arms on
+    /// mlp-4x500 with batches of 20 and 8 epochs; every other arm has the suite's 3.
+    @Test func theQuickSuiteGivesEachComparisonOneBudgetForBothArms() throws {
+        let (benchmark, arms) = try Bench.parse(["--suite", "quick"]).makeBenchmark()
+        #expect(arms.map { "\($0.comparison) \($0.study.algorithm)" } == [
+            "fashion-mnist/mlp-4x500 ff", "fashion-mnist/mlp-4x500 bp", "fashion-mnist/cnn-3block cafo-rand-ce", "fashion-mnist/cnn-3block bp",
+            "fashion-mnist/mlp-2x1000 mf", "fashion-mnist/mlp-2x1000 bp", "fashion-mnist/mlp-2x1000 dfa"])
+        for arm in arms {
+            let ff = arm.comparison.hasSuffix("mlp-4x500")
+            #expect(arm.study.stopping.maxEpochs == (ff ? 8 : 3) && arm.finalEpochs == (ff ? 8 : 3), "\(arm.study.name)")
+            #expect(arm.study.options["\(arm.study.algorithm.hasPrefix("cafo") ? "cafo" : arm.study.algorithm).batch_size"] == (ff ? "20" : nil))
+            #expect(benchmark.finalConfiguration(of: arm, parameters: [:], seed: 2).stopping.maxEpochs == (ff ? 8 : 3))
+        }
+        // --epochs sets every comparison's budget.
+        #expect(try Bench.parse(["--suite", "quick", "--epochs", "2"]).makeBenchmark().1.allSatisfy { $0.study.stopping.maxEpochs == 2 })
+    }
+
     @Test(arguments: [
         (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: full, quick, seed-paper"),
         (["--suite", "seed-paper", "--protocol", "harmonized"], "--protocol: the seed-paper suite runs under seed-paper, not harmonized"),
