@@ -8,6 +8,8 @@ public struct MeasurementConfiguration: Sendable, Equatable {
     public var traceHz: Double = 5
     /// Where to write the trace CSV, if anywhere.
     public var tracePath: String?
+    /// A CodeCarbon `emissions.csv` to append the run's row to, if any.
+    public var emissionsPath: String?
     /// ISO3 country for the carbon intensity; nil means the world average unless `carbonIntensity` is given.
     public var country: String?
     /// A carbon intensity in g/kWh that overrides the country.

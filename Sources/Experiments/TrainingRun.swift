@@ -10,8 +10,8 @@ import Training
 /// Composes one run: data, algorithm, trainer, observers, and the run record.
 public enum TrainingRun {
     /// Runs `configuration` to its stop and returns the record (failed runs included), saved in
-    /// `store`, as the trace CSV (`measurement.tracePath`) and as JSON at `output`, each when
-    /// given.
+    /// `store`, as the trace CSV (`measurement.tracePath`), as JSON at `output` and as a row of
+    /// a CodeCarbon `emissions.csv` (`measurement.emissionsPath`), each when given.
     ///
     /// Throws for bad input (flags, data files) before training starts. Every save is tried
     /// even when another fails (a full disk under one of them): then `SaveError` names each
@@ -30,6 +30,9 @@ public enum TrainingRun {
         }
         if let output {
             do { try record.write(to: output) } catch { failures.append("\(error)") }
+        }
+        if let path = configuration.measurement.emissionsPath {
+            do { try CodeCarbonEmissions.append(record, to: path) } catch { failures.append("\(error)") }
         }
         if !failures.isEmpty { throw SaveError(record: record, failures: failures) }
         return record

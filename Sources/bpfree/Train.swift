@@ -43,6 +43,9 @@ struct Train: ParsableCommand {
     @Option(help: "CPU TDP in watts for the energy estimate used when no meter measures (default: 4 W per logical CPU).")
     var cpuTdpWatts: Double?
 
+    @Option(help: ArgumentHelp("Append the run's energy and CO2e as a row of a CodeCarbon 3.0.1 emissions.csv (made when missing).", valueName: "file.csv"))
+    var emissions: String?
+
     func makeConfiguration() throws -> RunConfiguration {
         var configuration = RunConfiguration(
             algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(), dataset: runOptions.dataset,
@@ -53,6 +56,7 @@ struct Train: ParsableCommand {
         configuration.trainingProtocol = runOptions.trainingProtocol
         configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
                                                              carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
+        configuration.measurement.emissionsPath = emissions
         return configuration
     }
 
@@ -64,6 +68,7 @@ struct Train: ParsableCommand {
             try configuration.validate()
             if let output { try checkWritableFile(output, flag: "--output") }
             if let trace { try checkWritableFile(trace, flag: "--trace") }
+            if let emissions { try checkWritableFile(emissions, flag: "--emissions") }
             let results = noStore ? nil : try runOptions.storeOption.open()
             record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results, output: output)
         } catch let error as ConfigurationError {
