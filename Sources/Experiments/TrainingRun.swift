@@ -93,6 +93,9 @@ public enum TrainingRun {
             traceRows = measured.rows.map(\.values)
             record.attach(measured, intensity: intensity, meters: meters.meters, configuration: measurement)
         }
+        if result.status == .completed, result.testAccuracy != nil {
+            record.inference = InferenceCost.measure(built.algorithm, test: data.test, meters: meters.meters)
+        }
         return (record, traceRows)
     }
 }

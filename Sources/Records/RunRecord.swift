@@ -100,6 +100,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var traceOverheadSeconds: Double?
     /// Mean and maximum of each trace column over the window.
     public var traceSummary: [String: ColumnSummary]?
+    /// What a prediction costs with the tested model (absent for failed runs and earlier builds).
+    public var inference: InferenceRecord?
     /// Seconds spent loading the data before the window (decoded cache or source files).
     public var dataLoadSeconds: Double?
     public var role = RunRole.train
@@ -142,7 +144,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
         case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
-        case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds"
+        case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds", inference
         case role, study, trialNumber = "trial_number", comparison
     }
 
@@ -196,6 +198,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try read(.traceSummary, &traceSummary)
         try read(.traceOverheadSeconds, &traceOverheadSeconds)
         try read(.dataLoadSeconds, &dataLoadSeconds)
+        try read(.inference, &inference)
         try read(.role, &role)
         try read(.study, &study)
         try read(.trialNumber, &trialNumber)
@@ -246,6 +249,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(traceSummary, forKey: .traceSummary)
         try c.encode(traceOverheadSeconds, forKey: .traceOverheadSeconds)
         try c.encode(dataLoadSeconds, forKey: .dataLoadSeconds)
+        try c.encode(inference, forKey: .inference)
         try c.encode(role, forKey: .role)
         try c.encode(study, forKey: .study)
         try c.encode(trialNumber, forKey: .trialNumber)

@@ -61,6 +61,14 @@ public struct Report {
         var flops: Summary            // TFLOP
         var forwardFlops: Summary     // MFLOP per sample
         var energySources: String
+        // Inference with the tested model: batch-1000 throughput, batch-1 latency, cost per prediction.
+        var inferenceThroughput: Summary  // predictions/s
+        var latencyMedian: Summary        // ms
+        var latencyP95: Summary           // ms
+        var flopsPerPrediction: Summary   // MFLOP
+        var inferenceEnergy: Summary      // J per 10,000 predictions
+        var inferencePeakRSS: Summary     // MiB
+        var inferenceSources: String
 
         init(_ arm: Arm) {
             self.arm = arm
@@ -75,6 +83,14 @@ public struct Report {
             flops = Summary(runs.map { Double($0.trainFlops) / 1e12 })
             forwardFlops = Summary(runs.compactMap(\.forwardFlopsPerSample).map { $0 / 1e6 })
             energySources = Set(runs.compactMap(\.energySource)).sorted().joined(separator: "+")
+            let inference = runs.compactMap(\.inference)
+            inferenceThroughput = Summary(inference.map(\.samplesPerSecond))
+            latencyMedian = Summary(inference.map(\.latencyMedianMs))
+            latencyP95 = Summary(inference.map(\.latencyP95Ms))
+            flopsPerPrediction = Summary(inference.map { $0.flopsPerPrediction / 1e6 })
+            inferenceEnergy = Summary(inference.compactMap(\.energyJoulesPer10k))
+            inferencePeakRSS = Summary(inference.map { Double($0.peakRSSBytes) / 1_048_576 })
+            inferenceSources = Set(inference.compactMap(\.energySource)).sorted().joined(separator: "+")
         }
     }
 
@@ -112,6 +128,33 @@ public struct Report {
                                       s.energySources.isEmpty ? "–" : s.energySources, Self.meanSD(s.co2e, 3), Self.meanSD(s.peakRSS, 0),
                                       Self.meanSD(s.peakTensor, 0), Self.meanSD(s.flops, 3), Self.meanSD(s.forwardFlops, 2)] },
               notes: reproduction(c))
+    }
+
+    /// What a prediction costs with each arm's tested model, or nil when no run measured it.
+    func inferenceTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table? {
+        guard stats.contains(where: { $0.inferenceThroughput.n > 0 }) else { return nil }
+        return Table(title: "Inference — \(c.name)",
+                     header: ["algorithm", "n", "predictions/s (batch 1000)", "latency ms, batch 1 (median)", "latency ms (p95)",
+                              "MFLOP/prediction", "J per 10,000 predictions", "energy source", "peak RSS MiB"],
+                     rows: stats.map { s in [s.arm.algorithm, "\(s.inferenceThroughput.n)", Self.meanSD(s.inferenceThroughput, 0),
+                                             Self.meanSD(s.latencyMedian, 3), Self.meanSD(s.latencyP95, 3), Self.meanSD(s.flopsPerPrediction, 3),
+                                             Self.meanSD(s.inferenceEnergy, 2), s.inferenceSources.isEmpty ? "–" : s.inferenceSources,
+                                             Self.meanSD(s.inferencePeakRSS, 0)] })
+    }
+
+    /// Test accuracy against the energy of 10,000 predictions and against batch-1 latency.
+    func inferenceCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
+        let measured = stats.filter { $0.inferenceThroughput.n > 0 }
+        guard !measured.isEmpty else { return [] }
+        func chart(_ title: String, _ xLabel: String, _ x: (ArmStatistics) -> Summary) -> String {
+            LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: measured.enumerated().map { i, s in
+                .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
+                      xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
+            }).svg
+        }
+        let source = Set(measured.map(\.inferenceSources)).sorted().joined(separator: ", ")
+        return [chart("Accuracy vs inference energy — \(c.name)", "J per 10,000 predictions (\(source.isEmpty ? "no source" : source))", \.inferenceEnergy),
+                chart("Accuracy vs inference latency — \(c.name)", "latency at batch 1, median (ms)", \.latencyMedian)]
     }
 
     /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, time and energy ratios,
@@ -272,16 +315,18 @@ public struct Report {
             let anchor = "comparison-\(index + 1)"
             toc += "<li><a href=\"#\(anchor)\">\(SVG.escape(c.name))</a> (\(c.arms.map(\.algorithm).joined(separator: ", ")))</li>"
             html += "<section class=\"comparison\" id=\"\(anchor)\"><h2>\(SVG.escape(c.name))</h2>"
-            let study = studyTable(c, stats)
-            html += performance.html + efficiency.html + (study?.html ?? "")
+            let study = studyTable(c, stats), inference = inferenceTable(c, stats)
+            html += performance.html + efficiency.html + (inference?.html ?? "") + (study?.html ?? "")
             html += "<h3>Learning curves</h3><div class=\"charts\">" + learningCurves(c).joined() + "</div>"
             html += "<h3>Accuracy against cost</h3><div class=\"charts\">" + paretoCharts(c, stats).joined() + "</div>"
             html += "<h3>Cost per arm</h3><div class=\"charts\">" + barCharts(c, stats).joined() + "</div>"
+            let inferenceSVGs = inferenceCharts(c, stats)
+            if !inferenceSVGs.isEmpty { html += "<h3>Accuracy against inference cost</h3><div class=\"charts\">" + inferenceSVGs.joined() + "</div>" }
             let traces = traceCharts(c)
             if !traces.isEmpty { html += "<h3>Resource traces (first seed of each arm)</h3><div class=\"charts\">" + traces.joined() + "</div>" }
             html += "<h3>Fairness audit</h3>" + Self.auditHTML(findings) + "</section>"
             markdown += "## \(Table.markdownEscape(c.name))\n\n" + performance.markdown + "\n" + efficiency.markdown + "\n"
-                + (study.map { $0.markdown + "\n" } ?? "") + "#### Fairness audit\n\n"
+                + (inference.map { $0.markdown + "\n" } ?? "") + (study.map { $0.markdown + "\n" } ?? "") + "#### Fairness audit\n\n"
                 + (findings.isEmpty ? "No asymmetry of protocol §7 found.\n" : findings.map { "- **\(Table.markdownEscape("\($0.kind)"))**: \(Table.markdownEscape($0.detail))" }.joined(separator: "\n") + "\n") + "\n"
         }
         let summary = Table(title: "Summary: deltas against the BP baseline of the same architecture",
