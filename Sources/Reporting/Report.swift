@@ -146,15 +146,18 @@ public struct Report {
     func inferenceCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
         let measured = stats.filter { $0.inferenceThroughput.n > 0 }
         guard !measured.isEmpty else { return [] }
-        func chart(_ title: String, _ xLabel: String, _ x: (ArmStatistics) -> Summary) -> String {
-            LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: measured.enumerated().map { i, s in
-                .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
-                      xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
-            }).svg
-        }
         let source = Set(measured.map(\.inferenceSources)).sorted().joined(separator: ", ")
-        return [chart("Accuracy vs inference energy — \(c.name)", "J per 10,000 predictions (\(source.isEmpty ? "no source" : source))", \.inferenceEnergy),
-                chart("Accuracy vs inference latency — \(c.name)", "latency at batch 1, median (ms)", \.latencyMedian)]
+        return [Self.accuracyChart("Accuracy vs inference energy — \(c.name)", "J per 10,000 predictions (\(source.isEmpty ? "no source" : source))",
+                                   measured, \.inferenceEnergy),
+                Self.accuracyChart("Accuracy vs inference latency — \(c.name)", "latency at batch 1, median (ms)", measured, \.latencyMedian)]
+    }
+
+    /// Each arm's mean test accuracy against one of its costs, with SD error bars both ways.
+    static func accuracyChart(_ title: String, _ xLabel: String, _ stats: [ArmStatistics], _ x: (ArmStatistics) -> Summary) -> String {
+        LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: stats.enumerated().map { i, s in
+            .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
+                  xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
+        }).svg
     }
 
     /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, time and energy ratios,
@@ -248,15 +251,9 @@ public struct Report {
     }
 
     func paretoCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
-        func chart(_ title: String, _ xLabel: String, _ x: (ArmStatistics) -> Summary) -> String {
-            LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: stats.enumerated().map { i, s in
-                .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
-                      xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
-            }).svg
-        }
         let source = Set(stats.map(\.energySources)).sorted().joined(separator: ", ")
-        return [chart("Accuracy vs energy — \(c.name)", "energy (J, \(source.isEmpty ? "no source" : source))", \.energy),
-                chart("Accuracy vs time — \(c.name)", "training time (s)", \.seconds)]
+        return [Self.accuracyChart("Accuracy vs energy — \(c.name)", "energy (J, \(source.isEmpty ? "no source" : source))", stats, \.energy),
+                Self.accuracyChart("Accuracy vs time — \(c.name)", "training time (s)", stats, \.seconds)]
     }
 
     func barCharts(_ c: Comparison, _ stats: [ArmStatistics]) -> [String] {
