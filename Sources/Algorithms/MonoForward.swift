@@ -53,7 +53,7 @@ public final class MonoForward: RegisteredAlgorithm {
             "mnist": (14, 5, 1.570297088405539e-3), "fmnist": (12, 10, 3.873086262136253e-4),
             "cifar10": (15, 4, 3.241756767272183e-4), "cifar100": (8, 4, 1.7277890583771544e-4),
         ]
-        guard let configuration = tuned[dataset] else { return nil }
+        guard case .mlp = architecture, let configuration = tuned[dataset] else { return nil }  // it ran MF on MLPs only
         return SeedPaper(stopping: StoppingRule(patience: configuration.patience, minDelta: 1e-4, maxEpochs: min(cap, configuration.epochsPerLayer)),
                          restore: .last,
                          defaults: ["mf.learning_rate": "\(configuration.learningRate)", "mf.weight_decay": "0", "mf.input_projection": "trained"])
@@ -61,25 +61,29 @@ public final class MonoForward: RegisteredAlgorithm {
     public static let defaultArchitecture = Architecture.mlp(hiddenWidths: [1000, 1000])
     public static let defaultCIFARArchitecture = Architecture.mlp(hiddenWidths: [2000, 2000, 2000])
 
-    /// One hidden layer with its projection and optimizer.
+    /// One unit with its projection and optimizer: a hidden layer (Linear → ReLU) of an MLP, or a
+    /// block (Conv → ReLU → MaxPool → BatchNorm) of a CNN, whose flattened output M projects.
     final class Unit {
-        let linear: Linear
-        let activation = ReLU()
+        let body: Sequential
         let projection: Linear
         let optimizer: Adam
         let parameters: [Parameter]
 
-        init(linear: Linear, projection: Linear, learningRate: Float, weightDecay: Float) {
-            self.linear = linear
+        init(body: Sequential, projection: Linear, learningRate: Float, weightDecay: Float) {
+            self.body = body
             self.projection = projection
             optimizer = Adam(learningRate: learningRate, weightDecay: weightDecay)
-            parameters = linear.parameters + projection.parameters
+            parameters = body.parameters + projection.parameters
         }
 
-        /// `a = ReLU(x·Wᵀ + b)`. Shapes: N×in → N×h.
-        func activations(_ x: Tensor, mode: Mode) -> Tensor {
-            activation.forward(linear.forward(x, mode: mode), mode: mode)
-        }
+        /// `a = ReLU(x·Wᵀ + b)` (N×in → N×h), or the block's maps (N×H×W×C).
+        func activations(_ x: Tensor, mode: Mode) -> Tensor { body.forward(x, mode: mode) }
+
+        /// `a` as rows of features (a block's maps flattened, channels last).
+        func features(_ a: Tensor) -> Tensor { a.shape.count == 2 ? a : a.reshaped([a.shape[0], projection.inputSize]) }
+
+        /// `G = a·Mᵀ`. Shapes: N×classes.
+        func scores(_ a: Tensor) -> Tensor { projection.forward(features(a), mode: .inference) }
 
         /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
         func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
@@ -88,14 +92,13 @@ public final class MonoForward: RegisteredAlgorithm {
             return result
         }
 
-        /// The local loss on `x` with its gradients accumulated into W, b and M.
+        /// The local loss on `x` with its gradients accumulated into the unit's weights and M.
         func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
             let a = activations(x, mode: .training)
-            let (value, _) = loss.lossAndGradient(logits: projection.forward(a, mode: .training), labels: labels)
-            // dM += ΔGᵀ·a; da = ΔG·M; dz = da ⊙ 1[a > 0]; dW += dzᵀ·x — and nothing flows into x.
+            let (value, _) = loss.lossAndGradient(logits: projection.forward(features(a), mode: .training), labels: labels)
+            // dM += ΔGᵀ·a; da = ΔG·M; then back through the unit's own layers — and nothing flows into x.
             let da = projection.backward(loss.gradient, inputGradient: .needed)!
-            let dz = activation.backward(da, inputGradient: .needed)!
-            _ = linear.backward(dz, inputGradient: .notNeeded)
+            _ = body.backward(a.shape.count == 2 ? da : da.reshaped(a.shape), inputGradient: .notNeeded)
             return (value, a)
         }
     }
@@ -125,8 +128,12 @@ public final class MonoForward: RegisteredAlgorithm {
     private let loss = SoftmaxCrossEntropy()
     private var scoreSum = Tensor(zeros: [0])
 
-    init(units: [Unit], inputProjection: InputProjection? = nil, schedule: Schedule, inference: Inference) {
+    /// `layer` or `block`: the stages' names are this and the unit's number.
+    let unitName: String
+
+    init(units: [Unit], inputProjection: InputProjection? = nil, schedule: Schedule, inference: Inference, unitName: String = "layer") {
         self.units = units
+        self.unitName = unitName
         self.inputProjection = inputProjection
         self.schedule = schedule
         self.inference = inference
@@ -135,33 +142,48 @@ public final class MonoForward: RegisteredAlgorithm {
     /// Stages before the first layer's: M0's when it is trained on its own.
     private var layerStageOffset: Int { inputProjection != nil && schedule == .sequential ? 1 : 0 }
 
-    /// Initialisation of the study's code: `W ~ U(±√(6/fan_in))`, `b = 0`, `M ~ U(±1/√h)`.
+    /// Initialisation of the study's code: `W ~ U(±√(6/fan_in))`, `b = 0`, `M ~ U(±1/√h)`; a
+    /// CNN's blocks are those of `cnn-3block` (BatchNorm ε 1e-5, γ and β trained by the block's
+    /// local loss) with Kaiming-uniform convolutions.
     public static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                             hyperparameters h: Hyperparameters, seed: UInt64) throws -> MonoForward {
         let inputSize = inputShape.reduce(1, *)
-        guard case .mlp(let widths) = architecture else {
-            throw ConfigurationError(field: "--architecture", problem: "mf needs an MLP architecture")
-        }
         var generator = SeededGenerator(seed: seed, stream: "weights")
         var units: [Unit] = []
-        var fanIn = inputSize
-        for (index, width) in widths.enumerated() {
-            let linear = Linear(inputSize: fanIn, outputSize: width, initialisation: .kaimingReLU, name: "layer\(index + 1)", using: &generator)
-            let projection = Linear(inputSize: width, outputSize: classCount, bias: false, name: "layer\(index + 1).projection", using: &generator)
-            units.append(Unit(linear: linear, projection: projection,
-                              learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay"))))
-            fanIn = width
+        let unitName = Self.unitName(architecture)
+        func unit(_ body: Sequential, _ size: Int, _ index: Int) -> Unit {
+            let projection = Linear(inputSize: size, outputSize: classCount, bias: false, name: "\(unitName)\(index + 1).projection", using: &generator)
+            return Unit(body: body, projection: projection, learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay")))
+        }
+        switch architecture {
+        case .mlp(let widths):
+            var fanIn = inputSize
+            for (index, width) in widths.enumerated() {
+                let linear = Linear(inputSize: fanIn, outputSize: width, initialisation: .kaimingReLU, name: "layer\(index + 1)", using: &generator)
+                units.append(unit(Sequential([linear, ReLU()]), width, index))
+                fanIn = width
+            }
+        case .cnn:
+            let (blocks, sizes) = try architecture.makeBlocks(inputShape: inputShape, convolutionInit: .kaimingReLU, using: &generator)
+            for (index, block) in blocks.enumerated() { units.append(unit(block, sizes[index], index)) }
         }
         let inputProjection: InputProjection? = h.choice("input_projection", as: InputProjectionRule.self) == .trained
             ? InputProjection(projection: Linear(inputSize: inputSize, outputSize: classCount, bias: false, name: "input.projection", using: &generator),
                               learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay")))
             : nil
-        return MonoForward(units: units, inputProjection: inputProjection, schedule: h.choice("schedule"), inference: h.choice("inference"))
+        return MonoForward(units: units, inputProjection: inputProjection, schedule: h.choice("schedule"), inference: h.choice("inference"),
+                           unitName: unitName)
+    }
+
+    /// What a unit is called: an MLP's `layer`, a CNN's `block`.
+    static func unitName(_ architecture: Architecture) -> String {
+        if case .cnn = architecture { return "block" }
+        return "layer"
     }
 
     public var stages: [Stage] {
         switch schedule {
-        case .sequential: (inputProjection == nil ? [] : [Stage(name: "input")]) + units.indices.map { Stage(name: "layer\($0 + 1)") }
+        case .sequential: (inputProjection == nil ? [] : [Stage(name: "input")]) + units.indices.map { Stage(name: "\(unitName)\($0 + 1)") }
         case .concurrent: [Stage(name: "layers")]
         }
     }
@@ -200,7 +222,7 @@ public final class MonoForward: RegisteredAlgorithm {
         } else {
             let layer = stage - layerStageOffset
             for unit in units[...layer] { x = unit.activations(x, mode: .inference) }
-            logits = units[layer].projection.forward(x, mode: .inference)
+            logits = units[layer].scores(x)
         }
         let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
@@ -215,7 +237,7 @@ public final class MonoForward: RegisteredAlgorithm {
         for (index, unit) in units.enumerated() {
             x = unit.activations(x, mode: .inference)
             if inference == .sum || index == units.count - 1 {
-                let g = unit.projection.forward(x, mode: .inference)
+                let g = unit.scores(x)
                 if inference == .last { scores = g; break }
                 if index == 0 { scoreSum.assign(g) } else { scoreSum.add(g) }
                 scores = scoreSum

@@ -80,7 +80,56 @@ import Training
             try AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4]), inputShape: [16], classCount: 4, seed: 1)
         }
         #expect(throws: ConfigurationError.self) {
-            try AlgorithmRegistry.make(id: "mf", architecture: .cnn(channels: [4]), inputShape: [2, 10, 10], classCount: 4, seed: 1)
+            try AlgorithmRegistry.make(id: "mf", architecture: .cnn(channels: [4]), inputShape: [16], classCount: 4, seed: 1)
+        }
+    }
+
+    /// Mono-Forward on a CNN: one stage per block, each block and its projection learn from the
+    /// block's local loss only, and the network learns the task (issue: MF on CNNs).
+    @Test(arguments: [[String: String](), ["mf.schedule": "concurrent", "mf.inference": "sum"]])
+    func monoForwardTrainsEachBlockOnItsOwnLoss(options: [String: String]) throws {
+        let mf = try AlgorithmRegistry.make(id: "mf", architecture: .cnn(channels: [4, 8]), inputShape: [2, 10, 10], classCount: 4,
+                                            common: CommonHyperparameters(learningRate: 3e-3, batchSize: 32), options: options, seed: 1).algorithm as! MonoForward
+        #expect(mf.stages.map(\.name) == (options.isEmpty ? ["block1", "block2"] : ["layers"]))
+        #expect(mf.units.map { $0.parameters.map(\.name) } == [
+            ["block1.conv.weight", "block1.bn.weight", "block1.bn.bias", "block1.projection.weight"],
+            ["block2.conv.weight", "block2.bn.weight", "block2.bn.bias", "block2.projection.weight"]])
+        #expect(mf.units[1].projection.inputSize == 8 * 2 * 2)
+        if options.isEmpty {
+            // Training block 2 leaves block 1 as it was.
+            let before = values(mf.units[0].parameters)
+            var batch = Batch()
+            BatchSchedule(count: Self.data.train.count, batchSize: 16, order: .sequential).fill(&batch, index: 0, from: Self.data.train)
+            _ = mf.trainBatch(batch, stage: 1)
+            #expect(values(mf.units[0].parameters) == before)
+        }
+        let result = Self.trainer(epochs: 6).fit(mf, data: Self.data)
+        #expect((result.testAccuracy ?? 0) >= 0.9, "\(result.testAccuracy ?? -1)")
+    }
+
+    /// The local loss of a whole block (Conv → ReLU → MaxPool → BatchNorm in training mode, then
+    /// M) against central differences, for the convolution, γ, β and M.
+    @Test func monoForwardBlockLossGradientsMatchFiniteDifferences() throws {
+        let mf = try AlgorithmRegistry.make(id: "mf", architecture: .cnn(channels: [3]), inputShape: [2, 6, 6], classCount: 3, seed: 2).algorithm as! MonoForward
+        let unit = mf.units[0]
+        var generator = SeededGenerator(seed: 7)
+        // Positive inputs and weights keep every ReLU open and every pooling window's maximum
+        // unique, so the loss is smooth where it is differentiated (ReLU's gate is checked alone).
+        let x = Tensor(shape: [5, 72], uniformIn: 0.1...1, using: &generator)
+        unit.parameters[0].value = Tensor(shape: unit.parameters[0].value.shape, uniformIn: 0.05...0.5, using: &generator)
+        let labels: [Int32] = [0, 1, 2, 1, 0]
+        let loss = SoftmaxCrossEntropy()
+        unit.parameters.forEach { $0.zeroGradient() }
+        _ = unit.accumulateGradients(x, labels: labels, loss: loss)
+        func localLoss() -> Double {
+            let g = unit.projection.forward(unit.features(unit.activations(x, mode: .training)), mode: .inference)
+            return SoftmaxCrossEntropy.evaluate(logits: g, labels: labels).lossSum / 5
+        }
+        for parameter in unit.parameters {
+            let original = parameter.value
+            let numeric = GradientCheck.numericGradient(at: original, step: 1e-3) { parameter.value = $0; return localLoss() }
+            parameter.value = original
+            #expect(GradientCheck.relativeError(parameter.gradient.scalars, numeric) < 2e-2, "\(parameter.name)")
         }
     }
 
