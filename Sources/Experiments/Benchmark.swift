@@ -20,13 +20,17 @@ public struct Benchmark: Sendable {
         public var epochs: Int?
         /// The training batch of both arms, when not each algorithm's default.
         public var batchSize: Int?
+        /// The training samples of this comparison, when not the suite's.
+        public var trainLimit: Int?
 
-        public init(algorithm: String, architecture: String, datasets: [String], epochs: Int? = nil, batchSize: Int? = nil) {
+        public init(algorithm: String, architecture: String, datasets: [String], epochs: Int? = nil, batchSize: Int? = nil,
+                    trainLimit: Int? = nil) {
             self.algorithm = algorithm
             self.architecture = architecture
             self.datasets = datasets
             self.epochs = epochs
             self.batchSize = batchSize
+            self.trainLimit = trainLimit
         }
     }
 
@@ -47,6 +51,9 @@ public struct Benchmark: Sendable {
         public var trainingProtocol: TrainingProtocol?
         /// Whether the arms are tuned (0 trials: each runs with its defaults).
         public var isTuned: Bool { trials > 0 }
+        /// A scaling suite: each comparison is one point of an algorithm's cost curve, without a
+        /// BP baseline; its runs' comparison is `scaling:dataset/architecture/nSAMPLES`.
+        public var isScaling = false
 
         /// Protocol §1 in full (comparisons whose algorithm is not built yet are skipped), the
         /// harmonized rule, 20 trials, 3 seeds. DFA against BP and MF against BP on the CNN (the
@@ -87,7 +94,25 @@ public struct Benchmark: Sendable {
             return suite
         }()
 
-        public static let all = [full, quick, seedPaper]
+        /// How cost grows with the work: each MLP algorithm, untuned, 3 epochs and 2 seeds per
+        /// point, on 6,000 … 54,000 Fashion-MNIST samples at mlp-2x1000 and on 6,000 samples at
+        /// mlp-2x250 … mlp-2x4000. The report fits time ∝ work^k per algorithm (work: counted FLOPs).
+        public static let scaling: Suite = {
+            var comparisons: [Comparison] = []
+            for algorithm in ["mf", "bp", "dfa", "ff"] {
+                for samples in [6000, 12000, 24000, 54000] {
+                    comparisons.append(Comparison(algorithm: algorithm, architecture: "mlp-2x1000", datasets: ["fashion-mnist"], trainLimit: samples))
+                }
+                for width in [250, 500, 2000, 4000] {
+                    comparisons.append(Comparison(algorithm: algorithm, architecture: "mlp-2x\(width)", datasets: ["fashion-mnist"], trainLimit: 6000))
+                }
+            }
+            var suite = Suite(name: "scaling", comparisons: comparisons, trials: 0, epochs: 3, finalEpochs: 3, seeds: 2)
+            suite.isScaling = true
+            return suite
+        }()
+
+        public static let all = [full, quick, seedPaper, scaling]
     }
 
     /// One arm of one comparison: what is tuned and retrained.
@@ -129,11 +154,13 @@ public struct Benchmark: Sendable {
                 continue
             }
             for dataset in comparison.datasets where datasets?.contains(dataset) ?? true {
-                for algorithm in [comparison.algorithm, "bp"] {
+                let trainLimit = comparison.trainLimit ?? suite.trainLimit
+                let name = suite.isScaling ? "scaling:\(dataset)/\(architecture)/n\(trainLimit.map(String.init) ?? "all")" : "\(dataset)/\(architecture)"
+                for algorithm in [comparison.algorithm] + (suite.isScaling ? [] : ["bp"]) {
                     let spec = study(algorithm: algorithm, architecture: architecture, dataset: dataset,
-                                     epochs: comparison.epochs ?? suite.epochs, batchSize: comparison.batchSize)
+                                     epochs: comparison.epochs ?? suite.epochs, batchSize: comparison.batchSize, trainLimit: trainLimit)
                     guard seen.insert(spec.name).inserted else { continue }
-                    arms.append(Arm(comparison: "\(dataset)/\(architecture)", study: spec, finalEpochs: comparison.epochs ?? suite.finalEpochs))
+                    arms.append(Arm(comparison: name, study: spec, finalEpochs: comparison.epochs ?? suite.finalEpochs))
                 }
             }
         }
@@ -141,10 +168,11 @@ public struct Benchmark: Sendable {
     }
 
     /// The study of one arm: the suite's budgets, the harmonized patience, this bench's seed.
-    func study(algorithm: String, architecture: Architecture, dataset: String, epochs: Int, batchSize: Int? = nil) -> StudySpecification {
+    func study(algorithm: String, architecture: Architecture, dataset: String, epochs: Int, batchSize: Int? = nil,
+               trainLimit: Int? = nil) -> StudySpecification {
         var stopping = StoppingRule.harmonized
         stopping.maxEpochs = epochs
-        let limit = (suite.trainLimit.map { "-n\($0)" } ?? "") + (batchSize.map { "-b\($0)" } ?? "")
+        let limit = (trainLimit.map { "-n\($0)" } ?? "") + (batchSize.map { "-b\($0)" } ?? "")
         let protocolTag = trainingProtocol == .harmonized ? "" : "-\(trainingProtocol.rawValue)"
         // Untuned arms depend on nothing but the suite and the configuration.
         let name = suite.isTuned ? "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(epochs)\(limit)\(protocolTag)-s\(seed)"
@@ -152,7 +180,7 @@ public struct Benchmark: Sendable {
         var specification = StudySpecification(
             name: name,
             algorithm: algorithm, architecture: architecture, dataset: dataset, seed: seed, trials: suite.trials,
-            stopping: stopping, trainLimit: suite.trainLimit, sampler: sampler, pruner: pruner,
+            stopping: stopping, trainLimit: trainLimit, sampler: sampler, pruner: pruner,
             dataDirectory: dataDirectory, threads: threads)
         specification.trainingProtocol = trainingProtocol
         if let batchSize { specification.options["\(specification.optionPrefix).batch_size"] = "\(batchSize)" }

@@ -201,6 +201,58 @@ public struct Report {
                      rows: rows)
     }
 
+    /// A scaling suite's section: the fitted exponent per algorithm, every point, and log-log
+    /// curves of time against work with accuracy against training-set size and width.
+    func scalingSection() -> (html: String, markdown: String)? {
+        guard !data.scaling.isEmpty else { return nil }
+        let fits = Scaling.fits(data.scaling)
+        let exponents = Table(title: "Scaling — fitted exponents (training time ∝ work^k, work = counted FLOPs)",
+                              header: ["algorithm", "runs", "k", "R²"],
+                              rows: fits.map { [$0.algorithm, "\($0.points)", String(format: "%.3f", $0.exponent), String(format: "%.3f", $0.rSquared)] })
+        // One point per algorithm and configuration, over its seeds.
+        let groups = Dictionary(grouping: data.scaling) { "\($0.algorithm)|\($0.comparison ?? "")" }
+        struct Point { var algorithm: String, architecture: String, samples: Int?, runs: [StoredRun] }
+        let points = groups.values.map { runs in Point(algorithm: runs[0].algorithm, architecture: runs[0].architecture, samples: runs[0].trainLimit, runs: runs) }
+            .sorted { ($0.algorithm, $0.architecture, $0.samples ?? .max) < ($1.algorithm, $1.architecture, $1.samples ?? .max) }
+        let table = Table(title: "Scaling — points", header: ["algorithm", "architecture", "training samples", "n", "test accuracy %", "time s",
+                                                             "energy J", "energy source", "train TFLOP", "peak RSS MiB"],
+                          rows: points.map { p in
+                              [p.algorithm, p.architecture, p.samples.map(String.init) ?? "all", "\(p.runs.count)",
+                               Self.meanSD(Summary(p.runs.compactMap(\.testAccuracy).map { $0 * 100 })), Self.meanSD(Summary(p.runs.map(\.trainSeconds)), 1),
+                               Self.meanSD(Summary(p.runs.compactMap(\.energyJoules)), 0),
+                               Set(p.runs.compactMap(\.energySource)).sorted().joined(separator: "+"),
+                               Self.meanSD(Summary(p.runs.map { Double($0.trainFlops) / 1e12 }), 3),
+                               Self.meanSD(Summary(p.runs.map { Double($0.peakRSSBytes) / 1_048_576 }), 0)]
+                          })
+        let algorithms = Set(points.map(\.algorithm)).sorted()
+        func series(_ x: (StoredRun) -> Double?, _ y: (StoredRun) -> Double?, _ include: (Point) -> Bool) -> [LineChart.Series] {
+            algorithms.enumerated().map { i, algorithm in
+                let xy = points.filter { $0.algorithm == algorithm && include($0) }.compactMap { p -> (x: Double, y: Double)? in
+                    let xs = p.runs.compactMap(x), ys = p.runs.compactMap(y)
+                    guard !xs.isEmpty, !ys.isEmpty else { return nil }
+                    return (xs.reduce(0, +) / Double(xs.count), ys.reduce(0, +) / Double(ys.count))
+                }.sorted { $0.x < $1.x }
+                return .init(name: algorithm, color: Palette.color(i), points: xy)
+            }
+        }
+        // The size sweep is the architecture with the most points; the width sweep the smallest training set.
+        let sizeArchitecture = Dictionary(grouping: points, by: \.architecture).max { $0.value.count < $1.value.count }?.key ?? ""
+        let charts = [
+            LineChart(title: "Scaling — training time against work (log-log)", xLabel: "log10 train FLOPs", yLabel: "log10 training time (s)",
+                      series: series({ log10(Double(max($0.trainFlops, 1))) }, { log10(max($0.trainSeconds, 1e-9)) }, { _ in true })).svg,
+            LineChart(title: "Scaling — accuracy against training samples (\(sizeArchitecture))", xLabel: "log10 training samples", yLabel: "test accuracy (%)",
+                      series: series({ $0.trainLimit.map { log10(Double($0)) } }, { $0.testAccuracy.map { $0 * 100 } }, { $0.architecture == sizeArchitecture })).svg,
+            LineChart(title: "Scaling — accuracy against the work per sample (widths)", xLabel: "log10 train FLOPs per sample", yLabel: "test accuracy (%)",
+                      series: series({ $0.trainSamples > 0 ? log10(Double($0.trainFlops) / Double($0.trainSamples)) : nil },
+                                     { $0.testAccuracy.map { $0 * 100 } }, { $0.samples == points.compactMap(\.samples).min() })).svg,
+        ]
+        let lines = fits.map(Scaling.line)
+        let html = "<section id=\"scaling\"><h2>Scaling</h2>" + lines.map { "<p class=\"note\"><code>\(SVG.escape($0))</code></p>" }.joined()
+            + exponents.html + table.html + "<div class=\"charts\">" + charts.joined() + "</div></section>"
+        let markdown = "## Scaling\n\n" + lines.map { "    " + $0 }.joined(separator: "\n") + "\n\n" + exponents.markdown + "\n" + table.markdown + "\n"
+        return (html, markdown)
+    }
+
     /// The `bpfree train` command of each arm's runs, with versions, threads and machine.
     func reproduction(_ c: Comparison) -> [String] {
         c.arms.compactMap { arm in
@@ -330,6 +382,12 @@ public struct Report {
                             header: ["comparison", "algorithm", "Δ test accuracy (pp)", "95% CI (paired bootstrap)", "time ratio",
                                      "energy ratio", "peak RSS ratio", "FLOPs ratio", "reading"], rows: summaryRows)
         let studies = studiesTable()
+        let scaling = scalingSection()
+        if let scaling {
+            html += scaling.html
+            toc += "<li><a href=\"#scaling\">Scaling</a></li>"
+            markdown += scaling.markdown + "\n"
+        }
         markdown += "## Summary\n\n" + summary.markdown + "\n## Studies\n\n" + studies.markdown
         let page = Self.page(title: "bpfree report", storePath: storePath, role: data.role, toc: toc,
                              body: "<section id=\"summary\"><h2>Summary</h2>" + summary.html + "</section>" + html

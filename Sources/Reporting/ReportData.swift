@@ -27,6 +27,8 @@ public struct Comparison: @unchecked Sendable {
 /// What a report is drawn from: the store's comparisons and studies.
 public struct ReportData: @unchecked Sendable {
     public var comparisons: [Comparison]
+    /// The final runs of a scaling suite (comparison `scaling:…`): points of cost curves, not comparisons.
+    public var scaling: [StoredRun]
     public var studies: [(study: StoredStudy, trials: [FrozenTrial])]
     /// `final` when the store holds benchmark final runs (only those are compared), else `train`
     /// (single runs), else `trial` (a store with tuning trials only).
@@ -41,7 +43,9 @@ public struct ReportData: @unchecked Sendable {
         self.studies = studies
         let role = [RunRole.final, .train, .trial].first { role in runs.contains { $0.role == role } } ?? .train
         self.role = role
-        let chosen = runs.filter { $0.role == role }
+        let isScaling = { (run: StoredRun) in run.role == .final && run.comparison?.hasPrefix("scaling:") == true }
+        scaling = runs.filter(isScaling)
+        let chosen = runs.filter { $0.role == role && !isScaling($0) }
         var groups: [String: [StoredRun]] = [:]
         for run in chosen {
             groups[run.comparison ?? "\(run.dataset)/\(run.architecture)", default: []].append(run)

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a suite of comparisons (protocol §1): tune every arm alike, retrain the best with distinct seeds; resumable.")
 
-    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, FF vs BP on mlp-4x500 with batch 20 and 8 epochs, no CaFo-DFA; seed-paper: the study's configurations, its tuned values and seeds 42–44, untuned, beside its published figures).")
+    @Option(help: "Suite: \(Benchmark.Suite.all.map(\.name).joined(separator: ", ")) (quick: Fashion-MNIST, 6,000 samples, 3 trials of 3 epochs, 2 seeds, FF vs BP on mlp-4x500 with batch 20 and 8 epochs, no CaFo-DFA; seed-paper: the study's configurations, its tuned values and seeds 42–44, untuned, beside its published figures; scaling: each MLP algorithm untuned on 6k–54k samples and widths 250–4000, 3 epochs, 2 seeds, time ∝ work^k fitted).")
     var suite = "quick"
 
     @Option(help: ArgumentHelp("Only these datasets (comma-separated); a synthetic:... dataset stands in for every comparison's data.", valueName: "list"))
@@ -151,6 +151,9 @@ struct Bench: ParsableCommand {
         }
         print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial", "reading"].joined(separator: "\t"))
         for result in results { print(Self.summaryLine(result)) }
+        if results.first?.arm.comparison.hasPrefix("scaling:") == true {
+            for fit in Scaling.fits(results.flatMap(\.finalRuns)) { print(Scaling.line(fit)) }
+        }
     }
 }
 

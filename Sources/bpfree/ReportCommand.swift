@@ -17,7 +17,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         try checkWritableFolder(out, flag: "--out")
         let data = try ReportData(store: try storeOption.openExisting())
-        guard !data.comparisons.isEmpty else { throw ValidationError("--store: \(storeOption.shown) holds no runs to report") }
+        guard !data.comparisons.isEmpty || !data.scaling.isEmpty else { throw ValidationError("--store: \(storeOption.shown) holds no runs to report") }
         let report = Report(data: data, storePath: storeOption.shown)
         do {
             try report.write(to: out)
@@ -27,6 +27,7 @@ struct ReportCommand: ParsableCommand {
             throw CommandError("--out: cannot write into \(out): \(error.localizedDescription)")
         }
         print("\(out)/report.html: \(data.comparisons.count) comparisons, \(data.comparisons.flatMap(\.arms).count) arms, "
-              + "\(data.studies.count) studies; also tables.md, summary.csv, runs.csv, trials.csv")
+              + "\(data.studies.count) studies" + (data.scaling.isEmpty ? "" : ", \(data.scaling.count) scaling runs")
+              + "; also tables.md, summary.csv, runs.csv, trials.csv")
     }
 }

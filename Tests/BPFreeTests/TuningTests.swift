@@ -390,6 +390,42 @@ extension TuneAndBenchCommandTests {
         #expect(try ResultsStore(path: store).runs().filter { $0.role == .final }.count == 6)
     }
 
+    /// The scaling suite: each point of MF's curve (training-set sizes at mlp-2x1000, widths at
+    /// 6,000 samples) with 2 seeds, no BP baseline; the report fits time ∝ work^k.
+    @Test func theScalingSuiteFitsTimeAgainstWork() throws {
+        let (_, arms) = try Bench.parse(["--suite", "scaling", "--algorithms", "mf"]).makeBenchmark()
+        #expect(arms.map(\.comparison) == ["scaling:fashion-mnist/mlp-2x1000/n6000", "scaling:fashion-mnist/mlp-2x1000/n12000",
+                                            "scaling:fashion-mnist/mlp-2x1000/n24000", "scaling:fashion-mnist/mlp-2x1000/n54000",
+                                            "scaling:fashion-mnist/mlp-2x250/n6000", "scaling:fashion-mnist/mlp-2x500/n6000",
+                                            "scaling:fashion-mnist/mlp-2x2000/n6000", "scaling:fashion-mnist/mlp-2x4000/n6000"])
+        #expect(arms.allSatisfy { $0.study.algorithm == "mf" && $0.finalEpochs == 3 })
+        let folder = IDXFiles.temporaryFolder(), store = folder + "/scaling.sqlite"
+        try Bench.parse(["--suite", "scaling", "--algorithms", "mf", "--datasets", "synthetic:samples=300,classes=3,shape=6x6",
+                         "--threads", "1", "--store", store]).run()
+        let runs = try ResultsStore(path: store).runs()
+        #expect(runs.count == 16 && runs.allSatisfy { $0.comparison?.hasPrefix("scaling:synthetic") == true && $0.role == .final })
+        let data = try ReportData(store: try ResultsStore(path: store))
+        #expect(data.comparisons.isEmpty && data.scaling.count == 16)
+        let fits = Scaling.fits(data.scaling)
+        #expect(fits.count == 1 && fits[0].algorithm == "mf" && fits[0].points == 16 && fits[0].exponent.isFinite)
+        try ReportCommand.parse(["--store", store, "--out", folder + "/report"]).run()
+        let tables = try String(contentsOfFile: folder + "/report/tables.md", encoding: .utf8)
+        #expect(tables.contains("## Scaling") && tables.contains("mf: training time ∝ work^") && tables.contains("| mf | 16 |"))
+        #expect(try String(contentsOfFile: folder + "/report/report.html", encoding: .utf8).contains("Scaling — training time against work (log-log)"))
+    }
+
+    /// A fit on known points: time = 2·work^0.8 gives k = 0.8, R² = 1.
+    @Test func theFittedExponentIsTheLogLogSlope() {
+        let runs = [1e9, 1e10, 1e11, 1e12].enumerated().map { i, flops -> StoredRun in
+            var record = RunRecord.example(algorithm: "mf", seed: UInt64(i))
+            record.trainFlops = Int(flops)
+            record.trainSeconds = 2 * pow(flops, 0.8) / 1e7
+            return StoredRun(record)
+        }
+        let fit = Scaling.fits(runs)
+        #expect(fit.count == 1 && abs(fit[0].exponent - 0.8) < 1e-9 && abs(fit[0].rSquared - 1) < 1e-9)
+    }
+
     /// The quick suite gives FF's comparison a budget in which FF learns: both of its arms on
     /// mlp-4x500 with batches of 20 and 8 epochs; every other arm has the suite's 3.
     @Test func theQuickSuiteGivesEachComparisonOneBudgetForBothArms() throws {
