@@ -7,10 +7,14 @@ public enum ResultsExport {
     /// One line per run. Columns: id, started_at, algorithm, dataset, architecture, seed, status,
     /// test_accuracy, effective_epochs, train_seconds, samples_per_second, train_flops,
     /// energy_joules, energy_source, co2e_grams, peak_rss_bytes, threads, failure_reason, role,
-    /// study, trial_number, comparison.
+    /// study, trial_number, comparison, and the inference cost: inference_samples_per_second,
+    /// inference_latency_median_ms, inference_latency_p95_ms, inference_flops_per_prediction,
+    /// inference_energy_joules_per_10k, inference_energy_source.
     public static func runsCSV(_ runs: [StoredRun]) -> String {
         var lines = ["id,started_at,algorithm,dataset,architecture,seed,status,test_accuracy,effective_epochs,train_seconds,"
-            + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison"]
+            + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison,"
+            + "inference_samples_per_second,inference_latency_median_ms,inference_latency_p95_ms,inference_flops_per_prediction,"
+            + "inference_energy_joules_per_10k,inference_energy_source"]
         for r in runs {
             let fields: [String] = [
                 r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
@@ -18,6 +22,8 @@ public enum ResultsExport {
                 String(r.trainFlops), number(r.energyJoules), r.energySource ?? "", number(r.co2eGrams),
                 String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "", r.role.rawValue, r.study ?? "",
                 r.trialNumber.map(String.init) ?? "", r.comparison ?? "",
+                number(r.inference?.samplesPerSecond), number(r.inference?.latencyMedianMs), number(r.inference?.latencyP95Ms),
+                number(r.inference?.flopsPerPrediction), number(r.inference?.energyJoulesPer10k), r.inference?.energySource ?? "",
             ]
             lines.append(fields.map(quoted).joined(separator: ","))
         }
