@@ -4,7 +4,7 @@ import Foundation
 /// tables beside them, and `bpfree_schema` listing the schema versions applied (the same
 /// identifiers as the SQLite store's migrations).
 extension ResultsStore {
-    /// bpfree's tables on PostgreSQL (schema v3; `id` columns keep the insertion order that
+    /// bpfree's tables on PostgreSQL (schema v4; `id` columns keep the insertion order that
     /// SQLite's rowid keeps).
     static let postgreSQLRunTables = [
         """
@@ -13,7 +13,7 @@ extension ResultsStore {
           effective_epochs INTEGER NOT NULL, train_seconds DOUBLE PRECISION NOT NULL, samples_per_second DOUBLE PRECISION NOT NULL,
           train_flops BIGINT NOT NULL, energy_joules DOUBLE PRECISION, energy_source TEXT, co2e_grams DOUBLE PRECISION,
           peak_rss_bytes BIGINT NOT NULL, threads INTEGER NOT NULL, hyperparameters TEXT NOT NULL, record TEXT NOT NULL,
-          role TEXT NOT NULL DEFAULT 'train', study TEXT, trial_number INTEGER, comparison TEXT)
+          role TEXT NOT NULL DEFAULT 'train', study TEXT, trial_number INTEGER, comparison TEXT, \(postgreSQLInferenceColumns.joined(separator: ", ")))
         """,
         "CREATE INDEX run_on_algorithm ON run (algorithm)",
         "CREATE INDEX run_on_dataset ON run (dataset)",
@@ -33,6 +33,16 @@ extension ResultsStore {
         "CREATE INDEX trace_on_run_id ON trace (run_id)",
     ]
 
+    /// The inference columns as PostgreSQL declares them.
+    static var postgreSQLInferenceColumns: [String] {
+        inferenceColumns.map { "\($0.name) \($0.type == .text ? "TEXT" : "DOUBLE PRECISION")" }
+    }
+
+    /// What a database made by an earlier build lacks, by schema version.
+    static var postgreSQLUpgrades: [String: [String]] {
+        [inferenceMigration: postgreSQLInferenceColumns.map { "ALTER TABLE run ADD COLUMN \($0)" }]
+    }
+
     /// Creates what is missing, in one transaction that other workers starting at the same
     /// moment wait for: Optuna's tables (unless Optuna made them already), then bpfree's. A
     /// database with schema versions this build does not know is refused.
@@ -46,6 +56,11 @@ extension ResultsStore {
                 guard unknown.isEmpty else {
                     throw StoreError(path: database.location, problem: "was written by a newer bpfree (schema '\(unknown.joined(separator: "', '"))'); "
                                      + "refusing to open it with this older build")
+                }
+                // Versions since that database was made, in order.
+                for (position, identifier) in known.enumerated() where !applied.contains(identifier) {
+                    for statement in postgreSQLUpgrades[identifier] ?? [] { try db.execute(statement) }
+                    try db.execute("INSERT INTO bpfree_schema (position, identifier) VALUES (?, ?)", [position, identifier])
                 }
                 return
             }

@@ -125,6 +125,9 @@ extension ResultsStore {
         migrator.registerMigration("v3: Optuna's RDB schema for studies and trials") { db in
             try migrateStudiesToOptunaSchema(db)
         }
+        migrator.registerMigration(Self.inferenceMigration) { db in
+            for (column, type) in Self.inferenceColumns { try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column) \(type == .text ? "TEXT" : "REAL")") }
+        }
         return migrator
     }
 

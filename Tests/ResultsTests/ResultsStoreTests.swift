@@ -50,7 +50,7 @@ import TestSupport
         let store = try ResultsStore(path: path)
         #expect(try store.journalMode() == "wal")
         #expect(try store.appliedMigrations() == ["v1: runs, epochs, stages, traces", "v2: studies, trials, run roles",
-                                                 "v3: Optuna's RDB schema for studies and trials"])
+                                                 "v3: Optuna's RDB schema for studies and trials", "v4: inference columns"])
         // Reopening applies nothing twice and keeps the data.
         try store.insert(Self.run(seed: 3))
         #expect(try ResultsStore(path: path).runs().count == 1)
@@ -72,10 +72,39 @@ import TestSupport
             }
         }
         let store = try ResultsStore(path: path)
-        #expect(try store.appliedMigrations().count == 3)
+        #expect(try store.appliedMigrations().count == 4)
         let runs = try store.runs()
         #expect(runs.count == 1 && runs[0].role == .train && runs[0].effectiveEpochs == 3 && runs[0].study == nil)
         #expect(try store.studies().isEmpty)
+    }
+
+    /// Schema v4: the inference cost is in columns of `run` too, on both backends; a database
+    /// made before v4 gets them on opening, its runs kept.
+    @Test(arguments: StoreBackend.available)
+    func inferenceCostIsStoredInColumnsAndOlderStoresGetThem(backend: StoreBackend) throws {
+        let location = try backend.freshLocation()
+        var run = Self.run(seed: 1)
+        run.record.inference = InferenceRecord(batchSize: 1000, samplesPerSecond: 5e4, predictions: 3000, latencyMedianMs: 0.06,
+                                               latencyP95Ms: 0.09, latencyRepetitions: 200, flopsPerPrediction: 2.3e6,
+                                               energyJoulesPer10k: 1.1, energySource: "estimate", peakRSSBytes: 1 << 27)
+        do {
+            let store = try ResultsStore(location: location)
+            try store.insert(run)
+            // As a database made before v4: without the columns and the version.
+            try store.database.write { db in
+                for column in ResultsStore.inferenceColumns { try db.execute("ALTER TABLE run DROP COLUMN \(column.name)", []) }
+                switch db.dialect {
+                case .sqlite: try db.execute("DELETE FROM grdb_migrations WHERE identifier = ?", [ResultsStore.inferenceMigration])
+                case .postgresql: try db.execute("DELETE FROM bpfree_schema WHERE identifier = ?", [ResultsStore.inferenceMigration])
+                }
+            }
+        }
+        let store = try ResultsStore(location: location)
+        #expect(try store.appliedMigrations().last == ResultsStore.inferenceMigration)
+        #expect(try store.runs().map(\.seed) == [1] && (try store.runs()[0].inference?.samplesPerSecond) == 5e4, "the record keeps it")
+        try store.insert(run)
+        let row = try #require(try store.database.read { try $0.row("SELECT inference_samples_per_second, inference_energy_source FROM run WHERE id = 2") })
+        #expect(row.real("inference_samples_per_second") == 5e4 && row.text("inference_energy_source") == "estimate")
     }
 
     /// A store whose pages were damaged (a bad disk, a copy cut short) is refused with its name,
