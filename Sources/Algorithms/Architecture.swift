@@ -120,21 +120,20 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
     /// convolutions and PyTorch's output layer.
     public func makeNetwork(inputShape: [Int], classCount: Int, initialisation: Initialisation = .pytorch,
                             using generator: inout SeededGenerator) throws -> Sequential {
-        let study = initialisation == .study
         switch self {
         case .cnn:
-            let (blocks, sizes) = try makeBlocks(inputShape: inputShape, convolutionInit: study ? .kaimingReLU : .pytorch, using: &generator)
+            let (blocks, sizes) = try makeBlocks(inputShape: inputShape, convolutionInit: initialisation.reluLayers, using: &generator)
             return Sequential(blocks + [Flatten(), Linear(inputSize: sizes.last!, outputSize: classCount, name: "output", using: &generator)])
         case .mlp(let widths):
             var layers: [any Layer] = [Flatten()]
             var width = inputShape.reduce(1, *)
             for (index, next) in widths.enumerated() {
-                layers.append(Linear(inputSize: width, outputSize: next, initialisation: study ? .kaimingReLU : .pytorch,
+                layers.append(Linear(inputSize: width, outputSize: next, initialisation: initialisation.reluLayers,
                                      name: "layer\(index + 1)", using: &generator))
                 layers.append(ReLU())
                 width = next
             }
-            layers.append(Linear(inputSize: width, outputSize: classCount, initialisation: study ? .normal(standardDeviation: 0.01) : .pytorch,
+            layers.append(Linear(inputSize: width, outputSize: classCount, initialisation: initialisation == .study ? .normal(standardDeviation: 0.01) : .pytorch,
                                  name: "output", using: &generator))
             return Sequential(layers)
         }
@@ -146,6 +145,9 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
 public enum Initialisation: String, Sendable {
     case pytorch
     case study
+
+    /// How the layers ahead of a ReLU start: the study's models used Kaiming-uniform for ReLU.
+    public var reluLayers: WeightInit { self == .study ? .kaimingReLU : .pytorch }
 }
 
 /// A bad setting: names the flag or field and what is wrong with it.

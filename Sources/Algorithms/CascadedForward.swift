@@ -81,11 +81,12 @@ public final class CascadedForward: RegisteredAlgorithm {
         var seedPaper = SeedPaper(stopping: predictor, stages: ["predictor": predictor], restore: .last,
                                   defaults: ["cafo.learning_rate": "\(c.learningRate)", "cafo.weight_decay": "\(c.weightDecay)",
                                              "cafo.init": Initialisation.study.rawValue, "cafo.bn_epsilon": "1e-05"])
-        if !isDFA { seedPaper.defaults["cafo.bn_statistics"] = BatchNormStatistics.initial.rawValue }
         if isDFA {
             seedPaper.stages["blocks"] = StoppingRule(patience: c.blockEpochs, minDelta: 0, maxEpochs: min(cap, c.blockEpochs), monitor: .none)
             seedPaper.defaults["cafo.block_learning_rate"] = "\(c.blockLearningRate)"
             seedPaper.defaults["cafo.block_weight_decay"] = "\(c.blockWeightDecay)"
+        } else {
+            seedPaper.defaults["cafo.bn_statistics"] = BatchNormStatistics.initial.rawValue
         }
         return seedPaper
     }
@@ -169,7 +170,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         let initialisation: Initialisation = h.choice("init")
         let (blocks, sizes) = try architecture.makeBlocks(inputShape: inputShape, batchNormEpsilon: Float(h.real("bn_epsilon")),
                                                           trainBatchNorm: kind == .dfa,
-                                                          convolutionInit: initialisation == .study ? .kaimingReLU : .pytorch, using: &weights)
+                                                          convolutionInit: initialisation.reluLayers, using: &weights)
         guard case .cnn(let channels) = architecture, let (_, height, width) = Architecture.imageShape(inputShape) else {
             preconditionFailure("makeBlocks checked the shape")
         }

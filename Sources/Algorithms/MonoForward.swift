@@ -159,7 +159,7 @@ public final class MonoForward: RegisteredAlgorithm {
         case .mlp(let widths):
             var fanIn = inputSize
             for (index, width) in widths.enumerated() {
-                let linear = Linear(inputSize: fanIn, outputSize: width, initialisation: .kaimingReLU, name: "layer\(index + 1)", using: &generator)
+                let linear = Linear(inputSize: fanIn, outputSize: width, initialisation: .kaimingReLU, name: "\(unitName)\(index + 1)", using: &generator)
                 units.append(unit(Sequential([linear, ReLU()]), width, index))
                 fanIn = width
             }

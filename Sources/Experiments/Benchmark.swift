@@ -1,5 +1,6 @@
 import Algorithms
 import Foundation
+import Records
 import Results
 import Training
 import Tuning
@@ -155,7 +156,7 @@ public struct Benchmark: Sendable {
             }
             for dataset in comparison.datasets where datasets?.contains(dataset) ?? true {
                 let trainLimit = comparison.trainLimit ?? suite.trainLimit
-                let name = suite.isScaling ? "scaling:\(dataset)/\(architecture)/n\(trainLimit.map(String.init) ?? "all")" : "\(dataset)/\(architecture)"
+                let name = suite.isScaling ? "\(RunRecord.scalingComparisonPrefix)\(dataset)/\(architecture)/n\(trainLimit.map(String.init) ?? "all")" : "\(dataset)/\(architecture)"
                 for algorithm in [comparison.algorithm] + (suite.isScaling ? [] : ["bp"]) {
                     let spec = study(algorithm: algorithm, architecture: architecture, dataset: dataset,
                                      epochs: comparison.epochs ?? suite.epochs, batchSize: comparison.batchSize, trainLimit: trainLimit)

@@ -24,7 +24,7 @@ public enum InferenceCost {
         var batch = Batch()
         let schedule = BatchSchedule(count: test.count, batchSize: size, order: .sequential)
         schedule.fill(&batch, index: 0, from: test)
-        _ = algorithm.countCorrect(batch)  // warm-up: buffers sized, kernels chosen
+        // The counted pass is also the warm-up: buffers sized, kernels chosen before the clock runs.
         let flops = OperationCounter.counting { counter in
             _ = algorithm.countCorrect(batch)
             return counter.flops
@@ -60,12 +60,5 @@ public enum InferenceCost {
                                energyJoulesPer10k: meters.isEmpty ? nil : measured.energyJoules * 10_000 / Double(predictions),
                                energySource: meters.isEmpty ? nil : measured.energySource,
                                peakRSSBytes: Int(max(measured.sampledPeakResidentBytes, ProcessStats.residentBytes)))
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
     }
 }

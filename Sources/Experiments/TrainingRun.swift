@@ -58,7 +58,7 @@ public enum TrainingRun {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let loadStart = ContinuousClock.now
         let data = try configuration.loadData()
-        let (loadSeconds, loadAttoseconds) = (ContinuousClock.now - loadStart).components
+        let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
                                                                                                   dataset: configuration.dataset)
         let rules = try configuration.trainingProtocol.rules(algorithm: configuration.algorithm, dataset: configuration.dataset,
@@ -87,7 +87,7 @@ public enum TrainingRun {
         var record = RunRecord(result, configuration: configuration, built: built, classCount: data.train.classCount, startedAt: startedAt,
                                stopping: rules.stopping)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
-        record.dataLoadSeconds = Double(loadSeconds) + Double(loadAttoseconds) * 1e-18
+        record.dataLoadSeconds = loadSeconds
         var traceRows: [[Double?]] = []
         if let measured = metering.result {
             traceRows = measured.rows.map(\.values)

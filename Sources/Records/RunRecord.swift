@@ -111,6 +111,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var trialNumber: Int?
     /// The benchmark comparison of a final run.
     public var comparison: String?
+    /// How a scaling suite's comparisons begin: its runs are points of cost curves, not comparisons.
+    public static let scalingComparisonPrefix = "scaling:"
 
     /// A record with the identifying fields set and everything else at its empty value.
     public init(algorithm: String, dataset: String, architecture: String, seed: UInt64, status: RunStatus) {

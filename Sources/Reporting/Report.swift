@@ -69,6 +69,8 @@ public struct Report {
         var inferenceEnergy: Summary      // J per 10,000 predictions
         var inferencePeakRSS: Summary     // MiB
         var inferenceSources: String
+        /// Why the arm's figures are no finding (near chance, cut off while learning), or nil.
+        var notAFinding: String?
 
         init(_ arm: Arm) {
             self.arm = arm
@@ -91,6 +93,7 @@ public struct Report {
             inferenceEnergy = Summary(inference.compactMap(\.energyJoulesPer10k))
             inferencePeakRSS = Summary(inference.map { Double($0.peakRSSBytes) / 1_048_576 })
             inferenceSources = Set(inference.compactMap(\.energySource)).sorted().joined(separator: "+")
+            notAFinding = FairnessAudit.whyNotAFinding(arm)
         }
     }
 
@@ -169,7 +172,7 @@ public struct Report {
             let delta = paired.map { Summary($0).mean } ?? (s.accuracy.mean - baseline.accuracy.mean)
             let ci = paired.flatMap { Statistics.bootstrapCI95($0) }
             let ratio = { (a: Summary, b: Summary) in a.n > 0 && b.n > 0 && b.mean > 0 ? String(format: "%.2f×", a.mean / b.mean) : "–" }
-            let caveats = [s.arm, baseline.arm].compactMap { arm in FairnessAudit.whyNotAFinding(arm).map { "\(arm.algorithm): \($0)" } }
+            let caveats = [s, baseline].compactMap { arm in arm.notAFinding.map { "\(arm.arm.algorithm): \($0)" } }
             return [c.name, s.arm.algorithm, String(format: "%+.2f", delta), paired == nil ? "unpaired" : Self.interval(ci),
                     ratio(s.seconds, baseline.seconds), ratio(s.energy, baseline.energy), ratio(s.peakRSS, baseline.peakRSS),
                     ratio(s.flops, baseline.flops), caveats.isEmpty ? "result" : "not a finding — " + caveats.joined(separator: "; ")]
@@ -228,15 +231,15 @@ public struct Report {
         func series(_ x: (StoredRun) -> Double?, _ y: (StoredRun) -> Double?, _ include: (Point) -> Bool) -> [LineChart.Series] {
             algorithms.enumerated().map { i, algorithm in
                 let xy = points.filter { $0.algorithm == algorithm && include($0) }.compactMap { p -> (x: Double, y: Double)? in
-                    let xs = p.runs.compactMap(x), ys = p.runs.compactMap(y)
-                    guard !xs.isEmpty, !ys.isEmpty else { return nil }
-                    return (xs.reduce(0, +) / Double(xs.count), ys.reduce(0, +) / Double(ys.count))
+                    let xs = Summary(p.runs.compactMap(x)), ys = Summary(p.runs.compactMap(y))
+                    return xs.n > 0 && ys.n > 0 ? (xs.mean, ys.mean) : nil
                 }.sorted { $0.x < $1.x }
                 return .init(name: algorithm, color: Palette.color(i), points: xy)
             }
         }
         // The size sweep is the architecture with the most points; the width sweep the smallest training set.
         let sizeArchitecture = Dictionary(grouping: points, by: \.architecture).max { $0.value.count < $1.value.count }?.key ?? ""
+        let widthSamples = points.compactMap(\.samples).min()
         let charts = [
             LineChart(title: "Scaling — training time against work (log-log)", xLabel: "log10 train FLOPs", yLabel: "log10 training time (s)",
                       series: series({ log10(Double(max($0.trainFlops, 1))) }, { log10(max($0.trainSeconds, 1e-9)) }, { _ in true })).svg,
@@ -244,7 +247,7 @@ public struct Report {
                       series: series({ $0.trainLimit.map { log10(Double($0)) } }, { $0.testAccuracy.map { $0 * 100 } }, { $0.architecture == sizeArchitecture })).svg,
             LineChart(title: "Scaling — accuracy against the work per sample (widths)", xLabel: "log10 train FLOPs per sample", yLabel: "test accuracy (%)",
                       series: series({ $0.trainSamples > 0 ? log10(Double($0.trainFlops) / Double($0.trainSamples)) : nil },
-                                     { $0.testAccuracy.map { $0 * 100 } }, { $0.samples == points.compactMap(\.samples).min() })).svg,
+                                     { $0.testAccuracy.map { $0 * 100 } }, { $0.samples == widthSamples })).svg,
         ]
         let lines = fits.map(Scaling.line)
         let html = "<section id=\"scaling\"><h2>Scaling</h2>" + lines.map { "<p class=\"note\"><code>\(SVG.escape($0))</code></p>" }.joined()
@@ -358,7 +361,7 @@ public struct Report {
                                    s.accuracy.ci95.map { "\($0.lowerBound)" } ?? "", s.accuracy.ci95.map { "\($0.upperBound)" } ?? "",
                                    "\(s.epochs.mean)", "\(s.seconds.mean)", "\(s.seconds.sd)", "\(s.energy.mean)", "\(s.energy.sd)",
                                    s.energySources, "\(s.co2e.mean)", "\(s.peakRSS.mean)", "\(s.flops.mean)",
-                                   FairnessAudit.whyNotAFinding(s.arm) ?? ""].map(ResultsExport.quoted).joined(separator: ","))
+                                   s.notAFinding ?? ""].map(ResultsExport.quoted).joined(separator: ","))
             }
             let findings = FairnessAudit.findings(in: c, allStudies: data.studies)
             let anchor = "comparison-\(index + 1)"

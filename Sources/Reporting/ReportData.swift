@@ -43,7 +43,7 @@ public struct ReportData: @unchecked Sendable {
         self.studies = studies
         let role = [RunRole.final, .train, .trial].first { role in runs.contains { $0.role == role } } ?? .train
         self.role = role
-        let isScaling = { (run: StoredRun) in run.role == .final && run.comparison?.hasPrefix("scaling:") == true }
+        let isScaling = { (run: StoredRun) in run.role == .final && run.comparison?.hasPrefix(RunRecord.scalingComparisonPrefix) == true }
         scaling = runs.filter(isScaling)
         let chosen = runs.filter { $0.role == role && !isScaling($0) }
         var groups: [String: [StoredRun]] = [:]

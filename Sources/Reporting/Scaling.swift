@@ -22,7 +22,7 @@ public enum Scaling {
             .sorted { $0.key < $1.key }
             .compactMap { algorithm, members in
                 let x = members.map { log10(Double($0.trainFlops)) }, y = members.map { log10($0.trainSeconds) }
-                let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+                let mx = Summary(x).mean, my = Summary(y).mean
                 let sxx = x.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
                 guard members.count >= 2, sxx > 1e-12 else { return nil }
                 let sxy = zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +), syy = y.map { ($0 - my) * ($0 - my) }.reduce(0, +)

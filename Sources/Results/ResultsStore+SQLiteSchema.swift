@@ -126,7 +126,7 @@ extension ResultsStore {
             try migrateStudiesToOptunaSchema(db)
         }
         migrator.registerMigration(Self.inferenceMigration) { db in
-            for (column, type) in Self.inferenceColumns { try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column) \(type == .text ? "TEXT" : "REAL")") }
+            for column in Self.inferenceColumns { try db.execute(sql: "ALTER TABLE run ADD COLUMN \(column.name) \(column.type == .text ? "TEXT" : "REAL")") }
         }
         return migrator
     }

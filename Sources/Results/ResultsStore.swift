@@ -100,13 +100,18 @@ public final class ResultsStore: Sendable {
         try database.read { try $0.row("PRAGMA journal_mode")?.text("journal_mode") ?? "" }
     }
 
-    /// Schema v4: a run's inference cost as columns of `run` (the record holds it too).
+    /// Schema v4: a run's inference cost as columns of `run` (the record holds it too), each
+    /// with its type and how it is read from the record.
     static let inferenceMigration = "v4: inference columns"
     enum ColumnType { case real, text }
-    static let inferenceColumns: [(name: String, type: ColumnType)] = [
-        ("inference_samples_per_second", .real), ("inference_latency_median_ms", .real), ("inference_latency_p95_ms", .real),
-        ("inference_flops_per_prediction", .real), ("inference_energy_joules_per_10k", .real), ("inference_energy_source", .text),
-        ("inference_peak_rss_bytes", .real),
+    static let inferenceColumns: [(name: String, type: ColumnType, value: @Sendable (InferenceRecord) -> SQLValue)] = [
+        ("inference_samples_per_second", .real, { .real($0.samplesPerSecond) }),
+        ("inference_latency_median_ms", .real, { .real($0.latencyMedianMs) }),
+        ("inference_latency_p95_ms", .real, { .real($0.latencyP95Ms) }),
+        ("inference_flops_per_prediction", .real, { .real($0.flopsPerPrediction) }),
+        ("inference_energy_joules_per_10k", .real, { $0.energyJoulesPer10k.sqlValue }),
+        ("inference_energy_source", .text, { $0.energySource.sqlValue }),
+        ("inference_peak_rss_bytes", .real, { .real(Double($0.peakRSSBytes)) }),
     ]
 
     /// Stores a run with its epochs, stages and trace in one transaction; returns its id.
@@ -120,20 +125,20 @@ public final class ResultsStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let hyperparameters = String(decoding: try encoder.encode(r.hyperparameters), as: UTF8.self)
-        let inference = r.inference
+        let arguments: [any SQLArgument] = [
+            r.startedAt, r.algorithm, r.dataset, r.architecture, Int64(bitPattern: r.seed), r.status.rawValue,
+            r.failureReason, r.testAccuracy, r.effectiveEpochs, r.trainSeconds,
+            r.samplesPerSecond, Int64(r.trainFlops), r.energyJoules, r.energySource, r.co2eGrams,
+            Int64(r.peakRSSBytes), r.threads, hyperparameters, String(decoding: try r.jsonData(pretty: false), as: UTF8.self),
+            r.role.rawValue, r.study, r.trialNumber, r.comparison,
+        ] + inferenceColumns.map { column in r.inference.map(column.value) ?? .null }
         let id = try db.insert("""
             INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
               effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
               peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number, comparison,
               \(inferenceColumns.map(\.name).joined(separator: ", ")))
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [r.startedAt, r.algorithm, r.dataset, r.architecture, Int64(bitPattern: r.seed), r.status.rawValue,
-                  r.failureReason, r.testAccuracy, r.effectiveEpochs, r.trainSeconds,
-                  r.samplesPerSecond, Int64(r.trainFlops), r.energyJoules, r.energySource, r.co2eGrams,
-                  Int64(r.peakRSSBytes), r.threads, hyperparameters, String(decoding: try r.jsonData(pretty: false), as: UTF8.self),
-                  r.role.rawValue, r.study, r.trialNumber, r.comparison,
-                  inference?.samplesPerSecond, inference?.latencyMedianMs, inference?.latencyP95Ms, inference?.flopsPerPrediction,
-                  inference?.energyJoulesPer10k, inference?.energySource, inference.map { Double($0.peakRSSBytes) }], returning: "id")
+            VALUES (\(Array(repeating: "?", count: arguments.count).joined(separator: ", ")))
+            """, arguments, returning: "id")
         for e in r.epochs {
             try db.execute("""
                 INSERT INTO epoch (run_id, stage, epoch, train_loss, val_loss, val_accuracy, seconds, val_seconds)

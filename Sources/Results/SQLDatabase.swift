@@ -90,6 +90,7 @@ extension Int: SQLArgument { public var sqlValue: SQLValue { .integer(Int64(self
 extension Int64: SQLArgument { public var sqlValue: SQLValue { .integer(self) } }
 extension Double: SQLArgument { public var sqlValue: SQLValue { .real(self) } }
 extension String: SQLArgument { public var sqlValue: SQLValue { .text(self) } }
+extension SQLValue: SQLArgument { public var sqlValue: SQLValue { self } }
 extension Optional: SQLArgument where Wrapped: SQLArgument {
     public var sqlValue: SQLValue { map(\.sqlValue) ?? .null }
 }

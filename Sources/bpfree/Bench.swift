@@ -124,9 +124,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         Interrupts.install()
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        let results: [Benchmark.ArmResult]
+        let results: [Benchmark.ArmResult], isScaling: Bool
         do {
             let (benchmark, arms) = try makeBenchmark()
+            isScaling = benchmark.suite.isScaling
             let resultsStore = try storeOption.open()
             let tuning = benchmark.suite.isTuned ? "\(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each" : "no tuning"
             log("bench \(benchmark.suite.name): \(arms.count) arms, \(tuning), "
@@ -151,7 +152,7 @@ struct Bench: ParsableCommand {
         }
         print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial", "reading"].joined(separator: "\t"))
         for result in results { print(Self.summaryLine(result)) }
-        if results.first?.arm.comparison.hasPrefix("scaling:") == true {
+        if isScaling {
             for fit in Scaling.fits(results.flatMap(\.finalRuns)) { print(Scaling.line(fit)) }
         }
     }
