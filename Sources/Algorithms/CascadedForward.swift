@@ -115,18 +115,17 @@ public final class CascadedForward: RegisteredAlgorithm {
     private let crossEntropy = SoftmaxCrossEntropy()
     private let sparsemax = SparsemaxLoss()
 
-    /// The current block's cached features: training (N×D_b) and validation (N×(D_b + C), the
-    /// last C columns holding the summed outputs of the earlier predictors).
+    /// The current block's cached features (training N×D_b, validation N×D_b) and the summed
+    /// outputs of the earlier predictors on the validation rows (N×C): the stage's context.
     private var trainFeatures: Tensor?
     private var validationFeatures: Tensor?
+    private(set) var validationEnsemble = Tensor(zeros: [0])
+    private var ensembleScratch = Tensor(zeros: [0])
     private var cachedBlock = -1
     private var fullBatchSteps = 0
     private var signal = Tensor(zeros: [0])
     private var scratch = Tensor(zeros: [0])
     private var outputScratch = Tensor(zeros: [0])
-    private var validationScratch = Tensor(zeros: [0])
-    private var ensembleScratch: [Float] = []
-    private var sortScratch: [Float] = []
     /// Samples each block has run forward on (train, validation and test: once per split).
     public private(set) var blockForwardSamples: [Int]
 
@@ -187,17 +186,10 @@ public final class CascadedForward: RegisteredAlgorithm {
             auxiliary = Linear(inputSize: sizes.last!, outputSize: classCount, name: "auxiliary", using: &weights)
             var generator = SeededGenerator(seed: seed, stream: "feedback")
             for size in sizes.dropLast() {
-                var b = Tensor(shape: [classCount, size], normalWithStandardDeviation: 1, using: &generator)
-                b.withUnsafeMutablePointer { p in
-                    for row in 0..<classCount {
-                        let r = p + row * size
-                        var norm: Float = 0
-                        for j in 0..<size { norm += r[j] * r[j] }
-                        let scale = 1 / max(norm.squareRoot(), 1e-12)
-                        for j in 0..<size { r[j] *= scale }
-                    }
-                }
-                feedback.append(b)
+                let b = Tensor(shape: [classCount, size], normalWithStandardDeviation: 1, using: &generator)
+                var unitRows = Tensor(zeros: [0])
+                b.normalizeRows(into: &unitRows, kind: .l2, epsilon: 0)   // a Gaussian row is never zero
+                feedback.append(unitRows)
             }
         }
         return CascadedForward(blocks: blocks, outputShapes: shapes, predictors: predictors, auxiliary: auxiliary,
@@ -227,21 +219,20 @@ public final class CascadedForward: RegisteredAlgorithm {
         var previousTrain: Tensor, previousValidation: Tensor
         if block == 0 {
             (previousTrain, previousValidation) = (data.train.inputs, data.validation.inputs)
+            validationEnsemble = Tensor(zeros: [data.validation.count, classCount])
         } else {
             precondition(cachedBlock == block - 1, "CaFo: stage of block \(block + 1) before block \(block)")
-            (previousTrain, previousValidation) = (trainFeatures!, stripEnsemble(validationFeatures!, block: block - 1))
+            (previousTrain, previousValidation) = (trainFeatures!, validationFeatures!)
+            // The finished predictor's outputs join the ensemble of the validation rows.
+            addToEnsemble(predictors[block - 1], features: previousValidation)
         }
-        // The finished predictor's outputs join the ensemble carried by the validation rows.
-        let ensemble = block == 0
-            ? Tensor(zeros: [data.validation.count, classCount])
-            : ensembleColumns(validationFeatures!, block: block - 1, adding: predictors[block - 1])
         // NOTE: training first (it sets the BatchNorm statistics the other splits use); each
         // input is released as soon as its split's next features exist.
         trainFeatures = nil
         validationFeatures = nil
         let train = trainBlockFeatures(block, input: previousTrain)
         previousTrain = Tensor(zeros: [0])
-        let validation = appendColumns(blockFeatures(block, input: previousValidation), ensemble)
+        let validation = blockFeatures(block, input: previousValidation)
         previousValidation = Tensor(zeros: [0])
         trainFeatures = train
         validationFeatures = validation
@@ -250,7 +241,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         var trainSet = Dataset(inputs: train, labels: data.train.labels, sampleShape: [featureSizes[block]], classCount: classCount)
         trainSet.augmentation = nil
         let validationSet = Dataset(inputs: validation, labels: data.validation.labels,
-                                    sampleShape: [featureSizes[block] + classCount], classCount: classCount)
+                                    sampleShape: [featureSizes[block]], classCount: classCount)
         return (trainSet, validationSet)
     }
 
@@ -270,14 +261,9 @@ public final class CascadedForward: RegisteredAlgorithm {
             batchNorm.setStatistics(mean: Array(repeating: 0, count: batchNorm.channels), variance: Array(repeating: 0.9, count: batchNorm.channels))
         }
         // Normalise in place, chunk by chunk.
-        let n = features.rows, d = featureSizes[b]
-        for start in stride(from: 0, to: n, by: chunk) {
-            let rows = min(chunk, n - start)
-            copyRows(features, start, rows, into: &scratch, shape: [rows] + outputShapes[b])
-            let normalized = batchNorm.forward(scratch, mode: .inference)
-            features.withUnsafeMutablePointer { dst in
-                normalized.withUnsafePointer { (dst + start * d).update(from: $0, count: rows * d) }
-            }
+        for start in stride(from: 0, to: features.rows, by: chunk) {
+            scratch.assignRows(start..<min(start + chunk, features.rows), of: features, rowShape: outputShapes[b])
+            features.setRows(startingAt: start, to: batchNorm.forward(scratch, mode: .inference))
         }
         return features
     }
@@ -286,82 +272,23 @@ public final class CascadedForward: RegisteredAlgorithm {
     func blockFeatures(_ b: Int, input: Tensor) -> Tensor { forwardInChunks(b, input: input, through: blocks[b]) }
 
     private func forwardInChunks(_ b: Int, input: Tensor, through layer: any Layer) -> Tensor {
-        let n = input.rows, d = featureSizes[b]
-        var features = Tensor(uninitialized: [n, d])
+        let n = input.rows
+        var features = Tensor(uninitialized: [n, featureSizes[b]])
         for start in stride(from: 0, to: n, by: chunk) {
-            let rows = min(chunk, n - start)
-            copyRows(input, start, rows, into: &scratch, shape: [rows] + (b == 0 ? [input.columns] : outputShapes[b - 1]))
-            let out = layer.forward(scratch, mode: .inference)
-            features.withUnsafeMutablePointer { dst in
-                out.withUnsafePointer { (dst + start * d).update(from: $0, count: rows * d) }
-            }
+            scratch.assignRows(start..<min(start + chunk, n), of: input, rowShape: b == 0 ? nil : outputShapes[b - 1])
+            features.setRows(startingAt: start, to: layer.forward(scratch, mode: .inference))
         }
         blockForwardSamples[b] += n
         return features
     }
 
-    private func copyRows(_ source: Tensor, _ start: Int, _ rows: Int, into target: inout Tensor, shape: [Int]) {
-        let d = source.columns
-        target.resize(to: shape)
-        source.withUnsafePointer { src in
-            target.withUnsafeMutablePointer { $0.update(from: src + start * d, count: rows * d) }
+    /// Adds `predictor`'s outputs on the validation features to the ensemble, a chunk at a time.
+    /// Shapes: features N×D_b, ensemble N×C.
+    private func addToEnsemble(_ predictor: Linear, features: Tensor) {
+        for start in stride(from: 0, to: features.rows, by: chunk) {
+            scratch.assignRows(start..<min(start + chunk, features.rows), of: features)
+            validationEnsemble.addToRows(startingAt: start, output(predictor.forward(scratch, mode: .inference)))
         }
-    }
-
-    /// [features | ensemble]. Shapes: N×D, N×C → N×(D + C).
-    private func appendColumns(_ features: Tensor, _ ensemble: Tensor) -> Tensor {
-        let (n, d, c) = (features.rows, features.columns, classCount)
-        var result = Tensor(uninitialized: [n, d + c])
-        features.withUnsafePointer { f in
-            ensemble.withUnsafePointer { e in
-                result.withUnsafeMutablePointer { r in
-                    for row in 0..<n {
-                        (r + row * (d + c)).update(from: f + row * d, count: d)
-                        (r + row * (d + c) + d).update(from: e + row * c, count: c)
-                    }
-                }
-            }
-        }
-        return result
-    }
-
-    /// The feature part of validation rows. Shapes: N×(D_b + C) → N×D_b.
-    private func stripEnsemble(_ rows: Tensor, block: Int) -> Tensor {
-        var result = Tensor(zeros: [0])
-        stripEnsemble(rows, block: block, into: &result)
-        return result
-    }
-
-    private func stripEnsemble(_ rows: Tensor, block: Int, into result: inout Tensor) {
-        let (n, d, c) = (rows.rows, featureSizes[block], classCount)
-        result.resize(to: [n, d])
-        rows.withUnsafePointer { src in
-            result.withUnsafeMutablePointer { dst in
-                for row in 0..<n { (dst + row * d).update(from: src + row * (d + c), count: d) }
-            }
-        }
-    }
-
-    /// The ensemble columns of validation rows plus `predictor`'s output on their features.
-    private func ensembleColumns(_ rows: Tensor, block: Int, adding predictor: Linear) -> Tensor {
-        let (n, d, c) = (rows.rows, featureSizes[block], classCount)
-        var ensemble = Tensor(uninitialized: [n, c])
-        let features = stripEnsemble(rows, block: block)
-        for start in stride(from: 0, to: n, by: chunk) {
-            let count = min(chunk, n - start)
-            copyRows(features, start, count, into: &scratch, shape: [count, d])
-            let outputs = output(predictor.forward(scratch, mode: .inference))
-            rows.withUnsafePointer { src in
-                outputs.withUnsafePointer { o in
-                    ensemble.withUnsafeMutablePointer { e in
-                        for row in 0..<count {
-                            for j in 0..<c { e[(start + row) * c + j] = src[(start + row) * (d + c) + d + j] + o[row * c + j] }
-                        }
-                    }
-                }
-            }
-        }
-        return ensemble
     }
 
     // MARK: Training
@@ -381,7 +308,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         if loss == .mse {
             // Fitted in closed form at the start of the stage: nothing to train, report the loss.
             let logits = predictor.forward(batch.inputs, mode: .inference)
-            return Float(Self.squaredError(logits, batch.labels) / Double(batch.labels.count))
+            return Float(SquaredError.sum(logits: logits, labels: batch.labels) / Double(batch.labels.count))
         }
         let logits = predictor.forward(batch.inputs, mode: .training)
         let (value, gradient) = loss == .ce
@@ -400,12 +327,7 @@ public final class CascadedForward: RegisteredAlgorithm {
     public func epochDidEnd(_ epoch: Int, stage: Int) {
         guard stage >= firstPredictorStage, solver == .fullBatch, loss != .mse, fullBatchSteps > 0 else { return }
         let predictor = predictors[stage - firstPredictorStage]
-        let (scale, count) = (step / Float(fullBatchSteps), predictor.weight.value.count)
-        predictor.weight.value.withUnsafeMutablePointer { w in
-            predictor.weight.gradient.withUnsafePointer { g in
-                for i in 0..<count { w[i] -= scale * g[i] }
-            }
-        }
+        predictor.weight.value.add(predictor.weight.gradient, scaledBy: -step / Float(fullBatchSteps))
         predictor.parameters.forEach { $0.zeroGradient() }
         fullBatchSteps = 0
     }
@@ -438,11 +360,9 @@ public final class CascadedForward: RegisteredAlgorithm {
         var gram = Tensor(zeros: [d, d]), cross = Tensor(zeros: [c, d])
         var targets = Tensor(zeros: [0])
         for start in stride(from: 0, to: n, by: chunk) {
-            let rows = min(chunk, n - start)
-            copyRows(features, start, rows, into: &scratch, shape: [rows, d])
-            targets.resize(to: [rows, c])
-            targets.fill(0)
-            targets.withUnsafeMutablePointer { t in for row in 0..<rows { t[row * c + Int(labels[start + row])] = 1 } }
+            let rows = start..<min(start + chunk, n)
+            scratch.assignRows(rows, of: features)
+            targets.assignOneHot(labels[rows], classCount: c)
             Tensor.matmul(scratch, .transposed, scratch, .none, into: &gram, beta: 1)    // XᵀX += Xcᵀ·Xc
             Tensor.matmul(targets, .transposed, scratch, .none, into: &cross, beta: 1)   // YᵀX += Ycᵀ·Xc
         }
@@ -462,49 +382,22 @@ public final class CascadedForward: RegisteredAlgorithm {
         return method == .cholesky ? "closed form by Cholesky" : "closed form by pseudo-inverse (XᵀX not positive definite)"
     }
 
-    static func squaredError(_ z: Tensor, _ labels: [Int32]) -> Double {
-        let c = z.columns
-        var sum = 0.0
-        z.withUnsafePointer { p in
-            for row in 0..<z.rows {
-                for j in 0..<c {
-                    let diff = Double(p[row * c + j]) - (j == Int(labels[row]) ? 1 : 0)
-                    sum += diff * diff
-                }
-            }
-        }
-        return sum
-    }
-
     // MARK: Evaluation
 
     /// A predictor's contribution to the ensemble: its logits, or its probabilities
     /// (softmax, sparsemax for the SL loss).
     private func output(_ logits: Tensor) -> Tensor {
         guard inference == .probabilities else { return logits }
-        let (n, c) = (logits.rows, logits.columns)
-        outputScratch.resize(to: logits.shape)
-        logits.withUnsafePointer { z in
-            outputScratch.withUnsafeMutablePointer { p in
-                for row in 0..<n {
-                    if loss == .sl {
-                        SparsemaxLoss.sparsemax(z + row * c, count: c, into: p + row * c, scratch: &sortScratch)
-                    } else {
-                        let r = z + row * c
-                        var maximum = r[0]
-                        for j in 1..<c { maximum = max(maximum, r[j]) }
-                        var sum: Float = 0
-                        for j in 0..<c { p[row * c + j] = expf(r[j] - maximum); sum += p[row * c + j] }
-                        for j in 0..<c { p[row * c + j] /= sum }
-                    }
-                }
-            }
+        if loss == .sl {
+            sparsemax.sparsemaxRows(logits, into: &outputScratch)
+        } else {
+            logits.softmaxRows(into: &outputScratch)
         }
         return outputScratch
     }
 
-    /// The stage's own loss (summed), and the accuracy of the ensemble so far (the earlier
-    /// predictors' outputs ride along in the last C columns of each validation row).
+    /// The stage's own loss (summed), and the accuracy of the ensemble so far: the earlier
+    /// predictors' outputs on the batch's rows (from the stage's context) plus this one's.
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         if stage < firstPredictorStage {
             var h = batch.inputs
@@ -513,50 +406,28 @@ public final class CascadedForward: RegisteredAlgorithm {
             let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
             return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
         }
-        let block = stage - firstPredictorStage
-        let (n, d, c) = (batch.labels.count, featureSizes[block], classCount)
-        stripEnsemble(batch.inputs, block: block, into: &validationScratch)
-        let logits = predictors[block].forward(validationScratch, mode: .inference)
+        let logits = predictors[stage - firstPredictorStage].forward(batch.inputs, mode: .inference)
         let lossSum: Double = switch loss {
         case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels).lossSum
         case .sl: sparsemax.evaluate(logits: logits, labels: batch.labels).lossSum
-        case .mse: Self.squaredError(logits, batch.labels)
+        case .mse: SquaredError.sum(logits: logits, labels: batch.labels)
         }
-        let contribution = output(logits)
-        var correct = 0
-        batch.inputs.withUnsafePointer { rows in
-            contribution.withUnsafePointer { o in
-                for row in 0..<n {
-                    var best = 0, bestValue = -Float.infinity
-                    for j in 0..<c {
-                        let value = rows[row * (d + c) + d + j] + o[row * c + j]
-                        if value > bestValue { (best, bestValue) = (j, value) }
-                    }
-                    if best == Int(batch.labels[row]) { correct += 1 }
-                }
-            }
-        }
-        return EvaluationSums(lossSum: lossSum, correct: correct)
+        ensembleScratch.gatherRows(batch.samples, of: validationEnsemble)
+        ensembleScratch.add(output(logits))
+        return EvaluationSums(lossSum: lossSum, correct: ensembleScratch.countArgmaxMatches(batch.labels))
     }
 
     /// Every block once on the batch, every predictor on its block's output, outputs summed.
     public func countCorrect(_ batch: Batch) -> Int {
         let n = batch.labels.count
         var h = batch.inputs
-        if ensembleScratch.count != n * classCount { ensembleScratch = [Float](repeating: 0, count: n * classCount) }
-        for i in ensembleScratch.indices { ensembleScratch[i] = 0 }
+        ensembleScratch.resize(to: [n, classCount])
+        ensembleScratch.fill(0)
         for (b, block) in blocks.enumerated() {
             h = block.forward(h, mode: .inference)
             blockForwardSamples[b] += n
-            let contribution = output(predictors[b].forward(h.reshaped([n, featureSizes[b]]), mode: .inference))
-            contribution.withUnsafePointer { o in for i in ensembleScratch.indices { ensembleScratch[i] += o[i] } }
+            ensembleScratch.add(output(predictors[b].forward(h.reshaped([n, featureSizes[b]]), mode: .inference)))
         }
-        var correct = 0
-        for row in 0..<n {
-            var best = 0
-            for j in 1..<classCount where ensembleScratch[row * classCount + j] > ensembleScratch[row * classCount + best] { best = j }
-            if best == Int(batch.labels[row]) { correct += 1 }
-        }
-        return correct
+        return ensembleScratch.countArgmaxMatches(batch.labels)
     }
 }

@@ -58,8 +58,11 @@ public final class ForwardForward: RegisteredAlgorithm {
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .real("learning_rate", 1e-3, "layer learning rate").searched(logUniformIn: 2e-4...5e-3),
         .real("weight_decay", 3e-4, "layer weight decay (decoupled for AdamW, L2 for SGD)").searched(logUniformIn: 1e-4...1e-3),
-        .real("readout_learning_rate", 1e-2, "softmax readout learning rate").searched(logUniformIn: 2e-3...5e-2),
-        .real("readout_weight_decay", 3e-3, "softmax readout weight decay").searched(logUniformIn: 1e-3...1e-2),
+        // Tuned only when the readout predicts: otherwise no measured figure depends on them.
+        .real("readout_learning_rate", 1e-2, "softmax readout learning rate")
+            .searched(logUniformIn: 2e-3...5e-2, when: "inference", is: "readout"),
+        .real("readout_weight_decay", 3e-3, "softmax readout weight decay")
+            .searched(logUniformIn: 1e-3...1e-2, when: "inference", is: "readout"),
         .integer("batch_size", 100, "training batch size"),
         .choice("normalization", "rms", of: ["rms", "l2"], "per-row normalisation of every layer input"),
         .choice("goodness", "sum", of: ["sum", "mean"], "goodness: sum or mean of squared activities"),
@@ -118,15 +121,15 @@ public final class ForwardForward: RegisteredAlgorithm {
 
         /// `H = ReLU(normalize(x)·Wᵀ + b)`. Shapes: N×in → N×d.
         func forward(_ x: Tensor, settings: Settings, mode: Mode) -> Tensor {
-            GoodnessKernels.normalizeRows(x, into: &normalized, kind: settings.normalization, epsilon: settings.epsilon)
+            x.normalizeRows(into: &normalized, kind: settings.normalization, epsilon: settings.epsilon)
             return activation.forward(linear.forward(normalized, mode: mode), mode: .inference)
         }
     }
 
     /// The resolved settings every unit reads.
     struct Settings {
-        var normalization: GoodnessKernels.Normalization
-        var goodness: GoodnessKernels.Goodness
+        var normalization: RowNormalization
+        var goodness: ForwardForwardLoss.Goodness
         var peerWeight: Float
         var peerMomentum: Float
         var labelValue: Float
@@ -242,25 +245,11 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// inputs with `labelValue · onehot(label)` (or the neutral `labelValue/C` when nil).
     /// Shapes: x N×D; labels N·k (one per output row) → embedded (N·k)×D, block b holding x again.
     func embed(_ x: Tensor, labels rowLabels: [Int32]?, copies: Int) {
-        let (n, d) = (x.rows, x.columns)
-        let c = classCount, value = settings.labelValue
-        embedded.resize(to: [n * copies, d])
-        x.withUnsafePointer { src in
-            embedded.withUnsafeMutablePointer { dst in
-                for block in 0..<copies {
-                    let out = dst + block * n * d
-                    out.update(from: src, count: n * d)
-                    for r in 0..<n {
-                        let row = out + r * d
-                        if let rowLabels {
-                            for j in 0..<c { row[j] = 0 }
-                            row[Int(rowLabels[block * n + r])] = value
-                        } else {
-                            for j in 0..<c { row[j] = value / Float(c) }
-                        }
-                    }
-                }
-            }
+        embedded.assignRepeatedRows(of: x, copies: copies)
+        if let rowLabels {
+            embedded.setLeadingColumns(oneHot: rowLabels, classCount: classCount, value: settings.labelValue)
+        } else {
+            embedded.fillLeadingColumns(classCount, with: settings.labelValue / Float(classCount))
         }
     }
 
@@ -315,10 +304,10 @@ public final class ForwardForward: RegisteredAlgorithm {
                 continue
             }
             h = unit.forward(h, settings: settings, mode: .training)
-            lossSum += GoodnessKernels.lossAndGradient(h, positives: b, threshold: unit.threshold,
+            lossSum += ForwardForwardLoss.lossAndGradient(h, positives: b, threshold: unit.threshold,
                                                        kind: settings.goodness, gradient: &unit.gradient)
             if settings.peerWeight > 0 {
-                _ = GoodnessKernels.peerNormalization(h, positives: b, runningMean: &unit.runningMean, weight: settings.peerWeight,
+                _ = ForwardForwardLoss.peerNormalization(h, positives: b, runningMean: &unit.runningMean, weight: settings.peerWeight,
                                                       momentum: settings.peerMomentum, gradient: &unit.gradient)
             }
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
@@ -358,14 +347,9 @@ public final class ForwardForward: RegisteredAlgorithm {
         for (index, unit) in units.enumerated() {
             h = unit.forward(h, settings: settings, mode: .inference)
             guard index >= 1 else { continue }
-            GoodnessKernels.normalizeRows(h, into: &normalizedScratch, kind: settings.normalization, epsilon: settings.epsilon)
-            let d = unit.linear.outputSize
-            normalizedScratch.withUnsafePointer { src in
-                features.withUnsafeMutablePointer { dst in
-                    for r in 0..<n { (dst + r * width + offset).update(from: src + r * d, count: d) }
-                }
-            }
-            offset += d
+            h.normalizeRows(into: &normalizedScratch, kind: settings.normalization, epsilon: settings.epsilon)
+            features.setColumns(startingAt: offset, to: normalizedScratch)
+            offset += unit.linear.outputSize
         }
         return features
     }
@@ -380,22 +364,27 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// Rows per evaluation chunk: C·chunk rows go through the network at once.
     static let evaluationChunk = 100
 
-    /// Goodness summed over `layers` for every candidate label, as one batched pass of C·N rows.
-    /// Also accumulates, when `losses` is given, each sample's FF loss over layers `lossLayers`
-    /// against its true label (positive) and the mean over its wrong labels (negatives).
+    /// Goodness summed over `layers` for every candidate label. Shapes: x N×D → scores N×C.
+    func goodnessScores(_ x: Tensor, layers: ClosedRange<Int>) -> Tensor {
+        scoresAndLoss(x, layers: layers).scores
+    }
+
+    /// Goodness summed over `layers` for every candidate label, as one batched pass of C·N rows;
+    /// with `labels`, also each sample's FF loss summed over `lossLayers` against its true label
+    /// (positive) and the mean over its wrong labels (negatives).
     /// Shapes: x N×D → scores N×C.
-    func goodnessScores(_ x: Tensor, layers: ClosedRange<Int>, labels trueLabels: [Int32]? = nil,
-                        lossLayers: ClosedRange<Int>? = nil, lossSum: UnsafeMutablePointer<Double>? = nil) -> Tensor {
+    func scoresAndLoss(_ x: Tensor, layers: ClosedRange<Int>, labels trueLabels: [Int32]? = nil,
+                       lossLayers: ClosedRange<Int>? = nil) -> (scores: Tensor, lossSum: Double) {
         let n = x.rows, c = classCount
         var scores = Tensor(zeros: [n, c])
-        var goodness = [Float](repeating: 0, count: n * c)
+        var lossSum = 0.0
+        var goodness = Tensor(zeros: [0])
         var chunk = Tensor(zeros: [0])
         var candidateLabels = [Int32](repeating: 0, count: 0)
         let deepest = max(layers.upperBound, lossLayers?.upperBound ?? 0)
         for start in stride(from: 0, to: n, by: Self.evaluationChunk) {
             let size = min(Self.evaluationChunk, n - start)
-            chunk.resize(to: [size, x.columns])
-            x.withUnsafePointer { src in chunk.withUnsafeMutablePointer { $0.update(from: src + start * x.columns, count: size * x.columns) } }
+            chunk.assignRows(start..<(start + size), of: x)
             candidateLabels.removeAll(keepingCapacity: true)
             for label in 0..<c { candidateLabels.append(contentsOf: repeatElement(Int32(label), count: size)) }
             embed(chunk, labels: candidateLabels, copies: c)
@@ -403,40 +392,17 @@ public final class ForwardForward: RegisteredAlgorithm {
             for index in 0...deepest {
                 let unit = units[index]
                 h = unit.forward(h, settings: settings, mode: .inference)
-                goodness.withUnsafeMutableBufferPointer { GoodnessKernels.goodness(h, kind: settings.goodness, into: $0.baseAddress!) }
-                // goodness[label·size + r] is sample r under candidate `label`.
-                if layers.contains(index) {
-                    scores.withUnsafeMutablePointer { s in
-                        for label in 0..<c { for r in 0..<size { s[(start + r) * c + label] += goodness[label * size + r] } }
-                    }
-                }
-                if let lossLayers, lossLayers.contains(index), let trueLabels, let lossSum {
-                    for r in 0..<size {
-                        let y = Int(trueLabels[start + r])
-                        var negative: Float = 0
-                        for label in 0..<c where label != y {
-                            negative += GoodnessKernels.softplus(goodness[label * size + r] - unit.threshold)
-                        }
-                        let positive = GoodnessKernels.softplus(unit.threshold - goodness[y * size + r])
-                        // The training loss averages over B positive and B negative rows.
-                        lossSum.pointee += Double(positive + negative / Float(c - 1)) / 2
-                    }
+                h.rowSquaredSums(scale: settings.goodness.scale(width: h.columns), into: &goodness)
+                // Row `label` of the C×size goodness holds every sample under that candidate.
+                let byCandidate = goodness.reshaped([c, size])
+                if layers.contains(index) { scores.addTransposed(byCandidate, atRow: start) }
+                if let lossLayers, lossLayers.contains(index), let trueLabels {
+                    lossSum += ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: trueLabels[start..<(start + size)],
+                                                               threshold: unit.threshold)
                 }
             }
         }
-        return scores
-    }
-
-    /// Correct predictions given per-row candidate scores. Shapes: scores N×C.
-    func correctCount(scores: Tensor, labels: [Int32]) -> Int {
-        let c = classCount
-        var correct = 0
-        for (r, label) in labels.enumerated() {
-            var best = 0
-            for j in 1..<c where scores[r * c + j] > scores[r * c + best] { best = j }
-            if best == Int(label) { correct += 1 }
-        }
-        return correct
+        return (scores, lossSum)
     }
 
     /// Monitored loss: the FF layer-loss sum of the trained layers (greedy: the stage's layer);
@@ -444,11 +410,10 @@ public final class ForwardForward: RegisteredAlgorithm {
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         let last = settings.schedule == .greedy ? stage : units.count - 1
         let lossLayers = settings.schedule == .greedy ? stage...stage : 0...(units.count - 1)
-        var lossSum = 0.0
-        let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch.labels,
-                                    lossLayers: lossLayers, lossSum: &lossSum)
+        let (scores, lossSum) = scoresAndLoss(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch.labels,
+                                              lossLayers: lossLayers)
         let correct = settings.inference == .readout && last == units.count - 1
-            ? readoutCorrect(batch) : correctCount(scores: scores, labels: batch.labels)
+            ? readoutCorrect(batch) : scores.countArgmaxMatches(batch.labels)
         return EvaluationSums(lossSum: lossSum, correct: correct)
     }
 
@@ -460,7 +425,6 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     public func countCorrect(_ batch: Batch) -> Int {
         if settings.inference == .readout { return readoutCorrect(batch) }
-        return correctCount(scores: goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)),
-                            labels: batch.labels)
+        return goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).countArgmaxMatches(batch.labels)
     }
 }

@@ -6,11 +6,14 @@ public struct Batch {
     public var inputs: Tensor
     /// Shapes: N.
     public var labels: [Int32]
+    /// Each row's sample index in the dataset it was drawn from. Shapes: N.
+    public var samples: [Int]
 
     /// An empty batch to be filled by `fill`.
     public init() {
         inputs = Tensor(zeros: [0, 0])
         labels = []
+        samples = []
     }
 
     /// A batch with the given rows and labels.
@@ -18,6 +21,7 @@ public struct Batch {
         var batch = Batch()
         batch.inputs = inputs
         batch.labels = labels
+        batch.samples = Array(0..<labels.count)
         return batch
     }
 }
@@ -66,20 +70,11 @@ public struct BatchSchedule {
     /// Copies batch `index` of the current epoch into `batch` (no allocation once sized).
     public func fill(_ batch: inout Batch, index: Int, from dataset: Dataset) {
         let start = index * batchSize
-        let size = min(batchSize, indices.count - start)
-        let d = dataset.featureCount
-        batch.inputs.resize(to: [size, d])
-        if batch.labels.count != size { batch.labels = [Int32](repeating: 0, count: size) }
-        dataset.inputs.withUnsafePointer { src in
-            batch.inputs.withUnsafeMutablePointer { dst in
-                batch.labels.withUnsafeMutableBufferPointer { labels in
-                    for row in 0..<size {
-                        let sample = indices[start + row]
-                        (dst + row * d).update(from: src + sample * d, count: d)
-                        labels[row] = dataset.labels[sample]
-                    }
-                }
-            }
-        }
+        let samples = indices[start..<min(start + batchSize, indices.count)]
+        batch.inputs.gatherRows(samples, of: dataset.inputs)
+        batch.samples.removeAll(keepingCapacity: true)
+        batch.samples.append(contentsOf: samples)
+        if batch.labels.count != samples.count { batch.labels = [Int32](repeating: 0, count: samples.count) }
+        for (row, sample) in samples.enumerated() { batch.labels[row] = dataset.labels[sample] }
     }
 }

@@ -29,15 +29,8 @@ public struct Dataset: Sendable {
 
     /// The samples at `indices`, in that order (a copy).
     public func subset(_ indices: [Int]) -> Dataset {
-        let d = featureCount
-        var rows = Tensor(uninitialized: [indices.count, d])
-        inputs.withUnsafePointer { src in
-            rows.withUnsafeMutablePointer { dst in
-                for (row, index) in indices.enumerated() {
-                    (dst + row * d).update(from: src + index * d, count: d)
-                }
-            }
-        }
+        var rows = Tensor(zeros: [0])
+        rows.gatherRows(indices, of: inputs.reshaped([count, featureCount]))
         var result = Dataset(inputs: rows, labels: indices.map { labels[$0] }, sampleShape: sampleShape, classCount: classCount)
         result.augmentation = augmentation
         return result

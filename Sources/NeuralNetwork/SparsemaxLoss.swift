@@ -30,6 +30,19 @@ public final class SparsemaxLoss {
         return tau
     }
 
+    /// Sparsemax of every row.
+    ///
+    /// Shapes: z N×C → p N×C.
+    public func sparsemaxRows(_ z: Tensor, into p: inout Tensor) {
+        let c = z.columns
+        p.resize(to: z.shape)
+        z.withUnsafePointer { zp in
+            p.withUnsafeMutablePointer { pp in
+                for row in 0..<z.rows { Self.sparsemax(zp + row * c, count: c, into: pp + row * c, scratch: &sorted) }
+            }
+        }
+    }
+
     /// The mean loss and correct count of a batch (argmax of z); fills `gradient`.
     ///
     /// Shapes: z N×C, labels N.

@@ -149,6 +149,11 @@ import Training
         #expect(try AlgorithmRegistry.searchSpace(for: "cafo-rand-ce").map(\.name) == ["learning_rate", "weight_decay"])
         #expect(try AlgorithmRegistry.searchSpace(for: "cafo-dfa-ce").map(\.name)
                 == ["learning_rate", "weight_decay", "block_learning_rate", "block_weight_decay"])
+        // FF's readout rate and decay are tuned only when the readout predicts.
+        #expect(try AlgorithmRegistry.searchSpace(for: "ff").map(\.name) == ["learning_rate", "weight_decay"])
+        #expect(try AlgorithmRegistry.searchSpace(for: "ff", options: ["ff.train_readout": "always"]).map(\.name) == ["learning_rate", "weight_decay"])
+        #expect(try AlgorithmRegistry.searchSpace(for: "ff", options: ["ff.inference": "readout"]).map(\.name)
+                == ["learning_rate", "weight_decay", "readout_learning_rate", "readout_weight_decay"])
     }
 
     /// The study's frozen random blocks normalise with PyTorch's initial running statistics
@@ -196,20 +201,34 @@ import Training
         #expect(algorithm.parameters(of: 0).count == 2 * 3 + 2, "conv, γ, β per block and the auxiliary head")
     }
 
-    /// The predictors' stage data: block features for training; features plus the earlier
-    /// predictors' summed outputs for validation.
-    @Test func stageDataCarriesTheEnsembleOfEarlierPredictors() {
+    /// The predictors' stage data: block features for training and validation; the earlier
+    /// predictors' summed outputs on the validation rows are the stage's context, and the
+    /// validation accuracy is that of the ensemble so far, row by row whatever the batch order.
+    @Test func stageContextHoldsTheEnsembleOfEarlierPredictors() {
         let algorithm = Self.cafo("cafo-rand-ce")
         let first = algorithm.stageData(0, from: Self.data)!
-        #expect(first.train.featureCount == 4 * 5 * 5 && first.validation.featureCount == 100 + 4)
-        #expect(first.validation.inputs.scalars.enumerated().allSatisfy { $0.offset % 104 < 100 || $0.element == 0 })
+        #expect(first.train.featureCount == 4 * 5 * 5 && first.validation.featureCount == 100)
+        #expect(algorithm.validationEnsemble.shape == [Self.data.validation.count, 4])
+        #expect(algorithm.validationEnsemble.scalars.allSatisfy { $0 == 0 })
         let second = algorithm.stageData(1, from: Self.data)!
-        #expect(second.train.featureCount == 8 * 2 * 2 && second.validation.featureCount == 32 + 4)
-        // The ensemble columns now hold predictor 1's logits on the validation features.
+        #expect(second.train.featureCount == 8 * 2 * 2 && second.validation.featureCount == 32)
+        // The context now holds predictor 1's logits on the validation features.
         let logits = algorithm.predictors[0].forward(algorithm.blockFeatures(0, input: Self.data.validation.inputs), mode: .inference)
         for row in [0, 7, 199] {
-            for j in 0..<4 { #expect(abs(second.validation.inputs[row * 36 + 32 + j] - logits[row * 4 + j]) < 1e-4) }
+            for j in 0..<4 { #expect(abs(algorithm.validationEnsemble[row * 4 + j] - logits[row * 4 + j]) < 1e-4) }
         }
+        // A batch of validation rows out of order: each row's ensemble is its own sample's.
+        let samples = [199, 7, 0, 42]
+        var batch = Batch.testing(inputs: Tensor(zeros: [0]), labels: samples.map { second.validation.labels[$0] })
+        batch.inputs.gatherRows(samples, of: second.validation.inputs)
+        batch.samples = samples
+        let own = algorithm.predictors[1].forward(batch.inputs, mode: .inference)
+        var expected = 0
+        for (row, sample) in samples.enumerated() {
+            let sums = (0..<4).map { algorithm.validationEnsemble[sample * 4 + $0] + own[row * 4 + $0] }
+            if sums.firstIndex(of: sums.max()!)! == Int(batch.labels[row]) { expected += 1 }
+        }
+        #expect(algorithm.validate(batch, stage: 1).correct == expected)
     }
 
     @Test func sparsemaxMatchesHandComputedRows() {

@@ -1,0 +1,237 @@
+import Foundation
+
+/// Row and column primitives: the data movement and row-wise reductions the learning rules are
+/// written in, so that no algorithm touches memory itself and a second device implements only
+/// these. Each is one pass; none allocates once its destination has grown to size.
+extension Tensor {
+    // MARK: Rows
+
+    /// `self = source[rows]`, shaped `[rows.count] + rowShape` (default: one flat row each).
+    ///
+    /// Shapes: source N×D → self R×D.
+    public mutating func assignRows(_ rows: Range<Int>, of source: Tensor, rowShape: [Int]? = nil) {
+        let d = source.columns
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= source.rows, "assignRows: \(rows) outside \(source.rows) rows")
+        let shape = [rows.count] + (rowShape ?? [d])
+        precondition(shape.reduce(1, *) == rows.count * d, "assignRows: rows of \(d) scalars do not fill \(shape)")
+        resize(to: shape)
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { $0.update(from: src + rows.lowerBound * d, count: rows.count * d) }
+        }
+    }
+
+    /// `self[start ..< start + source.rows] = source` (rows of equal length).
+    ///
+    /// Shapes: self N×D, source R×D.
+    public mutating func setRows(startingAt start: Int, to source: Tensor) {
+        let d = columns, n = source.count / max(d, 1)
+        precondition(n * d == source.count && start >= 0 && start + n <= rows, "setRows: \(source.shape) at row \(start) of \(shape)")
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { (($0 + start * d)).update(from: src, count: n * d) }
+        }
+    }
+
+    /// `self[start ..< start + source.rows] += source` (rows of equal length).
+    ///
+    /// Shapes: self N×D, source R×D.
+    public mutating func addToRows(startingAt start: Int, _ source: Tensor) {
+        let d = columns, n = source.count / max(d, 1)
+        precondition(n * d == source.count && start >= 0 && start + n <= rows, "addToRows: \(source.shape) at row \(start) of \(shape)")
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                let out = dst + start * d
+                for i in 0..<(n * d) { out[i] += src[i] }
+            }
+        }
+    }
+
+    /// `self[r] = source[indices[r]]`, shaped `[indices.count] + rowShape` (default: flat rows).
+    ///
+    /// Shapes: source N×D → self R×D.
+    public mutating func gatherRows(_ indices: some Collection<Int>, of source: Tensor, rowShape: [Int]? = nil) {
+        let d = source.columns, n = source.rows
+        resize(to: [indices.count] + (rowShape ?? [d]))
+        precondition(count == indices.count * d, "gatherRows: rows of \(d) scalars do not fill \(shape)")
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                for (row, sample) in indices.enumerated() {
+                    precondition(sample >= 0 && sample < n, "gatherRows: row \(sample) outside \(n)")
+                    (dst + row * d).update(from: src + sample * d, count: d)
+                }
+            }
+        }
+    }
+
+    /// `copies` stacked copies of `source`: block `b` (rows `b·N ..< (b+1)·N`) is `source` again.
+    ///
+    /// Shapes: source N×D → self (copies·N)×D.
+    public mutating func assignRepeatedRows(of source: Tensor, copies: Int) {
+        let (n, d) = (source.rows, source.columns)
+        resize(to: [n * copies, d])
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                for block in 0..<copies { (dst + block * n * d).update(from: src, count: n * d) }
+            }
+        }
+    }
+
+    // MARK: Columns
+
+    /// Columns `offset ..< offset + source.columns` of every row become `source`'s row.
+    ///
+    /// Shapes: self N×D, source N×K, offset + K ≤ D.
+    public mutating func setColumns(startingAt offset: Int, to source: Tensor) {
+        let (n, d, k) = (rows, columns, source.columns)
+        precondition(source.rows == n && offset >= 0 && offset + k <= d, "setColumns: \(source.shape) at column \(offset) of \(shape)")
+        source.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                for r in 0..<n { (dst + r * d + offset).update(from: src + r * k, count: k) }
+            }
+        }
+    }
+
+    /// The first `classCount` columns of row r become `value · onehot(labels[r])`.
+    ///
+    /// Shapes: self N×D (D ≥ classCount), labels N.
+    public mutating func setLeadingColumns(oneHot labels: some Collection<Int32>, classCount c: Int, value: Float) {
+        let (n, d) = (rows, columns)
+        precondition(labels.count == n && c <= d, "setLeadingColumns: \(labels.count) labels, \(c) classes for \(shape)")
+        withUnsafeMutablePointer { dst in
+            for (r, label) in labels.enumerated() {
+                let row = dst + r * d
+                for j in 0..<c { row[j] = 0 }
+                row[Int(label)] = value
+            }
+        }
+    }
+
+    /// The first `count` columns of every row become `value`.
+    ///
+    /// Shapes: self N×D (D ≥ count).
+    public mutating func fillLeadingColumns(_ count: Int, with value: Float) {
+        let (n, d) = (rows, columns)
+        precondition(count <= d, "fillLeadingColumns: \(count) columns of \(shape)")
+        withUnsafeMutablePointer { dst in
+            for r in 0..<n { for j in 0..<count { dst[r * d + j] = value } }
+        }
+    }
+
+    /// `self = onehot(labels)` over `classCount` classes.
+    ///
+    /// Shapes: labels N → self N×classCount.
+    public mutating func assignOneHot(_ labels: some Collection<Int32>, classCount c: Int) {
+        resize(to: [labels.count, c])
+        fill(0)
+        setLeadingColumns(oneHot: labels, classCount: c, value: 1)
+    }
+
+    /// `self[start + r, j] += m[j, r]`: adds the transpose of `m` to rows from `start`.
+    ///
+    /// Shapes: self N×C, m C×R, start + R ≤ N.
+    public mutating func addTransposed(_ m: Tensor, atRow start: Int) {
+        let (c, r) = (m.rows, m.columns)
+        precondition(columns == c && start >= 0 && start + r <= rows, "addTransposed: \(m.shape)ᵀ at row \(start) of \(shape)")
+        m.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in
+                for j in 0..<c { for row in 0..<r { dst[(start + row) * c + j] += src[j * r + row] } }
+            }
+        }
+    }
+
+    // MARK: Elementwise
+
+    /// `self += α·x` (equal counts).
+    public mutating func add(_ x: Tensor, scaledBy alpha: Float) {
+        let n = count
+        precondition(x.count == n, "add(scaledBy:): \(shape) vs \(x.shape)")
+        x.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] += alpha * src[i] } }
+        }
+    }
+
+    // MARK: Row reductions
+
+    /// The rows whose first maximal scalar is at their label's column (NaN never wins over a number).
+    ///
+    /// Shapes: self N×C, labels N.
+    public func countArgmaxMatches(_ labels: some Collection<Int32>) -> Int {
+        let (n, c) = (rows, columns)
+        precondition(labels.count == n, "countArgmaxMatches: \(labels.count) labels for \(n) rows")
+        return withUnsafePointer { p in
+            var correct = 0
+            for (r, label) in labels.enumerated() {
+                let row = p + r * c
+                var best = 0   // the first maximum; NaN never wins over a number
+                for j in 1..<max(c, 1) where row[j] > row[best] || row[best].isNaN { best = j }
+                if best == Int(label) { correct += 1 }
+            }
+            return correct
+        }
+    }
+
+    /// `softmax` of each row, the row maximum subtracted first.
+    ///
+    /// Shapes: self N×C → probabilities N×C.
+    public func softmaxRows(into probabilities: inout Tensor) {
+        let (n, c) = (rows, columns)
+        probabilities.resize(to: shape)
+        withUnsafePointer { z in
+            probabilities.withUnsafeMutablePointer { p in
+                for r in 0..<n {
+                    let row = z + r * c, out = p + r * c
+                    var maximum = row[0]
+                    for j in 1..<c { maximum = max(maximum, row[j]) }
+                    var sum: Float = 0
+                    for j in 0..<c { out[j] = Foundation.exp(row[j] - maximum); sum += out[j] }
+                    for j in 0..<c { out[j] /= sum }
+                }
+            }
+        }
+    }
+
+    /// `scale · Σ_j x[r, j]²` for each row r.
+    ///
+    /// Shapes: self N×D → sums N.
+    public func rowSquaredSums(scale: Float = 1, into sums: inout Tensor) {
+        let (n, d) = (rows, columns)
+        sums.resize(to: [n])
+        withUnsafePointer { x in
+            sums.withUnsafeMutablePointer { out in
+                for r in 0..<n {
+                    let row = x + r * d
+                    var sum: Float = 0
+                    for j in 0..<d { sum += row[j] * row[j] }
+                    out[r] = sum * scale
+                }
+            }
+        }
+    }
+
+    /// `y_r = x_r / (‖x_r‖ + ε)` per row (ε outside the square root; a zero row stays zero).
+    ///
+    /// Shapes: self N×d → y N×d.
+    public func normalizeRows(into y: inout Tensor, kind: RowNormalization, epsilon: Float) {
+        let (n, d) = (rows, columns)
+        y.resize(to: shape)
+        withUnsafePointer { xp in
+            y.withUnsafeMutablePointer { yp in
+                for r in 0..<n {
+                    let row = xp + r * d, out = yp + r * d
+                    var squares: Float = 0
+                    for j in 0..<d { squares += row[j] * row[j] }
+                    let norm = (kind == .rms ? squares / Float(d) : squares).squareRoot()
+                    let scale = 1 / (norm + epsilon)
+                    for j in 0..<d { out[j] = row[j] * scale }
+                }
+            }
+        }
+    }
+}
+
+/// How a row is scaled to unit size.
+public enum RowNormalization: String, Sendable {
+    /// `x / (sqrt(mean(x²)) + ε)`: unit root-mean-square.
+    case rms
+    /// `x / (sqrt(Σx²) + ε)`: unit length.
+    case l2
+}
