@@ -30,10 +30,17 @@ let package = Package(
         // Values every module may use (no dependencies): a seeded generator; the run record.
         .target(name: "Randomness"),
         .target(name: "Records"),
+        .target(name: "FileSystem"),
+
+        // NVIDIA GPUs, loaded at run time (dlopen): the driver, NVRTC and the kernels' CUDA C.
+        .target(name: "CUDA", resources: [
+            .embedInCode("Kernels/rows.cu"), .embedInCode("Kernels/elementwise.cu"),
+            .embedInCode("Kernels/losses.cu"), .embedInCode("Kernels/optimizers.cu"),
+        ]),
 
         // Compute: tensors → layers → training → algorithms.
         .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "Randomness"], swiftSettings: numericSettings),
-        .target(name: "Datasets", dependencies: ["TensorCore", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "Datasets", dependencies: ["TensorCore", "CZlib", "FileSystem"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Records"],
                 swiftSettings: numericSettings),
@@ -43,15 +50,15 @@ let package = Package(
         // Infrastructure: never imports tensor code.
         .target(name: "Metering", dependencies: ["Records"]),
         .target(name: "Tuning", dependencies: ["Randomness"]),
-        .target(name: "Results", dependencies: ["Records", "Tuning", "CPostgreSQL", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Results", dependencies: ["Records", "Tuning", "FileSystem", "CPostgreSQL", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Reporting", dependencies: ["Records", "Results", "Tuning", "Randomness"]),
 
         // Composition and the thin CLI.
         .target(name: "Experiments", dependencies: [
-            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Records", "Results", "Tuning",
+            "TensorCore", "Datasets", "NeuralNetwork", "Training", "Algorithms", "Metering", "Records", "Results", "Tuning", "CUDA",
         ]),
         .executableTarget(name: "bpfree", dependencies: [
-            "Experiments", "TensorCore", "Records", "Results", "Tuning", "Reporting",
+            "Experiments", "Algorithms", "Training", "Datasets", "TensorCore", "Records", "Results", "Tuning", "Reporting", "FileSystem", "CUDA",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -64,16 +71,17 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorCore", "NeuralNetwork", "TestSupport"], exclude: ["CPU"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Records", "Training", "Algorithms", "TestSupport"]),
-        .testTarget(name: "AlgorithmsTests", dependencies: ["Records", "Algorithms", "Training", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Records", "Training", "Algorithms", "Datasets", "NeuralNetwork", "TensorCore", "TestSupport"]),
+        .testTarget(name: "AlgorithmsTests", dependencies: ["Records", "Algorithms", "Training", "Datasets", "NeuralNetwork", "TensorCore", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Records", "Metering", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Records", "Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Records", "Reporting", "Results", "Tuning", "TestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "TensorCore", "Results", "Tuning", "Reporting", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "Algorithms", "Datasets", "Metering", "Training", "TensorCore", "FileSystem", "Results", "Tuning", "Reporting", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import FileSystem
 import Foundation
 import TensorCore
 
@@ -131,7 +132,7 @@ public enum DecodedCache {
             dataset.inputs.withUnsafePointer { append(UnsafeRawBufferPointer(start: $0, count: 4 * dataset.inputs.count)) }
         }
         withUnsafeBytes(of: checksum.value) { data.append(contentsOf: $0) }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathComponents.folder(of: path)
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }

@@ -35,6 +35,15 @@ public enum SyntheticDataset {
                     throw DatasetError(path: "--dataset", problem: "'\(item)': \(problem)")
                 }
             }
+            // Refused here, before anything is generated: the Float32 data must fit this machine.
+            let bytes = ([samples] + shape).reduce(Optional(4)) { total, factor in
+                total.flatMap { let product = $0.multipliedReportingOverflow(by: factor); return product.overflow ? nil : product.partialValue }
+            }
+            let memory = ProcessInfo.processInfo.physicalMemory
+            guard let bytes, UInt64(bytes) <= memory else {
+                throw DatasetError(path: "--dataset", problem: "'\(text)' is \(samples) samples of shape \(shape.map(String.init).joined(separator: "x")): "
+                                   + "more Float32 data than this machine's \(memory >> 30) GiB of memory")
+            }
         }
 
         /// Splits generated from `seed`.

@@ -77,24 +77,31 @@ public enum CodeCarbonEmissions {
     /// file is written beside it and renamed into place, so it is never half-written. A file
     /// with other columns is refused, naming it, rather than mixed.
     public static func append(_ record: RunRecord, to path: String) throws {
-        let header = columns.joined(separator: ",")
-        var text = header + "\n"
-        if FileManager.default.fileExists(atPath: path) {
-            guard let existing = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
-                throw EmissionsError(path: path, problem: "cannot be read")
-            }
-            let first = existing.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-            guard first.trimmingCharacters(in: .whitespacesAndNewlines) == header || existing.isEmpty else {
-                throw EmissionsError(path: path, problem: "its header is not CodeCarbon 3.0.1's columns (\(columns.count): timestamp, project_name, … pue); "
-                                     + "bpfree appends only to such a file")
-            }
-            if !existing.isEmpty { text = existing.hasSuffix("\n") ? existing : existing + "\n" }
-        }
+        var text = try existingRows(at: path) ?? columns.joined(separator: ",") + "\n"
         let values = row(record)
         text += columns.map { ResultsExport.quoted(values[$0] ?? "") }.joined(separator: ",") + "\n"
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw EmissionsError(path: path, problem: error.localizedDescription)
         }
+    }
+
+    /// Refuses, before any training, a file that `append` would refuse after it.
+    public static func checkAppendable(_ path: String) throws { _ = try existingRows(at: path) }
+
+    /// The file's header and rows, ending in a line break; nil when it is missing or empty.
+    /// A file with other columns is refused, naming it.
+    private static func existingRows(at path: String) throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let existing = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+            throw EmissionsError(path: path, problem: "cannot be read")
+        }
+        guard !existing.isEmpty else { return nil }
+        let first = existing.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard first.trimmingCharacters(in: .whitespacesAndNewlines) == columns.joined(separator: ",") else {
+            throw EmissionsError(path: path, problem: "its header is not CodeCarbon 3.0.1's columns (\(columns.count): timestamp, project_name, … pue); "
+                                 + "bpfree appends only to such a file")
+        }
+        return existing.hasSuffix("\n") ? existing : existing + "\n"
     }
 
     /// An emissions file that could not be appended to.

@@ -1,3 +1,4 @@
+import Foundation
 import Algorithms
 import Datasets
 import Training
@@ -43,6 +44,15 @@ public struct RunConfiguration: Sendable, Equatable {
     }
 
     /// Checks the settings that no type enforces; the error names the flag.
+    /// Refuses more kernel threads than the logical CPUs of the machine the run is on (BLAS
+    /// would cap them silently while the record kept the number asked for).
+    public static func checkThreadsFitThisMachine(_ threads: Int, flag: String = "--threads") throws {
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        guard threads <= cpus else {
+            throw ConfigurationError(field: flag, problem: "at most the \(cpus) logical CPUs of this machine, got \(threads)")
+        }
+    }
+
     public func validate() throws {
         _ = try AlgorithmRegistry.algorithm(algorithm)
         if dataset.hasPrefix("synthetic") {

@@ -54,6 +54,7 @@ public enum TrainingRun {
     public static func perform(_ configuration: RunConfiguration,
                                observers: [any TrainingObserver] = []) throws -> (record: RunRecord, trace: [[Double?]]) {
         try configuration.validate()
+        try RunConfiguration.checkThreadsFitThisMachine(configuration.threads)
         Parallel.threads = configuration.threads
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let loadStart = ContinuousClock.now

@@ -107,6 +107,20 @@ public struct Report {
         return String(format: "[%.\(digits)f, %.\(digits)f]", ci.lowerBound, ci.upperBound)
     }
 
+    /// Fewest paired seeds whose percentile bootstrap is shown as a CI: below it the resampled
+    /// means are a handful of values and the "interval" is the deltas themselves (2 pairs give
+    /// their min and max), far narrower than the uncertainty.
+    static let minimumBootstrapPairs = 5
+
+    /// The paired-bootstrap 95 % CI of the deltas, or why there is none.
+    static func pairedInterval(_ deltas: [Double]?) -> String {
+        guard let deltas else { return "unpaired" }
+        guard deltas.count >= minimumBootstrapPairs else {
+            return "n=\(deltas.count) pairs: too few for a CI (needs ≥ \(minimumBootstrapPairs))"
+        }
+        return interval(Statistics.bootstrapCI95(deltas))
+    }
+
     /// Paired (by seed) differences arm − baseline of a per-run value, when seeds are shared.
     static func pairedDeltas(_ arm: Arm, _ baseline: Arm, _ value: (StoredRun) -> Double?) -> [Double]? {
         let base = Dictionary(baseline.runs.compactMap { run in value(run).map { (run.seed, $0) } }, uniquingKeysWith: { a, _ in a })
@@ -170,10 +184,9 @@ public struct Report {
         return stats.filter { $0.arm.algorithm != "bp" }.map { s in
             let paired = Self.pairedDeltas(s.arm, baseline.arm) { $0.testAccuracy.map { $0 * 100 } }
             let delta = paired.map { Summary($0).mean } ?? (s.accuracy.mean - baseline.accuracy.mean)
-            let ci = paired.flatMap { Statistics.bootstrapCI95($0) }
             let ratio = { (a: Summary, b: Summary) in a.n > 0 && b.n > 0 && b.mean > 0 ? String(format: "%.2f×", a.mean / b.mean) : "–" }
             let caveats = [s, baseline].compactMap { arm in arm.notAFinding.map { "\(arm.arm.algorithm): \($0)" } }
-            return [c.name, s.arm.algorithm, String(format: "%+.2f", delta), paired == nil ? "unpaired" : Self.interval(ci),
+            return [c.name, s.arm.algorithm, String(format: "%+.2f", delta), Self.pairedInterval(paired),
                     ratio(s.seconds, baseline.seconds), ratio(s.energy, baseline.energy), ratio(s.peakRSS, baseline.peakRSS),
                     ratio(s.flops, baseline.flops), caveats.isEmpty ? "result" : "not a finding — " + caveats.joined(separator: "; ")]
         }

@@ -19,7 +19,7 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
     /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`, or anything
     /// libpq accepts).
     public init(url: String, reconnectFor: Double = 120) throws {
-        self.url = url
+        self.url = Self.withConnectTimeout(url)
         location = Self.redacted(url)
         self.reconnectFor = reconnectFor
         connection = Mutex(nil)
@@ -30,19 +30,43 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
         connection.withLock { if let conn = $0 { PQfinish(conn) } }
     }
 
-    /// The URL with its password replaced by `***`.
+    /// The URL with its password replaced by `***`: the `user:password@` part and the
+    /// `password` query parameter libpq also reads. A URL that cannot be parsed is not shown.
     public static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
+        guard var components = URLComponents(string: url) else { return "postgresql://(a URL that cannot be parsed)" }
+        guard password(of: url) != nil else { return url }
+        if components.password != nil { components.password = "***" }
+        components.queryItems = components.queryItems?.map { $0.name == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
         return components.string ?? "postgresql://***"
     }
 
-    /// The URL without its password, and the password: a worker process gets the password in
-    /// its environment (`PGPASSWORD`, which libpq reads), never on its command line.
+    /// The URL without its password (in either place), and the password: a worker process gets
+    /// the password in its environment (`PGPASSWORD`, which libpq reads), never on its command line.
     public static func splitPassword(_ url: String) -> (url: String, password: String?) {
-        guard var components = URLComponents(string: url), let password = components.password else { return (url, nil) }
+        guard var components = URLComponents(string: url), let password = password(of: url) else { return (url, nil) }
         components.password = nil
+        let query = components.queryItems?.filter { $0.name != "password" }
+        components.queryItems = query?.isEmpty == true ? nil : query
         return (components.string ?? url, password)
+    }
+
+    /// Seconds a connection attempt may take when neither the URL (`connect_timeout`) nor the
+    /// environment (`PGCONNECT_TIMEOUT`) says: libpq's own default is to wait forever, so a
+    /// server that accepts the connection and never answers would hang the command silently.
+    static let defaultConnectTimeout = 10
+
+    /// The URL with `connect_timeout` added when neither it nor the environment sets one.
+    static func withConnectTimeout(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        guard environment["PGCONNECT_TIMEOUT"] == nil, var components = URLComponents(string: url),
+              !(components.queryItems ?? []).contains(where: { $0.name == "connect_timeout" }) else { return url }
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "connect_timeout", value: "\(defaultConnectTimeout)")]
+        return components.string ?? url
+    }
+
+    /// The URL's password: its `user:password@` part, else its `password` query parameter.
+    static func password(of url: String) -> String? {
+        guard let components = URLComponents(string: url) else { return nil }
+        return components.password ?? components.queryItems?.first { $0.name == "password" }?.value
     }
 
     private func connect(_ slot: inout OpaquePointer?) throws {
@@ -63,7 +87,7 @@ public final class PostgreSQLDatabase: SQLDatabase, @unchecked Sendable {
 
     /// A server message never repeats the password.
     static func redactedMessage(_ message: String, url: String) -> String {
-        guard let password = URLComponents(string: url)?.password, !password.isEmpty else { return message }
+        guard let password = password(of: url), !password.isEmpty else { return message }
         return message.replacingOccurrences(of: password, with: "***")
     }
 

@@ -110,8 +110,14 @@ public enum ResultsExport {
         return value.isFinite ? "\(value)" : ""
     }
 
-    /// RFC 4180 quoting where needed.
+    /// RFC 4180 quoting where needed. A text that a spreadsheet would run as a formula (it
+    /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return and is not a number) gets a
+    /// leading `'`, as OWASP advises against CSV injection: `=HYPERLINK(…)` stays text.
     public static func quoted(_ field: String) -> String {
+        var field = field
+        if let first = field.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(field) == nil {
+            field = "'" + field
+        }
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

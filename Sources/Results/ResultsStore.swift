@@ -1,3 +1,4 @@
+import FileSystem
 import Foundation
 import GRDB
 import Records
@@ -32,8 +33,8 @@ public final class ResultsStore: Sendable {
 
     /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
     public convenience init(path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let folder = PathComponents.folder(of: path)
+        if folder != "." { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         let database: SQLiteDatabase
         do {
             // Several worker processes share one store: wait for the write lock instead of failing.
@@ -49,7 +50,7 @@ public final class ResultsStore: Sendable {
 
     /// Why a store file (or the folder for its journal files) cannot be written, if it cannot.
     static func whyNotWritable(_ path: String) -> String? {
-        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let folder = PathComponents.folder(of: path)
         for target in [path, folder] where FileManager.default.fileExists(atPath: target) {
             if access(target, W_OK) != 0 { return "\(target): \(String(cString: strerror(errno)))" }
         }

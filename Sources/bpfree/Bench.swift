@@ -2,6 +2,7 @@ import Algorithms
 import ArgumentParser
 import Experiments
 import Foundation
+import TensorCore
 import Reporting
 import Results
 import Tuning
@@ -56,6 +57,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "BLAS and kernel threads of every run (default: cores / workers).")
     var threads: Int?
+
+    @Option(help: ArgumentHelp("Where every run computes: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
+    var device: Device = .cpu
 
     @Option(help: "Folder with the dataset files.")
     var dataDir: String?
@@ -122,6 +126,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        try ComputeDevice.check(device)
         Interrupts.install()
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let results: [Benchmark.ArmResult], isScaling: Bool
@@ -132,7 +137,7 @@ struct Bench: ParsableCommand {
             let tuning = benchmark.suite.isTuned ? "\(benchmark.suite.trials) trials of \(benchmark.suite.epochs) epochs each" : "no tuning"
             log("bench \(benchmark.suite.name): \(arms.count) arms, \(tuning), "
                 + "\(benchmark.finalSeeds.count) final seeds (\(benchmark.finalSeeds.map(String.init).joined(separator: ", "))), store \(storeOption.shown)")
-            try launch.validate(workers: workers)
+            try launch.validate(workers: workers, threads: threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
             guard !launch.dryRun else { throw ValidationError("--dry-run: bench submits one array per study as it goes; use tune --dry-run to see a study's script") }
             let tune: ((StudySpecification, StoredStudy) throws -> Void)?
             switch launch.launcher {

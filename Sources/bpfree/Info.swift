@@ -1,7 +1,9 @@
 import ArgumentParser
+import CUDA
 import Experiments
 import Foundation
 import TensorCore
+import Training
 
 /// `bpfree info`: the machine, BLAS and measured speeds.
 struct Info: ParsableCommand {
@@ -23,7 +25,14 @@ struct Info: ParsableCommand {
     @Option(help: "CPU TDP in watts for the energy estimate (default: 4 W per logical CPU).")
     var cpuTdpWatts: Double?
 
+    @Flag(help: "Compile every CUDA kernel with the NVRTC found (no GPU needed), one line per kernel, and stop.")
+    var compileKernels = false
+
+    @Option(help: ArgumentHelp("With --compile-kernels: the GPU architectures (default: the GPUs', else sm_80,sm_90).", valueName: "sm_XY,..."))
+    var gpuArchitecture: String?
+
     func run() throws {
+        if compileKernels { return try CompileKernels.run(architectures: gpuArchitecture) }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw ValidationError("--threads: must be at least 1, got \(threads)") }
         var report = InfoReport.measure(threads: threads, kernels: kernels,
@@ -37,6 +46,7 @@ struct Info: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(report.text)
+            ComputeDevice.gpuLines().forEach { print($0) }
         }
     }
 
@@ -67,5 +77,51 @@ struct Info: ParsableCommand {
             throw ValidationError("bpfree info exited with status \(process.terminationStatus)")
         }
         return try JSONDecoder().decode(InfoReport.self, from: output)
+    }
+}
+
+/// `bpfree info --compile-kernels`: every kernel source through NVRTC for each architecture.
+enum CompileKernels {
+    /// A kernel that did not compile (the lines above say which).
+    struct Failed: Error, CustomStringConvertible {
+        let count: Int
+        var description: String { "\(count) kernel source\(count == 1 ? "" : "s") did not compile cleanly" }
+    }
+
+    static func run(architectures requested: String?) throws {
+        let architectures = try requested.map { text in
+            try text.split(separator: ",").map { item -> String in
+                guard item.wholeMatch(of: #/sm_[0-9]{2,3}a?/#) != nil else {
+                    throw ValidationError("--gpu-architecture: '\(item)' is not an architecture such as sm_90")
+                }
+                return String(item)
+            }
+        } ?? {
+            let cards = Set(((try? CUDADriver().devices()) ?? []).map(\.architecture)).sorted()
+            return cards.isEmpty ? ["sm_80", "sm_90"] : cards
+        }()
+        let compiler = try NVRTC()
+        print("NVRTC \(compiler.version.major).\(compiler.version.minor) from \(compiler.library.path)")
+        var failures = 0
+        for architecture in architectures {
+            for file in KernelCatalog.files {
+                let clock = ContinuousClock(), start = clock.now
+                do {
+                    let (cubin, log) = try compiler.compile(file.source, name: file.name, architecture: architecture)
+                    let seconds = String(format: "%.2f s", (clock.now - start).seconds)
+                    let symbols = String(decoding: cubin, as: UTF8.self)
+                    for kernel in file.kernels {
+                        let state = symbols.contains(kernel) ? (log.isEmpty ? "ok" : "warnings: \(log)") : "missing from the CUBIN"
+                        print("\(architecture)  \(file.name)  \(kernel)  \(state)")
+                    }
+                    print("\(architecture)  \(file.name)  \(cubin.count) bytes of CUBIN in \(seconds)")
+                    if !log.isEmpty || file.kernels.contains(where: { !symbols.contains($0) }) { failures += 1 }
+                } catch {
+                    print("\(architecture)  \(file.name)  failed: \(error)")
+                    failures += 1
+                }
+            }
+        }
+        if failures > 0 { throw Failed(count: failures) }
     }
 }

@@ -1,10 +1,16 @@
 import Algorithms
 import ArgumentParser
 import Experiments
+import FileSystem
 import Foundation
+import TensorCore
 import Training
 
 extension TrainingProtocol: ExpressibleByArgument {}
+
+extension Device: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 
 /// The flags that say what to train, shared by `train` and `tune`.
 struct RunOptions: ParsableArguments {
@@ -44,6 +50,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "BLAS and kernel threads, recorded with the run (default: the number of cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Where to compute: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
+    var device: Device = .cpu
+
     @OptionGroup var storeOption: StoreOption
 
     func parsedArchitecture() throws -> Architecture? { try architecture.map(Architecture.init(parsing:)) }
@@ -54,14 +63,22 @@ struct RunOptions: ParsableArguments {
     func parsedSettings() throws -> [String: String] { try RunConfiguration.options(parsing: settings) }
 }
 
-/// Refuses an output file whose folder is missing or not writable, before any work is done (a
-/// typo in `--output` must not cost a whole run); the error names the flag and the path.
+/// Refuses an output file whose folder is missing or not writable, or that exists and is not a
+/// regular file, before any work is done (a typo in `--output` must not cost a whole run, and
+/// the atomic rename must not replace `/dev/null` or a FIFO); the error names the flag and the path.
 func checkWritableFile(_ path: String, flag: String) throws {
     var isFolder: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
         throw ValidationError("\(flag): \(path) is a folder, not a file")
     }
-    let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    if let name = path.split(separator: "/").last, name.utf8.count > 255 {
+        throw ValidationError("\(flag): the file name is \(name.utf8.count) bytes long; file systems allow at most 255")
+    }
+    var status = stat()
+    if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+        throw ValidationError("\(flag): \(path) is not a regular file (a device, FIFO or socket); bpfree replaces the file it writes")
+    }
+    let folder = PathComponents.folder(of: path)
     guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
         throw ValidationError("\(flag): the folder of \(path) does not exist")
     }
@@ -73,8 +90,7 @@ func checkWritableFile(_ path: String, flag: String) throws {
 func checkWritableFolder(_ folder: String, flag: String) throws {
     var ancestor = folder.isEmpty ? "." : folder
     while !FileManager.default.fileExists(atPath: ancestor) {
-        let parent = (ancestor as NSString).deletingLastPathComponent
-        ancestor = parent.isEmpty ? "." : parent
+        ancestor = PathComponents.folder(of: ancestor)
     }
     var isFolder: ObjCBool = false
     _ = FileManager.default.fileExists(atPath: ancestor, isDirectory: &isFolder)

@@ -39,14 +39,36 @@ struct LauncherOptions: ParsableArguments {
     var dryRun = false
 
     /// Checks the SLURM settings; the error names the flag.
-    func validate(workers: Int) throws {
+    func validate(workers: Int, threads: Int) throws {
+        if launcher == .local {
+            // Local workers share this machine; SLURM tasks are checked on the node they run on.
+            try RunConfiguration.checkThreadsFitThisMachine(threads)
+            let cpus = ProcessInfo.processInfo.activeProcessorCount
+            guard workers <= 4 * cpus else {
+                throw ValidationError("--workers: at most 4 per logical CPU of this machine (\(4 * cpus)), got \(workers)")
+            }
+        }
         if let cpusPerTask, cpusPerTask < 1 { throw ValidationError("--cpus-per-task: must be at least 1, got \(cpusPerTask)") }
         if let arraySize, arraySize < 1 { throw ValidationError("--array-size: must be at least 1, got \(arraySize)") }
         if launcher == .local, dryRun || arraySize != nil || partition != nil || !sbatch.isEmpty {
             throw ValidationError("--dry-run, --array-size, --partition and --sbatch need --launcher slurm")
         }
-        for line in sbatch where line.contains("\n") { throw ValidationError("--sbatch: '\(line)' spans lines") }
+        // Each value becomes part of one #SBATCH line: a line break would start a line of its own.
+        let values = [("--partition", partition), ("--time", time), ("--slurm-dir", slurmDir)] + sbatch.map { ("--sbatch", $0) }
+        for case let (flag, value?) in values where value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("\(flag): \(value.debugDescription) contains a line break or another control character")
+        }
+        if let partition, partition.isEmpty || !partition.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.,".contains($0)) }) {
+            throw ValidationError("--partition: \(partition.debugDescription) is not a SLURM partition name (letters, digits, _ - . and commas)")
+        }
+        if let time, time.wholeMatch(of: Self.slurmTime) == nil {
+            throw ValidationError("--time: \(time.debugDescription) is not a SLURM time limit (minutes, minutes:seconds, hours:minutes:seconds, "
+                                  + "days-hours, days-hours:minutes, days-hours:minutes:seconds, or UNLIMITED)")
+        }
     }
+
+    /// The time limits sbatch accepts (`man sbatch`, --time).
+    nonisolated(unsafe) static let slurmTime = #/(\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE)/#
 }
 
 /// Runs a study's workers as one SLURM job array and follows the study in the store until the

@@ -61,6 +61,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try ComputeDevice.check(runOptions.device)
         Interrupts.install()
         let record: RunRecord
         do {
@@ -68,7 +69,10 @@ struct Train: ParsableCommand {
             try configuration.validate()
             if let output { try checkWritableFile(output, flag: "--output") }
             if let trace { try checkWritableFile(trace, flag: "--trace") }
-            if let emissions { try checkWritableFile(emissions, flag: "--emissions") }
+            if let emissions {
+                try checkWritableFile(emissions, flag: "--emissions")
+                try CodeCarbonEmissions.checkAppendable(emissions)
+            }
             let results = noStore ? nil : try runOptions.storeOption.open()
             record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results, output: output)
         } catch let error as ConfigurationError {

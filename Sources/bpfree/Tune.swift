@@ -42,8 +42,8 @@ struct Tune: ParsableCommand {
     func makeSpecification() throws -> StudySpecification {
         guard workers >= 1 else { throw ConfigurationError(field: "--workers", problem: "must be at least 1, got \(workers)") }
         guard heartbeatSeconds > 0 else { throw ConfigurationError(field: "--heartbeat-seconds", problem: "must be positive, got \(heartbeatSeconds)") }
-        try launch.validate(workers: workers)
         let cores = ProcessInfo.processInfo.activeProcessorCount
+        try launch.validate(workers: workers, threads: runOptions.threads ?? max(1, cores / workers))
         var specification = StudySpecification(
             name: study, algorithm: runOptions.algorithm, architecture: try runOptions.parsedArchitecture(),
             dataset: runOptions.dataset, seed: runOptions.seed, trials: trials, stopping: runOptions.stopping,
@@ -54,6 +54,7 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
+        try ComputeDevice.check(runOptions.device)
         Interrupts.install()
         let specification: StudySpecification
         let stored: StoredStudy
@@ -119,8 +120,10 @@ enum StudyListing {
             + "(seed \(study.samplerSeed)), pruner \(study.pruner), \(study.epochsPerTrial) epochs per trial, budget \(study.trialBudget): "
             + trials.stateCounts
         if let best = trials.best {
+            // The option prefix `--set` takes: a variant's (cafo-rand-ce) is its base algorithm's.
+            let prefix = (try? AlgorithmRegistry.algorithm(study.algorithm).id) ?? study.algorithm
             text += "\nbest trial \(best.number): validation accuracy \(String(format: "%.4f", best.value!)) with "
-                + best.parameters.sorted { $0.key < $1.key }.map { "\(study.algorithm).\($0.key)=\($0.value)" }.joined(separator: " ")
+                + best.parameters.sorted { $0.key < $1.key }.map { "--set \(prefix).\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         return text
     }

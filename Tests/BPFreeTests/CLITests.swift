@@ -1,5 +1,6 @@
 import Algorithms
 import Experiments
+import FileSystem
 import Foundation
 import Records
 import Results
@@ -70,8 +71,10 @@ import Training
         let help = Train.helpMessage(columns: 100)
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots/train-help.txt")
         if ProcessInfo.processInfo.environment["BPFREE_RECORD_SNAPSHOTS"] != nil {
+            // Recording writes the snapshot; it does not also compare against what it just wrote.
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try help.write(to: url, atomically: true, encoding: .utf8)
+            return
         }
         let expected = try String(contentsOf: url, encoding: .utf8)
         #expect(help == expected, "run with BPFREE_RECORD_SNAPSHOTS=1 to re-record after an intended change")
@@ -198,10 +201,83 @@ import Training
     /// data folder would otherwise be the error) and long before any training.
     @Test(arguments: [(["--output", "/missing/dir/run.json"], "--output: the folder of /missing/dir/run.json does not exist"),
                       (["--trace", "/missing/trace.csv"], "--trace: the folder of /missing/trace.csv does not exist"),
-                      (["--output", "/tmp"], "--output: /tmp is a folder, not a file")])
+                      (["--output", "/tmp"], "--output: /tmp is a folder, not a file"),
+                      (["--output", "/dev/null"], "--output: /dev/null is not a regular file"),
+                      (["--trace", "/dev/null"], "--trace: /dev/null is not a regular file"),
+                      (["--emissions", "/dev/null"], "--emissions: /dev/null is not a regular file"),
+                      (["--threads", "100000"], "--threads: at most the"),
+                      (["--output", "/tmp/" + String(repeating: "r", count: 300) + ".json"], "--output: the file name is 305 bytes long"),
+                      (["--dataset", "synthetic:samples=99999999999999"], "more Float32 data than this machine's"),
+                      (["--dataset", "synthetic:shape=100000x100000x3"], "more Float32 data than this machine's")])
     func outputPathsAreCheckedBeforeAnyWork(arguments: [String], message: String) throws {
         let command = try Train.parse(["--data-dir", "/no/such/data", "--no-store"] + arguments)
         #expect { try command.run() } throws: { "\($0)".contains(message) }
+    }
+
+    /// A FIFO is refused as an output before any work (the atomic rename would replace it), and
+    /// an emissions file that `--emissions` would refuse after training is refused before it.
+    @Test func aFIFOAndAForeignEmissionsFileAreRefusedBeforeAnyWork() throws {
+        let folder = IDXFiles.temporaryFolder()
+        #expect(mkfifo(folder + "/fifo", 0o600) == 0)
+        let fifo = try Train.parse(["--data-dir", "/no/such/data", "--no-store", "--output", folder + "/fifo"])
+        #expect { try fifo.run() } throws: { "\($0)".contains("--output: \(folder)/fifo is not a regular file") }
+        try "a,b\n1,2\n".write(toFile: folder + "/emissions.csv", atomically: true, encoding: .utf8)
+        let foreign = try Train.parse(["--data-dir", "/no/such/data", "--no-store", "--emissions", folder + "/emissions.csv"])
+        #expect { try foreign.run() } throws: { "\($0)".contains("--emissions: \(folder)/emissions.csv: its header is not CodeCarbon") }
+        #expect(try String(contentsOfFile: folder + "/emissions.csv", encoding: .utf8) == "a,b\n1,2\n")
+    }
+
+    /// Without a GPU, `--device cuda` ends at once, before any data is read, with one line that
+    /// names libcuda.so.1 and where it was looked for; a malformed device names the flag.
+    @Test(.enabled(if: dlopen("libcuda.so.1", RTLD_NOW) == nil))
+    func cudaWithoutAGPUIsOneLineNamingTheDriver() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        for command in ["train", "tune", "bench"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [command, "--device", "cuda", "--data-dir", "/no/such/data", "--no-store"].filter { command == "train" || $0 != "--no-store" }
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus != 0)
+            let lines = text.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("--device cuda:0: libcuda.so.1 not found; searched: BPFREE_CUDA_LIBS"), "\(command): \(text)")
+        }
+        #expect(throws: (any Error).self) { try Train.parse(["--device", "gpu"]) }
+        #expect(try Train.parse(["--device", "cuda:1"]).runOptions.device == .cuda(1))
+    }
+
+    /// One-character relative paths (Foundation's `deletingLastPathComponent` traps on them) are
+    /// written like any other: a real process in a fresh folder, every path flag one letter.
+    @Test func oneCharacterRelativePathsAreWritten() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
+        func run(_ arguments: [String]) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.currentDirectoryURL = URL(fileURLWithPath: folder)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+        }
+        #expect(try run(["train", "--architecture", "mlp:8", "--dataset", "synthetic:samples=600,classes=4,shape=2x4x4",
+                         "--epochs", "1", "--threads", "1", "--store", "s", "--output", "j", "--trace", "t", "--emissions", "e"]) == 0)
+        #expect(try run(["report", "--store", "s", "--out", "x"]) == 0)
+        #expect(try run(["report", "--store", "s", "--out", "a/b"]) == 0)
+        for file in ["s", "j", "t", "e", "x/report.html", "a/b/report.html"] {
+            #expect(FileManager.default.fileExists(atPath: folder + "/" + file), "\(file) was not written")
+        }
+    }
+
+    @Test(arguments: [("s", "."), ("a/b", "a"), ("/x", "/"), ("/", "/"), ("a//b/", "a"), ("./j", "."), ("../a/b.json", "../a"), ("ü/é", "ü")])
+    func theFolderOfAPath(path: String, folder: String) {
+        #expect(PathComponents.folder(of: path) == folder)
     }
 
     /// A network that cannot fit is refused at once, with the estimate and the memory available.

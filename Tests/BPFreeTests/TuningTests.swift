@@ -205,6 +205,8 @@ final class Counts: @unchecked Sendable {
     @Test(arguments: [
         (["--trials", "0"], "--trials: must be at least 1"),
         (["--workers", "0"], "--workers: must be at least 1"),
+        (["--workers", "10000"], "--workers: at most 4 per logical CPU of this machine"),
+        (["--threads", "100000"], "--threads: at most the"),
         (["--set", "bp.learning_rate=0.1"], "--set: bp.learning_rate is searched by the study; it cannot also be fixed"),
         (["--set", "bp.nope=1"], "--set: unknown option 'bp.nope' for bp"),
         (["--algorithm", "nope"], "--algorithm: unknown algorithm 'nope'"),
@@ -216,6 +218,18 @@ final class Counts: @unchecked Sendable {
         } catch {
             #expect("\(error)".hasPrefix(message), "\(error)")
         }
+    }
+
+    /// The best parameters are printed as `--set` takes them: a variant's under its base prefix.
+    @Test func theBestParametersArePrintedAsSetTakesThem() throws {
+        let study = StoredStudy(name: "s", algorithm: "cafo-rand-ce", dataset: "fashion-mnist", architecture: "cnn-3block", sampler: "tpe",
+                                samplerSeed: 1, pruner: "none", trialBudget: 2, epochsPerTrial: 3, settingsJSON: "{}",
+                                createdAt: "2026-12-05T00:00:00Z")
+        let trials = [FrozenTrial(id: 1, number: 0, state: .complete, value: 0.8, parameters: ["learning_rate": 0.001, "weight_decay": 1e-6])]
+        let line = try #require(StudyListing.summary(study, trials: trials).split(separator: "\n").last)
+        #expect(line.hasSuffix("with --set cafo.learning_rate=0.001 --set cafo.weight_decay=1e-06"), "\(line)")
+        let options = try RunConfiguration.options(parsing: ["cafo.learning_rate=0.001", "cafo.weight_decay=1e-06"])
+        _ = try AlgorithmRegistry.hyperparameters(for: "cafo-rand-ce", options: options)
     }
 
     @Test func tuneRecordsTrialsWithTheirRunsAndResumesWithoutRepeatingThem() throws {
@@ -463,6 +477,24 @@ extension TuneAndBenchCommandTests {
 
 /// `--launcher slurm`: the job script, and a real array on a one-node cluster.
 @Suite struct SlurmLauncherTests {
+    /// Values that would end their #SBATCH line, and time limits sbatch would reject, are
+    /// refused by flag before anything is written or submitted.
+    @Test(arguments: [(["--partition", "cpu\nrm -rf /"], "--partition: \"cpu\\nrm -rf /\" contains a line break"),
+                      (["--partition", "cpu;reboot"], "--partition: \"cpu;reboot\" is not a SLURM partition name"),
+                      (["--time", "01:00:00\n#SBATCH --x"], "--time: \"01:00:00\\n#SBATCH --x\" contains a line break"),
+                      (["--time", "garbage"], "--time: \"garbage\" is not a SLURM time limit"),
+                      (["--slurm-dir", "jobs\r\nx"], "--slurm-dir: \"jobs\\r\\nx\" contains a line break"),
+                      (["--sbatch=--mem=8G\nrm"], "--sbatch: \"--mem=8G\\nrm\" contains a line break")])
+    func valuesThatWouldBreakTheJobScriptAreRefused(arguments: [String], message: String) throws {
+        let options = try LauncherOptions.parse(["--launcher", "slurm"] + arguments)
+        #expect { try options.validate(workers: 1, threads: 1) } throws: { "\($0)".hasPrefix(message) }
+    }
+
+    @Test(arguments: ["30", "30:00", "02:00:00", "1-12", "1-12:30", "1-12:30:00", "UNLIMITED"])
+    func everySlurmTimeFormatIsAccepted(time: String) throws {
+        try LauncherOptions.parse(["--launcher", "slurm", "--time", time, "--partition", "gpu-a100,cpu"]).validate(workers: 1, threads: 1)
+    }
+
     @Test func theJobScriptRunsOrdinaryWorkersWithoutThePassword() throws {
         let options = try LauncherOptions.parse(["--launcher", "slurm", "--partition", "gpu", "--time", "02:00:00",
                                                  "--cpus-per-task", "4", "--sbatch=--mem=8G", "--sbatch=--account=lab"])
@@ -478,7 +510,7 @@ extension TuneAndBenchCommandTests {
         #expect(lines.last?.hasSuffix("tune --algorithm mf --study 'it'\\''s mine' --store postgresql://lab@db:5432/bpfree --as-worker") == true,
                 "\(lines.last ?? "")")
         #expect(!script.contains("s3cret") && !script.contains("--dry-run") && !script.contains("--launcher"))
-        #expect(throws: ValidationError.self) { try LauncherOptions.parse(["--dry-run"]).validate(workers: 1) }
+        #expect(throws: ValidationError.self) { try LauncherOptions.parse(["--dry-run"]).validate(workers: 1, threads: 1) }
     }
 
     /// The issue's bar: a SLURM array of 3 `bpfree tune` workers on one study completes.

@@ -38,4 +38,12 @@ import Testing
         #expect(Statistics.percentile([1, 2, 3, 4], 50) == 2.5)
         #expect(Statistics.percentile([1, 2, 3, 4], 2.5) == 1.075)
     }
+
+    /// Below five paired seeds the report says why it shows no bootstrap CI instead of showing
+    /// the deltas' own range as one.
+    @Test func tooFewPairsGiveNoBootstrapInterval() {
+        #expect(Report.pairedInterval([0.43, 1.53]) == "n=2 pairs: too few for a CI (needs ≥ 5)")
+        #expect(Report.pairedInterval(nil) == "unpaired")
+        #expect(Report.pairedInterval([0.5, 1.0, 1.5, 0.8, 1.2]) == Report.interval(Statistics.bootstrapCI95([0.5, 1.0, 1.5, 0.8, 1.2])))
+    }
 }

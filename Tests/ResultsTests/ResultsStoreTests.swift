@@ -166,3 +166,64 @@ import TestSupport
         #expect(json[1]["seed"] as? Int == 2)
     }
 }
+
+/// A PostgreSQL URL's password never reaches a message, a report or a command line, in either
+/// place libpq reads it: `user:password@` or the `password` query parameter.
+@Suite struct PasswordRedactionTests {
+    @Test(arguments: ["postgresql://lab:s3cr%2Fet@db:5432/bpfree?sslmode=require",
+                      "postgresql://lab@db:5432/bpfree?sslmode=require&password=s3cr%2Fet",
+                      "postgres://db/bpfree?password=s3cr%2Fet"])
+    func thePasswordIsMaskedAndSplitOff(url: String) {
+        let shown = PostgreSQLDatabase.redacted(url)
+        #expect(!shown.contains("s3cr") && shown.contains("***") && shown.contains("db"), "\(shown)")
+        let (bare, password) = PostgreSQLDatabase.splitPassword(url)
+        #expect(password == "s3cr/et" && !bare.contains("s3cr") && !bare.contains("password"), "\(bare)")
+        #expect(PostgreSQLDatabase.redactedMessage("FATAL: password s3cr/et refused", url: url) == "FATAL: password *** refused")
+        #expect(url.contains("sslmode") == bare.contains("sslmode=require"), "other parameters stay")
+    }
+
+    @Test func aURLWithoutAPasswordIsShownAsItIs() {
+        #expect(PostgreSQLDatabase.redacted("postgresql://lab@db/bpfree?sslmode=require") == "postgresql://lab@db/bpfree?sslmode=require")
+        #expect(PostgreSQLDatabase.splitPassword("postgresql://lab@db/bpfree").password == nil)
+    }
+}
+
+/// A PostgreSQL server that accepts the connection and never answers is given up on, with the
+/// server named, instead of hanging silently (libpq waits forever without `connect_timeout`).
+@Suite struct PostgreSQLConnectTimeoutTests {
+    @Test func aSilentListenerTimesOutNamingTheServer() throws {
+        // A listening socket nobody accepts on: the kernel completes the handshake, then silence.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0 && listen(listener, 4) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = UInt16(bigEndian: address.sin_port)
+        let url = "postgresql://bpfree:s3cret@127.0.0.1:\(port)/bpfree?connect_timeout=1"
+        #expect { try PostgreSQLDatabase(url: url) } throws: { error in
+            "\(error)".contains("127.0.0.1:\(port)") && "\(error)".contains("timeout") && !"\(error)".contains("s3cret")
+        }
+    }
+
+    @Test func aTimeoutIsAddedUnlessOneIsGiven() {
+        #expect(PostgreSQLDatabase.withConnectTimeout("postgresql://u@db/x", environment: [:]) == "postgresql://u@db/x?connect_timeout=10")
+        #expect(PostgreSQLDatabase.withConnectTimeout("postgresql://u@db/x?sslmode=require", environment: [:])
+                == "postgresql://u@db/x?sslmode=require&connect_timeout=10")
+        #expect(PostgreSQLDatabase.withConnectTimeout("postgresql://u@db/x?connect_timeout=3", environment: [:]) == "postgresql://u@db/x?connect_timeout=3")
+        #expect(PostgreSQLDatabase.withConnectTimeout("postgresql://u@db/x", environment: ["PGCONNECT_TIMEOUT": "5"]) == "postgresql://u@db/x")
+    }
+}
+
+/// CSV cells a spreadsheet would run as formulas stay text; numbers stay numbers.
+@Suite struct CSVInjectionTests {
+    @Test(arguments: [("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""), ("+1+2", "'+1+2"),
+                      ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("-0.5", "-0.5"), ("+3", "+3"),
+                      ("1e-3", "1e-3"), ("bp", "bp"), ("", "")])
+    func formulaCellsAreNeutralised(field: String, written: String) {
+        #expect(ResultsExport.quoted(field) == written)
+    }
+}

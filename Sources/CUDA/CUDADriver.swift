@@ -1,0 +1,104 @@
+import Foundation
+
+/// The CUDA driver API (`libcuda.so.1`, installed with the NVIDIA driver), loaded at run time:
+/// the calls bpfree makes, declared by hand from CUDA 12.6/13's `cuda.h` (the `_v2` symbols,
+/// whose sizes are 64-bit).
+public final class CUDADriver: @unchecked Sendable {
+    typealias Result = Int32
+    let library: SharedLibrary
+    let cuInit: @convention(c) (UInt32) -> Result
+    let cuDriverGetVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
+    let cuDeviceGetCount: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
+    let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Result
+    let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
+    let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
+    let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Result
+    let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+
+    /// `CUdevice_attribute` values (cuda.h).
+    enum Attribute: Int32 {
+        case multiprocessorCount = 16
+        case computeCapabilityMajor = 75
+        case computeCapabilityMinor = 76
+    }
+
+    /// A driver call that failed, with the driver's own words.
+    public struct Failure: Error, CustomStringConvertible {
+        public let call: String
+        public let code: Int32
+        public let message: String
+        public var description: String { "\(call) failed: \(message) (CUDA error \(code))" }
+    }
+
+    /// Loads `libcuda.so.1` and initialises the driver.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        library = try SharedLibrary.open(["libcuda.so.1"], environment: environment)
+        cuInit = try library.function("cuInit")
+        cuDriverGetVersion = try library.function("cuDriverGetVersion")
+        cuDeviceGetCount = try library.function("cuDeviceGetCount")
+        cuDeviceGet = try library.function("cuDeviceGet")
+        cuDeviceGetName = try library.function("cuDeviceGetName")
+        cuDeviceGetAttribute = try library.function("cuDeviceGetAttribute")
+        cuDeviceTotalMem = try library.function("cuDeviceTotalMem_v2")
+        cuGetErrorString = try library.function("cuGetErrorString")
+        try check(cuInit(0), "cuInit")
+    }
+
+    func check(_ result: Result, _ call: String) throws {
+        guard result != 0 else { return }
+        var text: UnsafePointer<CChar>?
+        let message = cuGetErrorString(result, &text) == 0 ? text.map { String(cString: $0) } ?? "unknown error" : "unknown error"
+        throw Failure(call: call, code: result, message: message)
+    }
+
+    /// The driver's CUDA version, e.g. 13000 for 13.0.
+    public func version() throws -> Int {
+        var version: Int32 = 0
+        try check(cuDriverGetVersion(&version), "cuDriverGetVersion")
+        return Int(version)
+    }
+
+    /// Every visible GPU.
+    public func devices() throws -> [GPUDevice] {
+        var count: Int32 = 0
+        try check(cuDeviceGetCount(&count), "cuDeviceGetCount")
+        let driverVersion = try version()
+        return try (0..<count).map { index in
+            var device: Int32 = 0
+            try check(cuDeviceGet(&device, index), "cuDeviceGet")
+            var name = [CChar](repeating: 0, count: 256)
+            try check(cuDeviceGetName(&name, 256, device), "cuDeviceGetName")
+            func attribute(_ attribute: Attribute) throws -> Int {
+                var value: Int32 = 0
+                try check(cuDeviceGetAttribute(&value, attribute.rawValue, device), "cuDeviceGetAttribute")
+                return Int(value)
+            }
+            var memory = 0
+            try check(cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem_v2")
+            return GPUDevice(index: Int(index), name: String(cString: name),
+                             computeCapability: (try attribute(.computeCapabilityMajor), try attribute(.computeCapabilityMinor)),
+                             multiprocessors: try attribute(.multiprocessorCount), memoryBytes: memory, driverVersion: driverVersion)
+        }
+    }
+}
+
+/// One GPU as the driver describes it.
+public struct GPUDevice: Sendable {
+    public let index: Int
+    public let name: String
+    public let computeCapability: (major: Int, minor: Int)
+    public let multiprocessors: Int
+    public let memoryBytes: Int
+    /// The driver's CUDA version, e.g. 13000.
+    public let driverVersion: Int
+
+    /// NVRTC's `--gpu-architecture` for this card, e.g. `sm_90`.
+    public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
+
+    /// One line for `bpfree info`.
+    public var summary: String {
+        "cuda:\(index) \(name), compute capability \(computeCapability.major).\(computeCapability.minor), \(multiprocessors) SMs, "
+            + String(format: "%.1f GiB", Double(memoryBytes) / 1_073_741_824)
+            + ", driver CUDA \(driverVersion / 1000).\(driverVersion % 1000 / 10)"
+    }
+}

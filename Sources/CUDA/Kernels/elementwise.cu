@@ -1,0 +1,53 @@
+// Elementwise and bias kernels (Tensor.add, BiasKernels, the activations), grid-stride free:
+// one thread per scalar.
+
+// y[i] += alpha·x[i]
+extern "C" __global__ void add_scaled(const float* x, float* y, long long n, float alpha) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += alpha * x[i];
+}
+
+// y[i] = value
+extern "C" __global__ void fill(float* y, long long n, float value) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = value;
+}
+
+// Y[r, :] += b   (Y N×d)
+extern "C" __global__ void add_bias_rows(const float* b, float* y, int rows, int d) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < (long long)rows * d) y[i] += b[i % d];
+}
+
+// db[j] += Σ_r G[r, j]   (one thread per column)
+extern "C" __global__ void accumulate_column_sums(const float* g, float* db, int rows, int d) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= d) return;
+    float sum = 0.0f;
+    for (int r = 0; r < rows; r++) sum += g[(long long)r * d + j];
+    db[j] += sum;
+}
+
+// y = max(x, 0)
+extern "C" __global__ void relu_forward(const float* x, float* y, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+// dx = g where y > 0, else 0
+extern "C" __global__ void relu_backward(const float* y, const float* g, float* dx, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dx[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+// y = tanh(x)
+extern "C" __global__ void tanh_forward(const float* x, float* y, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = tanhf(x[i]);
+}
+
+// dx = g·(1 − y²)
+extern "C" __global__ void tanh_backward(const float* y, const float* g, float* dx, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dx[i] = g[i] * (1.0f - y[i] * y[i]);
+}
