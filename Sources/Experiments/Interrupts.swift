@@ -84,14 +84,22 @@ public enum Interrupts {
 /// The command stopped because a signal asked it to; its work so far is in the store.
 public struct Interrupted: Error, CustomStringConvertible {
     public let signal: Int32
+    /// Whether the same command again carries on where this one stopped (a study or a bench
+    /// does; a single training run starts again from its first epoch).
+    public let resumable: Bool
 
-    public init(signal: Int32) { self.signal = signal }
+    public init(signal: Int32, resumable: Bool = true) {
+        self.signal = signal
+        self.resumable = resumable
+    }
 
     /// 128 + the signal's number, as a shell reports a process the signal ended.
     public var exitStatus: Int32 { 128 + signal }
 
     public var description: String {
-        "interrupted by \(Interrupts.name(of: signal)); what finished is in the store: run the same command again to resume"
+        "interrupted by \(Interrupts.name(of: signal)); "
+            + (resumable ? "what finished is in the store: run the same command again to resume"
+                         : "the run is recorded as interrupted with the epochs it finished; the same command again starts a new run from epoch 1")
     }
 }
 

@@ -123,6 +123,11 @@ public struct RunRecord: Sendable, Codable, Equatable {
         self.status = status
     }
 
+    /// The hyperparameters as `key=value` pairs sorted by key, separated by spaces.
+    public var hyperparameterSummary: String {
+        hyperparameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
     /// The validation accuracy of the weights the last stage kept (the tuning objective); nil
     /// when no epoch ran.
     public var bestValidationAccuracy: Double? {

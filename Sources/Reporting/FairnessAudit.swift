@@ -33,7 +33,7 @@ public enum FairnessAudit {
         differs("stopping rule", "patience") { $0.stopping.patience }
         differs("stopping rule", "min_delta") { $0.stopping.minDelta }
         differs("stopping rule", "epoch cap") { $0.stopping.maxEpochs }
-        differs("data", "training-sample limit") { $0.trainLimit }
+        differs("data", "training-sample limit") { $0.trainLimit.map { "\($0) samples" } ?? "the full training split" }
         differs("energy source", "the energy source") { $0.energySource }
         differs("measurement window", "the trace sampling rate") { $0.traceHz }
         differs("threads", "the BLAS thread count") { $0.threads }

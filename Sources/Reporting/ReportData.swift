@@ -50,6 +50,7 @@ public struct ReportData: @unchecked Sendable {
         for run in chosen {
             groups[run.comparison ?? "\(run.dataset)/\(run.architecture)", default: []].append(run)
         }
+        groups = Self.splitBySettings(groups, epochCapSplits: role != .final)
         comparisons = groups.keys.sorted().map { name in
             let members = groups[name]!
             let sortKey = { (algorithm: String) -> String in algorithm == "bp" ? "" : algorithm }
@@ -62,5 +63,25 @@ public struct ReportData: @unchecked Sendable {
             }
             return Comparison(name: name, dataset: members[0].dataset, architecture: members[0].architecture, arms: arms)
         }
+    }
+
+    /// Runs on the same data and network that differ in training-set size or protocol (and,
+    /// outside a benchmark, whose suites set each arm's cap, in epoch cap) are different
+    /// comparisons, never one arm: each group is split by the settings that vary within it,
+    /// and those settings are named after the group's name.
+    static func splitBySettings(_ groups: [String: [StoredRun]], epochCapSplits: Bool) -> [String: [StoredRun]] {
+        let settings: [(StoredRun) -> String] = [
+            { $0.trainLimit.map { "\($0) training samples" } ?? "all training samples" },
+            { "protocol \($0.trainingProtocol)" },
+        ] + (epochCapSplits ? [{ "cap \($0.stopping.maxEpochs) epochs" }] : [])
+        var split: [String: [StoredRun]] = [:]
+        for (name, runs) in groups {
+            let varying = settings.filter { setting in Set(runs.map(setting)).count > 1 }
+            for run in runs {
+                let suffix = varying.map { $0(run) }.joined(separator: ", ")
+                split[suffix.isEmpty ? name : "\(name) (\(suffix))", default: []].append(run)
+            }
+        }
+        return split
     }
 }

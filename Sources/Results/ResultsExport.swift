@@ -9,12 +9,14 @@ public enum ResultsExport {
     /// energy_joules, energy_source, co2e_grams, peak_rss_bytes, threads, failure_reason, role,
     /// study, trial_number, comparison, and the inference cost: inference_samples_per_second,
     /// inference_latency_median_ms, inference_latency_p95_ms, inference_flops_per_prediction,
-    /// inference_energy_joules_per_10k, inference_energy_source.
+    /// inference_energy_joules_per_10k, inference_energy_source; then train_limit (empty: the
+    /// full training split), protocol, max_epochs and hyperparameters (`key=value` pairs joined by
+    /// spaces, sorted by key): what makes two runs different settings.
     public static func runsCSV(_ runs: [StoredRun]) -> String {
         var lines = ["id,started_at,algorithm,dataset,architecture,seed,status,test_accuracy,effective_epochs,train_seconds,"
             + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison,"
             + "inference_samples_per_second,inference_latency_median_ms,inference_latency_p95_ms,inference_flops_per_prediction,"
-            + "inference_energy_joules_per_10k,inference_energy_source"]
+            + "inference_energy_joules_per_10k,inference_energy_source,train_limit,protocol,max_epochs,hyperparameters"]
         for r in runs {
             let fields: [String] = [
                 r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
@@ -24,6 +26,8 @@ public enum ResultsExport {
                 r.trialNumber.map(String.init) ?? "", r.comparison ?? "",
                 number(r.inference?.samplesPerSecond), number(r.inference?.latencyMedianMs), number(r.inference?.latencyP95Ms),
                 number(r.inference?.flopsPerPrediction), number(r.inference?.energyJoulesPer10k), r.inference?.energySource ?? "",
+                r.trainLimit.map(String.init) ?? "", r.trainingProtocol, String(r.stopping.maxEpochs),
+                r.hyperparameterSummary,
             ]
             lines.append(fields.map(quoted).joined(separator: ","))
         }

@@ -15,10 +15,23 @@ import Tuning
 extension ResultsStore {
     /// Creates the study, or loads the stored one of that name when every setting agrees (a
     /// resume); the trial budget may change. The error names the first setting that differs.
+    /// Refuses to write studies into Optuna tables of another schema than the one bpfree
+    /// writes (a newer Optuna's, whose readers would misread them): the error names both.
+    func checkOptunaSchema(_ db: any SQLSession) throws {
+        let version = try db.row("SELECT schema_version FROM version_info WHERE version_info_id = 1", [])?.integer("schema_version").map(Int.init)
+        let revisions = try db.rows("SELECT version_num FROM alembic_version", []).compactMap { $0.text("version_num") }
+        guard version == OptunaSchema.schemaVersion, revisions == [OptunaSchema.alembicRevision] else {
+            throw StoreError(path: path, problem: "its Optuna tables are schema version \(version.map(String.init) ?? "none") "
+                             + "(alembic \(revisions.isEmpty ? "none" : revisions.joined(separator: ", "))); bpfree writes only "
+                             + "schema \(OptunaSchema.schemaVersion) (alembic \(OptunaSchema.alembicRevision), Optuna 4.x), so it does not write to this store")
+        }
+    }
+
     public func openStudy(_ study: StoredStudy) throws -> StoredStudy {
         try database.write { db in
             var result = study
             try db.lockStudies()
+            try checkOptunaSchema(db)
             if let id = try db.row("SELECT study_id FROM studies WHERE study_name = ?", [study.name])?.integer("study_id") {
                 guard let stored = try Self.study(db, id: id) else {
                     throw StoreError(path: path, problem: "study '\(study.name)' exists but was not made by bpfree; use another --study name")

@@ -49,3 +49,10 @@ struct BPFree: ParsableCommand {
         }
     }
 }
+
+/// A failure while the command runs (a tool that failed, a job that ended early): printed as one
+/// error line without the usage text that argument errors get, and exit status 1.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -147,7 +147,7 @@ struct Bench: ParsableCommand {
                 tune = { spec, stored in
                     let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: spec.threads)
                     if try !launcher.run(study: stored, store: resultsStore, workerArguments: TuneProcesses.arguments(spec, store: storeOption.store)) {
-                        throw ValidationError("the SLURM job array of study \(stored.name) ended before it finished its budget; run the command again to resume")
+                        throw RuntimeFailure("the SLURM job array of study \(stored.name) ended before it finished its budget; run the command again to resume")
                     }
                 }
             }

@@ -53,7 +53,7 @@ struct Info: ParsableCommand {
     /// sgemm rates of `bpfree info` run with `OPENBLAS_CORETYPE=core`.
     private func measure(core: String, threads: Int) throws -> InfoReport.CoreRate {
         guard let child = try? Self.report(ofChildWith: ["OPENBLAS_CORETYPE": core], threads: threads) else {
-            throw ValidationError("--blas-cores: bpfree info with OPENBLAS_CORETYPE=\(core) failed")
+            throw RuntimeFailure("--blas-cores: bpfree info with OPENBLAS_CORETYPE=\(core) failed")
         }
         return InfoReport.CoreRate(requested: core, loaded: child.environment.blasCore, sgemmGflops: child.sgemmGflops)
     }
@@ -74,7 +74,7 @@ struct Info: ParsableCommand {
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ValidationError("bpfree info exited with status \(process.terminationStatus)")
+            throw RuntimeFailure("bpfree info exited with status \(process.terminationStatus)")
         }
         return try JSONDecoder().decode(InfoReport.self, from: output)
     }

@@ -11,14 +11,17 @@ struct RunsCommand: ParsableCommand {
 
     func run() throws {
         let runs = try storeOption.openExisting().runs()
-        print(["id", "started", "role", "algorithm", "dataset", "architecture", "seed", "status", "test acc", "epochs", "seconds", "energy"]
-            .joined(separator: "\t"))
+        print(["id", "started", "role", "algorithm", "dataset", "architecture", "train samples", "protocol", "seed", "status", "test acc",
+               "epochs", "seconds", "energy", "options"].joined(separator: "\t"))
         for r in runs {
             let energy = r.energyJoules.map { String(format: "%.0f J", $0) + " (\(r.energySource ?? "?"))" } ?? "-"
             print([String(r.id ?? 0), r.startedAt, r.role.rawValue + (r.study.map { " \($0)" } ?? "") + (r.trialNumber.map { "#\($0)" } ?? ""),
-                   r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
+                   r.algorithm, r.dataset, r.architecture, r.trainLimit.map(String.init) ?? "all", r.trainingProtocol,
+                   String(r.seed), r.status.rawValue,
                    r.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", String(r.effectiveEpochs),
-                   String(format: "%.1f", r.trainSeconds), energy].joined(separator: "\t"))
+                   String(format: "%.1f", r.trainSeconds), energy,
+                   r.hyperparameterSummary]
+                .map { $0.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\t"))
         }
     }
 }

@@ -111,7 +111,7 @@ struct SlurmLauncher {
         if let password { environment["PGPASSWORD"] = password }
         let submitted = try Self.command("sbatch", ["--parsable", path], environment: environment)
         guard let job = submitted.split(separator: ";").first.map(String.init), !job.isEmpty else {
-            throw ValidationError("--launcher slurm: sbatch gave no job id (\(submitted))")
+            throw RuntimeFailure("--launcher slurm: sbatch gave no job id (\(submitted))")
         }
         FileHandle.standardError.write(Data("submitted SLURM job array \(job) (\(tasks) tasks): \(path)\n".utf8))
         var last = "", cancelled = false
@@ -147,12 +147,12 @@ struct SlurmLauncher {
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        do { try process.run() } catch { throw ValidationError("--launcher slurm: cannot run \(name): \(error.localizedDescription)") }
+        do { try process.run() } catch { throw RuntimeFailure("--launcher slurm: cannot run \(name): \(error.localizedDescription)") }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ValidationError("--launcher slurm: \(name) failed (status \(process.terminationStatus)): "
+            throw RuntimeFailure("--launcher slurm: \(name) failed (status \(process.terminationStatus)): "
                                   + message.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

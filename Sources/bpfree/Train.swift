@@ -82,7 +82,7 @@ struct Train: ParsableCommand {
             throw error
         }
         print(record.summaryLine)
-        if record.status == .interrupted { throw Interrupted(signal: Interrupts.requested ?? SIGTERM) }
+        if record.status == .interrupted { throw Interrupted(signal: Interrupts.requested ?? SIGTERM, resumable: false) }
         if record.status != .completed { throw ExitCode(2) }
     }
 }

@@ -81,7 +81,7 @@ struct Tune: ParsableCommand {
             let trials = try store.trials(ofStudy: stored.id!)
             print(StudyListing.trialsTable(trials))
             print(StudyListing.summary(stored, trials: trials))
-            if !completed { throw ValidationError("the SLURM job array ended before the study finished its budget; run the command again to resume") }
+            if !completed { throw RuntimeFailure("the SLURM job array ended before the study finished its budget; run the command again to resume") }
             return
         }
         if asWorker || workers == 1 {

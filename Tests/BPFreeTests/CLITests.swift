@@ -347,3 +347,27 @@ import Training
         #expect(runs.allSatisfy { $0.epochs.count == 60 && !$0.traceRows.isEmpty })
     }
 }
+
+/// Progress a person can follow: each epoch line says how long is left at most, and a line
+/// says when training has stopped and the test and inference passes run.
+@Suite struct ProgressTests {
+    final class Lines: @unchecked Sendable { var text = "" }
+
+    @Test func epochLinesBoundTheTimeLeftAndThePassesAfterTheWindowAreAnnounced() {
+        let lines = Lines()
+        let reporter = ProgressReporter(live: false) { lines.text += $0 }
+        func epoch(_ stage: String, _ number: Int, seconds: Double) -> EpochRecord {
+            EpochRecord(stage: stage, epoch: number, trainLoss: 1, validationLoss: 1, validationAccuracy: 0.5, seconds: seconds, validationSeconds: 0)
+        }
+        // Stage 1 of 2, cap 10: after epoch 2 (mean 15 s), 8 + 10 epochs are left at most.
+        reporter.epochDidEnd(epoch("layer1", 1, seconds: 10), stageIndex: 0, stageCount: 2, maxEpochs: 10)
+        reporter.epochDidEnd(epoch("layer1", 2, seconds: 20), stageIndex: 0, stageCount: 2, maxEpochs: 10)
+        reporter.epochDidEnd(epoch("layer2", 10, seconds: 15), stageIndex: 1, stageCount: 2, maxEpochs: 10)
+        reporter.windowDidEnd()
+        let text = lines.text.split(separator: "\n")
+        #expect(text.count == 4)
+        #expect(text[1].hasSuffix("at most 4m30s left"), "\(text[1])")
+        #expect(!text[2].contains("left"), "nothing is left after the last stage's cap")
+        #expect(text[3] == "training stopped; measuring test accuracy and inference cost")
+    }
+}

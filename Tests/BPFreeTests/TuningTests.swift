@@ -372,9 +372,15 @@ final class Counts: @unchecked Sendable {
         let stages = record["stages"] as! [[String: Any]]
         #expect(stages[0]["name"] as? String == "blocks" && stages[0]["epochs"] as? Int == 4, "fixed block epochs, capped by --epochs")
         #expect((record["stage_stopping"] as? [String: Any])?["blocks"] != nil)
+        // Runs of different protocols are different comparisons, never one: the seed-paper CaFo
+        // run stands apart, and the audit says it has no BP run to be compared with.
         let data = try ReportData(store: try ResultsStore(path: folder + "/s.sqlite"))
-        let findings = FairnessAudit.findings(in: data.comparisons[0], allStudies: data.studies)
-        #expect(findings.contains { $0.kind == "stopping rule" && $0.detail.contains("seed-paper") }, "\(findings)")
+        #expect(data.comparisons.map(\.name) == ["fashion-mnist/cnn:3,6 (protocol harmonized)", "fashion-mnist/cnn:3,6 (protocol seed-paper)"],
+                "\(data.comparisons.map(\.name))")
+        let seedPaper = try #require(data.comparisons.last)
+        #expect(seedPaper.arms.map(\.algorithm) == ["cafo-dfa-ce"])
+        let findings = FairnessAudit.findings(in: seedPaper, allStudies: data.studies)
+        #expect(findings.contains { $0.kind == "baseline" }, "\(findings)")
     }
 }
 
@@ -477,6 +483,25 @@ extension TuneAndBenchCommandTests {
 
 /// `--launcher slurm`: the job script, and a real array on a one-node cluster.
 @Suite struct SlurmLauncherTests {
+    /// A failure while running (here sbatch cannot be found) is one error line and status 1,
+    /// without the usage text that a mistyped flag gets.
+    @Test func aRuntimeFailureIsOneLineWithoutUsage() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BPFreeProcess.binary)
+        process.arguments = ["tune", "--launcher", "slurm", "--algorithm", "bp", "--architecture", "mlp:8", "--dataset", TuneAndBenchCommandTests.synthetic,
+                             "--trials", "1", "--epochs", "1", "--threads", "1", "--store", folder + "/s.sqlite"]
+        process.environment = ["PATH": folder, "HOME": folder]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "\(text)")
+        #expect(text.contains("Error: --launcher slurm: sbatch failed (status 127)") && !text.contains("Usage:"), "\(text)")
+    }
+
     /// Values that would end their #SBATCH line, and time limits sbatch would reject, are
     /// refused by flag before anything is written or submitted.
     @Test(arguments: [(["--partition", "cpu\nrm -rf /"], "--partition: \"cpu\\nrm -rf /\" contains a line break"),

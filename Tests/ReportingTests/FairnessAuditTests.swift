@@ -153,3 +153,35 @@ extension FairnessAuditTests {
         #expect(files["tables.md"]!.components(separatedBy: "for seed in 2 3; do bpfree train --algorithm ff").count == 2)
     }
 }
+
+/// Runs that differ in training-set size, protocol or (outside a benchmark) epoch cap are
+/// different comparisons, never pooled into one arm.
+@Suite struct ComparisonGroupingTests {
+    static func trainRun(seed: UInt64, accuracy: Double, trainLimit: Int? = nil, maxEpochs: Int = 100, trainingProtocol: String = "harmonized") -> StoredRun {
+        var record = RunRecord.example(algorithm: "bp", seed: seed, accuracy: accuracy)
+        record.role = .train
+        record.comparison = nil
+        record.trainLimit = trainLimit
+        record.trainingProtocol = trainingProtocol
+        record.stopping = .init(monitor: "val_loss", patience: 20, minDelta: 0, maxEpochs: maxEpochs)
+        return StoredRun(record)
+    }
+
+    @Test func aSmallerTrainingSetIsItsOwnComparison() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/grouping.sqlite")
+        for seed in 1...3 { try store.insert(Self.trainRun(seed: UInt64(seed), accuracy: 0.89)) }
+        try store.insert(Self.trainRun(seed: 4, accuracy: 0.78, trainLimit: 6000))
+        try store.insert(Self.trainRun(seed: 5, accuracy: 0.80, maxEpochs: 3, trainingProtocol: "seed-paper"))
+        let names = try ReportData(store: store).comparisons.map(\.name)
+        let base = "\(RunRecord.example(algorithm: "bp", seed: 1).dataset)/\(RunRecord.example(algorithm: "bp", seed: 1).architecture)"
+        #expect(names == ["\(base) (6000 training samples, protocol harmonized, cap 100 epochs)",
+                          "\(base) (all training samples, protocol harmonized, cap 100 epochs)",
+                          "\(base) (all training samples, protocol seed-paper, cap 3 epochs)"], "\(names)")
+        let pooled = try ReportData(store: store).comparisons[1].arms[0]
+        #expect(pooled.runs.count == 3 && pooled.runs.allSatisfy { $0.testAccuracy == 0.89 })
+        // Alone, the full-data runs keep their plain name; the audit names the full split.
+        let plain = try ResultsStore(path: IDXFiles.temporaryFolder() + "/plain.sqlite")
+        for seed in 1...2 { try plain.insert(Self.trainRun(seed: UInt64(seed), accuracy: 0.89)) }
+        #expect(try ReportData(store: plain).comparisons.map(\.name) == [base])
+    }
+}

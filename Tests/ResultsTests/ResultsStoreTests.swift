@@ -157,9 +157,15 @@ import TestSupport
         #expect(csv.count == 3)
         #expect(csv[0].hasPrefix("id,started_at,algorithm"))
         #expect(csv[1].hasPrefix("1,2026-11-29T00:00:00Z,mf,fashion-mnist,mlp-2x1000,1,completed,0.9,2,12.5,"))
-        #expect(csv[2].hasSuffix(#","diverged, at ""epoch"" 3",train,,,,,,,,,"#), "no inference for a failed run")
+        #expect(csv[2].contains(#","diverged, at ""epoch"" 3",train,,,,,,,,,"#), "no inference for a failed run")
         #expect(csv[0].hasSuffix(",comparison,inference_samples_per_second,inference_latency_median_ms,inference_latency_p95_ms,"
-                                 + "inference_flops_per_prediction,inference_energy_joules_per_10k,inference_energy_source"))
+                                 + "inference_flops_per_prediction,inference_energy_joules_per_10k,inference_energy_source,"
+                                 + "train_limit,protocol,max_epochs,hyperparameters"))
+        // What makes runs different settings: the training-set size, protocol, cap and every option.
+        let record = runs[0].record
+        let options = record.hyperparameterSummary
+        #expect(!options.isEmpty && csv[1].hasSuffix(",\(record.trainLimit.map(String.init) ?? ""),\(record.trainingProtocol),"
+                                                     + "\(record.stopping.maxEpochs),\(ResultsExport.quoted(options))"), "\(csv[1])")
         #expect(ResultsExport.epochsCSV(runs).split(separator: "\n").count == 5)
         let json = try JSONSerialization.jsonObject(with: Data(try ResultsExport.runsJSON(runs).utf8)) as! [[String: Any]]
         #expect(json.map { $0["id"] as? Int } == [1, 2])

@@ -24,6 +24,22 @@ import Tuning
         return nil
     }
 
+    /// Optuna tables of another schema (a newer Optuna's) are not written to; the error names
+    /// the schema found and the one bpfree writes, and the tables are left as they were.
+    @Test(arguments: StoreBackend.available)
+    func aNewerOptunaSchemaIsNotWrittenTo(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
+        _ = try store.openStudy(Self.study(name: "before"))
+        try store.database.write { db in
+            try db.execute("UPDATE version_info SET schema_version = 13", [])
+            try db.execute("UPDATE alembic_version SET version_num = 'v4.5.0.a'", [])
+        }
+        #expect { try store.openStudy(Self.study(name: "after")) } throws: { error in
+            "\(error)".contains("its Optuna tables are schema version 13 (alembic v4.5.0.a); bpfree writes only schema 12 (alembic v3.2.0.a")
+        }
+        #expect(try store.studies().map(\.name) == ["before"])
+    }
+
     @Test(arguments: StoreBackend.available)
     func aNewStudyHasNoTrialsAndReopeningChecksItsSettings(backend: StoreBackend) throws {
         let store = try backend.freshStore()
