@@ -231,18 +231,10 @@ import Training
     /// names libcuda.so.1 and where it was looked for; a malformed device names the flag.
     @Test(.enabled(if: dlopen("libcuda.so.1", RTLD_NOW) == nil))
     func cudaWithoutAGPUIsOneLineNamingTheDriver() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
         for command in ["train", "tune", "bench"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = [command, "--device", "cuda", "--data-dir", "/no/such/data", "--no-store"].filter { command == "train" || $0 != "--no-store" }
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus != 0)
+            let arguments = [command, "--device", "cuda", "--data-dir", "/no/such/data", "--no-store"].filter { command == "train" || $0 != "--no-store" }
+            let (status, text) = try BPFreeProcess.run(arguments)
+            #expect(status != 0)
             let lines = text.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].contains("--device cuda:0: libcuda.so.1 not found; searched: BPFREE_CUDA_LIBS"), "\(command): \(text)")
         }
@@ -254,18 +246,7 @@ import Training
     /// written like any other: a real process in a fresh folder, every path flag one letter.
     @Test func oneCharacterRelativePathsAreWritten() throws {
         let folder = IDXFiles.temporaryFolder()
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bpfree").path
-        func run(_ arguments: [String]) throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.currentDirectoryURL = URL(fileURLWithPath: folder)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-        }
+        func run(_ arguments: [String]) throws -> Int32 { try BPFreeProcess.run(arguments, in: folder).status }
         #expect(try run(["train", "--architecture", "mlp:8", "--dataset", "synthetic:samples=600,classes=4,shape=2x4x4",
                          "--epochs", "1", "--threads", "1", "--store", "s", "--output", "j", "--trace", "t", "--emissions", "e"]) == 0)
         #expect(try run(["report", "--store", "s", "--out", "x"]) == 0)

@@ -38,6 +38,24 @@ struct BPFreeProcess {
     func kill() {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
+
+    /// Runs `bpfree` to its end; its exit status (128 + the signal if one ended it) and its
+    /// standard error. Standard output is discarded.
+    static func run(_ arguments: [String], environment: [String: String]? = nil,
+                    in folder: String? = nil) throws -> (status: Int32, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus, text)
+    }
 }
 
 /// SIGINT and SIGTERM sent to real `bpfree` processes (issue: nothing lost on an interrupt).
