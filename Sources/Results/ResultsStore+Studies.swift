@@ -48,6 +48,7 @@ extension ResultsStore {
                                      + "use another --study name to start a new study")
                 }
                 try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
+                try Self.setAttribute(db, .studySystem, id, StudyKey.metricNames, .json("[\"\(StudyKey.objective)\"]"))
                 result = stored
                 result.trialBudget = study.trialBudget
             } else {
@@ -62,6 +63,7 @@ extension ResultsStore {
         let id = try id.map { try db.insert("INSERT INTO studies (study_id, study_name) VALUES (?, ?)", [$0, study.name], returning: "study_id") }
             ?? db.insert("INSERT INTO studies (study_name) VALUES (?)", [study.name], returning: "study_id")
         try db.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", [id])
+        try setAttribute(db, .studySystem, id, StudyKey.metricNames, .json("[\"\(StudyKey.objective)\"]"))
         let settings: [(String, AttributeValue)] = [
             (StudyKey.algorithm, .text(study.algorithm)), (StudyKey.dataset, .text(study.dataset)),
             (StudyKey.architecture, .text(study.architecture)), (StudyKey.sampler, .text(study.sampler)),
@@ -107,9 +109,31 @@ extension ResultsStore {
                 try Self.failStaleTrial(stale, of: trials, studyID: studyID, now: now, db)
                 trials = try Self.trials(db, studyID)
             }
-            if let waiting = trials.first(where: { $0.state == .waiting }) {
+            for waiting in trials where waiting.state == .waiting {
+                // A trial enqueued through Optuna (enqueue_trial) has its parameters in
+                // `fixed_params` and none in trial_params yet: those it names are used, the rest
+                // sampled; one the search space lacks fails the trial, naming it.
+                var parameters: [String: (value: Double, distribution: SearchDistribution)] = [:]
+                if waiting.parameters.isEmpty, let fixed = try Self.fixedParameters(db, trialID: waiting.id) {
+                    let proposed = decide(trials, waiting.number)
+                    let unknown = fixed.keys.filter { proposed[$0] == nil || fixed[$0]! == nil }.sorted()
+                    guard unknown.isEmpty else {
+                        try db.execute("UPDATE trials SET state = 'FAIL', datetime_start = ?, datetime_complete = ? WHERE trial_id = ?",
+                                       [Self.timestamp(now), Self.timestamp(now), waiting.id])
+                        try Self.setAttribute(db, .trial, waiting.id, TrialKey.failureReason, .text(
+                            "enqueued parameters not searched by this study or not numbers: \(unknown.joined(separator: ", ")); "
+                            + "searched: \(proposed.keys.sorted().joined(separator: ", "))"))
+                        continue
+                    }
+                    parameters = proposed
+                    for (name, value) in fixed { parameters[name]!.value = value! }
+                }
                 try db.execute("UPDATE trials SET state = 'RUNNING', datetime_start = ? WHERE trial_id = ?", [Self.timestamp(now), waiting.id])
                 try Self.start(trialID: waiting.id, workerID: workerID, now: now, db)
+                for (name, parameter) in parameters.sorted(by: { $0.key < $1.key }) {
+                    try db.execute("INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES (?, ?, ?, ?)",
+                                   [waiting.id, name, parameter.value, parameter.distribution.json])
+                }
                 return .trial(try Self.trials(db, studyID).first { $0.id == waiting.id }!)
             }
             let budget = try Self.study(db, id: studyID)?.trialBudget ?? 0
@@ -126,6 +150,15 @@ extension ResultsStore {
                 return trials.contains { $0.state == .running } ? .wait : .done
             }
         }
+    }
+
+    /// The `fixed_params` of an enqueued trial, each a number or nil (not a number); nil when
+    /// the trial has none.
+    private static func fixedParameters(_ db: any SQLSession, trialID: Int64) throws -> [String: Double?]? {
+        guard let text = try db.row("SELECT value_json FROM trial_system_attributes WHERE trial_id = ? AND \"key\" = ?",
+                                    [trialID, TrialKey.fixedParameters])?.text("value_json"),
+              let object = decodeJSON(text) as? [String: Any] else { return nil }
+        return object.mapValues { $0 is Bool ? nil : ($0 as? Double) ?? ($0 as? Int).map(Double.init) }
     }
 
     /// Fails a trial whose worker went silent and queues its retry.
@@ -394,8 +427,9 @@ extension ResultsStore {
 
     /// The attribute tables bpfree writes.
     enum AttributeTable: String {
-        case study = "study_user_attributes", trial = "trial_user_attributes", trialSystem = "trial_system_attributes"
-        var owner: String { self == .study ? "study_id" : "trial_id" }
+        case study = "study_user_attributes", studySystem = "study_system_attributes"
+        case trial = "trial_user_attributes", trialSystem = "trial_system_attributes"
+        var owner: String { self == .study || self == .studySystem ? "study_id" : "trial_id" }
     }
 
     /// An attribute value, written as the JSON Optuna's `json.dumps` would write.
@@ -425,6 +459,10 @@ extension ResultsStore {
         static let algorithm = "algorithm", dataset = "dataset", architecture = "architecture", sampler = "sampler"
         static let samplerSeed = "sampler_seed", pruner = "pruner", trialBudget = "trial_budget"
         static let epochsPerTrial = "epochs_per_trial", settings = "settings", createdAt = "created_at"
+        /// Optuna's system attribute behind `study.metric_names` (what optuna-dashboard labels the value with).
+        static let metricNames = "study:metric_names"
+        /// The one objective's name.
+        static let objective = "validation_accuracy"
     }
 
     /// The trial attributes bpfree writes (user ones, and Optuna's retry system attributes).
@@ -432,5 +470,7 @@ extension ResultsStore {
         static let worker = "worker", failureReason = "failure_reason", runID = "run_id", trainSeconds = "train_seconds"
         static let energyJoules = "energy_joules", energySource = "energy_source"
         static let failedTrial = "failed_trial", retryHistory = "retry_history"
+        /// Optuna's system attribute of an enqueued trial (`study.enqueue_trial`): its parameters.
+        static let fixedParameters = "fixed_params"
     }
 }

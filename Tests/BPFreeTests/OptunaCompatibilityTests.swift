@@ -1,4 +1,5 @@
 import Foundation
+import Records
 import Results
 import Testing
 import TestSupport
@@ -71,5 +72,43 @@ import Tuning
         #expect(attributes?["2"]?["failed_trial"] as? Int == 1, "\(read)")
         #expect(attributes?["2"]?["retry_history"] as? [Int] == [1], "\(read)")
         #expect(read["user_attrs"] as? [String] == ["failure_reason", "worker"])
+    }
+
+    /// A trial enqueued with Optuna's `enqueue_trial` runs with its parameters; one naming a
+    /// parameter the study does not search fails, naming it; the dashboard labels the value
+    /// `validation_accuracy` (the study's metric name).
+    @Test func enqueuedTrialsRunWithTheirParameters() throws {
+        let python = try PythonEnvironment.python(named: "optuna-4.9", packages: Self.packages)
+        let path = IDXFiles.temporaryFolder() + "/q.sqlite"
+        let tune = ["tune", "--algorithm", "bp", "--architecture", "mlp:8", "--dataset", TuneAndBenchCommandTests.synthetic,
+                    "--epochs", "1", "--threads", "1", "--study", "q", "--store", path]
+        try PythonEnvironment.run(BPFreeProcess.binary, tune + ["--trials", "1"])
+        try PythonEnvironment.run(python, ["-c", """
+            import optuna
+            study = optuna.load_study(study_name="q", storage="sqlite:///\(path)")
+            study.enqueue_trial({"learning_rate": 0.001})
+            study.enqueue_trial({"momentum": 0.9})
+            """])
+        try PythonEnvironment.run(BPFreeProcess.binary, tune + ["--trials", "3"])
+        let output = try PythonEnvironment.run(python, ["-c", """
+            import json, optuna
+            study = optuna.load_study(study_name="q", storage="sqlite:///\(path)")
+            trials = study.get_trials(deepcopy=False)
+            print(json.dumps({"metric_names": study.metric_names,
+                              "trials": [[t.number, t.state.name, t.params, t.user_attrs.get("failure_reason", "")] for t in trials]}))
+            """])
+        let read = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+        #expect(read["metric_names"] as? [String] == ["validation_accuracy"])
+        let trials = try #require(read["trials"] as? [[Any]])
+        #expect(trials.count >= 3, "\(trials)")
+        let enqueued = trials[1], refused = trials[2]
+        // As in Optuna, what the enqueued trial does not fix is sampled (BP also searches weight_decay).
+        let parameters = enqueued[2] as? [String: Double]
+        #expect(enqueued[1] as? String == "COMPLETE" && parameters?["learning_rate"] == 0.001 && parameters?.keys.sorted() == ["learning_rate", "weight_decay"],
+                "\(enqueued)")
+        let run = try #require(try ResultsStore(path: path).runs().first { $0.study == "q" && $0.trialNumber == 1 })
+        #expect(run.hyperparameters["learning_rate"] == .real(0.001), "the run trained with the enqueued rate")
+        #expect(refused[1] as? String == "FAIL" && (refused[3] as? String)?.hasPrefix("enqueued parameters not searched by this study or not numbers: momentum") == true,
+                "\(refused)")
     }
 }
