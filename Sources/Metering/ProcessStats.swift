@@ -37,6 +37,16 @@ public enum ProcessStats {
         return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
+    /// The machine's CPU seconds since boot (/proc/stat): busy (user, nice, system, irq and
+    /// softirq of every process) and stolen by the hypervisor; nil where /proc/stat is missing.
+    public static var machineCPUSeconds: (busy: Double, steal: Double)? {
+        guard let line = readFile("/proc/stat")?.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 8 else { return nil }
+        let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ((ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / hertz, ticks[7] / hertz)
+    }
+
     /// Logical CPUs online.
     public static let logicalCPUs = ProcessInfo.processInfo.activeProcessorCount
 

@@ -18,16 +18,19 @@ public struct InferenceRecord: Sendable, Codable, Equatable {
     public var energySource: String?
     /// The largest resident memory sampled while predicting.
     public var peakRSSBytes: Int
+    /// What else ran while the latencies were timed (nil where it could not be read).
+    public var latencyContention: Contention?
 
     enum CodingKeys: String, CodingKey {
         case batchSize = "batch_size", samplesPerSecond = "samples_per_second", predictions
         case latencyMedianMs = "latency_median_ms", latencyP95Ms = "latency_p95_ms", latencyRepetitions = "latency_repetitions"
         case flopsPerPrediction = "flops_per_prediction", energyJoulesPer10k = "energy_joules_per_10k", energySource = "energy_source"
-        case peakRSSBytes = "peak_rss_bytes"
+        case peakRSSBytes = "peak_rss_bytes", latencyContention = "latency_contention"
     }
 
     public init(batchSize: Int, samplesPerSecond: Double, predictions: Int, latencyMedianMs: Double, latencyP95Ms: Double,
-                latencyRepetitions: Int, flopsPerPrediction: Double, energyJoulesPer10k: Double?, energySource: String?, peakRSSBytes: Int) {
+                latencyRepetitions: Int, flopsPerPrediction: Double, energyJoulesPer10k: Double?, energySource: String?, peakRSSBytes: Int,
+                latencyContention: Contention? = nil) {
         self.batchSize = batchSize
         self.samplesPerSecond = samplesPerSecond
         self.predictions = predictions
@@ -38,5 +41,29 @@ public struct InferenceRecord: Sendable, Codable, Equatable {
         self.energyJoulesPer10k = energyJoulesPer10k
         self.energySource = energySource
         self.peakRSSBytes = peakRSSBytes
+        self.latencyContention = latencyContention
+    }
+}
+
+/// How much else competed for the CPU while something was timed.
+public struct Contention: Sendable, Codable, Equatable {
+    /// The timed span.
+    public var seconds: Double
+    /// CPU seconds other processes used meanwhile (the machine's busy time less this process's).
+    public var otherCPUSeconds: Double
+    /// Seconds the hypervisor gave the CPUs to other machines meanwhile.
+    public var stealSeconds: Double
+    /// Whether the timing counts as taken under load (the measurer's rule).
+    public var contended: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case seconds, otherCPUSeconds = "other_cpu_seconds", stealSeconds = "steal_seconds", contended
+    }
+
+    public init(seconds: Double, otherCPUSeconds: Double, stealSeconds: Double, contended: Bool) {
+        self.seconds = seconds
+        self.otherCPUSeconds = otherCPUSeconds
+        self.stealSeconds = stealSeconds
+        self.contended = contended
     }
 }

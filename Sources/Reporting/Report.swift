@@ -69,6 +69,9 @@ public struct Report {
         var inferenceEnergy: Summary      // J per 10,000 predictions
         var inferencePeakRSS: Summary     // MiB
         var inferenceSources: String
+        /// Runs whose batch-1 latencies were timed while other processes used the CPU (or the
+        /// hypervisor stole it), even after one re-measurement.
+        var contendedLatencies: Int
         /// Why the arm's figures are no finding (near chance, cut off while learning), or nil.
         var notAFinding: String?
 
@@ -93,6 +96,7 @@ public struct Report {
             inferenceEnergy = Summary(inference.compactMap(\.energyJoulesPer10k))
             inferencePeakRSS = Summary(inference.map { Double($0.peakRSSBytes) / 1_048_576 })
             inferenceSources = Set(inference.compactMap(\.energySource)).sorted().joined(separator: "+")
+            contendedLatencies = inference.filter { $0.latencyContention?.contended == true }.count
             notAFinding = FairnessAudit.whyNotAFinding(arm)
         }
     }
@@ -153,10 +157,16 @@ public struct Report {
         return Table(title: "Inference — \(c.name)",
                      header: ["algorithm", "n", "predictions/s (batch 1000)", "latency ms, batch 1 (median)", "latency ms (p95)",
                               "MFLOP/prediction", "J per 10,000 predictions", "energy source", "peak RSS MiB"],
-                     rows: stats.map { s in [s.arm.algorithm, "\(s.inferenceThroughput.n)", Self.meanSD(s.inferenceThroughput, 0),
-                                             Self.meanSD(s.latencyMedian, 3), Self.meanSD(s.latencyP95, 3), Self.meanSD(s.flopsPerPrediction, 3),
-                                             Self.meanSD(s.inferenceEnergy, 2), s.inferenceSources.isEmpty ? "–" : s.inferenceSources,
-                                             Self.meanSD(s.inferencePeakRSS, 0)] })
+                     rows: stats.map { s in
+                         let load = s.contendedLatencies > 0 ? " (\(s.contendedLatencies) of \(s.latencyMedian.n) under load)" : ""
+                         return [s.arm.algorithm, "\(s.inferenceThroughput.n)", Self.meanSD(s.inferenceThroughput, 0),
+                                 Self.meanSD(s.latencyMedian, 3) + load, Self.meanSD(s.latencyP95, 3) + load, Self.meanSD(s.flopsPerPrediction, 3),
+                                 Self.meanSD(s.inferenceEnergy, 2), s.inferenceSources.isEmpty ? "–" : s.inferenceSources,
+                                 Self.meanSD(s.inferencePeakRSS, 0)]
+                     },
+                     notes: stats.contains { $0.contendedLatencies > 0 }
+                         ? ["under load: other processes used more than a tenth of a CPU (or the hypervisor stole more than 5 % of the time) "
+                            + "while the latencies were timed, also when timed again; each run record's inference.latency_contention says how much"] : [])
     }
 
     /// Test accuracy against the energy of 10,000 predictions and against batch-1 latency.
@@ -169,12 +179,15 @@ public struct Report {
                 Self.accuracyChart("Accuracy vs inference latency — \(c.name)", "latency at batch 1, median (ms)", measured, \.latencyMedian)]
     }
 
-    /// Each arm's mean test accuracy against one of its costs, with SD error bars both ways.
+    /// Each arm's mean test accuracy against one of its costs, with SD error bars both ways,
+    /// cut at zero (neither a cost nor an accuracy is negative).
     static func accuracyChart(_ title: String, _ xLabel: String, _ stats: [ArmStatistics], _ x: (ArmStatistics) -> Summary) -> String {
-        LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: stats.enumerated().map { i, s in
+        var chart = LineChart(title: title, xLabel: xLabel, yLabel: "test accuracy (%)", series: stats.enumerated().map { i, s in
             .init(name: s.arm.algorithm, color: Palette.color(i), points: [(x(s).mean, s.accuracy.mean)],
                   xErrors: [x(s).sd], yErrors: [s.accuracy.sd], markersOnly: true)
-        }).svg
+        })
+        chart.errorFloor = 0
+        return chart.svg
     }
 
     /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, time and energy ratios,

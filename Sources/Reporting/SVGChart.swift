@@ -41,6 +41,9 @@ public struct LineChart {
     public var markers: [(x: Double, label: String)] = []
     public var width = 640.0
     public var height = 360.0
+    /// Where error bars stop going down or left (e.g. 0 for quantities that cannot be
+    /// negative): a bar is drawn from max(v − e, floor) to v + e; nil: symmetric bars.
+    public var errorFloor: Double?
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title
@@ -52,8 +55,9 @@ public struct LineChart {
     /// The chart as an `<svg>` element (every coordinate finite; non-finite points are left out).
     public var svg: String {
         let finite = series.flatMap { s in s.points.enumerated().filter { $0.element.x.isFinite && $0.element.y.isFinite }.map { (s, $0.offset, $0.element) } }
-        var xs = finite.flatMap { s, i, p in [p.x - (s.xErrors?[i] ?? 0), p.x + (s.xErrors?[i] ?? 0)] } + markers.map(\.x)
-        var ys = finite.flatMap { s, i, p in [p.y - (s.yErrors?[i] ?? 0), p.y + (s.yErrors?[i] ?? 0)] }
+        func low(_ v: Double, _ e: Double) -> Double { errorFloor.map { max(v - e, min($0, v)) } ?? v - e }
+        var xs = finite.flatMap { s, i, p in [low(p.x, s.xErrors?[i] ?? 0), p.x + (s.xErrors?[i] ?? 0)] } + markers.map(\.x)
+        var ys = finite.flatMap { s, i, p in [low(p.y, s.yErrors?[i] ?? 0), p.y + (s.yErrors?[i] ?? 0)] }
         xs = xs.filter(\.isFinite)
         ys = ys.filter(\.isFinite)
         let xTicks = SVG.ticks(xs.min() ?? 0, xs.max() ?? 1), yTicks = SVG.ticks(ys.min() ?? 0, ys.max() ?? 1)
@@ -81,10 +85,10 @@ public struct LineChart {
             for (i, p) in points {
                 let (cx, cy) = (px(p.x), py(p.y))
                 if let e = s.yErrors?[i], e.isFinite, e > 0 {
-                    out += #"<path d="M\#(SVG.f(cx)),\#(SVG.f(py(p.y - e))) L\#(SVG.f(cx)),\#(SVG.f(py(p.y + e)))" stroke="\#(s.color)"/>"#
+                    out += #"<path d="M\#(SVG.f(cx)),\#(SVG.f(py(low(p.y, e)))) L\#(SVG.f(cx)),\#(SVG.f(py(p.y + e)))" stroke="\#(s.color)"/>"#
                 }
                 if let e = s.xErrors?[i], e.isFinite, e > 0 {
-                    out += #"<path d="M\#(SVG.f(px(p.x - e))),\#(SVG.f(cy)) L\#(SVG.f(px(p.x + e))),\#(SVG.f(cy))" stroke="\#(s.color)"/>"#
+                    out += #"<path d="M\#(SVG.f(px(low(p.x, e)))),\#(SVG.f(cy)) L\#(SVG.f(px(p.x + e))),\#(SVG.f(cy))" stroke="\#(s.color)"/>"#
                 }
                 if s.markersOnly || points.count == 1 {
                     out += #"<circle cx="\#(SVG.f(cx))" cy="\#(SVG.f(cy))" r="4" fill="\#(s.color)"><title>\#(SVG.escape(s.name))</title></circle>"#

@@ -209,11 +209,3 @@ public final class Trainer {
         return total
     }
 }
-
-extension Duration {
-    /// The duration in seconds.
-    public var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
-    }
-}

@@ -3,7 +3,7 @@ import CUDA
 import Experiments
 import Foundation
 import TensorCore
-import Training
+import Records
 
 /// `bpfree info`: the machine, BLAS and measured speeds.
 struct Info: ParsableCommand {

@@ -37,7 +37,12 @@ import TestSupport
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/mf.json"))) as! [String: Any]
         let inference = try #require(json["inference"] as? [String: Any])
         #expect(Set(inference.keys) == ["batch_size", "samples_per_second", "predictions", "latency_median_ms", "latency_p95_ms",
-                                        "latency_repetitions", "flops_per_prediction", "energy_joules_per_10k", "energy_source", "peak_rss_bytes"])
+                                        "latency_repetitions", "flops_per_prediction", "energy_joules_per_10k", "energy_source", "peak_rss_bytes",
+                                        "latency_contention"])
+        // What else ran while the latencies were timed, as the record keeps it.
+        let contention = try #require(inference["latency_contention"] as? [String: Any])
+        #expect(Set(contention.keys) == ["seconds", "other_cpu_seconds", "steal_seconds", "contended"])
+        #expect((contention["seconds"] as? Double ?? 0) > 0 && contention["contended"] is Bool)
         #expect(inference["batch_size"] as? Int == 1000 && (inference["energy_joules_per_10k"] as? Double ?? 0) > 0)
         #expect(inference["energy_source"] as? String == json["energy_source"] as? String)
         #expect(inference["flops_per_prediction"] as? Double == json["forward_flops_per_sample"] as? Double)

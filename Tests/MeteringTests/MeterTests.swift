@@ -155,3 +155,27 @@ import TestSupport
         #expect(result.energyByMeter == ["rapl": 2.5])
     }
 }
+
+/// A timing notices what else ran meanwhile: another process's CPU time, or steal.
+@Suite struct ContentionTests {
+    @Test func theVerdictFollowsTheShares() {
+        #expect(!ContentionProbe.contention(seconds: 1, otherCPUSeconds: 0.05, stealSeconds: 0.01).contended)
+        #expect(ContentionProbe.contention(seconds: 1, otherCPUSeconds: 0.2, stealSeconds: 0).contended)
+        #expect(ContentionProbe.contention(seconds: 1, otherCPUSeconds: 0, stealSeconds: 0.06).contended)
+    }
+
+    /// A busy process beside a half-second timing makes it contended, with its CPU time counted.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/stat")))
+    func aBusyNeighbourIsNoticed() throws {
+        let neighbour = Process()
+        neighbour.executableURL = URL(fileURLWithPath: "/bin/sh")
+        neighbour.arguments = ["-c", "while :; do :; done"]
+        try neighbour.run()
+        // SIGKILL: a test process may ignore SIGTERM (the interrupt tests), and children inherit that.
+        defer { kill(neighbour.processIdentifier, SIGKILL); neighbour.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.1)
+        let contention = try #require(ContentionProbe.measure { Thread.sleep(forTimeInterval: 0.5) })
+        #expect(contention.contended && contention.otherCPUSeconds > 0.1, "\(contention)")
+        #expect(contention.seconds >= 0.5)
+    }
+}

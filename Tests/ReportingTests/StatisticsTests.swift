@@ -47,3 +47,14 @@ import Testing
         #expect(Report.pairedInterval([0.5, 1.0, 1.5, 0.8, 1.2]) == Report.interval(Statistics.bootstrapCI95([0.5, 1.0, 1.5, 0.8, 1.2])))
     }
 }
+
+/// Error bars of quantities that cannot be negative stop at zero: no axis below it.
+@Suite struct ChartTests {
+    @Test func errorBarsStopAtTheirFloor() {
+        var chart = LineChart(title: "t", xLabel: "latency (ms)", yLabel: "accuracy (%)",
+                              series: [.init(name: "ff", color: "red", points: [(25.7, 50)], xErrors: [35.2], yErrors: [70], markersOnly: true)])
+        #expect(chart.svg.contains(">-"), "symmetric bars reach below zero")
+        chart.errorFloor = 0
+        #expect(!chart.svg.contains(">-"), "no negative tick once the bars stop at zero")
+    }
+}
