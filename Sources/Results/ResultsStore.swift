@@ -39,7 +39,15 @@ public final class ResultsStore: Sendable {
         do {
             // Several worker processes share one store: wait for the write lock instead of failing.
             database = try SQLiteDatabase(path: path)
-            try database.pool.read { db in try Self.checkIsBPFreeStore(db, path: path) }
+            try database.pool.read { db in
+                try Self.checkIsBPFreeStore(db, path: path)
+                // Damaged pages are found now, before a run trains for hours and cannot be stored.
+                let problems = try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
+                if !problems.isEmpty {
+                    throw StoreError(path: path, problem: "the results store is damaged (\(problems.prefix(3).joined(separator: "; "))); "
+                                     + "restore a copy or use another --store")
+                }
+            }
             try Self.migrate(database.pool)
         } catch let error as DatabaseError {
             let why = [error.message ?? "\(error.resultCode)", Self.whyNotWritable(path)].compactMap { $0 }.joined(separator: "; ")

@@ -21,7 +21,7 @@ struct RunsCommand: ParsableCommand {
                    r.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", String(r.effectiveEpochs),
                    String(format: "%.1f", r.trainSeconds), energy,
                    r.hyperparameterSummary]
-                .map { $0.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\t"))
+                .map(printable).joined(separator: "\t"))
         }
     }
 }

@@ -116,7 +116,7 @@ enum StudyListing {
 
     /// The study's counts by state and its best trial.
     static func summary(_ study: StoredStudy, trials: [FrozenTrial]) -> String {
-        var text = "study \(study.name): \(study.algorithm) \(study.architecture) \(study.dataset), \(study.sampler) sampler "
+        var text = "study \(printable(study.name)): \(study.algorithm) \(study.architecture) \(study.dataset), \(study.sampler) sampler "
             + "(seed \(study.samplerSeed)), pruner \(study.pruner), \(study.epochsPerTrial) epochs per trial, budget \(study.trialBudget): "
             + trials.stateCounts
         if let best = trials.best {
@@ -127,4 +127,18 @@ enum StudyListing {
         }
         return text
     }
+}
+
+/// `text` with line breaks, tabs and other control characters written as escapes (`\n`, `\t`,
+/// `\u{1B}`), so that a name cannot break a listing's lines or columns.
+func printable(_ text: String) -> String {
+    text.unicodeScalars.map { scalar in
+        guard scalar.properties.generalCategory == .control else { return String(scalar) }
+        return switch scalar {
+        case "\n": "\\n"
+        case "\t": "\\t"
+        case "\r": "\\r"
+        default: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+        }
+    }.joined()
 }

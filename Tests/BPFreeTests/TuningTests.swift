@@ -220,6 +220,16 @@ final class Counts: @unchecked Sendable {
         }
     }
 
+    /// A study name with a line break or a tab cannot break `bpfree studies`' one line per study.
+    @Test func controlCharactersInANameAreEscapedInListings() throws {
+        let study = StoredStudy(name: "a\nb\tc\u{1B}", algorithm: "bp", dataset: "fashion-mnist", architecture: "mlp-2x1000", sampler: "tpe",
+                                samplerSeed: 1, pruner: "none", trialBudget: 2, epochsPerTrial: 3, settingsJSON: "{}",
+                                createdAt: "2026-12-05T00:00:00Z")
+        let text = StudyListing.summary(study, trials: [])
+        #expect(!text.contains("\n") && text.hasPrefix(#"study a\nb\tc\u{1B}: bp mlp-2x1000"#), "\(text)")
+        #expect(printable("Zürich ü") == "Zürich ü")
+    }
+
     /// The best parameters are printed as `--set` takes them: a variant's under its base prefix.
     @Test func theBestParametersArePrintedAsSetTakesThem() throws {
         let study = StoredStudy(name: "s", algorithm: "cafo-rand-ce", dataset: "fashion-mnist", architecture: "cnn-3block", sampler: "tpe",

@@ -122,6 +122,22 @@ import TestSupport
         #expect { _ = try ResultsStore(path: path).runs() } throws: { "\($0)".hasPrefix(path + ": ") }
     }
 
+    /// Pages damaged deep in the file, where opening alone does not read, are found when the
+    /// store is opened (PRAGMA quick_check), before any run could train and then fail to be stored.
+    @Test func damagedPagesAreFoundWhenTheStoreIsOpened() throws {
+        let path = IDXFiles.temporaryFolder() + "/deep.sqlite"
+        do {
+            let store = try ResultsStore(path: path)
+            for seed in 1...40 { try store.insert(Self.run(seed: Int64(seed))) }
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64(size / 4096 / 2 * 4096))
+        try handle.write(contentsOf: Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
+        try handle.close()
+        #expect { _ = try ResultsStore(path: path) } throws: { "\($0)".hasPrefix(path + ": ") && "\($0)".contains("malformed") || "\($0)".contains("damaged") }
+    }
+
     @Test func aFileThatIsNotADatabaseNamesTheFile() throws {
         let path = IDXFiles.temporaryFolder() + "/not.sqlite"
         try "hello, this is not SQLite".padding(toLength: 4096, withPad: "x", startingAt: 0).write(toFile: path, atomically: true, encoding: .utf8)
