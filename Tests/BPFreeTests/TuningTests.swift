@@ -499,7 +499,7 @@ extension TuneAndBenchCommandTests {
         let folder = IDXFiles.temporaryFolder()
         let (status, text) = try BPFreeProcess.run(["tune", "--launcher", "slurm", "--algorithm", "bp", "--architecture", "mlp:8",
                                                      "--dataset", TuneAndBenchCommandTests.synthetic, "--trials", "1", "--epochs", "1",
-                                                     "--threads", "1", "--store", folder + "/s.sqlite"],
+                                                     "--threads", "1", "--store", folder + "/s.sqlite", "--slurm-dir", folder + "/jobs"],
                                                     environment: ["PATH": folder, "HOME": folder])
         #expect(status == 1, "\(text)")
         #expect(text.contains("Error: --launcher slurm: sbatch failed (status 127)") && !text.contains("Usage:"), "\(text)")

@@ -1,7 +1,0 @@
-#!/bin/bash
-#SBATCH --job-name=bpfree-bp-synthetic_samples_900_classes_3_shape_6x6-mlp-1x8-e1-s1
-#SBATCH --array=0-0
-#SBATCH --cpus-per-task=1
-#SBATCH --output=/work/main/bpfree-slurm/bp-synthetic_samples_900_classes_3_shape_6x6-mlp-1x8-e1-s1-1796486922/task-%A_%a.out
-# One ordinary bpfree worker per array task, all on the same study in the store.
-exec /work/main/.build/x86_64-unknown-linux-gnu/debug/bpfree tune --algorithm bp --architecture mlp:8 --dataset synthetic:samples=900,classes=3,shape=6x6 --trials 1 --epochs 1 --threads 1 --store /tmp/bpfree-tests-26069/7ED62668-63CB-48C6-8B20-5048EA44E58C/s.sqlite --as-worker
