@@ -10,7 +10,8 @@ public final class ProgressReporter: TrainingObserver {
     private let write: (String) -> Void
     private var lastDraw = ContinuousClock.now
     private let clock = ContinuousClock()
-    private var epochSeconds: [Double] = []
+    /// Seconds and count of the epochs so far, for the mean epoch time.
+    private var epochTotal = (seconds: 0.0, count: 0)
 
     /// A reporter; `live` defaults to whether standard error is a terminal.
     public init(live: Bool = isatty(STDERR_FILENO) == 1,
@@ -35,9 +36,9 @@ public final class ProgressReporter: TrainingObserver {
             + "val loss \(format("%.4f", r.validationLoss))  val acc \(format("%.2f", r.validationAccuracy * 100))%  \(format("%.1f", r.seconds)) s"
         // Early stopping usually ends sooner: this is the bound, with later stages taken to have
         // this stage's cap.
-        epochSeconds.append(r.seconds)
+        epochTotal = (epochTotal.seconds + r.seconds, epochTotal.count + 1)
         let remaining = (maxEpochs - r.epoch) + (stageCount - stageIndex - 1) * maxEpochs
-        let bound = Double(remaining) * epochSeconds.reduce(0, +) / Double(epochSeconds.count)
+        let bound = Double(remaining) * epochTotal.seconds / Double(epochTotal.count)
         write(text + (remaining > 0 ? "  at most \(Self.duration(bound)) left" : "") + "\n")
     }
 

@@ -48,7 +48,7 @@ extension ResultsStore {
                                      + "use another --study name to start a new study")
                 }
                 try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
-                try Self.setAttribute(db, .studySystem, id, StudyKey.metricNames, .json("[\"\(StudyKey.objective)\"]"))
+                try Self.setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNamesValue)
                 result = stored
                 result.trialBudget = study.trialBudget
             } else {
@@ -63,7 +63,7 @@ extension ResultsStore {
         let id = try id.map { try db.insert("INSERT INTO studies (study_id, study_name) VALUES (?, ?)", [$0, study.name], returning: "study_id") }
             ?? db.insert("INSERT INTO studies (study_name) VALUES (?)", [study.name], returning: "study_id")
         try db.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", [id])
-        try setAttribute(db, .studySystem, id, StudyKey.metricNames, .json("[\"\(StudyKey.objective)\"]"))
+        try setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNamesValue)
         let settings: [(String, AttributeValue)] = [
             (StudyKey.algorithm, .text(study.algorithm)), (StudyKey.dataset, .text(study.dataset)),
             (StudyKey.architecture, .text(study.architecture)), (StudyKey.sampler, .text(study.sampler)),
@@ -461,8 +461,8 @@ extension ResultsStore {
         static let epochsPerTrial = "epochs_per_trial", settings = "settings", createdAt = "created_at"
         /// Optuna's system attribute behind `study.metric_names` (what optuna-dashboard labels the value with).
         static let metricNames = "study:metric_names"
-        /// The one objective's name.
-        static let objective = "validation_accuracy"
+        /// The value of `metricNames`: the one objective's name.
+        static let metricNamesValue = AttributeValue.json(#"["validation_accuracy"]"#)
     }
 
     /// The trial attributes bpfree writes (user ones, and Optuna's retry system attributes).
