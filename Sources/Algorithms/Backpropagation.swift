@@ -1,4 +1,5 @@
 import Datasets
+import Records
 import NeuralNetwork
 import TensorCore
 import Training
@@ -8,6 +9,7 @@ import Training
 /// - Paper: Rumelhart, Hinton & Williams, "Learning representations by back-propagating errors", Nature 1986.
 public final class Backpropagation: RegisteredAlgorithm {
     public static let id = "bp"
+    public static let role = AlgorithmDescriptor.Role.baseline
     /// Defaults: the study's Fashion-MNIST 2x1000 baseline.
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .real("learning_rate", 2e-4, "AdamW learning rate").searched(logUniformIn: 1e-5...1e-2),

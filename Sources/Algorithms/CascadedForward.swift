@@ -32,6 +32,12 @@ public final class CascadedForward: RegisteredAlgorithm {
     public enum Inference: String, Sendable { case logits, probabilities }
 
     public static let id = "cafo"
+    /// The study's two CE variants on its CNN; the quick suite leaves out CaFo-DFA, whose block
+    /// pre-training alone costs as much as BP on the CNN.
+    public static let comparisons = [
+        DeclaredComparison("cafo-rand-ce", on: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"], quick: .init()),
+        DeclaredComparison("cafo-dfa-ce", on: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
+    ]
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .choice("blocks", "rand", of: ["rand", "dfa"], "blocks frozen at random initialisation, or pre-trained with DFA first"),
         .choice("loss", "ce", of: ["ce", "mse", "sl"], "predictor loss: cross-entropy, MSE (closed form), sparsemax loss"),

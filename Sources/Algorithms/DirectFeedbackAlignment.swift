@@ -15,6 +15,9 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
     }
 
     public static let id = "dfa"
+    public static let control: String? = ShallowControl.id
+    /// bpfree's addition: the study did not run DFA.
+    public static let comparisons = [DeclaredComparison("dfa", on: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"], quick: .init())]
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .real("learning_rate", 1e-4, "Adam learning rate").searched(logUniformIn: 1e-5...1e-2),
         .real("weight_decay", 0, "Adam L2 weight decay").searched(logUniformIn: 1e-6...1e-3),

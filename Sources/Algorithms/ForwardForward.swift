@@ -53,6 +53,14 @@ public final class ForwardForward: RegisteredAlgorithm {
     }
 
     public static let id = "ff"
+    /// The study's comparisons. FF learns too slowly for the quick suite's 3 epochs (chance, 12 %,
+    /// after 3 epochs of 4x2000): there it runs on mlp-4x500 with batches of 20 and 8 epochs, its
+    /// BP baseline alike.
+    public static let comparisons = [
+        DeclaredComparison("ff", on: "mlp-4x2000", datasets: ["fashion-mnist", "mnist"],
+                           quick: .init(architecture: "mlp-4x500", epochs: 8, batchSize: 20)),
+        DeclaredComparison("ff", on: "mlp-3x1000", datasets: ["mnist"]),
+    ]
     /// Defaults: the "Decisions for bpfree" of the spec (loeweX-style FF with AdamW), including
     /// the linear cool-down over the second half of the epoch cap that loeweX always applies.
     public static let hyperparameterSpecs: [HyperparameterSpec] = [

@@ -33,6 +33,12 @@ public final class MonoForward: RegisteredAlgorithm {
     }
 
     public static let id = "mf"
+    /// The study's MLP comparisons, and MF against BP on the CNN (bpfree's addition: the study's open question).
+    public static let comparisons = [
+        DeclaredComparison("mf", on: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"], quick: .init()),
+        DeclaredComparison("mf", on: "mlp-3x2000", datasets: ["cifar10", "cifar100"]),
+        DeclaredComparison("mf", on: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
+    ]
     /// Defaults: the study's Optuna-tuned Fashion-MNIST 2x1000 configuration (Adam, no decay).
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
         .real("learning_rate", 3.873e-4, "Adam learning rate of every layer").searched(logUniformIn: 1e-5...1e-2),

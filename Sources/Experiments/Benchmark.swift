@@ -56,64 +56,68 @@ public struct Benchmark: Sendable {
         /// BP baseline; its runs' comparison is `scaling:dataset/architecture/nSAMPLES`.
         public var isScaling = false
 
-        /// Protocol §1 in full (comparisons whose algorithm is not built yet are skipped), the
-        /// harmonized rule, 20 trials, 3 seeds. DFA against BP and MF against BP on the CNN (the
-        /// study's open question) are bpfree's additions.
-        public static let full = Suite(name: "full", comparisons: [
-            Comparison(algorithm: "ff", architecture: "mlp-4x2000", datasets: ["fashion-mnist", "mnist"]),
-            Comparison(algorithm: "ff", architecture: "mlp-3x1000", datasets: ["mnist"]),
-            Comparison(algorithm: "cafo-rand-ce", architecture: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
-            Comparison(algorithm: "cafo-dfa-ce", architecture: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
-            Comparison(algorithm: "mf", architecture: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"]),
-            Comparison(algorithm: "mf", architecture: "mlp-3x2000", datasets: ["cifar10", "cifar100"]),
-            Comparison(algorithm: "dfa", architecture: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"]),
-            Comparison(algorithm: "mf", architecture: "cnn-3block", datasets: ["mnist", "fashion-mnist", "cifar10", "cifar100"]),
-        ], trials: 20, epochs: StoppingRule.harmonized.maxEpochs, finalEpochs: StoppingRule.harmonized.maxEpochs, seeds: 3)
+        /// Protocol §1 in full: every comparison the registered algorithms declare, each against
+        /// its baseline (and its control, when it declares one), the harmonized rule, 20 trials,
+        /// 3 seeds.
+        public static var full: Suite {
+            Suite(name: "full", comparisons: AlgorithmRegistry.declaredComparisons.map {
+                Comparison(algorithm: $0.id, architecture: $0.architecture, datasets: $0.datasets)
+            }, trials: 20, epochs: StoppingRule.harmonized.maxEpochs, finalEpochs: StoppingRule.harmonized.maxEpochs, seeds: 3)
+        }
 
         /// Fashion-MNIST only, on 6,000 training samples: 3 trials of 3 epochs per arm and 2
-        /// seeds of 3 epochs, in 7½ minutes on 2 cores (AMD EPYC, measured). FF learns too slowly for
-        /// that (it was at chance, 12 %, after 3 epochs of 4x2000): its comparison runs on
-        /// mlp-4x500 with batches of 20 and 8 epochs, the same for its BP baseline. It leaves
-        /// out CaFo-DFA, whose block pre-training alone costs as much as BP on the CNN.
-        public static let quick = Suite(name: "quick", comparisons: [
-            Comparison(algorithm: "ff", architecture: "mlp-4x500", datasets: ["fashion-mnist"], epochs: 8, batchSize: 20),
-            Comparison(algorithm: "cafo-rand-ce", architecture: "cnn-3block", datasets: ["fashion-mnist"]),
-            Comparison(algorithm: "mf", architecture: "mlp-2x1000", datasets: ["fashion-mnist"]),
-            Comparison(algorithm: "dfa", architecture: "mlp-2x1000", datasets: ["fashion-mnist"]),
-        ], trials: 3, epochs: 3, finalEpochs: 3, seeds: 2, trainLimit: 6000)
+        /// seeds of 3 epochs (the study's four rules in 7½ minutes on 2 cores, AMD EPYC, measured).
+        /// Each declared comparison that names a quick run, with the budget it names.
+        public static var quick: Suite {
+            Suite(name: "quick", comparisons: AlgorithmRegistry.declaredComparisons.compactMap { declared in
+                declared.quick.map { quick in
+                    Comparison(algorithm: declared.id, architecture: quick.architecture ?? declared.architecture, datasets: ["fashion-mnist"],
+                               epochs: quick.epochs, batchSize: quick.batchSize)
+                }
+            }, trials: 3, epochs: 3, finalEpochs: 3, seeds: 2, trainLimit: 6000)
+        }
 
-        /// The original study's configurations as its code ran them (protocol `seed-paper`): no
-        /// tuning (its tuned values are the defaults), its seeds 42, 43 and 44, its own epoch
-        /// caps. The report sets its published figures beside bpfree's.
-        public static let seedPaper: Suite = {
-            // The study's own configurations: not bpfree's additions.
-            let added = [("dfa", "mlp-2x1000"), ("mf", "cnn-3block")]
-            var suite = Suite(name: "seed-paper", comparisons: full.comparisons.filter { c in !added.contains { $0 == (c.algorithm, c.architecture) } },
-                              trials: 0, epochs: 10_000, finalEpochs: 10_000, seeds: 3)
+        /// The original study's configurations as its code ran them (protocol `seed-paper`): the
+        /// full suite's comparisons on the datasets for which the algorithm declares what the
+        /// study did; no tuning (its tuned values are the defaults), its seeds 42, 43 and 44, its
+        /// own epoch caps. The report sets its published figures beside bpfree's.
+        public static var seedPaper: Suite {
+            let comparisons = full.comparisons.compactMap { comparison -> Comparison? in
+                guard let architecture = try? Architecture(parsing: comparison.architecture) else { return nil }
+                var studied = comparison
+                studied.datasets = comparison.datasets.filter { dataset in
+                    (try? AlgorithmRegistry.seedPaper(for: comparison.algorithm, dataset: dataset, architecture: architecture,
+                                                      options: [:], cap: 10_000)) != nil
+                }
+                return studied.datasets.isEmpty ? nil : studied
+            }
+            var suite = Suite(name: "seed-paper", comparisons: comparisons, trials: 0, epochs: 10_000, finalEpochs: 10_000, seeds: 3)
             suite.fixedSeeds = [42, 43, 44]
             suite.trainingProtocol = .seedPaper
             return suite
-        }()
+        }
 
-        /// How cost grows with the work: each MLP algorithm, untuned, 3 epochs and 2 seeds per
-        /// point, on 6,000 … 54,000 Fashion-MNIST samples at mlp-2x1000 and on 6,000 samples at
-        /// mlp-2x250 … mlp-2x4000. The report fits time ∝ work^k per algorithm (work: counted FLOPs).
-        public static let scaling: Suite = {
+        /// How cost grows with the work: each algorithm whose default network is an MLP (controls
+        /// aside), untuned, 3 epochs and 2 seeds per point, on 6,000 … 54,000 Fashion-MNIST samples
+        /// at mlp-2x1000 and on 6,000 samples at mlp-2x250 … mlp-2x4000. The report fits
+        /// time ∝ work^k per algorithm (work: counted FLOPs).
+        public static var scaling: Suite {
             var comparisons: [Comparison] = []
-            for algorithm in ["mf", "bp", "dfa", "ff"] {
+            for type in AlgorithmRegistry.all where type.role != .control {
+                guard case .mlp = type.defaultArchitecture else { continue }
                 for samples in [6000, 12000, 24000, 54000] {
-                    comparisons.append(Comparison(algorithm: algorithm, architecture: "mlp-2x1000", datasets: ["fashion-mnist"], trainLimit: samples))
+                    comparisons.append(Comparison(algorithm: type.id, architecture: "mlp-2x1000", datasets: ["fashion-mnist"], trainLimit: samples))
                 }
                 for width in [250, 500, 2000, 4000] {
-                    comparisons.append(Comparison(algorithm: algorithm, architecture: "mlp-2x\(width)", datasets: ["fashion-mnist"], trainLimit: 6000))
+                    comparisons.append(Comparison(algorithm: type.id, architecture: "mlp-2x\(width)", datasets: ["fashion-mnist"], trainLimit: 6000))
                 }
             }
             var suite = Suite(name: "scaling", comparisons: comparisons, trials: 0, epochs: 3, finalEpochs: 3, seeds: 2)
             suite.isScaling = true
             return suite
-        }()
+        }
 
-        public static let all = [full, quick, seedPaper, scaling]
+        public static var all: [Suite] { [full, quick, seedPaper, scaling] }
     }
 
     /// One arm of one comparison: what is tuned and retrained.
@@ -151,13 +155,16 @@ public struct Benchmark: Sendable {
             if let algorithms, !algorithms.contains(comparison.algorithm) { continue }
             guard AlgorithmRegistry.ids.contains(comparison.algorithm),
                   let architecture = try? Architecture(parsing: comparison.architecture) else {
-                skipped.append("\(comparison.algorithm) vs bp on \(comparison.architecture): not available yet")
+                skipped.append("\(comparison.algorithm) vs its baseline on \(comparison.architecture): not available yet")
                 continue
             }
             for dataset in comparison.datasets where datasets?.contains(dataset) ?? true {
                 let trainLimit = comparison.trainLimit ?? suite.trainLimit
                 let name = suite.isScaling ? "\(RunRecord.scalingComparisonPrefix)\(dataset)/\(architecture)/n\(trainLimit.map(String.init) ?? "all")" : "\(dataset)/\(architecture)"
-                for algorithm in [comparison.algorithm] + (suite.isScaling ? [] : ["bp"]) {
+                // The arm, then (outside a scaling suite) its baseline and its control, as its algorithm declares them.
+                let descriptor = try? AlgorithmRegistry.descriptor(for: comparison.algorithm)
+                let partners = suite.isScaling ? [] : [descriptor?.baseline, descriptor?.control].compactMap { $0 }
+                for algorithm in [comparison.algorithm] + partners {
                     let spec = study(algorithm: algorithm, architecture: architecture, dataset: dataset,
                                      epochs: comparison.epochs ?? suite.epochs, batchSize: comparison.batchSize, trainLimit: trainLimit)
                     guard seen.insert(spec.name).inserted else { continue }

@@ -10,6 +10,7 @@ extension RunRecord {
          stopping: StoppingRule) {
         self.init(algorithm: configuration.algorithm, dataset: configuration.dataset, architecture: built.architecture.description,
                   seed: configuration.seed, status: result.status)
+        descriptor = try? AlgorithmRegistry.descriptor(for: configuration.algorithm)
         let window = result.window
         let seconds = max(window.seconds, 1e-9)
         hyperparameters = built.hyperparameters.values

@@ -48,6 +48,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     }
 
     public var algorithm: String
+    /// What the algorithm is in a comparison (nil in records of builds before descriptors).
+    public var descriptor: AlgorithmDescriptor?
     public var dataset: String
     public var architecture: String
     public var seed: UInt64
@@ -137,7 +139,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case algorithm, dataset, architecture, seed, hyperparameters, stopping
+        case algorithm, descriptor = "algorithm_descriptor", dataset, architecture, seed, hyperparameters, stopping
         case trainingProtocol = "protocol", stageStopping = "stage_stopping"
         case trainLimit = "train_limit", classCount = "class_count", epochs, stages
         case effectiveEpochs = "effective_epochs", bestEpoch = "best_epoch", status
@@ -169,6 +171,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         func read<T: Decodable>(_ key: CodingKeys, _ value: inout T?) throws {
             value = try c.decodeIfPresent(T.self, forKey: key)
         }
+        try read(.descriptor, &descriptor)
         try read(.hyperparameters, &hyperparameters)
         try read(.stopping, &stopping)
         try read(.trainingProtocol, &trainingProtocol)
@@ -216,6 +219,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(algorithm, forKey: .algorithm)
+        try c.encode(descriptor, forKey: .descriptor)
         try c.encode(dataset, forKey: .dataset)
         try c.encode(architecture, forKey: .architecture)
         try c.encode(seed, forKey: .seed)

@@ -16,7 +16,7 @@ public enum FairnessAudit {
     public static func findings(in comparison: Comparison, allStudies: [(study: StoredStudy, trials: [FrozenTrial])]) -> [Finding] {
         var findings: [Finding] = []
         if comparison.baseline == nil {
-            findings.append(Finding(kind: "baseline", detail: "no BP run on \(comparison.name): nothing to compare against"))
+            findings.append(Finding(kind: "baseline", detail: "no baseline (BP) run on \(comparison.name): nothing to compare against"))
         }
         func differs<T: Hashable>(_ kind: String, _ what: String, _ value: (StoredRun) -> T?) {
             var values: [String: Set<String>] = [:]
@@ -75,7 +75,7 @@ public enum FairnessAudit {
 
         // Arms that never learned, or were cut off while still learning: their deltas are no result.
         for arm in comparison.arms {
-            if let reason = whyNotAFinding(arm) { findings.append(Finding(kind: "not a finding", detail: "\(arm.algorithm): \(reason)")) }
+            if let reason = whyNotAFinding(arm, in: comparison) { findings.append(Finding(kind: "not a finding", detail: "\(arm.algorithm): \(reason)")) }
         }
 
         // Seeds: tuning trials share the study's seed by design; only final and single runs count.
@@ -105,6 +105,26 @@ public enum FairnessAudit {
     /// `chanceMargin` of chance (1/classes), or runs that ended at their epoch cap with
     /// validation accuracy still rising by `stillLearningGain` or more in the last epoch.
     public static func whyNotAFinding(_ arm: Arm) -> String? { whyNotAFinding(arm.runs) }
+
+    /// A rule within this many points of its control's mean test accuracy (or below it) shows no
+    /// learning of its hidden layers that a trained output layer on random ones lacks.
+    public static let controlMargin = 1.5
+
+    /// `whyNotAFinding` of an arm, and whether it does better than the control its comparison carries for it.
+    public static func whyNotAFinding(_ arm: Arm, in comparison: Comparison) -> String? {
+        var reasons = whyNotAFinding(arm.runs).map { [$0] } ?? []
+        if let control = comparison.control(of: arm) {
+            let mean = { (runs: [StoredRun]) -> Double? in
+                let accuracies = runs.compactMap(\.testAccuracy)
+                return accuracies.isEmpty ? nil : accuracies.reduce(0, +) / Double(accuracies.count) * 100
+            }
+            if let rule = mean(arm.runs), let floor = mean(control.runs), rule - floor < controlMargin {
+                reasons.append(String(format: "no better than the %@ control (%.2f%% vs %.2f%%, within %.1f points)",
+                                      control.algorithm, rule, floor, controlMargin))
+            }
+        }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
 
     /// `whyNotAFinding` of an arm's runs.
     public static func whyNotAFinding(_ runs: [StoredRun]) -> String? {

@@ -75,7 +75,7 @@ public struct Report {
         /// Why the arm's figures are no finding (near chance, cut off while learning), or nil.
         var notAFinding: String?
 
-        init(_ arm: Arm) {
+        init(_ arm: Arm, in comparison: Comparison) {
             self.arm = arm
             let runs = arm.runs
             accuracy = Summary(runs.compactMap(\.testAccuracy).map { $0 * 100 })
@@ -97,7 +97,7 @@ public struct Report {
             inferencePeakRSS = Summary(inference.map { Double($0.peakRSSBytes) / 1_048_576 })
             inferenceSources = Set(inference.compactMap(\.energySource)).sorted().joined(separator: "+")
             contendedLatencies = inference.filter { $0.latencyContention?.contended == true }.count
-            notAFinding = FairnessAudit.whyNotAFinding(arm)
+            notAFinding = FairnessAudit.whyNotAFinding(arm, in: comparison)
         }
     }
 
@@ -193,8 +193,8 @@ public struct Report {
     /// Δ accuracy (pp) with a bootstrap CI when the seeds are paired, time and energy ratios,
     /// and whether the delta is a result (neither arm near chance nor cut off while learning).
     func deltaRows(_ c: Comparison, _ stats: [ArmStatistics]) -> [[String]] {
-        guard let baseline = stats.first(where: { $0.arm.algorithm == "bp" }) else { return [] }
-        return stats.filter { $0.arm.algorithm != "bp" }.map { s in
+        guard let baseline = stats.first(where: { $0.arm.descriptor?.role == .baseline }) else { return [] }
+        return stats.filter { $0.arm.descriptor?.role != .baseline }.map { s in
             let paired = Self.pairedDeltas(s.arm, baseline.arm) { $0.testAccuracy.map { $0 * 100 } }
             let delta = paired.map { Summary($0).mean } ?? (s.accuracy.mean - baseline.accuracy.mean)
             let ratio = { (a: Summary, b: Summary) in a.n > 0 && b.n > 0 && b.mean > 0 ? String(format: "%.2f×", a.mean / b.mean) : "–" }
@@ -293,7 +293,7 @@ public struct Report {
             command += " --patience \(run.stopping.patience)"
             if run.trainingProtocol != "harmonized" { command += " --protocol \(run.trainingProtocol)" }
             if let limit = run.trainLimit { command += " --train-limit \(limit)" }
-            let prefix = arm.algorithm.hasPrefix("cafo") ? "cafo" : arm.algorithm
+            let prefix = arm.descriptor?.family ?? arm.algorithm
             for (key, value) in run.hyperparameters.sorted(by: { $0.key < $1.key }) { command += " --set \(prefix).\(key)=\(value)" }
             command += " --threads \(run.threads); done"
             command += "   # bpfree \(run.environment?.bpfreeVersion ?? "?"), \(run.environment?.cpuModel ?? "?"), \(run.environment?.blas ?? "?")"
@@ -379,7 +379,7 @@ public struct Report {
         var summaryCSV: [String] = ["comparison,algorithm,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,effective_epochs_mean,train_seconds_mean,train_seconds_sd,energy_joules_mean,energy_joules_sd,energy_source,co2e_grams_mean,peak_rss_mib_mean,train_tflop_mean,not_a_finding"]
         var toc = ""
         for (index, c) in data.comparisons.enumerated() {
-            let stats = c.arms.map(ArmStatistics.init)
+            let stats = c.arms.map { ArmStatistics($0, in: c) }
             let performance = performanceTable(c, stats), efficiency = efficiencyTable(c, stats)
             summaryRows += deltaRows(c, stats)
             for s in stats {

@@ -6,22 +6,30 @@ import Tuning
 /// One arm of a comparison: an algorithm's runs (and its tuning study, if any).
 public struct Arm: @unchecked Sendable {
     public var algorithm: String
+    /// What the arm is in its comparison, from its run records.
+    public var descriptor: AlgorithmDescriptor?
     public var runs: [StoredRun]
     public var study: StoredStudy?
     public var trials: [FrozenTrial]
 }
 
-/// Arms trained on the same dataset and architecture: each algorithm against BP.
+/// Arms trained on the same dataset and architecture: each algorithm against its baseline (BP),
+/// with its control where it declares one.
 public struct Comparison: @unchecked Sendable {
     /// `dataset/architecture`.
     public var name: String
     public var dataset: String
     public var architecture: String
-    /// BP first, then the other algorithms by name.
+    /// The baseline first, then the rules by name, then the controls.
     public var arms: [Arm]
 
-    /// The BP baseline arm, if present.
-    public var baseline: Arm? { arms.first { $0.algorithm == "bp" } }
+    /// The baseline arm, if present.
+    public var baseline: Arm? { arms.first { $0.descriptor?.role == .baseline } }
+
+    /// The control arm `arm` declares, if the comparison has it.
+    public func control(of arm: Arm) -> Arm? {
+        arm.descriptor?.control.flatMap { id in arms.first { $0.algorithm == id } }
+    }
 }
 
 /// What a report is drawn from: the store's comparisons and studies.
@@ -36,7 +44,9 @@ public struct ReportData: @unchecked Sendable {
 
     /// Reads the store: benchmark final runs grouped by their comparison when there are any,
     /// otherwise single training runs (or else tuning trials) grouped by dataset and architecture.
-    public init(store: ResultsStore) throws {
+    /// `describe` gives the descriptor of an algorithm id whose records carry none (records of
+    /// builds before descriptors; the CLI passes the registry's).
+    public init(store: ResultsStore, describe: (String) -> AlgorithmDescriptor? = { _ in nil }) throws {
         // A run a signal interrupted is no result: it was run again (or is still to be).
         let runs = try store.runs().filter { $0.status != .interrupted }
         let studies: [(study: StoredStudy, trials: [FrozenTrial])] = try store.studies().map { ($0, try store.trials(ofStudy: $0.id!)) }
@@ -53,13 +63,15 @@ public struct ReportData: @unchecked Sendable {
         groups = Self.splitBySettings(groups, epochCapSplits: role != .final)
         comparisons = groups.keys.sorted().map { name in
             let members = groups[name]!
-            let sortKey = { (algorithm: String) -> String in algorithm == "bp" ? "" : algorithm }
-            let algorithms = Set(members.map(\.algorithm)).sorted { (a: String, b: String) -> Bool in sortKey(a) < sortKey(b) }
-            let arms = algorithms.map { algorithm -> Arm in
+            let arms = Set(members.map(\.algorithm)).map { algorithm -> Arm in
                 let armRuns = members.filter { $0.algorithm == algorithm }
                 let studyName = armRuns.compactMap(\.study).first
                 let study = studies.first { $0.study.name == studyName }
-                return Arm(algorithm: algorithm, runs: armRuns, study: study?.study, trials: study?.trials ?? [])
+                return Arm(algorithm: algorithm, descriptor: armRuns.lazy.compactMap(\.descriptor).first ?? describe(algorithm),
+                           runs: armRuns, study: study?.study, trials: study?.trials ?? [])
+            }.sorted { a, b in
+                let rank = { (arm: Arm) -> Int in [AlgorithmDescriptor.Role.baseline, .rule, .control].firstIndex(of: arm.descriptor?.role ?? .rule)! }
+                return (rank(a), a.algorithm) < (rank(b), b.algorithm)
             }
             return Comparison(name: name, dataset: members[0].dataset, architecture: members[0].architecture, arms: arms)
         }

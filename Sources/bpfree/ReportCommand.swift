@@ -1,3 +1,4 @@
+import Algorithms
 import ArgumentParser
 import Foundation
 import Reporting
@@ -16,7 +17,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try checkWritableFolder(out, flag: "--out")
-        let data = try ReportData(store: try storeOption.openExisting())
+        let data = try ReportData(store: try storeOption.openExisting()) { try? AlgorithmRegistry.descriptor(for: $0) }
         guard !data.comparisons.isEmpty || !data.scaling.isEmpty else { throw ValidationError("--store: \(storeOption.shown) holds no runs to report") }
         let report = Report(data: data, storePath: storeOption.shown)
         do {

@@ -17,7 +17,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Learning algorithm: \(AlgorithmRegistry.ids.joined(separator: ", ")).")
     var algorithm = "bp"
 
-    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB, mlp:W1,W2,... or cnn:C1,C2,... (default: the algorithm's: mlp-4x2000 for ff; cnn-3block for cafo; mlp-2x1000 for bp, mf, dfa, mlp-3x2000 on CIFAR).")
+    @Option(help: "Network: \(Architecture.presets.joined(separator: ", ")), mlp-AxB, mlp:W1,W2,... or cnn:C1,C2,... (default: the algorithm's: \(AlgorithmsCommand.defaultArchitectures)).")
     var architecture: String?
 
     @Option(help: "Dataset: \(RunConfiguration.datasets.joined(separator: ", ")).")

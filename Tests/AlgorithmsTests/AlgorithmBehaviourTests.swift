@@ -15,22 +15,26 @@ import Training
                                      batchSize: batchSize, evaluationBatchSize: 100, seed: seed))
     }
 
-    /// (id, options, learning-rate override, epochs) of every algorithm and schedule.
+    /// (id, options, learning-rate override, epochs) of the algorithms' options and schedules
+    /// (each algorithm's defaults: RegistryConformanceTests).
     static let variants: [(String, [String: String], Double?, Int)] = [
-        ("bp", [:], 3e-3, 10),
         ("bp", ["bp.init": "study"], 3e-3, 10),
-        ("mf", [:], 3e-3, 8),
         ("mf", ["mf.input_projection": "trained"], 3e-3, 8),
         ("mf", ["mf.schedule": "concurrent"], 3e-3, 10),
         ("mf", ["mf.schedule": "concurrent", "mf.inference": "sum"], 3e-3, 10),
-        ("dfa", [:], 3e-3, 10),
         ("dfa", ["dfa.nonlinearity": "tanh"], 3e-3, 10),
-        ("ff", [:], 3e-3, 10),
         ("ff", ["ff.normalization": "l2", "ff.goodness": "mean", "ff.threshold": "2"], 3e-2, 10),
         ("ff", ["ff.schedule": "greedy"], 3e-3, 6),
         ("ff", ["ff.inference": "readout"], 3e-3, 10),
         ("ff", ["ff.init": "study", "ff.train_readout": "always"], 3e-3, 10),
         ("ff", ["ff.negatives": "hard", "ff.optimizer": "sgd", "ff.cooldown": "linear"], 3e-2, 10),
+        ("fa", ["fa.feedback_init": "kaiming"], 3e-3, 10),
+        ("sign", ["sign.variant": "brsf"], 3e-3, 10),
+        ("sign", ["sign.variant": "frsf", "sign.optimizer": "sgd"], 3e-2, 10),
+        ("drtp", ["drtp.nonlinearity": "relu"], 3e-3, 10),
+        ("pepita", ["pepita.output_error": "forward"], 1e-2, 10),
+        ("fg", ["fg.perturbation": "weight", "fg.tangents": "4"], 1e-3, 10),
+        ("pc", ["pc.variant": "fixed-prediction"], 3e-3, 10),
     ]
 
     @Test(arguments: variants)
@@ -40,17 +44,6 @@ import Training
         let result = Self.trainer(epochs: epochs, batchSize: 32).fit(algorithm, data: Self.data)
         #expect(result.status == .completed)
         #expect((result.testAccuracy ?? 0) >= 0.9, "\(id) \(options): \(result.testAccuracy ?? -1)")
-    }
-
-    @Test(arguments: ["bp", "mf", "dfa", "ff"])
-    func isDeterministicForASeed(id: String) {
-        func run() -> [Double] {
-            let algorithm = build(id, widths: [16, 16], seed: 9, common: CommonHyperparameters(batchSize: 32))
-            return Self.trainer(epochs: 2, batchSize: 32, seed: 9).fit(algorithm, data: Self.data).epochs.map(\.trainLoss)
-        }
-        let first = run()
-        #expect(first.count >= 2)
-        #expect(first == run())
     }
 
     /// The study's MF trains M0 on the input first, to its own stop; it never predicts.
@@ -79,9 +72,9 @@ import Training
         #expect(result.epochs.map(\.stage) == ["layer1", "layer1", "layer2", "layer2", "layer3", "layer3"])
     }
 
-    @Test(arguments: [("bp", [String: String]()), ("mf", [:]), ("mf", ["mf.schedule": "concurrent"]), ("dfa", [:]),
-                      ("ff", [:]), ("ff", ["ff.inference": "readout"]), ("ff", ["ff.train_readout": "always"]),
-                      ("mf", ["mf.input_projection": "trained", "mf.schedule": "concurrent"])])
+    @Test(arguments: [("mf", ["mf.schedule": "concurrent"]), ("ff", ["ff.inference": "readout"]), ("ff", ["ff.train_readout": "always"]),
+                      ("mf", ["mf.input_projection": "trained", "mf.schedule": "concurrent"]), ("sign", ["sign.variant": "brsf"]),
+                      ("fg", ["fg.perturbation": "weight"]), ("pc", ["pc.variant": "fixed-prediction"])])
     func steadyStateTrainingAllocatesNoTensors(id: String, options: [String: String]) {
         let algorithm = build(id, widths: [16, 16], options: options)
         var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 32, order: .shuffledDroppingLast)

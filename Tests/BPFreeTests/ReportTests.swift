@@ -14,7 +14,8 @@ import TestSupport
     static let folder: String = {
         let folder = IDXFiles.temporaryFolder()
         let store = folder + "/bench.sqlite"
-        try! Bench.parse(["--suite", "quick", "--datasets", "synthetic:samples=600,classes=3,shape=6x6", "--architecture", "mlp:12,12",
+        try! Bench.parse(["--suite", "quick", "--algorithms", "ff,mf,dfa,cafo-rand-ce", "--datasets", "synthetic:samples=600,classes=3,shape=6x6",
+                          "--architecture", "mlp:12,12",
                           "--architecture", "cnn:3,6", "--trials", "2", "--epochs", "2", "--final-epochs", "2", "--seeds", "2",
                           "--threads", "1", "--store", store]).run()
         try! ReportCommand.parse(["--store", store, "--out", folder + "/report"]).run()
@@ -72,7 +73,7 @@ import TestSupport
         let markdown = try Self.file("tables.md")
         let runs = try ResultsStore(path: Self.folder + "/bench.sqlite").runs().filter { $0.role == .final }
         let arms = Dictionary(grouping: runs) { "\($0.comparison!)|\($0.algorithm)" }
-        #expect(arms.count == 6)
+        #expect(arms.count == 7)  // ff, mf, dfa, its shallow control and BP on the MLP; CaFo and BP on the CNN
         for (key, members) in arms {
             let parts = key.split(separator: "|").map(String.init)
             let mean = members.compactMap(\.testAccuracy).map { $0 * 100 }.reduce(0, +) / Double(members.count)

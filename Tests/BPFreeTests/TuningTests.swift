@@ -270,18 +270,19 @@ final class Counts: @unchecked Sendable {
 
     @Test func quickBenchOnSyntheticDataTunesEveryArmAlikeAndSkipsFinishedWork() throws {
         let store = IDXFiles.temporaryFolder() + "/bench.sqlite"
-        let arguments = ["--suite", "quick", "--datasets", Self.synthetic, "--architecture", "mlp:16,16", "--architecture", "cnn:4,8", "--trials", "2",
+        let arguments = ["--suite", "quick", "--algorithms", "ff,mf,dfa,cafo-rand-ce", "--datasets", Self.synthetic,
+                         "--architecture", "mlp:16,16", "--architecture", "cnn:4,8", "--trials", "2",
                          "--epochs", "2", "--final-epochs", "2", "--seeds", "2", "--threads", "1", "--store", store]
         try Bench.parse(arguments).run()
         let results = try ResultsStore(path: store)
         let studies = try results.studies()
-        // FF, BP on the MLP (shared by the three MLP comparisons: identical architecture), MF, DFA;
-        // CaFo-Rand-CE and BP on the CNN (the quick suite leaves CaFo-DFA out).
+        // FF, BP on the MLP (shared by the three MLP comparisons: identical architecture), MF, DFA
+        // and its shallow control; CaFo-Rand-CE and BP on the CNN (the quick suite leaves CaFo-DFA out).
         #expect(studies.map { "\($0.algorithm) \($0.architecture)" }.sorted() == [
-            "bp cnn:4,8", "bp mlp-2x16", "cafo-rand-ce cnn:4,8", "dfa mlp-2x16", "ff mlp-2x16", "mf mlp-2x16"])
+            "bp cnn:4,8", "bp mlp-2x16", "cafo-rand-ce cnn:4,8", "dfa mlp-2x16", "ff mlp-2x16", "mf mlp-2x16", "shallow mlp-2x16"])
         // Fairness by construction: the same budget, epochs and pruning everywhere; distinct sampler seeds.
         #expect(Set(studies.map(\.trialBudget)) == [2] && Set(studies.map(\.epochsPerTrial)) == [2] && Set(studies.map(\.pruner)) == ["none"])
-        #expect(Set(studies.map(\.samplerSeed)).count == 6)
+        #expect(Set(studies.map(\.samplerSeed)).count == 7)
         for study in studies {
             #expect(try results.trials(ofStudy: study.id!).filter { $0.state.isFinished }.count == 2, "\(study.name)")
             let finals = try results.finalRuns(study: study.name)
@@ -289,7 +290,7 @@ final class Counts: @unchecked Sendable {
             #expect(finals.allSatisfy { $0.comparison == "\(Self.synthetic)/\(study.architecture)" && $0.status == .completed })
         }
         let count = try results.runs().count
-        #expect(count == 6 * 2 + 6 * 2)
+        #expect(count == 7 * 2 + 7 * 2)
         // Again: everything is in the store, nothing runs.
         try Bench.parse(arguments).run()
         #expect(try results.runs().count == count)
@@ -460,13 +461,16 @@ extension TuneAndBenchCommandTests {
     /// mlp-4x500 with batches of 20 and 8 epochs; every other arm has the suite's 3.
     @Test func theQuickSuiteGivesEachComparisonOneBudgetForBothArms() throws {
         let (benchmark, arms) = try Bench.parse(["--suite", "quick"]).makeBenchmark()
+        // Registry order; each rule's baseline and control once per comparison.
         #expect(arms.map { "\($0.comparison) \($0.study.algorithm)" } == [
-            "fashion-mnist/mlp-4x500 ff", "fashion-mnist/mlp-4x500 bp", "fashion-mnist/cnn-3block cafo-rand-ce", "fashion-mnist/cnn-3block bp",
-            "fashion-mnist/mlp-2x1000 mf", "fashion-mnist/mlp-2x1000 bp", "fashion-mnist/mlp-2x1000 dfa"])
+            "fashion-mnist/mlp-2x1000 mf", "fashion-mnist/mlp-2x1000 bp", "fashion-mnist/mlp-4x500 ff", "fashion-mnist/mlp-4x500 bp",
+            "fashion-mnist/mlp-2x1000 dfa", "fashion-mnist/mlp-2x1000 shallow", "fashion-mnist/cnn-3block cafo-rand-ce", "fashion-mnist/cnn-3block bp",
+            "fashion-mnist/mlp-2x1000 fa", "fashion-mnist/mlp-2x1000 sign", "fashion-mnist/mlp-2x1000 drtp", "fashion-mnist/mlp-2x1000 pepita",
+            "fashion-mnist/mlp-2x1000 fg", "fashion-mnist/mlp-2x1000 pc"])
         for arm in arms {
             let ff = arm.comparison.hasSuffix("mlp-4x500")
             #expect(arm.study.stopping.maxEpochs == (ff ? 8 : 3) && arm.finalEpochs == (ff ? 8 : 3), "\(arm.study.name)")
-            #expect(arm.study.options["\(arm.study.algorithm.hasPrefix("cafo") ? "cafo" : arm.study.algorithm).batch_size"] == (ff ? "20" : nil))
+            #expect(arm.study.options["\(try AlgorithmRegistry.algorithm(arm.study.algorithm).id).batch_size"] == (ff ? "20" : nil))
             #expect(benchmark.finalConfiguration(of: arm, parameters: [:], seed: 2).stopping.maxEpochs == (ff ? 8 : 3))
         }
         // --epochs sets every comparison's budget.

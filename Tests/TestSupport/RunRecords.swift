@@ -5,6 +5,9 @@ extension RunRecord {
     public static func example(algorithm: String = "mf", seed: UInt64, status: RunStatus = .completed,
                                accuracy: Double? = 0.9) -> RunRecord {
         var record = RunRecord(algorithm: algorithm, dataset: "fashion-mnist", architecture: "mlp-2x1000", seed: seed, status: status)
+        let isBaseline = algorithm == "bp"
+        record.descriptor = AlgorithmDescriptor(id: algorithm, family: algorithm, role: isBaseline ? .baseline : .rule,
+                                                baseline: isBaseline ? nil : "bp", control: nil)
         record.startedAt = "2026-11-29T00:00:00Z"
         record.failureReason = status == .failed ? "diverged, at \"epoch\" 3" : nil
         record.testAccuracy = accuracy

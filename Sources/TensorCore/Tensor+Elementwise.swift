@@ -1,0 +1,119 @@
+import Foundation
+
+// Elementwise and per-row primitives the feedback-free rules are written on (FA, sign symmetry,
+// DRTP, PEPITA, forward gradient, predictive coding). Each is one pass over its operands and
+// writes into an existing tensor, so a training step allocates nothing.
+
+extension Tensor {
+    /// `self *= α`.
+    public mutating func scale(by alpha: Float) {
+        let n = count
+        withUnsafeMutablePointer { p in for i in 0..<n { p[i] *= alpha } }
+    }
+
+    /// `self ⊙= other` (equal counts).
+    public mutating func multiply(_ other: Tensor) {
+        let n = count
+        precondition(other.count == n, "multiply: \(shape) vs \(other.shape)")
+        other.withUnsafePointer { src in
+            withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] *= src[i] } }
+        }
+    }
+
+    /// `self = a − b`, resized to `a`'s shape (equal counts).
+    public mutating func assignDifference(_ a: Tensor, _ b: Tensor) {
+        precondition(a.count == b.count, "assignDifference: \(a.shape) vs \(b.shape)")
+        resize(to: a.shape)
+        let n = count
+        a.withUnsafePointer { pa in
+            b.withUnsafePointer { pb in
+                withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] = pa[i] - pb[i] } }
+            }
+        }
+    }
+
+    /// `self = scale·|magnitudes|·sign(signs)` elementwise, `sign(0) = 0` (as `torch.sign`);
+    /// without magnitudes, `scale·sign(signs)`. Resized to `signs`' shape.
+    public mutating func assignSigns(of signs: Tensor, scale: Float, magnitudes: Tensor? = nil) {
+        precondition(magnitudes.map { $0.count == signs.count } ?? true, "assignSigns: magnitudes \(magnitudes!.shape) vs \(signs.shape)")
+        resize(to: signs.shape)
+        let n = count
+        func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        signs.withUnsafePointer { w in
+            withUnsafeMutablePointer { b in
+                if let magnitudes {
+                    magnitudes.withUnsafePointer { m in for i in 0..<n { b[i] = scale * abs(m[i]) * sign(w[i]) } }
+                } else {
+                    for i in 0..<n { b[i] = scale * sign(w[i]) }
+                }
+            }
+        }
+    }
+
+    /// Fills the tensor with scalars uniform in [lower, upper).
+    public mutating func fillUniform(in range: ClosedRange<Float>, using generator: inout SeededGenerator) {
+        let n = count
+        let width = range.upperBound - range.lowerBound
+        withUnsafeMutablePointer { p in
+            for i in 0..<n { p[i] = range.lowerBound + width * generator.nextUnitFloat() }
+        }
+    }
+
+    /// Fills the tensor with standard normal scalars (Box–Muller) times `standardDeviation`.
+    public mutating func fillNormal(standardDeviation: Float = 1, using generator: inout SeededGenerator) {
+        let n = count
+        withUnsafeMutablePointer { p in
+            var i = 0
+            while i < n {
+                let u1 = max(generator.nextUnitDouble(), .leastNormalMagnitude), u2 = generator.nextUnitDouble()
+                let radius = (-2 * Foundation.log(u1)).squareRoot()
+                p[i] = Float(radius * Foundation.cos(2 * .pi * u2)) * standardDeviation
+                if i + 1 < n { p[i + 1] = Float(radius * Foundation.sin(2 * .pi * u2)) * standardDeviation }
+                i += 2
+            }
+        }
+    }
+
+    /// Fills the tensor with an inverted-dropout mask: each scalar is `1/keep` with probability
+    /// `keep`, else 0.
+    public mutating func fillDropoutMask(keep: Float, using generator: inout SeededGenerator) {
+        let n = count
+        let kept = 1 / keep
+        withUnsafeMutablePointer { p in
+            for i in 0..<n { p[i] = generator.nextUnitFloat() < keep ? kept : 0 }
+        }
+    }
+
+    /// `dots[n] = Σ_j self[n, j]·other[n, j]`.
+    ///
+    /// Shapes: self and other N×D, dots N.
+    public func rowDots(_ other: Tensor, into dots: inout Tensor) {
+        let (n, d) = (rows, columns)
+        precondition(other.rows == n && other.columns == d, "rowDots: \(shape) vs \(other.shape)")
+        dots.resize(to: [n])
+        withUnsafePointer { a in
+            other.withUnsafePointer { b in
+                dots.withUnsafeMutablePointer { out in
+                    for r in 0..<n {
+                        var sum: Float = 0
+                        for j in 0..<d { sum += a[r * d + j] * b[r * d + j] }
+                        out[r] = sum
+                    }
+                }
+            }
+        }
+    }
+
+    /// Row `n` times `factors[n]`.
+    ///
+    /// Shapes: self N×D, factors N.
+    public mutating func scaleRows(by factors: Tensor) {
+        let (n, d) = (rows, columns)
+        precondition(factors.count == n, "scaleRows: \(factors.count) factors for \(n) rows")
+        factors.withUnsafePointer { f in
+            withUnsafeMutablePointer { p in
+                for r in 0..<n { for j in 0..<d { p[r * d + j] *= f[r] } }
+            }
+        }
+    }
+}
