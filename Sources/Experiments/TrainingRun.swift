@@ -20,19 +20,21 @@ public enum TrainingRun {
                                store: ResultsStore? = nil, output: String? = nil) throws -> RunRecord {
         let (record, trace) = try perform(configuration, observers: observers)
         var failures: [String] = []
-        if let store {
-            do { try store.insert(StoredRun(record, traceRows: trace)) } catch { failures.append("--store: \(error)") }
+        // Smallest first: on a nearly full disk a failing store write takes the last space, and
+        // the JSON record and the emissions row must not be lost with it.
+        if let output {
+            do { try record.write(to: output) } catch { failures.append("\(error)") }
+        }
+        if let path = configuration.measurement.emissionsPath {
+            do { try CodeCarbonEmissions.append(record, to: path) } catch { failures.append("\(error)") }
         }
         if let path = configuration.measurement.tracePath {
             do { try Data(TraceRow.csv(trace).utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
                 failures.append("--trace: cannot write \(path): \(error.localizedDescription)")
             }
         }
-        if let output {
-            do { try record.write(to: output) } catch { failures.append("\(error)") }
-        }
-        if let path = configuration.measurement.emissionsPath {
-            do { try CodeCarbonEmissions.append(record, to: path) } catch { failures.append("\(error)") }
+        if let store {
+            do { try store.insert(StoredRun(record, traceRows: trace)) } catch { failures.append("--store: \(error)") }
         }
         if !failures.isEmpty { throw SaveError(record: record, failures: failures) }
         return record

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Records
 import Results
 import Testing
 import TestSupport
@@ -22,6 +23,15 @@ final class SmallFileSystem {
         guard let handle = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: folder + "/filler", contents: nil); return folder + "/filler" }()) else { return }
         let block = Data(count: 4096)
         while (try? handle.write(contentsOf: block)) != nil {}
+        try? handle.close()
+    }
+
+    /// Fills the file system, then frees `bytes` of it.
+    func fill(leaving bytes: Int) {
+        fill()
+        guard let handle = FileHandle(forWritingAtPath: folder + "/filler") else { return }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.truncate(atOffset: size > UInt64(bytes) ? size - UInt64(bytes) : 0)
         try? handle.close()
     }
 
@@ -63,6 +73,25 @@ struct FileSystemFaultTests {
         let queue = try DatabaseQueue(path: store)
         #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") } == "ok")
         #expect(try ResultsStore(path: store).runs().map(\.seed) == [1, 2])
+    }
+
+    /// The store and the JSON record share a nearly full disk: the small JSON is written first,
+    /// so the store's failing write cannot take the space it needs (it did: both were lost).
+    @Test func theJSONRecordIsWrittenBeforeTheStoreTakesTheLastSpace() throws {
+        let disk = try SmallFileSystem(megabytes: 2)
+        let store = disk.folder + "/runs.sqlite", json = disk.folder + "/run.json"
+        let outside = IDXFiles.temporaryFolder()
+        let long = try BPFreeProcess(["train", "--algorithm", "bp", "--architecture", "mlp:128,128", "--dataset",
+                                      "synthetic:samples=6000,classes=3,shape=16x16", "--epochs", "15", "--patience", "15", "--threads", "1",
+                                      "--store", store, "--output", json], log: outside + "/full.log")
+        defer { long.kill() }
+        Thread.sleep(forTimeInterval: 1.5)
+        disk.fill(leaving: 48 << 10)
+        #expect(long.exitStatus(within: 60) == 1, "\(long.output)")
+        #expect(long.output.contains("--store: \(store): cannot write to the results store ("), "\(long.output)")
+        #expect(!long.output.contains("--output"), "\(long.output)")
+        let record = try RunRecord.decoded(from: Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(record.status == .completed && record.epochs.count == 15)
     }
 
     /// The JSON record and the trace on a full file system: both named, neither left half-written;
