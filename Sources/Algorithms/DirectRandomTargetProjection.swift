@@ -21,7 +21,8 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
     public static let control: String? = ShallowControl.id
     public static let comparisons = [DeclaredComparison("drtp", on: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"], quick: .init())]
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 1e-4, "Adam learning rate").searched(logUniformIn: 1e-5...1e-2),
+        .real("learning_rate", 1e-3, "Adam learning rate (1e-3 learned fastest of 1e-4, 3e-4, 1e-3 on Fashion-MNIST's validation split)")
+            .searched(logUniformIn: 1e-5...1e-2),
         .real("weight_decay", 0, "Adam L2 weight decay").searched(logUniformIn: 1e-6...1e-3),
         .integer("batch_size", 128, "training batch size"),
         .choice("nonlinearity", "tanh", of: ["tanh", "relu"], "hidden nonlinearity (the reference's tanh bounds the constant push)"),

@@ -33,7 +33,10 @@ public final class ForwardGradient: RegisteredAlgorithm {
     public static let control: String? = ShallowControl.id
     public static let comparisons = [DeclaredComparison("fg", on: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"], quick: .init())]
     public static let hyperparameterSpecs: [HyperparameterSpec] = [
-        .real("learning_rate", 1e-4, "Adam learning rate (10× below BP's: estimate noise becomes full steps)").searched(logUniformIn: 1e-6...1e-3),
+        .real("learning_rate", 1e-4, "Adam learning rate of the hidden layers (10× below BP's: estimate noise becomes full steps)")
+            .searched(logUniformIn: 1e-6...1e-3),
+        .real("output_learning_rate", 1e-3, "Adam learning rate of the exact-gradient heads and output layer (Ren et al.'s head_lr, last_layer_lr)")
+            .searched(logUniformIn: 1e-5...1e-2),
         .real("weight_decay", 0, "Adam L2 weight decay").searched(logUniformIn: 1e-6...1e-3),
         .integer("batch_size", 128, "training batch size"),
         .choice("perturbation", "activity", of: ["activity", "weight"],
@@ -50,7 +53,9 @@ public final class ForwardGradient: RegisteredAlgorithm {
     let heads: [Linear]
     let perturbation: Perturbation
     let tangentCount: Int
-    private let optimizer: Adam
+    /// The hidden layers' optimizer (estimated gradients) and the heads' and output layer's (exact ones).
+    private let optimizer: Adam, exactOptimizer: Adam
+    private let estimated: [Parameter], exact: [Parameter]
     private let trainable: [Parameter]
     private var generator: SeededGenerator
     /// Fills a tangent (standard normal; a test substitutes basis vectors).
@@ -70,7 +75,11 @@ public final class ForwardGradient: RegisteredAlgorithm {
         perturbation = h.choice("perturbation")
         tangentCount = h.integer("tangents")
         optimizer = Adam(learningRate: Float(h.real("learning_rate")), weightDecay: Float(h.real("weight_decay")))
+        exactOptimizer = Adam(learningRate: Float(h.real("output_learning_rate")), weightDecay: Float(h.real("weight_decay")))
         trainable = hidden.flatMap(\.parameters) + output.parameters + heads.flatMap(\.parameters)
+        // Baydin's estimate covers every weight, the output layer's too.
+        estimated = perturbation == .weight ? trainable : hidden.flatMap(\.parameters)
+        exact = perturbation == .weight ? [] : output.parameters + heads.flatMap(\.parameters)
         generator = SeededGenerator(seed: seed, stream: "tangents")
         activities = hidden.map { _ in Tensor(zeros: [0]) }
         preactivations = activities
@@ -101,7 +110,8 @@ public final class ForwardGradient: RegisteredAlgorithm {
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let value = perturbation == .activity ? activityStep(batch) : weightStep(batch)
-        optimizer.step(trainable)
+        optimizer.step(estimated)
+        exactOptimizer.step(exact)
         return value
     }
 

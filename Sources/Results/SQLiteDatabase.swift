@@ -9,11 +9,24 @@ public final class SQLiteDatabase: SQLDatabase {
     public var dialect: SQLDialect { .sqlite }
     public var location: String { path }
 
-    /// Opens (creating if needed) the file; waits up to 120 s for another process's write lock.
+    /// How long a write waits for another process's write lock, and after how long it says so.
+    static let lockWait = (total: 120.0, announceAfter: 2.0, poll: 0.02)
+
+    /// Opens (creating if needed) the file; waits up to 120 s for another process's write lock,
+    /// saying on standard error after 2 s that it waits and for what.
     init(path: String) throws {
         self.path = path
         var configuration = Configuration()
-        configuration.busyMode = .timeout(120)
+        configuration.busyMode = .callback { [path] tries in
+            let wait = Self.lockWait
+            let announceAt = Int(wait.announceAfter / wait.poll)
+            if tries == announceAt {
+                FileHandle.standardError.write(Data("waiting for the results store \(path): another process holds its write lock (waiting up to \(Int(wait.total)) s)\n".utf8))
+            }
+            guard Double(tries) * wait.poll < wait.total else { return false }
+            Thread.sleep(forTimeInterval: wait.poll)
+            return true
+        }
         pool = try DatabasePool(path: path, configuration: configuration)
     }
 
