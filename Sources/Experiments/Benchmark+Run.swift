@@ -27,17 +27,22 @@ extension Benchmark {
             _ = try arms.first { $0.study.dataset == dataset }!.study.runConfiguration(parameters: [:]).loadData()
         }
         var results: [ArmResult] = []
+        // Trials and final runs: the units of the bench's progress line.
+        var progress = WorkProgress(total: arms.count * ((suite.isTuned ? suite.trials : 0) + finalSeeds.count))
+        let clock = ContinuousClock()
         for (index, arm) in arms.enumerated() {
             try Interrupts.check()
             let spec = arm.study
             guard suite.isTuned else {
-                log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): untuned, its defaults")
-                try runFinals(of: arm, parameters: [:], trial: nil, store: store, log: log, observers: observers)
+                log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): untuned, its defaults — " + progress.line("runs done"))
+                try runFinals(of: arm, parameters: [:], trial: nil, store: store, log: log, observers: observers, progress: &progress)
                 results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: try store.finalRuns(study: spec.name)))
                 continue
             }
             let stored = try store.openStudy(try spec.stored())
-            log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): study \(spec.name)")
+            log("[\(index + 1)/\(arms.count)] \(arm.comparison) \(spec.algorithm): study \(spec.name) — " + progress.line("trials and final runs done"))
+            let finishedBefore = try store.trials(ofStudy: stored.id!).filter(\.state.isFinished).count
+            let tuningStarted = clock.now
             if let tune {
                 try tune(spec, stored)
             } else {
@@ -47,12 +52,16 @@ extension Benchmark {
             }
             try Interrupts.check()  // the study's worker processes gave their trials back
             let trials = try store.trials(ofStudy: stored.id!)
+            let finished = trials.filter(\.state.isFinished).count
+            progress.finished(finishedBefore, seconds: nil)
+            progress.finished(finished - finishedBefore, seconds: (clock.now - tuningStarted).seconds)
             guard let best = trials.best else {
                 log("\(spec.name): no trial completed; no final runs")
                 results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: []))
                 continue
             }
-            try runFinals(of: arm, parameters: best.parameters, trial: best.number, store: store, log: log, observers: observers)
+            try runFinals(of: arm, parameters: best.parameters, trial: best.number, store: store, log: log, observers: observers,
+                          progress: &progress)
             results.append(ArmResult(arm: arm, bestTrial: best, finalRuns: try store.finalRuns(study: spec.name)))
         }
         return results
@@ -60,10 +69,13 @@ extension Benchmark {
 
     /// The final runs of `arm` with `parameters` that the store does not hold yet.
     func runFinals(of arm: Arm, parameters: [String: Double], trial: Int?, store: ResultsStore, log: @escaping (String) -> Void,
-                   observers: @escaping @Sendable () -> [any TrainingObserver]) throws {
+                   observers: @escaping @Sendable () -> [any TrainingObserver], progress: inout WorkProgress) throws {
         let spec = arm.study
         let done = try store.finalRunSeeds(study: spec.name)
+        progress.finished(finalSeeds.filter { done.contains(Int64(bitPattern: $0)) }.count, seconds: nil)
+        let clock = ContinuousClock()
         for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
+            let started = clock.now
             log("\(spec.name): final run, seed \(seed), " + (trial.map { "best trial \($0)" } ?? "defaults"))
             var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
                                                           observers: observers())
@@ -71,7 +83,8 @@ extension Benchmark {
             record.study = spec.name
             record.comparison = arm.comparison
             try store.insert(StoredRun(record, traceRows: trace))
-            log(record.summaryLine)
+            progress.finished(1, seconds: (clock.now - started).seconds)
+            log(record.summaryLine + " — " + progress.line(suite.isTuned ? "trials and final runs done" : "runs done"))
             try Interrupts.check()
         }
     }

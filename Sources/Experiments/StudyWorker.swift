@@ -107,6 +107,8 @@ public final class StudyWorker {
         let pruner: PercentilePruner? = study.pruner == StudySpecification.Pruner.median.rawValue ? .median : nil
         let distributions = Dictionary(uniqueKeysWithValues: space.map { ($0.name, $0.distribution) })
         var ran = 0
+        var progress = WorkProgress(total: study.trialBudget)
+        let clock = ContinuousClock()
         while true {
             try Interrupts.check()
             let claim = try store.claimTrial(studyID: studyID, workerID: workerID, staleAfter: staleAfter) { trials, number in
@@ -125,6 +127,7 @@ public final class StudyWorker {
                 log("trial \(trial.number) of \(study.name) started: " + trial.parameters.sorted { $0.key < $1.key }
                     .map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
                 let heartbeat = startHeartbeat(for: trial, context: context)
+                let started = clock.now
                 var outcome: TrialOutcome
                 do {
                     outcome = try objective(context)
@@ -144,9 +147,14 @@ public final class StudyWorker {
                 }
                 try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, value: outcome.value,
                                       failureReason: outcome.failureReason, run: outcome.run)
+                // Finished by any worker so far; the pace is this worker's.
+                let finished = try store.trials(ofStudy: studyID).filter(\.state.isFinished).count
+                progress.finished(max(0, finished - progress.done - 1), seconds: nil)
+                progress.finished(1, seconds: (clock.now - started).seconds)
                 log("trial \(trial.number) of \(study.name) \(outcome.state.rawValue.lowercased())"
                     + (outcome.value.map { ": value \(String(format: "%.4f", $0))" } ?? "")
-                    + (outcome.failureReason.map { " (\($0))" } ?? ""))
+                    + (outcome.failureReason.map { " (\($0))" } ?? "")
+                    + " — " + progress.line("trials finished") + (progress.done < progress.total ? " at this worker's pace" : ""))
             }
         }
     }
