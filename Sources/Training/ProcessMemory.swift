@@ -1,5 +1,10 @@
 import Foundation
 
+/// glibc's `malloc_trim` (malloc.h, which the Glibc module does not import).
+#if os(Linux)
+@_silgen_name("malloc_trim") private func malloc_trim(_ pad: Int) -> Int32
+#endif
+
 /// The process's resident memory from Linux's /proc.
 public enum ProcessMemory {
     /// Current resident set size (VmRSS), or 0 where /proc is missing.
@@ -7,10 +12,16 @@ public enum ProcessMemory {
     /// Peak resident set size (VmHWM) since start or the last `resetPeak()`.
     public static var peakResidentBytes: Int { statusField("VmHWM:") }
 
-    /// Resets the kernel's high-water mark to the current RSS (writes 5 to /proc/self/clear_refs).
-    /// Returns false where that is not possible; the peak then covers the whole process.
+    /// Resets the kernel's high-water mark to the current RSS (writes 5 to /proc/self/clear_refs),
+    /// after returning the heap's free memory to the system (glibc's `malloc_trim`): what earlier
+    /// work in the process freed but the allocator kept would otherwise count as this window's
+    /// peak (a bench's later runs showed an earlier CNN's memory). Returns false where the reset is
+    /// not possible; the peak then covers the whole process.
     @discardableResult
     public static func resetPeak() -> Bool {
+        #if os(Linux)
+        _ = malloc_trim(0)
+        #endif
         guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
         defer { try? handle.close() }
         do { try handle.write(contentsOf: Data("5".utf8)) } catch { return false }

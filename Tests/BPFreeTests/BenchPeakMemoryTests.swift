@@ -1,0 +1,30 @@
+import Foundation
+import Records
+import Results
+import Testing
+import TestSupport
+
+/// A bench's later runs do not carry the memory its earlier arms freed (glibc kept it in the
+/// heap, and the window's peak started from the resident set that held it: a small MLP's final
+/// run after a CNN's showed 120 MiB against 56 MiB alone).
+@Suite struct BenchPeakMemoryTests {
+    @Test func aRunAfterACNNArmPeaksNearItsOwnPeakAlone() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let dataset = "synthetic:samples=1500,classes=3,shape=1x24x24"
+        let (status, errors) = try BPFreeProcess.run([
+            "bench", "--suite", "quick", "--algorithms", "cafo-rand-ce,fa", "--datasets", dataset, "--architecture", "cnn:16,32",
+            "--architecture", "mlp:64", "--trials", "1", "--epochs", "1", "--final-epochs", "1", "--seeds", "1", "--threads", "1",
+            "--store", folder + "/bench.sqlite"])
+        #expect(status == 0, "\(errors)")
+        let runs = try ResultsStore(path: folder + "/bench.sqlite").runs()
+        // CaFo's and BP's CNN arms ran first, then FA's comparison (its BP arm on the MLP).
+        #expect(runs.map(\.algorithm).firstIndex(of: "cafo-rand-ce")! < runs.map(\.algorithm).firstIndex(of: "fa")!)
+        let inBench = try #require(runs.first { $0.role == .final && $0.algorithm == "bp" && $0.architecture == "mlp-1x64" })
+        let alone = try BPFreeProcess.run(["train", "--algorithm", "bp", "--architecture", "mlp:64", "--dataset", dataset, "--epochs", "1",
+                                           "--seed", "2", "--threads", "1", "--store", folder + "/bench.sqlite", "--output", folder + "/alone.json"])
+        #expect(alone.status == 0, "\(alone.errors)")
+        let record = try RunRecord.decoded(from: Data(contentsOf: URL(fileURLWithPath: folder + "/alone.json")))
+        // Live memory of the earlier arms (oneDNN's primitives, BLAS buffers) stays: ~10 % here.
+        #expect(Double(inBench.peakRSSBytes) <= 1.2 * Double(record.peakRSSBytes), "bench \(inBench.peakRSSBytes) vs alone \(record.peakRSSBytes)")
+    }
+}
