@@ -45,16 +45,17 @@ public final class TrialContext: @unchecked Sendable {
         self.pruner = pruner
     }
 
-    /// Stores `value` at `step`; returns a reason to stop now, or nil to go on.
-    public func report(step: Int, value: Double) throws -> String? {
-        if try !store.reportIntermediate(trialID: trial.id, workerID: workerID, step: step, value: value) { markLost() }
-        if let reason = lostReason { return reason }
+    /// Stores `value` at `step`; returns how and why to stop now (the trial taken over: failed;
+    /// the pruner: pruned), or nil to go on. Throws when the store cannot be reached.
+    public func report(step: Int, value: Double) throws -> (status: RunStatus, reason: String)? {
         reported[step] = value
+        if try !store.reportIntermediate(trialID: trial.id, workerID: workerID, step: step, value: value) { markLost() }
+        if let reason = lostReason { return (.failed, reason) }
         guard let pruner else { return nil }
         let completed = try store.trials(ofStudy: studyID).filter { $0.state == .complete }.map(\.intermediateValues)
         guard pruner.shouldPrune(reported, completed: completed) else { return nil }
         let best = reported.values.filter { !$0.isNaN }.max() ?? .nan
-        return "pruned at step \(step): best value so far \(best) is below the median of the completed trials at that step"
+        return (.pruned, "pruned at step \(step): best value so far \(best) is below the median of the completed trials at that step")
     }
 
     /// The last value reported (a pruned trial's value).

@@ -35,21 +35,26 @@ extension StudySpecification {
 }
 
 /// Reports each epoch's validation accuracy to the trial and passes on a request to stop.
+///
+/// A store that cannot be reached (a PostgreSQL outage) stops nothing: the run goes on and only
+/// that epoch's intermediate value is missing; a trial is pruned only by its pruner, and failed
+/// only when it was taken over (an outage that outlasted the heartbeat). Before, any report
+/// error pruned the trial, counted towards the budget under `--pruner none`.
 final class TrialReporter: TrainingObserver {
-    let context: TrialContext
+    private let report: (_ step: Int, _ value: Double) throws -> (status: RunStatus, reason: String)?
     private var step = 0
-    private var reason: String?
+    private var request: (status: RunStatus, reason: String)?
 
-    init(context: TrialContext) { self.context = context }
+    init(context: TrialContext) { report = context.report(step:value:) }
+
+    /// A reporter on any report function (tests: a store that fails).
+    init(report: @escaping (_ step: Int, _ value: Double) throws -> (status: RunStatus, reason: String)?) { self.report = report }
 
     func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int) {
         step += 1
-        do {
-            reason = try context.report(step: step, value: record.validationAccuracy)
-        } catch {
-            reason = "cannot report to the results store: \(error)"
-        }
+        // NOTE: an error leaves the earlier request as it was (none: a stop request ends the run).
+        request = (try? report(step, record.validationAccuracy)) ?? request
     }
 
-    func stopReason() -> String? { reason }
+    func stopRequest() -> (status: RunStatus, reason: String)? { request }
 }

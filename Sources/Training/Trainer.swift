@@ -186,8 +186,8 @@ public final class Trainer {
                                          validationSeconds: (clock.now - validationStart).seconds)
                 result.epochs.append(record)
                 observers.forEach { $0.epochDidEnd(record, stageIndex: stageIndex, stageCount: stages.count, maxEpochs: rule.maxEpochs) }
-                if let reason = observers.lazy.compactMap({ $0.stopReason() }).first {
-                    result.stop(.pruned, reason: reason)
+                if let request = observers.lazy.compactMap({ $0.stopRequest() }).first {
+                    result.stop(request.status, reason: request.reason)
                     break stageLoop
                 }
             }

@@ -25,8 +25,9 @@ public protocol TrainingObserver: AnyObject {
     func windowDidStart()
     /// When the measurement window closes (at the stop, before the test evaluation).
     func windowDidEnd()
-    /// Asked after each epoch: a reason to stop the run now (a tuner pruning a trial), or nil.
-    func stopReason() -> String?
+    /// Asked after each epoch: how and why to stop the run now (a tuner pruning a trial: `pruned`;
+    /// a trial no longer this worker's: `failed`), or nil.
+    func stopRequest() -> (status: RunStatus, reason: String)?
     /// Asked after each batch: a reason to stop the run at this batch boundary, not tested and
     /// marked interrupted (a signal asked the process to stop), or nil.
     func interruptReason() -> String?
@@ -37,6 +38,6 @@ extension TrainingObserver {
     public func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int) {}
     public func windowDidStart() {}
     public func windowDidEnd() {}
-    public func stopReason() -> String? { nil }
+    public func stopRequest() -> (status: RunStatus, reason: String)? { nil }
     public func interruptReason() -> String? { nil }
 }

@@ -63,8 +63,9 @@ import Tuning
         try worker.run { context in
             let value = context.trial.number < 5 ? 0.5 : 0.1
             for step in 1...3 {
-                if let reason = try context.report(step: step, value: value) {
-                    return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: reason)
+                if let stop = try context.report(step: step, value: value) {
+                    #expect(stop.status == .pruned)
+                    return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: stop.reason)
                 }
             }
             return TrialOutcome(state: .complete, value: value)
