@@ -132,6 +132,23 @@ enum Conformance {
     @Test(arguments: Conformance.cases) func steadyStateTrainingAllocatesNoTensors(_ c: Conformance.Case) { Conformance.allocatesNothingPerBatch(c) }
     @Test(arguments: Conformance.cases) func aTrainingStepCountsItsProducts(_ c: Conformance.Case) { Conformance.countsItsFLOPs(c) }
 
+    /// The suites the declarations give: the study's configurations exactly in seed-paper (not
+    /// bpfree's additions: MF on the CNN, DFA and the newer rules), every rule in quick.
+    @Test func theSuitesFollowTheDeclarations() {
+        let seedPaper = Benchmark.Suite.seedPaper.comparisons.map { "\($0.algorithm) \($0.architecture) \($0.datasets.sorted())" }
+        #expect(seedPaper.sorted() == [
+            "cafo-dfa-ce cnn-3block [\"cifar10\", \"cifar100\", \"fashion-mnist\", \"mnist\"]",
+            "cafo-rand-ce cnn-3block [\"cifar10\", \"cifar100\", \"fashion-mnist\", \"mnist\"]",
+            "ff mlp-3x1000 [\"mnist\"]", "ff mlp-4x2000 [\"fashion-mnist\", \"mnist\"]",
+            "mf mlp-2x1000 [\"fashion-mnist\", \"mnist\"]", "mf mlp-3x2000 [\"cifar10\", \"cifar100\"]",
+        ])
+        let quick = Set(Benchmark.Suite.quick.comparisons.map(\.algorithm))
+        for type in AlgorithmRegistry.all where type.role == .rule { #expect(quick.contains { (try? AlgorithmRegistry.algorithm($0).id) == type.id }, "\(type.id)") }
+        #expect(Benchmark.Suite.scaling.comparisons.count == 8 * AlgorithmRegistry.all.filter { t in
+            if case .mlp = t.defaultArchitecture { return t.role != .control } else { return false }
+        }.count)
+    }
+
     /// A rule registered in a test enters the registry, every suite, every conformance check,
     /// the algorithm listing and a report's comparison, with its control, by registering alone.
     @Test func aRegisteredToyRuleEntersEverySuiteCheckAndReport() throws {
