@@ -1,11 +1,12 @@
-"""Reads a bpfree emissions.csv with CodeCarbon's own code (the version the study ran, 3.0.1).
+"""Reads a bpfree emissions.csv with CodeCarbon's own code (3.0.1, the version the study ran, or
+a current one: 3.3.x).
 
     python codecarbon_check.py --file emissions.csv
 
 Checks the header with CodeCarbon's FileOutput.has_valid_headers, appends a row the way an
 EmissionsTracker does (FileOutput.out: a file whose header it does not accept is renamed to a
-backup first), builds carbonboard's app on the file and runs what its callbacks compute, then
-prints what it saw as JSON.
+backup first), builds carbonboard's app on the file and runs what its callbacks compute (where
+the version still ships carbonboard: 3.0.x), then prints what it saw as JSON.
 """
 import argparse
 import dataclasses
@@ -17,8 +18,11 @@ import codecarbon
 import pandas as pd
 from codecarbon.output_methods.emissions_data import EmissionsData
 from codecarbon.output_methods.file import FileOutput
-from codecarbon.viz.carbonboard import render_app
-from codecarbon.viz.data import Data
+try:
+    from codecarbon.viz.carbonboard import render_app
+    from codecarbon.viz.data import Data
+except (ImportError, SystemExit):  # 3.3 ships carbonboard as an extra that exits when missing
+    render_app = Data = None
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--file", required=True)
@@ -40,11 +44,14 @@ output.out(data, data)
 after = sorted(os.listdir(folder))
 
 df = pd.read_csv(args.file)
-render_app(df)
-viz = Data()
-project = viz.get_project_data(df, "bpfree")
-summary = viz.get_project_summary(project.data)
-choropleth = viz.get_global_emissions_choropleth_data(summary["total"]["energy_consumed"])
+viz = {}
+if Data is not None:
+    render_app(df)
+    data_viz = Data()
+    project = data_viz.get_project_data(df, "bpfree")
+    summary = data_viz.get_project_summary(project.data)
+    viz = {"bpfree_rows_viz": len(project.data), "summary_country": summary["country_name"],
+           "choropleth_countries": len(data_viz.get_global_emissions_choropleth_data(summary["total"]["energy_consumed"]))}
 print(json.dumps({
     "codecarbon": codecarbon.__version__,
     "valid_headers": valid,
@@ -52,10 +59,10 @@ print(json.dumps({
     "files_after": after,
     "rows": len(df),
     "projects": sorted(df.project_name.unique().tolist()),
-    "bpfree_rows": len(project.data),
+    "columns": list(df.columns),
+    "bpfree_rows": int((df.project_name == "bpfree").sum()),
     "tracking_modes": df[df.project_name == "bpfree"].tracking_mode.tolist(),
     "energy_consumed": df[df.project_name == "bpfree"].energy_consumed.tolist(),
     "emissions": df[df.project_name == "bpfree"].emissions.tolist(),
-    "summary_country": summary["country_name"],
-    "choropleth_countries": len(choropleth),
+    **viz,
 }))
