@@ -14,7 +14,7 @@ public final class ResultsStore: Sendable {
 
     /// Opens (creating if needed) the store at `location`, a SQLite file's path or a
     /// `postgresql://user[:password]@host[:port]/database` URL, and brings its schema up to date.
-    public convenience init(location: String) throws {
+    public convenience init(location: String, forReading: Bool = false) throws {
         if Self.isPostgreSQL(location) {
             let database: PostgreSQLDatabase
             do { database = try PostgreSQLDatabase(url: location) } catch let error as SQLError {
@@ -22,7 +22,7 @@ public final class ResultsStore: Sendable {
             }
             try self.init(database: database)
         } else {
-            try self.init(path: location)
+            try self.init(path: location, forReading: forReading)
         }
     }
 
@@ -32,13 +32,20 @@ public final class ResultsStore: Sendable {
     }
 
     /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
-    public convenience init(path: String) throws {
+    /// `forReading`: an existing store that cannot be written (a read-only mount or copy) opens
+    /// read-only, its schema as it is, to be listed, exported and reported (a command that
+    /// writes opens without it, so that it fails here, before any training).
+    public convenience init(path: String, forReading: Bool = false) throws {
         let folder = PathComponents.folder(of: path)
         if folder != "." { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         let database: SQLiteDatabase
         do {
             // Several worker processes share one store: wait for the write lock instead of failing.
-            database = try SQLiteDatabase(path: path)
+            if forReading, FileManager.default.fileExists(atPath: path), Self.whyNotWritable(path) != nil {
+                database = try SQLiteDatabase(readOnlyPath: path)
+            } else {
+                database = try SQLiteDatabase(path: path)
+            }
             try database.pool.read { db in
                 try Self.checkIsBPFreeStore(db, path: path)
                 // Damaged pages are found now, before a run trains for hours and cannot be stored.
@@ -48,7 +55,7 @@ public final class ResultsStore: Sendable {
                                      + "restore a copy or use another --store")
                 }
             }
-            try Self.migrate(database.pool)
+            if !database.isReadOnly { try Self.migrate(database.pool) }
         } catch let error as DatabaseError {
             let why = [error.message ?? "\(error.resultCode)", Self.whyNotWritable(path)].compactMap { $0 }.joined(separator: "; ")
             throw StoreError(path: path, problem: "cannot open the results store (\(why))")
@@ -69,7 +76,7 @@ public final class ResultsStore: Sendable {
     /// to create it (GRDB reads the applied migrations before it takes the write lock, so a
     /// loser fails with "table … already exists" after the winner committed): each migration
     /// is its own transaction, so the loser's rolled back and it simply tries again.
-    static func migrate(_ pool: DatabasePool) throws {
+    static func migrate(_ pool: any DatabaseWriter) throws {
         var attempt = 0
         while true {
             do { return try migrator.migrate(pool) } catch is DatabaseError where attempt < 20 {

@@ -5,7 +5,10 @@ import GRDB
 /// processes of one machine.
 public final class SQLiteDatabase: SQLDatabase {
     public let path: String
-    let pool: DatabasePool
+    let pool: any DatabaseWriter
+    /// Opened read-only: the file or its folder cannot be written (a read-only mount, a copy
+    /// without write permission); writes fail, naming the file.
+    public let isReadOnly: Bool
     public var dialect: SQLDialect { .sqlite }
     public var location: String { path }
 
@@ -28,6 +31,27 @@ public final class SQLiteDatabase: SQLDatabase {
             return true
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        isReadOnly = false
+    }
+
+    /// Opens the file read-only: as it is when SQLite can read its write-ahead log there (the
+    /// log's files exist), else as immutable (`immutable=1`: nothing can change a file no one
+    /// can write) when there is no log to lose.
+    init(readOnlyPath path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            pool = queue
+        } catch let error as DatabaseError {
+            let log = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            guard log == 0 else { throw error }
+            let uri = "file:" + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path) + "?immutable=1"
+            pool = try DatabaseQueue(path: uri, configuration: configuration)
+        }
+        isReadOnly = true
     }
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {

@@ -12,19 +12,20 @@ struct StoreOption: ParsableArguments {
     /// The store as messages show it (a URL without its password).
     var shown: String { ResultsStore.isPostgreSQL(store) ? PostgreSQLDatabase.redacted(store) : store }
 
-    /// Opens the store, creating it if needed.
-    func open() throws -> ResultsStore {
-        do { return try ResultsStore(location: store) } catch let error as StoreError {
+    /// Opens the store, creating it if needed (`forReading`: read-only where it cannot be written).
+    func open(forReading: Bool = false) throws -> ResultsStore {
+        do { return try ResultsStore(location: store, forReading: forReading) } catch let error as StoreError {
             throw CommandError("--store: \(error)")
         }
     }
 
-    /// Opens a store that must already exist (a SQLite file is never created by a reader).
+    /// Opens a store that must already exist, to read it (a SQLite file is never created by a
+    /// reader, and one that cannot be written is read as it is).
     func openExisting() throws -> ResultsStore {
         if !ResultsStore.isPostgreSQL(store), !FileManager.default.fileExists(atPath: store) {
             throw ValidationError("--store: \(store) does not exist")
         }
-        return try open()
+        return try open(forReading: true)
     }
 }
 

@@ -128,4 +128,24 @@ struct FileSystemFaultTests {
         #expect(report.exitStatus(within: 60) != 0)
         #expect(report.output.contains("--out: \(disk.folder) is not writable"), "\(report.output)")
     }
+
+    /// A store on a read-only mount can still be listed, reported and exported (it could not
+    /// even be opened); a command that writes to it still fails before training.
+    @Test func aReadOnlyStoreCanBeRead() throws {
+        let disk = try SmallFileSystem(megabytes: 4)
+        let store = disk.folder + "/runs.sqlite"
+        let outside = IDXFiles.temporaryFolder()
+        #expect(try BPFreeProcess(Self.train + ["--store", store], log: outside + "/ok.log").exitStatus(within: 60) == 0)
+        disk.makeReadOnly(true)
+        defer { disk.makeReadOnly(false) }
+        let runs = try BPFreeProcess.run(["runs", "--store", store])
+        #expect(runs.status == 0, "\(runs.errors)")
+        let report = try BPFreeProcess.run(["report", "--store", store, "--out", outside + "/report"])
+        #expect(report.status == 0 && FileManager.default.fileExists(atPath: outside + "/report/report.html"), "\(report.errors)")
+        let export = try BPFreeProcess.run(["export", "--store", store, "--output", outside + "/runs.csv"])
+        let exported = (try? String(contentsOfFile: outside + "/runs.csv", encoding: .utf8)) ?? ""
+        #expect(export.status == 0 && exported.split(separator: "\n").count == 2, "\(export.errors)")
+        let train = try BPFreeProcess(Self.train + ["--store", store], log: outside + "/train.log")
+        #expect(train.exitStatus(within: 60) == 1 && !train.output.contains("epoch 1/2"), "\(train.output)")
+    }
 }
