@@ -64,6 +64,10 @@ public struct StudySpecification: Sendable, Equatable {
     public func validate() throws {
         guard trials >= 1 else { throw ConfigurationError(field: "--trials", problem: "must be at least 1, got \(trials)") }
         guard !name.isEmpty else { throw ConfigurationError(field: "--study", problem: "must not be empty") }
+        // Bytes that are not UTF-8 arrive as U+FFFD: names differing only in them would be one study.
+        guard !name.contains("\u{FFFD}") else {
+            throw ConfigurationError(field: "--study", problem: "must be valid UTF-8 (the name given holds bytes that are not, shown as \u{FFFD})")
+        }
         let space = try searchSpace()
         guard !space.isEmpty else { throw ConfigurationError(field: "--algorithm", problem: "\(algorithm) declares no searched hyperparameters") }
         for key in options.keys where space.contains(where: { "\(optionPrefix).\($0.name)" == key }) {

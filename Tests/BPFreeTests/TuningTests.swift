@@ -221,6 +221,23 @@ final class Counts: @unchecked Sendable {
         }
     }
 
+    /// Two names that differ only in bytes that are not UTF-8 would both arrive as U+FFFD, one
+    /// study: such a name is refused, naming the flag, before anything runs.
+    @Test func aStudyNameThatIsNotUTF8IsRefused() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$0\" tune --study \"$(printf 'a\\377')\" --dataset \(Self.synthetic) --trials 1 --store \(folder)/s.sqlite",
+                             BPFreeProcess.binary]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0 && text.contains("--study: must be valid UTF-8"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/s.sqlite"), "nothing was created")
+    }
+
     /// A study name with a line break or a tab cannot break `bpfree studies`' one line per study.
     @Test func controlCharactersInANameAreEscapedInListings() throws {
         let study = StoredStudy(name: "a\nb\tc\u{1B}", algorithm: "bp", dataset: "fashion-mnist", architecture: "mlp-2x1000", sampler: "tpe",
