@@ -479,12 +479,16 @@ extension TuneAndBenchCommandTests {
     /// mlp-4x500 with batches of 20 and 8 epochs; every other arm has the suite's 3.
     @Test func theQuickSuiteGivesEachComparisonOneBudgetForBothArms() throws {
         let (benchmark, arms) = try Bench.parse(["--suite", "quick"]).makeBenchmark()
-        // Registry order; each rule's baseline and control once per comparison.
-        #expect(arms.map { "\($0.comparison) \($0.study.algorithm)" } == [
-            "fashion-mnist/mlp-2x1000 mf", "fashion-mnist/mlp-2x1000 bp", "fashion-mnist/mlp-4x500 ff", "fashion-mnist/mlp-4x500 bp",
-            "fashion-mnist/mlp-2x1000 dfa", "fashion-mnist/mlp-2x1000 shallow", "fashion-mnist/cnn-3block cafo-rand-ce", "fashion-mnist/cnn-3block bp",
-            "fashion-mnist/mlp-2x1000 fa", "fashion-mnist/mlp-2x1000 sign", "fashion-mnist/mlp-2x1000 drtp", "fashion-mnist/mlp-2x1000 pepita",
-            "fashion-mnist/mlp-2x1000 fg", "fashion-mnist/mlp-2x1000 pc"])
+        // Every declared quick comparison, with its baseline and its control on the same network, each arm once.
+        let names = arms.map { "\($0.comparison) \($0.study.algorithm)" }
+        for comparison in benchmark.suite.comparisons {
+            let architecture = try Architecture(parsing: comparison.architecture).description
+            let descriptor = try AlgorithmRegistry.descriptor(for: comparison.algorithm)
+            for id in [comparison.algorithm, descriptor.baseline, descriptor.control].compactMap({ $0 }) {
+                #expect(names.contains("fashion-mnist/\(architecture) \(id)"), "\(id) on \(architecture): \(names)")
+            }
+        }
+        #expect(Set(names).count == names.count && names.contains("fashion-mnist/mlp-4x500 ff"))
         for arm in arms {
             let ff = arm.comparison.hasSuffix("mlp-4x500")
             #expect(arm.study.stopping.maxEpochs == (ff ? 8 : 3) && arm.finalEpochs == (ff ? 8 : 3), "\(arm.study.name)")
