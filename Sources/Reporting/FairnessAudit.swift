@@ -112,16 +112,19 @@ public enum FairnessAudit {
 
     /// `whyNotAFinding` of an arm, and whether it does better than the control its comparison carries for it.
     public static func whyNotAFinding(_ arm: Arm, in comparison: Comparison) -> String? {
-        var reasons = whyNotAFinding(arm.runs).map { [$0] } ?? []
-        if let control = comparison.control(of: arm) {
-            let mean = { (runs: [StoredRun]) -> Double? in
-                let accuracies = runs.compactMap(\.testAccuracy)
-                return accuracies.isEmpty ? nil : accuracies.reduce(0, +) / Double(accuracies.count) * 100
-            }
-            if let rule = mean(arm.runs), let floor = mean(control.runs), rule - floor < controlMargin {
-                reasons.append(String(format: "no better than the %@ control (%.2f%% vs %.2f%%, within %.1f points)",
-                                      control.algorithm, rule, floor, controlMargin))
-            }
+        whyNotAFinding(arm.runs, control: comparison.control(of: arm).map { ($0.algorithm, $0.runs) })
+    }
+
+    /// `whyNotAFinding` of runs, and whether they do better than their control's runs.
+    public static func whyNotAFinding(_ runs: [StoredRun], control: (id: String, runs: [StoredRun])?) -> String? {
+        var reasons = whyNotAFinding(runs).map { [$0] } ?? []
+        let mean = { (runs: [StoredRun]) -> Double? in
+            let accuracies = runs.compactMap(\.testAccuracy)
+            return accuracies.isEmpty ? nil : accuracies.reduce(0, +) / Double(accuracies.count) * 100
+        }
+        if let control, let rule = mean(runs), let floor = mean(control.runs), rule - floor < controlMargin {
+            reasons.append(String(format: "no better than the %@ control (%.2f%% vs %.2f%%, within %.1f points)",
+                                  control.id, rule, floor, controlMargin))
         }
         return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }

@@ -156,7 +156,7 @@ struct Bench: ParsableCommand {
             throw ValidationError(error.description)
         }
         print(["comparison", "algorithm", "test accuracy", "train time", "energy", "best trial", "reading"].joined(separator: "\t"))
-        for result in results { print(Self.summaryLine(result)) }
+        for result in results { print(Self.summaryLine(result, among: results)) }
         if isScaling {
             for fit in Scaling.fits(results.flatMap(\.finalRuns)) { print(Scaling.line(fit)) }
         }
@@ -165,7 +165,15 @@ struct Bench: ParsableCommand {
 
 extension Bench {
     /// `comparison algorithm: test accuracy mean ± SD (n), seconds, energy (source); best trial`.
-    static func summaryLine(_ result: Benchmark.ArmResult) -> String {
+    /// The control arm's id and final runs in `result`'s comparison, when its algorithm declares one.
+    static func control(of result: Benchmark.ArmResult, among results: [Benchmark.ArmResult]) -> (id: String, runs: [StoredRun])? {
+        guard let id = (try? AlgorithmRegistry.descriptor(for: result.arm.study.algorithm))?.control,
+              let control = results.first(where: { $0.arm.comparison == result.arm.comparison && $0.arm.study.algorithm == id }) else { return nil }
+        return (id, control.finalRuns)
+    }
+
+    /// One arm's line; its reading weighs it against its control's runs among `results`.
+    static func summaryLine(_ result: Benchmark.ArmResult, among results: [Benchmark.ArmResult]) -> String {
         let spec = result.arm.study
         let runs = result.finalRuns
         if result.bestTrial == nil, runs.isEmpty { return "\(result.arm.comparison)\t\(spec.algorithm)\tno completed trial" }
@@ -180,6 +188,6 @@ extension Bench {
             + String(format: "%.2f ± %.2f %% (n=%d)\t%.1f s\t", accuracy.mean, accuracy.sd, accuracy.n, seconds.mean)
             + (energy.n == 0 ? "-" : String(format: "%.0f J", energy.mean) + " (\(source))")
             + "\t" + best
-            + "\t" + (FairnessAudit.whyNotAFinding(runs).map { "NOT A FINDING: " + $0 } ?? "result")
+            + "\t" + (FairnessAudit.whyNotAFinding(runs, control: control(of: result, among: results)).map { "NOT A FINDING: " + $0 } ?? "result")
     }
 }

@@ -1,6 +1,9 @@
 import Foundation
+import Records
+import Results
 import Testing
 import TestSupport
+@testable import bpfree
 @testable import Experiments
 
 /// `tune` and `bench` say how far they are (k/N) and how long is left at the pace so far.
@@ -30,5 +33,22 @@ import TestSupport
                 "\(errors)")
         #expect(lines.contains { $0.contains(" complete: value ") && $0.hasSuffix("— 2/2 trials finished") }, "\(errors)")
         #expect(lines.contains { $0.hasSuffix("— 8/8 trials and final runs done") }, "\(errors)")
+    }
+}
+
+/// bench's summary reads each rule against the control its comparison carries.
+@Suite struct BenchReadingTests {
+    @Test func aRuleNoBetterThanItsControlIsNoFinding() throws {
+        let arms = Benchmark(suite: .quick, seed: 1, threads: 1).arms(algorithms: ["fa"]).arms
+        #expect(arms.map(\.study.algorithm) == ["fa", "bp", "shallow"])
+        let accuracy = ["fa": 0.80, "bp": 0.89, "shallow": 0.795]
+        let results = arms.map { arm in
+            Benchmark.ArmResult(arm: arm, bestTrial: nil, finalRuns: (1...2).map { seed in
+                StoredRun(RunRecord.example(algorithm: arm.study.algorithm, seed: UInt64(seed), accuracy: accuracy[arm.study.algorithm]!))
+            })
+        }
+        let line = Bench.summaryLine(results[0], among: results)
+        #expect(line.hasSuffix("NOT A FINDING: no better than the shallow control (80.00% vs 79.50%, within 1.5 points)"), "\(line)")
+        #expect(Bench.summaryLine(results[1], among: results).hasSuffix("\tresult"), "BP declares no control")
     }
 }
