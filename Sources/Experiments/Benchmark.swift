@@ -66,7 +66,8 @@ public struct Benchmark: Sendable {
         }
 
         /// Fashion-MNIST only, on 6,000 training samples: 3 trials of 3 epochs per arm and 2
-        /// seeds of 3 epochs (the study's four rules in 7½ minutes on 2 cores, AMD EPYC, measured).
+        /// seeds of 3 epochs (measured on 2 cores, AMD EPYC: the study's four rules in 7½ minutes; FA
+        /// with its BP and shallow arms in 4). Every rule is in it: `--algorithms` picks.
         /// Each declared comparison that names a quick run, with the budget it names.
         public static var quick: Suite {
             Suite(name: "quick", comparisons: AlgorithmRegistry.declaredComparisons.compactMap { declared in
