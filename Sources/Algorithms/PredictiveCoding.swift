@@ -87,13 +87,15 @@ public final class PredictiveCoding: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { trainable }
 
-    /// a_ℓ and f(a_ℓ) for hidden layers `from`…L from the current value nodes, and the logits.
-    private func predict(_ x: Tensor, from first: Int) {
+    /// a_ℓ and f(a_ℓ) for hidden layers `from`…L from the current value nodes, and the logits;
+    /// `settingValues`: each μ_ℓ set to its prediction on the way (the feedforward pass).
+    private func predict(_ x: Tensor, from first: Int, settingValues: Bool = false) {
         for index in first..<values.count {
             let input = index == 0 ? x : values[index - 1]
             Tensor.matmul(input, .none, layers[index].weight.value, .transposed, into: &preactivations[index])
             BiasKernels.addRows(&preactivations[index], bias: layers[index].bias!.value)
             ActivationKernels.reluForward(preactivations[index], into: &predictions[index])
+            if settingValues { values[index].assign(predictions[index]) }
         }
         Tensor.matmul(values[values.count - 1], .none, layers.last!.weight.value, .transposed, into: &logits)
         BiasKernels.addRows(&logits, bias: layers.last!.bias!.value)
@@ -118,15 +120,7 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         let n = Float(x.rows)
         let hiddenCount = values.count
         // Feedforward initialisation: μ_ℓ = f(a_ℓ), so every ε_ℓ starts at 0.
-        for index in 0..<hiddenCount {
-            let input = index == 0 ? x : values[index - 1]
-            Tensor.matmul(input, .none, layers[index].weight.value, .transposed, into: &preactivations[index])
-            BiasKernels.addRows(&preactivations[index], bias: layers[index].bias!.value)
-            ActivationKernels.reluForward(preactivations[index], into: &predictions[index])
-            values[index].assign(predictions[index])
-        }
-        Tensor.matmul(values[hiddenCount - 1], .none, layers.last!.weight.value, .transposed, into: &logits)
-        BiasKernels.addRows(&logits, bias: layers.last!.bias!.value)
+        predict(x, from: 0, settingValues: true)
         let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)
         targets.assignOneHot(batch.labels, classCount: logits.columns)
         computeErrors()
@@ -142,11 +136,11 @@ public final class PredictiveCoding: RegisteredAlgorithm {
                 }
             }
             for index in 0..<hiddenCount { values[index].add(energyGradients[index], scaledBy: -gamma) }
-            if variant == .strict { predict(x, from: 1) }  // a_1 depends on the clamped input only
-            for index in 0..<hiddenCount { errors[index].assignDifference(values[index], predictions[index]) }
             if variant == .strict {
-                logits.softmaxRows(into: &probabilities)
-                outputError.assignDifference(probabilities, targets)
+                predict(x, from: 1)  // a_1 depends on the clamped input only
+                computeErrors()
+            } else {
+                for index in 0..<hiddenCount { errors[index].assignDifference(values[index], predictions[index]) }
             }
         }
         // Local updates: ∂W_ℓ = −(ε_ℓ ⊙ f'(a_ℓ))ᵀ·pre/N; pre = μ_{ℓ−1} (strict) or the feedforward h_{ℓ−1}.
