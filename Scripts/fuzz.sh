@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gzip-idx cifar-tar decoded-cache run-record stored-json architecture dataset settings)
+[ ${#targets[@]} -gt 0 ] || targets=(gzip-idx cifar-tar decoded-cache run-record stored-json architecture dataset settings model)
 
 swift build --product bpfree-fuzz --scratch-path .build/fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld 2>&1 | grep -v "warning: Cannot export" | tail -1

@@ -113,6 +113,16 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
         return (blocks, sizes)
     }
 
+    /// Each block's output map of a `cnn` architecture, H×W×C (each block halves H and W).
+    public func featureMaps(inputShape: [Int]) -> [(height: Int, width: Int, channels: Int)] {
+        guard case .cnn(let channels) = self, let (_, height, width) = Self.imageShape(inputShape) else { return [] }
+        var (h, w) = (height, width)
+        return channels.map { out in
+            (h, w) = (h / 2, w / 2)
+            return (h, w, out)
+        }
+    }
+
     /// The BP network of this shape: Flatten → [Linear → ReLU]* → Linear to the classes, or
     /// the CNN blocks → Flatten → Linear to the classes. `initialisation` `.study` starts it as
     /// the study's models did: its MLP (`MF_MLP`) with hidden weights U(±√(6/fan_in)), zero
@@ -123,7 +133,9 @@ public enum Architecture: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .cnn:
             let (blocks, sizes) = try makeBlocks(inputShape: inputShape, convolutionInit: initialisation.reluLayers, using: &generator)
-            return Sequential(blocks + [Flatten(), Linear(inputSize: sizes.last!, outputSize: classCount, name: "output", using: &generator)])
+            let output = Linear(inputSize: sizes.last!, outputSize: classCount, name: "output", using: &generator)
+            output.inputMap = featureMaps(inputShape: inputShape).last
+            return Sequential(blocks + [Flatten(), output])
         case .mlp(let widths):
             var layers: [any Layer] = [Flatten()]
             var width = inputShape.reduce(1, *)

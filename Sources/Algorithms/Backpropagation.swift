@@ -83,6 +83,9 @@ public final class Backpropagation: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { trainable }
 
+    /// The whole network: its parameters and batch-norm statistics.
+    public func state(of stage: Int) -> [StateTensor] { network.state }
+
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let logits = network.forward(batch.inputs, mode: .training)
         let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)

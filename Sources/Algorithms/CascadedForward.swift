@@ -32,6 +32,11 @@ public final class CascadedForward: RegisteredAlgorithm {
     public enum Inference: String, Sendable { case logits, probabilities }
 
     public static let id = "cafo"
+
+    public static func inferenceRule(_ h: Hyperparameters) -> String {
+        "argmax of Σ over blocks of predictor_b(flattened block_b output) as "
+            + (h.choice("inference", as: Inference.self) == .logits ? "logits" : "softmax probabilities")
+    }
     /// The study's two CE variants on its CNN; the quick suite leaves out CaFo-DFA, whose block
     /// pre-training alone costs as much as BP on the CNN.
     public static let comparisons = [
@@ -176,20 +181,16 @@ public final class CascadedForward: RegisteredAlgorithm {
         let (blocks, sizes) = try architecture.makeBlocks(inputShape: inputShape, batchNormEpsilon: Float(h.real("bn_epsilon")),
                                                           trainBatchNorm: kind == .dfa,
                                                           convolutionInit: initialisation.reluLayers, using: &weights)
-        guard case .cnn(let channels) = architecture, let (_, height, width) = Architecture.imageShape(inputShape) else {
-            preconditionFailure("makeBlocks checked the shape")
-        }
-        var shapes: [[Int]] = [], (h0, w0) = (height, width)
-        for out in channels {
-            (h0, w0) = (h0 / 2, w0 / 2)
-            shapes.append([h0, w0, out])
-        }
+        let maps = architecture.featureMaps(inputShape: inputShape)
         let predictors = sizes.enumerated().map { index, size in
-            Linear(inputSize: size, outputSize: classCount, name: "predictor\(index + 1)", using: &weights)
+            let predictor = Linear(inputSize: size, outputSize: classCount, name: "predictor\(index + 1)", using: &weights)
+            predictor.inputMap = maps[index]
+            return predictor
         }
         var auxiliary: Linear?, feedback: [Tensor] = []
         if kind == .dfa {
             auxiliary = Linear(inputSize: sizes.last!, outputSize: classCount, name: "auxiliary", using: &weights)
+            auxiliary?.inputMap = maps.last
             var generator = SeededGenerator(seed: seed, stream: "feedback")
             for size in sizes.dropLast() {
                 let b = Tensor(shape: [classCount, size], normalWithStandardDeviation: 1, using: &generator)
@@ -198,7 +199,7 @@ public final class CascadedForward: RegisteredAlgorithm {
                 feedback.append(unitRows)
             }
         }
-        return CascadedForward(blocks: blocks, outputShapes: shapes, predictors: predictors, auxiliary: auxiliary,
+        return CascadedForward(blocks: blocks, outputShapes: maps.map { [$0.height, $0.width, $0.channels] }, predictors: predictors, auxiliary: auxiliary,
                                feedback: feedback, classCount: classCount, hyperparameters: h)
     }
 
@@ -213,6 +214,17 @@ public final class CascadedForward: RegisteredAlgorithm {
     public func parameters(of stage: Int) -> [Parameter] {
         if stage < firstPredictorStage { return blocks.flatMap(\.parameters) + (auxiliary?.parameters ?? []) }
         return predictors[stage - firstPredictorStage].parameters
+    }
+
+    public func state(of stage: Int) -> [StateTensor] {
+        if stage < firstPredictorStage { return blocks.flatMap(\.state) + (auxiliary?.state ?? []) }
+        return predictors[stage - firstPredictorStage].state
+    }
+
+    /// The blocks (random ones included, with their batch-norm statistics), the predictors and
+    /// the auxiliary head of DFA blocks.
+    public var modelState: [StateTensor] {
+        blocks.flatMap(\.state) + predictors.flatMap(\.state) + (auxiliary?.state ?? [])
     }
 
     // MARK: Block features, computed once per split and block

@@ -53,6 +53,16 @@ public final class ForwardForward: RegisteredAlgorithm {
     }
 
     public static let id = "ff"
+
+    public static func inferenceRule(_ h: Hyperparameters) -> String {
+        switch h.choice("inference", as: Inference.self) {
+        case .readout:
+            "argmax of readout logits on the normalised activities of layers ≥ 2, the input's first C pixels set to the neutral label label_value/C"
+        case .goodness, .goodnessAllLayers:
+            "for each class c: the input's first C pixels set to label_value·onehot(c), each layer's input normalised (normalization), "
+                + "goodness summed over \(h.choice("inference", as: Inference.self) == .goodness ? "layers ≥ 2" : "all layers"); argmax over c"
+        }
+    }
     /// The study's comparisons. FF learns too slowly for the quick suite's 3 epochs (chance, 12 %,
     /// after 3 epochs of 4x2000): there it runs on mlp-4x500 with batches of 20 and 8 epochs, its
     /// BP baseline alike.

@@ -33,6 +33,12 @@ public final class MonoForward: RegisteredAlgorithm {
     }
 
     public static let id = "mf"
+
+    public static func inferenceRule(_ h: Hyperparameters) -> String {
+        h.choice("inference", as: Inference.self) == .last
+            ? "argmax of the last unit's class scores G = a·Mᵀ (its projection), a its activities"
+            : "argmax of Σ over units of G_i = a_i·M_iᵀ (each unit's projection)"
+    }
     /// The study's MLP comparisons, and MF against BP on the CNN (bpfree's addition: the study's open question).
     public static let comparisons = [
         DeclaredComparison("mf", on: "mlp-2x1000", datasets: ["mnist", "fashion-mnist"], quick: .init()),
@@ -83,6 +89,8 @@ public final class MonoForward: RegisteredAlgorithm {
         }
 
         /// `a = ReLU(x·Wᵀ + b)` (N×in → N×h), or the block's maps (N×H×W×C).
+        var state: [StateTensor] { body.state + projection.state }
+
         func activations(_ x: Tensor, mode: Mode) -> Tensor { body.forward(x, mode: mode) }
 
         /// `a` as rows of features (a block's maps flattened, channels last).
@@ -171,7 +179,11 @@ public final class MonoForward: RegisteredAlgorithm {
             }
         case .cnn:
             let (blocks, sizes) = try architecture.makeBlocks(inputShape: inputShape, convolutionInit: .kaimingReLU, using: &generator)
-            for (index, block) in blocks.enumerated() { units.append(unit(block, sizes[index], index)) }
+            let maps = architecture.featureMaps(inputShape: inputShape)
+            for (index, block) in blocks.enumerated() {
+                units.append(unit(block, sizes[index], index))
+                units[index].projection.inputMap = maps[index]
+            }
         }
         let inputProjection: InputProjection? = h.choice("input_projection", as: InputProjectionRule.self) == .trained
             ? InputProjection(projection: Linear(inputSize: inputSize, outputSize: classCount, bias: false, name: "input.projection", using: &generator),
@@ -198,6 +210,13 @@ public final class MonoForward: RegisteredAlgorithm {
         let m0 = inputProjection?.projection.parameters ?? []
         guard schedule == .sequential else { return m0 + units.flatMap(\.parameters) }
         return stage < layerStageOffset ? m0 : units[stage - layerStageOffset].parameters
+    }
+
+    /// As the parameters, with each block's batch-norm statistics.
+    public func state(of stage: Int) -> [StateTensor] {
+        let m0 = inputProjection?.projection.state ?? []
+        guard schedule == .sequential else { return m0 + units.flatMap(\.state) }
+        return stage < layerStageOffset ? m0 : units[stage - layerStageOffset].state
     }
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {

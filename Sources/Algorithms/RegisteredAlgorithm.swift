@@ -25,6 +25,9 @@ public protocol RegisteredAlgorithm: TrainingAlgorithm {
     /// `dataset` (its names: `mnist`, `fmnist`, `cifar10`, `cifar100`) with these options;
     /// epoch caps no larger than `cap`. Nil when the study did not run it.
     static func seedPaper(dataset: String, architecture: Architecture, options: [String: String], cap: Int) -> SeedPaper?
+    /// How the finished model predicts with these hyperparameters, in words a reader of a saved
+    /// model can follow (default: the argmax of the output layer's logits).
+    static func inferenceRule(_ hyperparameters: Hyperparameters) -> String
     /// A fresh model; randomness comes from `seed`'s named streams.
     static func make(architecture: Architecture, inputShape: [Int], classCount: Int,
                      hyperparameters: Hyperparameters, seed: UInt64) throws -> Self
@@ -34,6 +37,9 @@ extension RegisteredAlgorithm {
     public static var role: AlgorithmDescriptor.Role { .rule }
     public static var control: String? { nil }
     public static var comparisons: [DeclaredComparison] { [] }
+    public static func inferenceRule(_ hyperparameters: Hyperparameters) -> String {
+        "argmax of the output layer's logits: input → [layerN → ReLU]* → output (or blockN: conv → ReLU → maxpool → bn) → flatten → output"
+    }
 }
 
 /// A comparison an algorithm declares: it (or one of its variants) against its baseline on one
@@ -163,6 +169,8 @@ public enum AlgorithmRegistry {
         public let algorithm: any TrainingAlgorithm
         public let architecture: Architecture
         public let hyperparameters: Hyperparameters
+        /// How the finished model predicts (`RegisteredAlgorithm.inferenceRule`).
+        public let inferenceRule: String
         /// The training batch size (every algorithm declares `batch_size`).
         public var batchSize: Int { hyperparameters.integer("batch_size") }
     }
@@ -177,6 +185,7 @@ public enum AlgorithmRegistry {
         let architecture = try architecture ?? defaultArchitecture(for: id, dataset: dataset)
         let algorithm = try type.make(architecture: architecture, inputShape: inputShape, classCount: classCount,
                                       hyperparameters: hyperparameters, seed: seed)
-        return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters)
+        return Built(algorithm: algorithm, architecture: architecture, hyperparameters: hyperparameters,
+                     inferenceRule: type.inferenceRule(hyperparameters))
     }
 }

@@ -45,6 +45,9 @@ public final class ShallowControl: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { output.parameters }
 
+    /// The fixed random layers and the trained output layer.
+    public var modelState: [StateTensor] { hidden.state + output.state }
+
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let features = hidden.forward(batch.inputs, mode: .inference)
         let (value, _) = loss.lossAndGradient(logits: output.forward(features, mode: .training), labels: batch.labels)

@@ -33,6 +33,11 @@ public enum ImageClassificationDataset: String, CaseIterable, Sendable {
         }
     }
 
+    /// Per-channel mean and standard deviation on [0, 1] pixels: `x = (pixel/255 − mean)/std`.
+    public var channelNormalization: (mean: [Float], std: [Float]) {
+        cifar?.normalization ?? ([normalization.mean], [normalization.std])
+    }
+
     /// Folder names under a data root where the files may live.
     var folderNames: [String] {
         switch self {

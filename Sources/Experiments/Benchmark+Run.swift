@@ -77,12 +77,19 @@ extension Benchmark {
         for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
             let started = clock.now
             log("\(spec.name): final run, seed \(seed), " + (trial.map { "best trial \($0)" } ?? "defaults"))
-            var (record, trace) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
-                                                          observers: observers())
+            var (record, trace, model) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
+                                                                 observers: observers(), keepingModel: models != nil)
             record.role = .final
             record.study = spec.name
             record.comparison = arm.comparison
-            try store.insert(StoredRun(record, traceRows: trace))
+            let runID = try store.insert(StoredRun(record, traceRows: trace))
+            if let models, var model {
+                model.file.metadata["run_id"] = "\(runID)"
+                model.file.metadata["study"] = spec.name
+                do { log("\(spec.name): model saved to \(try models.saveFinal(model, study: spec.name, seed: seed))") } catch {
+                    log("\(spec.name): the final run's model could not be saved: \(error)")
+                }
+            }
             progress.finished(1, seconds: (clock.now - started).seconds)
             log(record.summaryLine + " — " + progress.line(suite.isTuned ? "trials and final runs done" : "runs done"))
             try Interrupts.check()

@@ -137,6 +137,8 @@ public struct Benchmark: Sendable {
     public var sampler: StudySampler.Kind = .tpe
     public var dataDirectory: String?
     public var trainingProtocol = TrainingProtocol.harmonized
+    /// Where the final runs' models go, or nil.
+    public var models: ModelFolder?
 
     public init(suite: Suite, seed: UInt64, threads: Int) {
         self.suite = suite

@@ -15,13 +15,17 @@ public struct TrialOutcome: Sendable {
     public var run: StoredRun?
     /// A signal stopped the run: the trial goes back to its study (failed, retried, not counted).
     public var interrupted: Bool
+    /// The tested model, when the study keeps its best trials' models.
+    public var model: SavedModel?
 
-    public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil, interrupted: Bool = false) {
+    public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil, interrupted: Bool = false,
+                model: SavedModel? = nil) {
         self.state = state
         self.value = value
         self.failureReason = failureReason
         self.run = run
         self.interrupted = interrupted
+        self.model = model
     }
 }
 
@@ -83,6 +87,8 @@ public final class StudyWorker {
     public var staleAfter: Double
     /// Progress lines (trial started, ended).
     public var log: (String) -> Void = { _ in }
+    /// Where the best trials' models go (the objective keeps them), or nil.
+    public var models: ModelFolder?
 
     public init(store: ResultsStore, study: StoredStudy, space: [(name: String, distribution: SearchDistribution)],
                 workerID: String = StudyWorker.defaultWorkerID(), heartbeatInterval: Double = 5, staleAfter: Double? = nil) {
@@ -148,6 +154,12 @@ public final class StudyWorker {
                 }
                 try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, value: outcome.value,
                                       failureReason: outcome.failureReason, run: outcome.run)
+                if let models, outcome.state == .complete {
+                    let best = try store.trials(ofStudy: studyID).best.map { Set([$0.number]) } ?? []
+                    do { try models.keepBest(outcome.model, trial: trial.number, study: study.name, best: best) } catch {
+                        log("trial \(trial.number) of \(study.name): its model could not be saved: \(error)")
+                    }
+                }
                 // Finished by any worker so far; the pace is this worker's.
                 let finished = try store.trials(ofStudy: studyID).filter(\.state.isFinished).count
                 progress.finished(max(0, finished - progress.done - 1), seconds: nil)

@@ -17,8 +17,9 @@ public enum TrainingRun {
     /// even when another fails (a full disk under one of them): then `SaveError` names each
     /// place the run could not be written to, and the others hold it whole.
     public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
-                               store: ResultsStore? = nil, output: String? = nil) throws -> RunRecord {
-        let (record, trace) = try perform(configuration, observers: observers)
+                               store: ResultsStore? = nil, output: String? = nil, modelPath: String? = nil) throws -> RunRecord {
+        let (record, trace, model) = try perform(configuration, observers: observers, keepingModel: modelPath != nil)
+        var runID: Int64?
         var failures: [String] = []
         // Smallest first: on a nearly full disk a failing store write takes the last space, and
         // the JSON record and the emissions row must not be lost with it.
@@ -34,7 +35,16 @@ public enum TrainingRun {
             }
         }
         if let store {
-            do { try store.insert(StoredRun(record, traceRows: trace)) } catch { failures.append("--store: \(error)") }
+            do { runID = try store.insert(StoredRun(record, traceRows: trace)) } catch { failures.append("--store: \(error)") }
+        }
+        // Last: the largest file, and the store's id goes into it.
+        if let modelPath {
+            if var model {
+                if let runID { model.file.metadata["run_id"] = "\(runID)" }
+                do { try model.write(to: modelPath) } catch { failures.append("\(error)") }
+            } else {
+                failures.append("--save-model: no model saved to \(modelPath): the run \(record.status.rawValue) before its test")
+            }
         }
         if !failures.isEmpty { throw SaveError(record: record, failures: failures) }
         return record
@@ -51,10 +61,10 @@ public enum TrainingRun {
         }
     }
 
-    /// Runs `configuration` to its stop; returns the record and the resource trace's rows
-    /// (for the caller to store).
-    public static func perform(_ configuration: RunConfiguration,
-                               observers: [any TrainingObserver] = []) throws -> (record: RunRecord, trace: [[Double?]]) {
+    /// Runs `configuration` to its stop; returns the record, the resource trace's rows (for the
+    /// caller to store) and, when `keepingModel` and the model was tested, the tested model.
+    public static func perform(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
+                               keepingModel: Bool = false) throws -> (record: RunRecord, trace: [[Double?]], model: SavedModel?) {
         try configuration.validate()
         try RunConfiguration.checkThreadsFitThisMachine(configuration.threads)
         Parallel.threads = configuration.threads
@@ -99,7 +109,10 @@ public enum TrainingRun {
         if result.status == .completed, result.testAccuracy != nil {
             record.inference = InferenceCost.measure(built.algorithm, test: data.test, meters: meters.meters)
         }
-        return (record, traceRows)
+        let model = keepingModel && record.testAccuracy != nil
+            ? SavedModel(built, configuration: configuration, inputShape: data.train.sampleShape, classCount: data.train.classCount, record: record)
+            : nil
+        return (record, traceRows, model)
     }
 }
 

@@ -8,21 +8,21 @@ extension StudySpecification {
     /// The one objective of every study, whatever the algorithm: train the trial's configuration
     /// to its stop, report the validation accuracy after every epoch (step = epochs so far,
     /// summed over stages), stop when the pruner says so, and return the validation accuracy of
-    /// the restored checkpoint.
-    public func objective(observers: @escaping @Sendable () -> [any TrainingObserver] = { [] })
+    /// the restored checkpoint (and, `keepingModels`, the tested model).
+    public func objective(observers: @escaping @Sendable () -> [any TrainingObserver] = { [] }, keepingModels: Bool = false)
         -> @Sendable (TrialContext) throws -> TrialOutcome {
         let specification = self
         return { context in
             let reporter = TrialReporter(context: context)
             let configuration = specification.runConfiguration(parameters: context.trial.parameters)
-            var (record, trace) = try TrainingRun.perform(configuration, observers: [reporter] + observers())
+            var (record, trace, model) = try TrainingRun.perform(configuration, observers: [reporter] + observers(), keepingModel: keepingModels)
             record.role = .trial
             record.study = specification.name
             record.trialNumber = context.trial.number
             let run = StoredRun(record, traceRows: trace)
             switch record.status {
             case .completed:
-                return TrialOutcome(state: .complete, value: record.bestValidationAccuracy, run: run)
+                return TrialOutcome(state: .complete, value: record.bestValidationAccuracy, run: run, model: model)
             case .pruned:
                 return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: record.failureReason, run: run)
             case .interrupted:

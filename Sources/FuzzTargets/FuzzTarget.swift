@@ -26,6 +26,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case dataset
     /// `--set key=value` lines, checked against every algorithm's declarations.
     case settings
+    /// A saved model (`evaluate --model`): the safetensors file and its metadata.
+    case model
 
     /// Runs the target on one input.
     public func run(_ bytes: [UInt8]) {
@@ -63,6 +65,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let text = String(decoding: bytes, as: UTF8.self)
             _ = ImageClassificationDataset(rawValue: text)
             _ = try? SyntheticDataset.Specification(parsing: text)
+        case .model:
+            guard let file = try? SafeTensors(decoding: bytes), let written = try? file.encoded() else { return }
+            // What was read is written and read back to the same bytes (NaN scalars included).
+            let again = try? SafeTensors(decoding: written).encoded()
+            precondition(again == written, "a safetensors file survives a round trip")
+            let path = Self.scratchFile
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
+            _ = try? SavedModel(contentsOf: path)
         case .settings:
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
             guard let options = try? RunConfiguration.options(parsing: lines) else { return }

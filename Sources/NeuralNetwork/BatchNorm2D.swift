@@ -33,6 +33,16 @@ public final class BatchNorm2D: Layer {
 
     public var channels: Int { gamma.value.count }
     public var parameters: [Parameter] { affineTrained ? [gamma, beta] : [] }
+    /// γ and β (trained or not) and the running statistics, under PyTorch's names.
+    public var state: [StateTensor] {
+        let prefix = String(gamma.name.dropLast(".weight".count))
+        let channels = channels
+        func statistic(_ suffix: String, _ values: ReferenceWritableKeyPath<BatchNorm2D, [Float]>) -> StateTensor {
+            StateTensor(name: prefix + suffix, read: { [unowned self] in Tensor(shape: [channels], scalars: self[keyPath: values]) },
+                        write: { [unowned self] in self[keyPath: values] = $0.scalars })
+        }
+        return [StateTensor(gamma), StateTensor(beta), statistic(".running_mean", \.runningMean), statistic(".running_var", \.runningVariance)]
+    }
 
     /// Replaces the running statistics (e.g. with statistics of a whole training set).
     public func setStatistics(mean: [Float], variance: [Float]) {

@@ -35,6 +35,9 @@ public final class Conv2D: Layer {
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+    public var state: [StateTensor] {
+        [StateTensor(weight, layout: .convolution(inputChannels: inputChannels, kernelSize: kernelSize))] + (bias.map { [StateTensor($0)] } ?? [])
+    }
 
     /// The output extent of a spatial extent.
     public func outputExtent(_ extent: Int) -> Int { kernel.outputExtent(extent) }

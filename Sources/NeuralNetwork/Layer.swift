@@ -23,6 +23,8 @@ public enum InputGradient: Sendable {
 public protocol Layer: AnyObject {
     /// The trainable parameters, in a stable order.
     var parameters: [Parameter] { get }
+    /// Everything the layer's inference reads, trained or not (default: its parameters).
+    var state: [StateTensor] { get }
     /// Computes the output for a batch.
     ///
     /// Shapes: input N×… → output N×….
@@ -35,4 +37,5 @@ public protocol Layer: AnyObject {
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+    public var state: [StateTensor] { parameters.map { StateTensor($0) } }
 }

@@ -6,6 +6,9 @@ public final class Linear: Layer {
     public let weight: Parameter
     /// The bias, outputSize (absent for bias-free layers).
     public let bias: Parameter?
+    /// The H×W×C map whose flattened (channels-last) rows this layer reads, if any: saved
+    /// models reorder its weight's columns to PyTorch's flattened C×H×W.
+    public var inputMap: (height: Int, width: Int, channels: Int)?
     private var input: Tensor?
     private var output = Tensor(zeros: [0])
     private var inputGradientBuffer = Tensor(zeros: [0])
@@ -28,6 +31,10 @@ public final class Linear: Layer {
     public var inputSize: Int { weight.value.shape[1] }
     public var outputSize: Int { weight.value.shape[0] }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+    public var state: [StateTensor] {
+        let layout = inputMap.map { StateTensor.Layout.channelsLastColumns(height: $0.height, width: $0.width, channels: $0.channels) }
+        return [StateTensor(weight, layout: layout ?? .same)] + (bias.map { [StateTensor($0)] } ?? [])
+    }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         precondition(x.columns == inputSize, "Linear: input \(x.shape) has \(x.columns) features, expected \(inputSize)")

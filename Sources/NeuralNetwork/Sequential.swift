@@ -14,6 +14,7 @@ public final class Sequential: Layer {
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public var state: [StateTensor] { layers.flatMap(\.state) }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         var activation = x

@@ -121,7 +121,7 @@ public final class Trainer {
             defer {
                 // Restore the stage's best checkpoint before the next stage or the test.
                 if let checkpoint {
-                    for (parameter, value) in zip(algorithm.parameters(of: stageIndex), checkpoint) { parameter.value = value }
+                    for (state, value) in zip(algorithm.state(of: stageIndex), checkpoint) { state.value = value }
                 }
                 result.stages.append(StageRecord(name: stage.name, epochs: stopper.epoch, bestEpoch: stopper.bestEpoch,
                                                  bestValidationLoss: stopper.bestEpoch > 0 ? stopper.bestLoss : nil,
@@ -171,7 +171,7 @@ public final class Trainer {
                 switch restore {
                 case .best where improved,
                      .bestValidationAccuracy where validationAccuracy > bestAccuracy:
-                    checkpoint = algorithm.parameters(of: stageIndex).map(\.value)
+                    checkpoint = algorithm.state(of: stageIndex).map(\.value)
                     (restoredEpoch, bestAccuracy) = (epoch, max(bestAccuracy, validationAccuracy))
                 case .last:
                     restoredEpoch = epoch

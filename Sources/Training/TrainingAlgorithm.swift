@@ -34,8 +34,15 @@ public struct EvaluationSums: Sendable {
 public protocol TrainingAlgorithm: AnyObject {
     /// The stages, trained in order.
     var stages: [Stage] { get }
-    /// The parameters a stage trains; its checkpoint saves and restores exactly these.
+    /// The parameters a stage trains.
     func parameters(of stage: Int) -> [Parameter]
+    /// What a stage's checkpoint saves and restores: its parameters and the state its training
+    /// changes besides them (batch-norm running statistics). Default: the parameters.
+    func state(of stage: Int) -> [StateTensor]
+    /// Everything the finished model's inference reads, each name once: every stage's state and
+    /// what no stage trains (frozen random layers). A saved model holds exactly these.
+    /// Default: every stage's state.
+    var modelState: [StateTensor] { get }
     /// Trains one batch of `stage` and returns its mean training loss.
     func trainBatch(_ batch: Batch, stage: Int) -> Float
     /// The stage's monitored loss (summed) and correct count on a batch, in inference mode.
@@ -56,6 +63,8 @@ public protocol TrainingAlgorithm: AnyObject {
 }
 
 extension TrainingAlgorithm {
+    public func state(of stage: Int) -> [StateTensor] { parameters(of: stage).map { StateTensor($0) } }
+    public var modelState: [StateTensor] { stages.indices.flatMap { state(of: $0) } }
     public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {}
     public func epochDidEnd(_ epoch: Int, stage: Int) {}
     public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? { nil }

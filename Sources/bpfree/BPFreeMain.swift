@@ -11,7 +11,7 @@ struct BPFree: ParsableCommand {
         commandName: "bpfree",
         abstract: "Train neural networks with backpropagation and backprop-free algorithms, and measure what it costs.",
         version: EnvironmentInfo.version,
-        subcommands: [Train.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self, ReportCommand.self]
+        subcommands: [Train.self, Evaluate.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self, ReportCommand.self]
     )
 
     static func main() {

@@ -68,6 +68,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var launch: LauncherOptions
 
+    @OptionGroup var models: ModelsOption
+
     func makeBenchmark() throws -> (Benchmark, [Benchmark.Arm]) {
         guard var chosen = Benchmark.Suite.all.first(where: { $0.name == suite }) else {
             throw ConfigurationError(field: "--suite", problem: "unknown suite '\(suite)'; valid: \(Benchmark.Suite.all.map(\.name).joined(separator: ", "))")
@@ -110,6 +112,7 @@ struct Bench: ParsableCommand {
         benchmark.sampler = sampler
         benchmark.pruner = pruner
         benchmark.dataDirectory = dataDir
+        benchmark.models = try models.folder(store: storeOption)
         if let fixed = chosen.trainingProtocol, let trainingProtocol, trainingProtocol != fixed {
             throw ConfigurationError(field: "--protocol", problem: "the \(chosen.name) suite runs under \(fixed.rawValue), not \(trainingProtocol.rawValue)")
         }

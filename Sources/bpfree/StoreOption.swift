@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Results
 
@@ -26,6 +27,36 @@ struct StoreOption: ParsableArguments {
             throw ValidationError("--store: \(store) does not exist")
         }
         return try open(forReading: true)
+    }
+}
+
+/// `--save-models` and `--models-dir`: where `tune` keeps its best trials' models and `bench`
+/// its final runs' models.
+struct ModelsOption: ParsableArguments {
+    @Flag(help: "Save models (safetensors): a study's best trial, a bench's final runs, in a folder beside the store (runs.sqlite → runs.models/STUDY/).")
+    var saveModels = false
+
+    @Option(help: ArgumentHelp("Save the models in this folder instead (needed with a PostgreSQL store).", valueName: "folder"))
+    var modelsDir: String?
+
+    /// The folder, made now so that an unwritable one is refused before any training; nil when
+    /// no model is to be saved.
+    func folder(store: StoreOption) throws -> ModelFolder? {
+        let folder: ModelFolder
+        if let modelsDir {
+            folder = ModelFolder(path: modelsDir)
+        } else if saveModels {
+            guard !ResultsStore.isPostgreSQL(store.store) else {
+                throw ValidationError("--save-models: a PostgreSQL store has no folder beside it; give --models-dir FOLDER")
+            }
+            folder = .beside(store: store.store)
+        } else {
+            return nil
+        }
+        do { try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true) } catch {
+            throw ValidationError("\(modelsDir == nil ? "--save-models" : "--models-dir"): cannot make \(folder.path): \((error as NSError).localizedDescription)")
+        }
+        return folder
     }
 }
 

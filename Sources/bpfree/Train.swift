@@ -25,6 +25,9 @@ struct Train: ParsableCommand {
     @Option(help: "Write the run record as JSON to this file (atomically).")
     var output: String?
 
+    @Option(help: ArgumentHelp("Save the tested model (the checkpoint the restore rule kept) in safetensors format, with metadata saying how to predict (atomically).", valueName: "file.safetensors"))
+    var saveModel: String?
+
     @Flag(help: "Do not record the run in the results store.")
     var noStore = false
 
@@ -69,12 +72,14 @@ struct Train: ParsableCommand {
             try configuration.validate()
             if let output { try checkWritableFile(output, flag: "--output") }
             if let trace { try checkWritableFile(trace, flag: "--trace") }
+            if let saveModel { try checkWritableFile(saveModel, flag: "--save-model") }
             if let emissions {
                 try checkWritableFile(emissions, flag: "--emissions")
                 try CodeCarbonEmissions.checkAppendable(emissions)
             }
             let results = noStore ? nil : try runOptions.storeOption.open()
-            record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results, output: output)
+            record = try TrainingRun.execute(configuration, observers: [ProgressReporter()], store: results, output: output,
+                                          modelPath: saveModel)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as TrainingRun.SaveError {

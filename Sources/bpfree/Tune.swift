@@ -36,6 +36,8 @@ struct Tune: ParsableCommand {
 
     @OptionGroup var launch: LauncherOptions
 
+    @OptionGroup var models: ModelsOption
+
     @Flag(help: .hidden)
     var asWorker = false
 
@@ -59,8 +61,10 @@ struct Tune: ParsableCommand {
         let specification: StudySpecification
         let stored: StoredStudy
         let store: ResultsStore
+        let modelFolder: ModelFolder?
         do {
             specification = try makeSpecification()
+            modelFolder = try models.folder(store: runOptions.storeOption)
             try specification.validate()
             if launch.launcher == .slurm, launch.dryRun, !asWorker {
                 let launcher = SlurmLauncher(options: launch, tasks: launch.arraySize ?? workers, threads: specification.threads)
@@ -89,8 +93,9 @@ struct Tune: ParsableCommand {
                                      heartbeatInterval: heartbeatSeconds)
             let prefix = asWorker ? "[\(worker.workerID)] " : ""
             worker.log = { FileHandle.standardError.write(Data((prefix + $0 + "\n").utf8)) }
+            worker.models = modelFolder
             let live = !asWorker
-            try worker.run(objective: specification.objective(observers: { live ? [ProgressReporter()] : [] }))
+            try worker.run(objective: specification.objective(observers: { live ? [ProgressReporter()] : [] }, keepingModels: modelFolder != nil))
         } else {
             try TuneProcesses.run(arguments: Array(CommandLine.arguments.dropFirst()), workers: workers)
         }
@@ -98,6 +103,10 @@ struct Tune: ParsableCommand {
         let trials = try store.trials(ofStudy: stored.id!)
         print(StudyListing.trialsTable(trials))
         print(StudyListing.summary(stored, trials: trials))
+        if let modelFolder, let best = trials.best {
+            let file = try modelFolder.file(study: stored.name, trial: best.number)
+            if FileManager.default.fileExists(atPath: file) { print("the best trial's model: \(file)") }
+        }
     }
 }
 

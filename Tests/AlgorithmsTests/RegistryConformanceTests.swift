@@ -123,6 +123,29 @@ enum Conformance {
             #expect(step >= 2 * 32 * weights && weights > 0, "\(c.id) stage \(stage): \(step) FLOPs for \(weights) weights")
         }
     }
+
+    /// A trained model's state, through a safetensors file into a model built from another
+    /// seed, predicts as the trained one: `modelState` holds everything inference reads (frozen
+    /// random layers and batch-norm statistics included), each name once.
+    static func savedStateRebuildsTheModel(_ c: Case) throws {
+        let trained = c.build(learningRate: c.learningRate)
+        _ = trainer(epochs: 2).fit(trained, data: c.data)
+        let names = trained.modelState.map(\.name)
+        #expect(Set(names).count == names.count, "\(c.id): a name twice in \(names)")
+        let file = SafeTensors(tensors: Dictionary(uniqueKeysWithValues: trained.modelState.map {
+            ($0.name, SafeTensors.Entry(shape: $0.portableShape, scalars: $0.portableValue.scalars))
+        }))
+        let read = try SafeTensors(decoding: try file.encoded())
+        let rebuilt = c.build(seed: 2, learningRate: c.learningRate)
+        for state in rebuilt.modelState {
+            let entry = try #require(read.tensors[state.name], "\(c.id): \(state.name)")
+            state.portableValue = Tensor(shape: entry.shape, scalars: entry.scalars)
+        }
+        for split in [c.data.train, c.data.validation, c.data.test] {
+            let batch = firstBatch(of: split, count: split.count)
+            #expect(rebuilt.countCorrect(batch) == trained.countCorrect(batch), "\(c.id)")
+        }
+    }
 }
 
 @Suite struct RegistryConformanceTests {
@@ -131,6 +154,7 @@ enum Conformance {
     @Test(arguments: Conformance.cases) func aStepChangesOnlyItsStagesParameters(_ c: Conformance.Case) { Conformance.respectsItsStages(c) }
     @Test(arguments: Conformance.cases) func steadyStateTrainingAllocatesNoTensors(_ c: Conformance.Case) { Conformance.allocatesNothingPerBatch(c) }
     @Test(arguments: Conformance.cases) func aTrainingStepCountsItsProducts(_ c: Conformance.Case) { Conformance.countsItsFLOPs(c) }
+    @Test(arguments: Conformance.cases) func itsSavedStateRebuildsTheModel(_ c: Conformance.Case) throws { try Conformance.savedStateRebuildsTheModel(c) }
 
     /// The suites the declarations give: the study's configurations exactly in seed-paper (not
     /// bpfree's additions: MF on the CNN, DFA and the newer rules), every rule in quick.
@@ -166,6 +190,7 @@ enum Conformance {
             Conformance.respectsItsStages(toy)
             Conformance.allocatesNothingPerBatch(toy)
             Conformance.countsItsFLOPs(toy)
+            try Conformance.savedStateRebuildsTheModel(toy)
 
             let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/toy.sqlite")
             for (algorithm, accuracy) in [("bp", 0.89), ("toy", 0.84), ("shallow", 0.83)] {

@@ -66,6 +66,26 @@ import Training
         #expect(abs(total / Double(Self.data.validation.count) - best) < 1e-9)
     }
 
+    /// A checkpoint holds the batch-norm running statistics with the weights: the restored CNN
+    /// predicts with the best epoch's statistics, so it reproduces that epoch's validation loss.
+    @Test func theRestoredCheckpointKeepsItsBatchNormStatistics() throws {
+        var data = SyntheticDataset.splits(train: 512, validation: 128, test: 64, features: 128, classes: 4, noise: 0.8, seed: 4)
+        for keyPath in [\DataSplits.train, \DataSplits.validation, \DataSplits.test] { data[keyPath: keyPath].sampleShape = [2, 8, 8] }
+        let algorithm = try AlgorithmRegistry.make(id: "bp", architecture: .cnn(channels: [4, 8]), inputShape: [2, 8, 8], classCount: 4,
+                                                   common: CommonHyperparameters(learningRate: 0.05, batchSize: 32), seed: 3).algorithm
+        let result = Self.trainer(epochs: 12, patience: 3).fit(algorithm, data: data)
+        let stage = result.stages[0]
+        #expect(stage.bestEpoch < result.epochs.count, "the run went on past its best epoch")
+        let best = result.epochs[stage.bestEpoch - 1].validationLoss
+        let schedule = BatchSchedule(count: data.validation.count, batchSize: 100, order: .sequential)
+        var (batch, total) = (Batch(), 0.0)
+        for index in 0..<schedule.batchCount {
+            schedule.fill(&batch, index: index, from: data.validation)
+            total += algorithm.validate(batch, stage: 0).lossSum
+        }
+        #expect(abs(total / Double(data.validation.count) - best) < 1e-9)
+    }
+
     @Test func divergenceStopsCleanlyAndFails() {
         let result = Self.trainer(epochs: 5).fit(Self.bp(seed: 1, learningRate: 1e30), data: Self.data)
         #expect(result.status == .failed)
