@@ -5,7 +5,10 @@ distributions, value and intermediate values, `trials_dataframe()` works, and th
 HTTP API lists the study and its trials. Prints one JSON object with what it read; exits 1 with
 the reason on the first mismatch.
 
-  python Scripts/optuna_compat_check.py --storage sqlite:///bpfree.sqlite --study NAME --trials 8
+  python Scripts/optuna_compat_check.py --storage sqlite:///bpfree.sqlite --study NAME --trials 8 [--directions maximize,minimize]
+
+A multi-objective study (several directions) must also give a non-empty `best_trials` (the
+Pareto front), and the dashboard must list it with every direction.
 
 Needs optuna 4.x, optuna-dashboard and pandas (the test installs them into a virtual environment).
 """
@@ -18,7 +21,9 @@ p = argparse.ArgumentParser()
 p.add_argument("--storage", required=True)
 p.add_argument("--study", required=True)
 p.add_argument("--trials", type=int, required=True)
+p.add_argument("--directions", default="maximize")
 a = p.parse_args()
+directions = a.directions.split(",")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -33,13 +38,17 @@ if len(trials) != a.trials:
     fail(f"{len(trials)} trials, expected {a.trials}")
 if [t.number for t in trials] != list(range(len(trials))):
     fail(f"trial numbers {[t.number for t in trials]} are not 0..{len(trials) - 1}")
-if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-    fail(f"direction {study.direction}")
+if [d.name.lower() for d in study.directions] != directions:
+    fail(f"directions {study.directions}, expected {directions}")
 for t in trials:
-    if t.state == optuna.trial.TrialState.COMPLETE and (t.value is None or not math.isfinite(t.value)):
-        fail(f"complete trial {t.number} has value {t.value}")
-    if t.state == optuna.trial.TrialState.FAIL and t.value is not None:
-        fail(f"failed trial {t.number} has value {t.value}")
+    if t.state == optuna.trial.TrialState.COMPLETE and (t.values is None or len(t.values) != len(directions)
+                                                         or not all(math.isfinite(v) for v in t.values)):
+        fail(f"complete trial {t.number} has values {t.values}")
+    if t.state == optuna.trial.TrialState.FAIL and t.values is not None:
+        fail(f"failed trial {t.number} has values {t.values}")
+best_trials = [t.number for t in study.best_trials]
+if not best_trials:
+    fail("best_trials is empty")
     if set(t.params) != set(t.distributions) or not t.params:
         fail(f"trial {t.number}: params {t.params} vs distributions {t.distributions}")
     for name, value in t.params.items():
@@ -67,6 +76,8 @@ if summaries is None:
 listed = [s for s in summaries if s["study_name"] == a.study]
 if not listed:
     fail(f"the dashboard does not list {a.study}: {[s['study_name'] for s in summaries]}")
+if [d.lower() for d in listed[0]["directions"]] != directions:
+    fail(f"the dashboard lists directions {listed[0]['directions']}, expected {directions}")
 detail = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{listed[0]['study_id']}?after=0"))
 if len(detail["trials"]) != a.trials:
     fail(f"the dashboard shows {len(detail['trials'])} trials")
@@ -77,7 +88,10 @@ print(json.dumps({
     "states": sorted({t.state.name for t in trials}),
     "params": sorted({name for t in trials for name in t.params}),
     "distributions": sorted({type(d).__name__ for t in trials for d in t.distributions.values()}),
-    "values": [t.value for t in trials],
+    "values": [t.value for t in trials] if len(directions) == 1 else [t.values for t in trials],
+    "directions": [d.name.lower() for d in study.directions],
+    "metric_names": study.metric_names,
+    "best_trials": best_trials,
     "intermediate_steps": [sorted(t.intermediate_values) for t in trials],
     "user_attrs": sorted({key for t in trials for key in t.user_attrs}),
     "system_attrs": {str(t.number): t.system_attrs for t in trials if t.system_attrs},

@@ -1,5 +1,6 @@
 import Algorithms
 import Foundation
+import Records
 import Results
 import Training
 import Tuning
@@ -33,6 +34,48 @@ public struct StudySpecification: Sendable, Equatable {
     public var measurement = MeasurementConfiguration()
     /// Part of the study's identity (its settings).
     public var trainingProtocol = TrainingProtocol.harmonized
+    /// What the study optimises: validation accuracy (maximised) first, then at most one cost
+    /// (minimised) for a multi-objective study (`--objectives`).
+    public var objectives: [Objective] = [.validationAccuracy]
+
+    /// A quantity a trial's run yields that a study can optimise.
+    public enum Objective: String, Sendable, CaseIterable {
+        case validationAccuracy = "validation_accuracy", energyJoules = "energy_joules", trainSeconds = "train_seconds"
+        case peakMemory = "peak_memory"
+
+        /// Accuracy is maximised, every cost minimised.
+        public var studyObjective: StudyObjective {
+            StudyObjective(name: rawValue, direction: self == .validationAccuracy ? .maximize : .minimize)
+        }
+
+        /// The value in a run's record (peak memory: the peak resident bytes), or nil when the
+        /// run has none (energy without a meter or estimate).
+        public func value(of record: RunRecord) -> Double? {
+            switch self {
+            case .validationAccuracy: record.bestValidationAccuracy
+            case .energyJoules: record.energyJoules
+            case .trainSeconds: record.trainSeconds
+            case .peakMemory: Double(record.peakRSSBytes)
+            }
+        }
+
+        /// `validation_accuracy,energy_joules`: accuracy first, then one cost; the error names the flag.
+        public static func list(parsing text: String) throws -> [Objective] {
+            let names = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+            let choices = allCases.map(\.rawValue).joined(separator: ", ")
+            let objectives = try names.map { name in
+                guard let objective = Objective(rawValue: name) else {
+                    throw ConfigurationError(field: "--objectives", problem: "unknown objective '\(name)'; choose from \(choices)")
+                }
+                return objective
+            }
+            guard objectives.first == .validationAccuracy, objectives.count <= 2, Set(objectives).count == objectives.count else {
+                throw ConfigurationError(field: "--objectives", problem: "validation_accuracy first (maximised), then at most one of "
+                                         + "energy_joules, train_seconds, peak_memory (minimised); got '\(text)'")
+            }
+            return objectives
+        }
+    }
 
     public init(name: String? = nil, algorithm: String, architecture: Architecture? = nil, dataset: String, seed: UInt64,
                 trials: Int, stopping: StoppingRule, trainLimit: Int? = nil, sampler: StudySampler.Kind = .tpe,
@@ -67,6 +110,10 @@ public struct StudySpecification: Sendable, Equatable {
         // Bytes that are not UTF-8 arrive as U+FFFD: names differing only in them would be one study.
         guard !name.contains("\u{FFFD}") else {
             throw ConfigurationError(field: "--study", problem: "must be valid UTF-8 (the name given holds bytes that are not, shown as \u{FFFD})")
+        }
+        if objectives.count > 1, pruner != .none {
+            throw ConfigurationError(field: "--pruner", problem: "\(pruner.rawValue) cannot prune a multi-objective study (as Optuna's pruners, "
+                                     + "whose Trial.report raises NotImplementedError with several objectives); use --pruner none")
         }
         let space = try searchSpace()
         guard !space.isEmpty else { throw ConfigurationError(field: "--algorithm", problem: "\(algorithm) declares no searched hyperparameters") }
@@ -110,11 +157,13 @@ public struct StudySpecification: Sendable, Equatable {
         let settings = Settings(seed: seed, patience: stopping.patience, minDelta: stopping.minDelta, trainLimit: trainLimit,
                                 options: options, trainingProtocol: trainingProtocol == .harmonized ? nil : trainingProtocol.rawValue)
         let architecture = try self.architecture ?? AlgorithmRegistry.defaultArchitecture(for: algorithm, dataset: dataset)
-        return StoredStudy(name: name, algorithm: algorithm, dataset: dataset, architecture: architecture.description,
-                           sampler: sampler.rawValue, samplerSeed: Int64(StudySampler.seed(studyName: name, baseSeed: seed)),
-                           pruner: pruner.rawValue, trialBudget: trials, epochsPerTrial: stopping.maxEpochs,
-                           settingsJSON: String(decoding: try encoder.encode(settings), as: UTF8.self),
-                           createdAt: ISO8601DateFormatter().string(from: Date()))
+        var study = StoredStudy(name: name, algorithm: algorithm, dataset: dataset, architecture: architecture.description,
+                                sampler: sampler.rawValue, samplerSeed: Int64(StudySampler.seed(studyName: name, baseSeed: seed)),
+                                pruner: pruner.rawValue, trialBudget: trials, epochsPerTrial: stopping.maxEpochs,
+                                settingsJSON: String(decoding: try encoder.encode(settings), as: UTF8.self),
+                                createdAt: ISO8601DateFormatter().string(from: Date()))
+        study.objectives = objectives.map(\.studyObjective)
+        return study
     }
 }
 

@@ -8,8 +8,11 @@ import Tuning
 /// How one trial ended, as its objective reports it.
 public struct TrialOutcome: Sendable {
     public var state: TrialState
-    /// The objective (validation accuracy); for a pruned trial, its last intermediate value.
-    public var value: Double?
+    /// The objectives' values in the study's order (validation accuracy first); for a pruned
+    /// trial, its last intermediate value.
+    public var values: [Double]?
+    /// The first objective.
+    public var value: Double? { values?.first }
     public var failureReason: String?
     /// The run the trial trained, stored with the trial's end.
     public var run: StoredRun?
@@ -20,8 +23,14 @@ public struct TrialOutcome: Sendable {
 
     public init(state: TrialState, value: Double?, failureReason: String? = nil, run: StoredRun? = nil, interrupted: Bool = false,
                 model: SavedModel? = nil) {
+        self.init(state: state, values: value.map { [$0] }, failureReason: failureReason, run: run, interrupted: interrupted, model: model)
+    }
+
+    /// An outcome with one value per objective.
+    public init(state: TrialState, values: [Double]?, failureReason: String? = nil, run: StoredRun? = nil, interrupted: Bool = false,
+                model: SavedModel? = nil) {
         self.state = state
-        self.value = value
+        self.values = values
         self.failureReason = failureReason
         self.run = run
         self.interrupted = interrupted
@@ -119,7 +128,7 @@ public final class StudyWorker {
         while true {
             try Interrupts.check()
             let claim = try store.claimTrial(studyID: studyID, workerID: workerID, staleAfter: staleAfter) { trials, number in
-                sampler.parameters(forTrial: number, space: space, trials: trials)
+                sampler.parameters(forTrial: number, space: space, trials: trials, objectives: study.objectives)
                     .reduce(into: [:]) { $0[$1.key] = (value: $1.value, distribution: distributions[$1.key]!) }
             }
             switch claim {
@@ -149,13 +158,13 @@ public final class StudyWorker {
                     try Interrupts.check()
                     continue
                 }
-                if outcome.state == .complete, !(outcome.value?.isFinite ?? false) {
-                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: "the objective is \(String(describing: outcome.value))", run: outcome.run)
+                if outcome.state == .complete, outcome.values?.count != study.objectives.count || !(outcome.values?.allSatisfy(\.isFinite) ?? false) {
+                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: "the objective is \(String(describing: outcome.values))", run: outcome.run)
                 }
-                try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, value: outcome.value,
+                try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, values: outcome.values,
                                       failureReason: outcome.failureReason, run: outcome.run)
                 if let models, outcome.state == .complete {
-                    let best = try store.trials(ofStudy: studyID).best.map { Set([$0.number]) } ?? []
+                    let best = Set(try store.trials(ofStudy: studyID).paretoFront(study.objectives).map(\.number))
                     do { try models.keepBest(outcome.model, trial: trial.number, study: study.name, best: best) } catch {
                         log("trial \(trial.number) of \(study.name): its model could not be saved: \(error)")
                     }
@@ -165,7 +174,8 @@ public final class StudyWorker {
                 progress.finished(max(0, finished - progress.done - 1), seconds: nil)
                 progress.finished(1, seconds: (clock.now - started).seconds)
                 log("trial \(trial.number) of \(study.name) \(outcome.state.rawValue.lowercased())"
-                    + (outcome.value.map { ": value \(String(format: "%.4f", $0))" } ?? "")
+                    + (outcome.values.map { $0.count == 1 ? ": value " + String(format: "%.4f", $0[0])
+                                                          : ": values " + $0.map { String(format: "%.4g", $0) }.joined(separator: ", ") } ?? "")
                     + (outcome.failureReason.map { " (\($0))" } ?? "")
                     + " — " + progress.line("trials finished") + (progress.done < progress.total ? " at this worker's pace" : ""))
             }

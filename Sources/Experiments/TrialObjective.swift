@@ -22,7 +22,12 @@ extension StudySpecification {
             let run = StoredRun(record, traceRows: trace)
             switch record.status {
             case .completed:
-                return TrialOutcome(state: .complete, value: record.bestValidationAccuracy, run: run, model: model)
+                let values = specification.objectives.map { $0.value(of: record) }
+                guard let measured = values as? [Double] else {
+                    let missing = zip(specification.objectives, values).filter { $0.1 == nil }.map(\.0.rawValue).joined(separator: ", ")
+                    return TrialOutcome(state: .fail, value: nil, failureReason: "the run has no \(missing)", run: run)
+                }
+                return TrialOutcome(state: .complete, values: measured, run: run, model: model)
             case .pruned:
                 return TrialOutcome(state: .pruned, value: context.lastReportedValue, failureReason: record.failureReason, run: run)
             case .interrupted:

@@ -42,13 +42,14 @@ extension ResultsStore {
                     ("sampler seed", "\(stored.samplerSeed)", "\(study.samplerSeed)"), ("pruner", stored.pruner, study.pruner),
                     ("epochs per trial", "\(stored.epochsPerTrial)", "\(study.epochsPerTrial)"),
                     ("settings", stored.settingsJSON, study.settingsJSON),
+                    ("objectives", stored.objectives.map(\.name).joined(separator: ","), study.objectives.map(\.name).joined(separator: ",")),
                 ].filter { $0.1 != $0.2 }
                 if let (field, old, new) = differences.first {
                     throw StoreError(path: path, problem: "study '\(study.name)' exists with \(field) \(old), not \(new); "
                                      + "use another --study name to start a new study")
                 }
                 try Self.setAttribute(db, .study, id, StudyKey.trialBudget, .integer(study.trialBudget))
-                try Self.setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNamesValue)
+                try Self.setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNames(stored.objectives))
                 result = stored
                 result.trialBudget = study.trialBudget
             } else {
@@ -62,8 +63,10 @@ extension ResultsStore {
     static func insertStudy(_ study: StoredStudy, _ db: any SQLSession, id: Int64? = nil) throws -> Int64 {
         let id = try id.map { try db.insert("INSERT INTO studies (study_id, study_name) VALUES (?, ?)", [$0, study.name], returning: "study_id") }
             ?? db.insert("INSERT INTO studies (study_name) VALUES (?)", [study.name], returning: "study_id")
-        try db.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', ?, 0)", [id])
-        try setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNamesValue)
+        for (index, objective) in study.objectives.enumerated() {
+            try db.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)", [objective.direction.rawValue, id, index])
+        }
+        try setAttribute(db, .studySystem, id, StudyKey.metricNames, StudyKey.metricNames(study.objectives))
         let settings: [(String, AttributeValue)] = [
             (StudyKey.algorithm, .text(study.algorithm)), (StudyKey.dataset, .text(study.dataset)),
             (StudyKey.architecture, .text(study.architecture)), (StudyKey.sampler, .text(study.sampler)),
@@ -254,16 +257,28 @@ extension ResultsStore {
     @discardableResult
     public func finishTrial(trialID: Int64, workerID: String, state: TrialState, value: Double?, failureReason: String?,
                             run: StoredRun?, now: Double? = nil) throws -> Bool {
+        try finishTrial(trialID: trialID, workerID: workerID, state: state, values: value.map { [$0] }, failureReason: failureReason,
+                        run: run, now: now)
+    }
+
+    /// Finishes a trial of a study with several objectives: one value per objective (Optuna's
+    /// `trial_values` rows, objective 0, 1, …); as `finishTrial(value:)` otherwise.
+    @discardableResult
+    public func finishTrial(trialID: Int64, workerID: String, state: TrialState, values: [Double]?, failureReason: String?,
+                            run: StoredRun?, now: Double? = nil) throws -> Bool {
         precondition(state.isFinished)
-        precondition(state != .complete || value?.isFinite == true, "a COMPLETE trial needs a finite value")
+        precondition(state != .complete || values?.allSatisfy(\.isFinite) == true, "a COMPLETE trial needs finite values")
         return try database.write { db in
             let now = try now ?? db.serverTime()
             let runID = try run.map { try Self.insert($0, db) }
             guard try Self.isRunning(trialID, under: workerID, db) else { return false }
             try db.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?", [state.rawValue, Self.timestamp(now), trialID])
-            if state != .fail, let value, !value.isNaN {
-                let (stored, type) = Self.optunaValue(value, allowingNaN: false)
-                try db.execute("INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, 0, ?, ?)", [trialID, stored, type])
+            if state != .fail, let values {
+                for (objective, value) in values.enumerated() where !value.isNaN {
+                    let (stored, type) = Self.optunaValue(value, allowingNaN: false)
+                    try db.execute("INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)",
+                                   [trialID, objective, stored, type])
+                }
             }
             var facts: [(String, AttributeValue)] = []
             if let failureReason { facts.append((TrialKey.failureReason, .text(failureReason))) }
@@ -309,13 +324,13 @@ extension ResultsStore {
             guard let id = row.integer("trial_id"), let step = row.int("step") else { continue }
             intermediate[id, default: [:]][step] = value(row.real("intermediate_value"), type: row.text("intermediate_value_type") ?? "")
         }
-        var values: [Int64: Double] = [:]
+        var values: [Int64: [Int: Double]] = [:]
         for row in try db.rows("""
-            SELECT v.trial_id, v.value, v.value_type FROM trial_values v
-            JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? AND v.objective = 0
+            SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v
+            JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ?
             """, [studyID]) {
-            guard let id = row.integer("trial_id") else { continue }
-            values[id] = value(row.real("value"), type: row.text("value_type") ?? "")
+            guard let id = row.integer("trial_id"), let objective = row.int("objective") else { continue }
+            values[id, default: [:]][objective] = value(row.real("value"), type: row.text("value_type") ?? "")
         }
         var heartbeats: [Int64: Double] = [:]
         for row in try db.rows("""
@@ -343,7 +358,9 @@ extension ResultsStore {
             let facts = attributes[id] ?? [:]
             let previous = facts[TrialKey.retryHistory].flatMap(decodeJSON).flatMap { ($0 as? [Any])?.last as? Int }
             return FrozenTrial(id: id, number: row.int("number") ?? 0, state: TrialState(rawValue: row.text("state") ?? "") ?? .fail,
-                               value: values[id], parameters: parameters[id] ?? [:], distributions: distributions[id] ?? [:],
+                               values: values[id].flatMap { byObjective in
+                                   byObjective.keys.sorted() == Array(0..<byObjective.count) ? byObjective.keys.sorted().map { byObjective[$0]! } : nil
+                               }, parameters: parameters[id] ?? [:], distributions: distributions[id] ?? [:],
                                intermediateValues: intermediate[id] ?? [:],
                                failureReason: facts[TrialKey.failureReason].flatMap(decodeJSON) as? String,
                                workerID: facts[TrialKey.worker].flatMap(decodeJSON) as? String, heartbeat: heartbeats[id],
@@ -369,6 +386,18 @@ extension ResultsStore {
         var study = StoredStudy(name: name, algorithm: algorithm, dataset: dataset, architecture: architecture, sampler: sampler,
                                 samplerSeed: seed.int64Value, pruner: pruner, trialBudget: budget.intValue,
                                 epochsPerTrial: epochs.intValue, settingsJSON: settings, createdAt: created)
+        // The directions by objective, named by Optuna's metric names (a study of earlier
+        // builds: one, validation accuracy).
+        let directions = try db.rows("SELECT direction, objective FROM study_directions WHERE study_id = ? ORDER BY objective", [id])
+            .compactMap { $0.text("direction").flatMap(StudyDirection.init(rawValue:)) }
+        let namesJSON = try db.row("SELECT value_json FROM study_system_attributes WHERE study_id = ? AND \"key\" = ?",
+                                   [id, StudyKey.metricNames])?.text("value_json")
+        let names = (namesJSON.flatMap(decodeJSON) as? [String]) ?? []
+        if !directions.isEmpty {
+            study.objectives = directions.enumerated().map { index, direction in
+                StudyObjective(name: index < names.count ? names[index] : "objective \(index)", direction: direction)
+            }
+        }
         study.id = id
         return study
     }
@@ -461,8 +490,10 @@ extension ResultsStore {
         static let epochsPerTrial = "epochs_per_trial", settings = "settings", createdAt = "created_at"
         /// Optuna's system attribute behind `study.metric_names` (what optuna-dashboard labels the value with).
         static let metricNames = "study:metric_names"
-        /// The value of `metricNames`: the one objective's name.
-        static let metricNamesValue = AttributeValue.json(#"["validation_accuracy"]"#)
+        /// The value of `metricNames`: the objectives' names as a JSON list.
+        static func metricNames(_ objectives: [StudyObjective]) -> AttributeValue {
+            .json("[" + objectives.map { "\"\($0.name)\"" }.joined(separator: ", ") + "]")
+        }
     }
 
     /// The trial attributes bpfree writes (user ones, and Optuna's retry system attributes).

@@ -22,6 +22,8 @@ public struct StoredStudy: Sendable, Equatable {
     /// Everything else that determines a trial's run, as JSON (the composition layer's settings).
     public var settingsJSON: String
     public var createdAt: String
+    /// What the study optimises, in Optuna's objective order (`study_directions`, `study:metric_names`).
+    public var objectives: [StudyObjective] = [.validationAccuracy]
 
     public init(name: String, algorithm: String, dataset: String, architecture: String, sampler: String, samplerSeed: Int64,
                 pruner: String, trialBudget: Int, epochsPerTrial: Int, settingsJSON: String, createdAt: String) {

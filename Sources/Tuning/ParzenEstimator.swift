@@ -32,10 +32,12 @@ public struct ParzenEstimator: Sendable {
         return ramp + Array(repeating: 1, count: 25)
     }
 
-    /// The estimator of `observations` (internal representation, oldest first).
-    public init(observations: [Double], distribution: SearchDistribution, priorWeight: Double = 1) {
+    /// The estimator of `observations` (internal representation, oldest first), mixed with
+    /// `defaultWeights` or, for a multi-objective study's below group, `predeterminedWeights`.
+    public init(observations: [Double], distribution: SearchDistribution, priorWeight: Double = 1, predeterminedWeights: [Double]? = nil) {
         self.distribution = distribution
-        var w = Self.defaultWeights(observations.count) + [priorWeight]
+        precondition(predeterminedWeights == nil || predeterminedWeights!.count == observations.count)
+        var w = (predeterminedWeights ?? Self.defaultWeights(observations.count)) + [priorWeight]
         let total = w.reduce(0, +)
         w = w.map { $0 / total }
         weights = w

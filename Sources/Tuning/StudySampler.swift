@@ -26,7 +26,7 @@ public struct StudySampler: Sendable, Equatable {
     /// Parameters (internal representation) for trial `number`, given the study's trials so far.
     /// Deterministic in (seed, number, finished trials), whichever worker asks.
     public func parameters(forTrial number: Int, space: [(name: String, distribution: SearchDistribution)],
-                           trials: [FrozenTrial]) -> [String: Double] {
+                           trials: [FrozenTrial], objectives: [StudyObjective] = [.validationAccuracy]) -> [String: Double] {
         var generator = SeededGenerator(seed: seed, stream: "trial/\(number)")
         let observed = trials.compactMap(\.observed)
         var values: [String: Double] = [:]
@@ -37,7 +37,7 @@ public struct StudySampler: Sendable, Equatable {
             case .tpe:
                 // As Optuna: startup count and below/above split over every finished trial; only
                 // those that have the parameter contribute observations.
-                values[name] = TPESampler().suggest(name, distribution, trials: observed, using: &generator)
+                values[name] = TPESampler().suggest(name, distribution, trials: observed, objectives: objectives, using: &generator)
             }
         }
         return values

@@ -10,14 +10,17 @@ public struct ObservedTrial: Sendable, Equatable {
     public var state: State
     /// The objective (or, for a pruned trial, its last intermediate value).
     public var value: Double?
+    /// Every objective's value, for multi-objective studies.
+    public var values: [Double]?
     /// The last reported step, for pruned trials.
     public var lastStep: Int?
     public var parameters: [String: Double]
 
-    public init(number: Int, state: State, value: Double?, lastStep: Int? = nil, parameters: [String: Double]) {
+    public init(number: Int, state: State, value: Double?, values: [Double]? = nil, lastStep: Int? = nil, parameters: [String: Double]) {
         self.number = number
         self.state = state
         self.value = value
+        self.values = values ?? value.map { [$0] }
         self.lastStep = lastStep
         self.parameters = parameters
     }
@@ -36,14 +39,13 @@ public struct TPESampler: Sendable {
         self.candidates = candidates
     }
 
-    /// A value for parameter `name` given the finished (complete or pruned) trials.
+    /// A value for parameter `name` given the finished (complete or pruned) trials of a study
+    /// with these objectives (several: Optuna 4.9's multi-objective TPE, its below group by
+    /// non-domination rank and hypervolume subset selection, weighted by hypervolume contribution).
     public func suggest(_ name: String, _ distribution: SearchDistribution, trials: [ObservedTrial],
-                        using generator: inout SeededGenerator) -> Double {
+                        objectives: [StudyObjective] = [.validationAccuracy], using generator: inout SeededGenerator) -> Double {
         guard trials.count >= startupTrials else { return RandomSampler.sample(distribution, using: &generator) }
-        let (below, above) = Self.split(trials, below: ParzenEstimator.defaultGamma(trials.count))
-        let observations = { (group: [ObservedTrial]) in group.sorted { $0.number < $1.number }.compactMap { $0.parameters[name] } }
-        let l = ParzenEstimator(observations: observations(below), distribution: distribution)
-        let g = ParzenEstimator(observations: observations(above), distribution: distribution)
+        let (l, g) = Self.estimators(name, distribution, trials: trials, objectives: objectives)
         // argmax of log l − log g over candidates drawn from l; ties go to the first.
         var best = Self.draw(from: l, using: &generator)
         var bestScore = l.logPDF(best) - g.logPDF(best)
@@ -53,6 +55,21 @@ public struct TPESampler: Sendable {
             if score > bestScore || bestScore.isNaN { (best, bestScore) = (x, score) }
         }
         return best
+    }
+
+    /// The estimators of the below group (l) and of the rest (g) for one parameter.
+    static func estimators(_ name: String, _ distribution: SearchDistribution, trials: [ObservedTrial],
+                           objectives: [StudyObjective]) -> (below: ParzenEstimator, above: ParzenEstimator) {
+        let gamma = ParzenEstimator.defaultGamma(trials.count)
+        let (below, above) = objectives.count > 1 ? Self.split(trials, below: gamma, objectives: objectives) : Self.split(trials, below: gamma)
+        let observations = { (group: [ObservedTrial]) in group.sorted { $0.number < $1.number }.compactMap { $0.parameters[name] } }
+        // Several objectives: weights over the whole below group by trial number, then those of
+        // the trials that have the parameter (Optuna's `param_mask_below`).
+        let sortedBelow = below.sorted { $0.number < $1.number }
+        let weights = objectives.count > 1
+            ? zip(sortedBelow, Self.weightsBelow(sortedBelow, objectives: objectives)).filter { $0.0.parameters[name] != nil }.map(\.1) : nil
+        return (ParzenEstimator(observations: observations(below), distribution: distribution, predeterminedWeights: weights),
+                ParzenEstimator(observations: observations(above), distribution: distribution))
     }
 
     /// The best `below` trials (complete ones by value, then pruned ones by step and value) and the rest.
@@ -65,6 +82,24 @@ public struct TPESampler: Sendable {
         }
         let ordered = complete + pruned
         return (Array(ordered.prefix(count)), Array(ordered.dropFirst(count)))
+    }
+
+    /// Several objectives: the complete trials split as Optuna 4.9's
+    /// `_split_complete_trials_multi_objective` does (failed and pruned ones are never below;
+    /// a multi-objective study has no pruner).
+    static func split(_ trials: [ObservedTrial], below count: Int, objectives: [StudyObjective]) -> (below: [ObservedTrial], above: [ObservedTrial]) {
+        let complete = trials.filter { $0.state == .complete && $0.values?.count == objectives.count }
+        let rest = trials.filter { !($0.state == .complete && $0.values?.count == objectives.count) }
+        let below = MultiObjective.splitBelow(complete.map { MultiObjective.losses($0.values!, objectives) }, count: min(count, complete.count))
+        let chosen = complete.indices.filter { below.contains($0) }.map { complete[$0] }
+        let others = complete.indices.filter { !below.contains($0) }.map { complete[$0] }
+        return (chosen, others + rest)
+    }
+
+    /// The below group's mixture weights (oldest trial first): each trial's hypervolume
+    /// contribution over the largest (Optuna 4.9's `_calculate_weights_below_for_multi_objective`).
+    static func weightsBelow(_ below: [ObservedTrial], objectives: [StudyObjective]) -> [Double] {
+        MultiObjective.weightsBelow(below.map { MultiObjective.losses($0.values!, objectives) })
     }
 
     /// One draw from the mixture: a kernel by its weight, then a value from that kernel.

@@ -8,6 +8,25 @@ public enum TrialState: String, Sendable, Codable, CaseIterable {
     public var isFinished: Bool { self == .complete || self == .pruned || self == .fail }
 }
 
+/// Whether a study maximises or minimises an objective (Optuna's names, stored as they are).
+public enum StudyDirection: String, Sendable, Codable, CaseIterable {
+    case maximize = "MAXIMIZE", minimize = "MINIMIZE"
+}
+
+/// One quantity a study optimises: its name (Optuna's metric name) and direction.
+public struct StudyObjective: Sendable, Equatable, Codable {
+    public var name: String
+    public var direction: StudyDirection
+
+    public init(name: String, direction: StudyDirection) {
+        self.name = name
+        self.direction = direction
+    }
+
+    /// The single objective of every study before multi-objective ones: validation accuracy, maximised.
+    public static let validationAccuracy = StudyObjective(name: "validation_accuracy", direction: .maximize)
+}
+
 /// One trial of a study as stored: a frozen value, never updated in place.
 public struct FrozenTrial: Sendable, Equatable {
     /// The store's row id.
@@ -15,8 +34,10 @@ public struct FrozenTrial: Sendable, Equatable {
     /// 0-based position in its study.
     public var number: Int
     public var state: TrialState
-    /// The objective (validation accuracy, maximised); for a pruned trial its last intermediate value.
+    /// The first objective (validation accuracy, maximised); for a pruned trial its last intermediate value.
     public var value: Double?
+    /// Every objective's value, in the study's order (a single-objective study: `[value]`).
+    public var values: [Double]?
     /// Parameters in their internal representation (floats and ints as Double, categories by index).
     public var parameters: [String: Double]
     public var distributions: [String: SearchDistribution]
@@ -33,14 +54,15 @@ public struct FrozenTrial: Sendable, Equatable {
     /// The failed trial this one retries.
     public var retryOf: Int64?
 
-    public init(id: Int64, number: Int, state: TrialState, value: Double? = nil, parameters: [String: Double] = [:],
+    public init(id: Int64, number: Int, state: TrialState, value: Double? = nil, values: [Double]? = nil, parameters: [String: Double] = [:],
                 distributions: [String: SearchDistribution] = [:], intermediateValues: [Int: Double] = [:],
                 failureReason: String? = nil, workerID: String? = nil, heartbeat: Double? = nil, startedAt: String? = nil,
                 completedAt: String? = nil, runID: Int64? = nil, retryOf: Int64? = nil) {
         self.id = id
         self.number = number
         self.state = state
-        self.value = value
+        self.value = value ?? values?.first
+        self.values = values ?? value.map { [$0] }
         self.parameters = parameters
         self.distributions = distributions
         self.intermediateValues = intermediateValues
@@ -56,7 +78,7 @@ public struct FrozenTrial: Sendable, Equatable {
     /// The trial as a sampler sees it; nil for trials a sampler ignores (running, waiting, failed).
     public var observed: ObservedTrial? {
         switch state {
-        case .complete: ObservedTrial(number: number, state: .complete, value: value, parameters: parameters)
+        case .complete: ObservedTrial(number: number, state: .complete, value: value, values: values, parameters: parameters)
         case .pruned: ObservedTrial(number: number, state: .pruned, value: value, lastStep: intermediateValues.keys.max(),
                                     parameters: parameters)
         case .running, .waiting, .fail: nil
@@ -125,5 +147,13 @@ extension Array where Element == FrozenTrial {
     /// The complete trial with the highest value (the study maximises).
     public var best: FrozenTrial? {
         filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }
+    }
+
+    /// Optuna's `best_trials`: the complete trials no other complete trial dominates (as good in
+    /// every objective, better in one), in trial order; a single objective's are its best value's.
+    public func paretoFront(_ objectives: [StudyObjective]) -> [FrozenTrial] {
+        let complete = filter { $0.state == .complete && $0.values?.count == objectives.count }
+        let losses = complete.map { MultiObjective.losses($0.values!, objectives) }
+        return zip(complete, MultiObjective.isParetoFront(losses)).filter(\.1).map(\.0).sorted { $0.number < $1.number }
     }
 }

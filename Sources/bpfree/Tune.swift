@@ -38,6 +38,9 @@ struct Tune: ParsableCommand {
 
     @OptionGroup var models: ModelsOption
 
+    @Option(help: ArgumentHelp("What the study optimises: validation_accuracy (maximised), then optionally one of energy_joules, train_seconds, peak_memory (minimised): a multi-objective study whose Pareto front Optuna reads as best_trials.", valueName: "list"))
+    var objectives = "validation_accuracy"
+
     @Flag(help: .hidden)
     var asWorker = false
 
@@ -52,6 +55,7 @@ struct Tune: ParsableCommand {
             trainLimit: runOptions.trainLimit, sampler: sampler, pruner: pruner, options: try runOptions.parsedSettings(),
             dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
         specification.trainingProtocol = runOptions.trainingProtocol
+        specification.objectives = try StudySpecification.Objective.list(parsing: objectives)
         return specification
     }
 
@@ -103,21 +107,26 @@ struct Tune: ParsableCommand {
         let trials = try store.trials(ofStudy: stored.id!)
         print(StudyListing.trialsTable(trials))
         print(StudyListing.summary(stored, trials: trials))
-        if let modelFolder, let best = trials.best {
-            let file = try modelFolder.file(study: stored.name, trial: best.number)
-            if FileManager.default.fileExists(atPath: file) { print("the best trial's model: \(file)") }
+        if let modelFolder {
+            for trial in trials.paretoFront(stored.objectives) {
+                let file = try modelFolder.file(study: stored.name, trial: trial.number)
+                if FileManager.default.fileExists(atPath: file) { print("model of trial \(trial.number): \(file)") }
+            }
         }
     }
 }
 
 /// Text listings of studies and trials.
 enum StudyListing {
-    /// One line per trial: number, state, value, parameters, reason.
+    /// One line per trial: number, state, value (values: one per objective), parameters, reason.
     static func trialsTable(_ trials: [FrozenTrial]) -> String {
-        var lines = [["trial", "state", "value", "parameters", "worker", "note"].joined(separator: "\t")]
+        let several = trials.contains { ($0.values?.count ?? 0) > 1 }
+        var lines = [["trial", "state", several ? "values" : "value", "parameters", "worker", "note"].joined(separator: "\t")]
         for t in trials {
             let parameters = t.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }
-            lines.append([String(t.number), t.state.rawValue, t.value.map { String(format: "%.4f", $0) } ?? "-",
+            let values = several ? t.values.map { $0.map { String(format: "%.4g", $0) }.joined(separator: ",") }
+                                 : t.value.map { String(format: "%.4f", $0) }
+            lines.append([String(t.number), t.state.rawValue, values ?? "-",
                           parameters.joined(separator: " "), t.workerID ?? "-", t.failureReason ?? ""].joined(separator: "\t"))
         }
         return lines.joined(separator: "\n")
@@ -128,11 +137,21 @@ enum StudyListing {
         var text = "study \(printable(study.name)): \(study.algorithm) \(study.architecture) \(study.dataset), \(study.sampler) sampler "
             + "(seed \(study.samplerSeed)), pruner \(study.pruner), \(study.epochsPerTrial) epochs per trial, budget \(study.trialBudget): "
             + trials.stateCounts
-        if let best = trials.best {
-            // The option prefix `--set` takes: a variant's (cafo-rand-ce) is its base algorithm's.
-            let prefix = (try? AlgorithmRegistry.algorithm(study.algorithm).id) ?? study.algorithm
-            text += "\nbest trial \(best.number): validation accuracy \(String(format: "%.4f", best.value!)) with "
-                + best.parameters.sorted { $0.key < $1.key }.map { "--set \(prefix).\($0.key)=\($0.value)" }.joined(separator: " ")
+        // The option prefix `--set` takes: a variant's (cafo-rand-ce) is its base algorithm's.
+        let prefix = (try? AlgorithmRegistry.algorithm(study.algorithm).id) ?? study.algorithm
+        func settings(_ trial: FrozenTrial) -> String {
+            trial.parameters.sorted { $0.key < $1.key }.map { "--set \(prefix).\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        if study.objectives.count > 1 {
+            let front = trials.paretoFront(study.objectives)
+            text += "\nPareto front (\(study.objectives.map { "\($0.name) \($0.direction.rawValue.lowercased())d" }.joined(separator: ", ")))"
+                + ": \(front.count) trial\(front.count == 1 ? "" : "s")"
+            for trial in front.sorted(by: { $0.value! > $1.value! }) {
+                text += "\n  trial \(trial.number): " + zip(study.objectives, trial.values!).map { "\($0.name) \(String(format: "%.4g", $1))" }
+                    .joined(separator: ", ") + " with " + settings(trial)
+            }
+        } else if let best = trials.best {
+            text += "\nbest trial \(best.number): validation accuracy \(String(format: "%.4f", best.value!)) with " + settings(best)
         }
         return text
     }

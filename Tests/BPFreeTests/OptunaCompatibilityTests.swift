@@ -13,10 +13,11 @@ import Tuning
         .appendingPathComponent("../../Scripts/optuna_compat_check.py").standardized.path
 
     /// What Scripts/optuna_compat_check.py read from the store.
-    static func check(store location: String, study: String, trials: Int) throws -> [String: Any] {
+    static func check(store location: String, study: String, trials: Int, directions: String = "maximize") throws -> [String: Any] {
         let python = try PythonEnvironment.python(named: "optuna-4.9", packages: packages)
         let storage = ResultsStore.isPostgreSQL(location) ? location : "sqlite:///" + location
-        let output = try PythonEnvironment.run(python, [script, "--storage", storage, "--study", study, "--trials", String(trials)])
+        let output = try PythonEnvironment.run(python, [script, "--storage", storage, "--study", study, "--trials", String(trials),
+                                                        "--directions", directions])
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
     }
 
@@ -38,6 +39,38 @@ import Tuning
         #expect(read["user_attrs"] as? [String] == ["energy_joules", "energy_source", "run_id", "train_seconds", "worker"])
         #expect((read["study_user_attrs"] as? [String])?.contains("trial_budget") == true)
         #expect(read["dashboard_trials"] as? Int == 8)
+    }
+
+    /// The bar for multi-objective studies: `tune --objectives` on Fashion-MNIST, then
+    /// Optuna reads two directions, the metric names and a non-empty `best_trials` equal to
+    /// bpfree's Pareto front, and the dashboard lists the study with both directions. A pruner
+    /// is refused for such a study, as Optuna's are.
+    @Test(arguments: StoreBackend.available)
+    func optunaReadsAMultiObjectiveStudysParetoFront(backend: StoreBackend) throws {
+        let path = try backend.freshLocation()
+        try PythonEnvironment.run(BPFreeProcess.binary, ["tune", "--algorithm", "mf", "--architecture", "mlp:32", "--dataset", "fashion-mnist", "--train-limit", "500",
+                                                         "--epochs", "1", "--trials", "12", "--threads", "1", "--study", "mo", "--store", path,
+                                                         "--objectives", "validation_accuracy,energy_joules"])
+        let read = try Self.check(store: path, study: "mo", trials: 12, directions: "maximize,minimize")
+        #expect(read["directions"] as? [String] == ["maximize", "minimize"])
+        #expect(read["metric_names"] as? [String] == ["validation_accuracy", "energy_joules"])
+        let store = try ResultsStore(location: path)
+        let study = try #require(try store.study(named: "mo"))
+        #expect(study.objectives.map(\.direction) == [.maximize, .minimize])
+        let front = try store.trials(ofStudy: study.id!).paretoFront(study.objectives).map(\.number)
+        #expect(!front.isEmpty && read["best_trials"] as? [Int] == front, "\(read)")
+        let refused = try BPFreeProcess.run(["tune", "--algorithm", "mf", "--dataset", "synthetic", "--trials", "2", "--store", path,
+                                             "--objectives", "validation_accuracy,train_seconds", "--pruner", "median"])
+        #expect(refused.status == 64 && refused.errors.contains("--pruner") && refused.errors.contains("multi-objective"), "\(refused.errors)")
+    }
+
+    /// `--objectives` takes validation accuracy first and at most one cost, each named.
+    @Test(arguments: [("energy_joules", "validation_accuracy first"), ("validation_accuracy,joules", "unknown objective 'joules'"),
+                      ("validation_accuracy,energy_joules,train_seconds", "at most one"), ("validation_accuracy,validation_accuracy", "at most one")])
+    func refusesObjectivesItCannotOptimise(objectives: String, message: String) throws {
+        let result = try BPFreeProcess.run(["tune", "--algorithm", "mf", "--dataset", "synthetic", "--trials", "1",
+                                            "--store", IDXFiles.temporaryFolder() + "/s.sqlite", "--objectives", objectives])
+        #expect(result.status == 64 && result.errors.contains("--objectives") && result.errors.contains(message), "\(result.errors)")
     }
 
     /// Failed trials carry no value, a stale trial's retry carries Optuna's retry attributes,
