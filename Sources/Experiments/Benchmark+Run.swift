@@ -55,10 +55,16 @@ extension Benchmark {
             let finished = trials.filter(\.state.isFinished).count
             progress.finished(finishedBefore, seconds: nil)
             progress.finished(finished - finishedBefore, seconds: (clock.now - tuningStarted).seconds)
-            guard let best = trials.best else {
+            // One objective: the best trial; several: the knee of the Pareto front.
+            let objectives = spec.objectives.map(\.studyObjective)
+            guard let best = objectives.count > 1 ? trials.knee(objectives) : trials.best else {
                 log("\(spec.name): no trial completed; no final runs")
                 results.append(ArmResult(arm: arm, bestTrial: nil, finalRuns: []))
                 continue
+            }
+            if objectives.count > 1 {
+                log("\(spec.name): the knee of its Pareto front of \(trials.paretoFront(objectives).count) is trial \(best.number) ("
+                    + zip(objectives, best.values ?? []).map { "\($0.name) \(String(format: "%.4g", $1))" }.joined(separator: ", ") + ")")
             }
             try runFinals(of: arm, parameters: best.parameters, trial: best.number, store: store, log: log, observers: observers,
                           progress: &progress)

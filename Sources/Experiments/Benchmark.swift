@@ -134,6 +134,8 @@ public struct Benchmark: Sendable {
     public var seed: UInt64
     public var threads: Int
     public var pruner: StudySpecification.Pruner = .none
+    /// What every arm's study optimises; with a cost, each arm's final runs retrain its front's knee.
+    public var objectives: [StudySpecification.Objective] = [.validationAccuracy]
     public var sampler: StudySampler.Kind = .tpe
     public var dataDirectory: String?
     public var trainingProtocol = TrainingProtocol.harmonized
@@ -186,7 +188,8 @@ public struct Benchmark: Sendable {
         let limit = (trainLimit.map { "-n\($0)" } ?? "") + (batchSize.map { "-b\($0)" } ?? "")
         let protocolTag = trainingProtocol == .harmonized ? "" : "-\(trainingProtocol.rawValue)"
         // Untuned arms depend on nothing but the suite and the configuration.
-        let name = suite.isTuned ? "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(epochs)\(limit)\(protocolTag)-s\(seed)"
+        let costs = objectives.dropFirst().map { "-vs-\($0.rawValue)" }.joined()
+        let name = suite.isTuned ? "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)-e\(epochs)\(limit)\(protocolTag)-s\(seed)\(costs)"
             : "bench-\(suite.name)-\(algorithm)-\(dataset)-\(architecture)\(limit)"
         var specification = StudySpecification(
             name: name,
@@ -194,6 +197,7 @@ public struct Benchmark: Sendable {
             stopping: stopping, trainLimit: trainLimit, sampler: sampler, pruner: pruner,
             dataDirectory: dataDirectory, threads: threads)
         specification.trainingProtocol = trainingProtocol
+        specification.objectives = objectives
         if let batchSize { specification.options["\(specification.optionPrefix).batch_size"] = "\(batchSize)" }
         return specification
     }

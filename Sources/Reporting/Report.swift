@@ -106,16 +106,18 @@ public struct Report {
                             header: ["comparison", "algorithm", "Δ test accuracy (pp)", "95% CI (paired bootstrap)", "time ratio",
                                      "energy ratio", "peak RSS ratio", "FLOPs ratio", "reading"], rows: summaryRows)
         let studies = studiesTable()
+        let fronts = data.studies.filter { $0.study.objectives.count > 1 }.map { paretoFront($0.study, $0.trials) }
         let scaling = scalingSection()
         if let scaling {
             html += scaling.html
             toc += "<li><a href=\"#scaling\">Scaling</a></li>"
             markdown += scaling.markdown + "\n"
         }
-        markdown += "## Summary\n\n" + summary.markdown + "\n## Studies\n\n" + studies.markdown
+        markdown += "## Summary\n\n" + summary.markdown + "\n## Studies\n\n" + studies.markdown + fronts.map { "\n" + $0.table.markdown }.joined()
         let page = Self.page(title: "bpfree report", storePath: storePath, role: data.role, toc: toc,
                              body: "<section id=\"summary\"><h2>Summary</h2>" + summary.html + "</section>" + html
-                                + "<section id=\"studies\"><h2>Tuning studies</h2>" + studies.html + "</section>")
+                                + "<section id=\"studies\"><h2>Tuning studies</h2>" + studies.html
+                                + fronts.map { "<div class=\"charts\">" + $0.chart + "</div>" + $0.table.html }.joined() + "</section>")
         let runs = data.comparisons.flatMap { $0.arms.flatMap(\.runs) }
         return ["report.html": page, "tables.md": markdown, "summary.csv": summaryCSV.joined(separator: "\n") + "\n",
                 "runs.csv": ResultsExport.runsCSV(runs), "trials.csv": ResultsExport.trialsCSV(data.studies.map { ($0.study, $0.trials) })]
@@ -125,8 +127,35 @@ public struct Report {
         Table(title: "Studies", header: ["study", "algorithm", "sampler (seed)", "pruner", "budget", "epochs/trial", "trials", "best value"],
               rows: data.studies.map { study, trials -> [String] in
                   [study.name, study.algorithm, "\(study.sampler) (\(study.samplerSeed))", study.pruner, "\(study.trialBudget)",
-                   "\(study.epochsPerTrial)", trials.stateCounts, trials.best?.value.map { String(format: "%.4f", $0) } ?? "–"]
+                   "\(study.epochsPerTrial)", trials.stateCounts,
+                   study.objectives.count > 1 ? "Pareto front of \(trials.paretoFront(study.objectives).count)"
+                                              : trials.best?.value.map { String(format: "%.4f", $0) } ?? "–"]
               })
+    }
+
+    /// A multi-objective study's trials, accuracy against its cost: the Pareto front drawn and
+    /// listed with its parameters, the dominated trials faded.
+    func paretoFront(_ study: StoredStudy, _ trials: [FrozenTrial]) -> (chart: String, table: Table) {
+        let complete = trials.filter { $0.state == .complete && $0.values?.count == study.objectives.count }
+        let front = trials.paretoFront(study.objectives).sorted { $0.values![1] < $1.values![1] }
+        let onFront = Set(front.map(\.number))
+        let cost = study.objectives[1].name
+        let point = { (t: FrozenTrial) in (x: t.values![1], y: t.values![0] * 100) }
+        var line = LineChart.Series(name: "Pareto front (\(front.count))", color: Palette.color(0), points: front.map(point))
+        line.withMarkers = true
+        let chart = LineChart(title: "Pareto front — \(study.name)", xLabel: cost.replacingOccurrences(of: "_", with: " "),
+                              yLabel: "validation accuracy (%)", series: [
+            .init(name: "dominated trials (\(complete.count - front.count))", color: "#c8c8c8",
+                  points: complete.filter { !onFront.contains($0.number) }.map(point), markersOnly: true),
+            line,
+        ])
+        let table = Table(title: "Pareto front of \(study.name) (\(study.objectives.map { "\($0.name) \($0.direction.rawValue.lowercased())d" }.joined(separator: ", ")))",
+                          header: ["trial"] + study.objectives.map(\.name) + ["parameters"],
+                          rows: front.map { t in
+                              ["\(t.number)"] + t.values!.map { String(format: "%.4g", $0) }
+                                  + [t.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.3g", $0.value))" }.joined(separator: " ")]
+                          })
+        return (chart.svg, table)
     }
 
     static func auditHTML(_ findings: [FairnessAudit.Finding]) -> String {

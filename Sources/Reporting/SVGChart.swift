@@ -20,6 +20,8 @@ public struct LineChart {
         public var markersOnly: Bool
         /// A dashed line (e.g. a second seed in the colour of its arm).
         public var dashed: Bool
+        /// A line with a marker at every point.
+        public var withMarkers = false
 
         public init(name: String, color: String, points: [(x: Double, y: Double)], xErrors: [Double]? = nil,
                     yErrors: [Double]? = nil, markersOnly: Bool = false, dashed: Bool = false) {
@@ -90,7 +92,7 @@ public struct LineChart {
                 if let e = s.xErrors?[i], e.isFinite, e > 0 {
                     out += #"<path d="M\#(SVG.f(px(low(p.x, e)))),\#(SVG.f(cy)) L\#(SVG.f(px(p.x + e))),\#(SVG.f(cy))" stroke="\#(s.color)"/>"#
                 }
-                if s.markersOnly || points.count == 1 {
+                if s.markersOnly || s.withMarkers || points.count == 1 {
                     out += #"<circle cx="\#(SVG.f(cx))" cy="\#(SVG.f(cy))" r="4" fill="\#(s.color)"><title>\#(SVG.escape(s.name))</title></circle>"#
                 }
             }

@@ -149,6 +149,28 @@ extension Array where Element == FrozenTrial {
         filter { $0.state == .complete && $0.value != nil }.max { $0.value! < $1.value! }
     }
 
+    /// The knee of a multi-objective study's front, the trial its final runs retrain: with both
+    /// objectives scaled to [0, 1] over the front, the trial farthest from the straight line
+    /// between the front's two ends (the most accurate and the cheapest), where a further gain
+    /// in accuracy starts to cost the most; with one or two trials on the front, the most
+    /// accurate. Ties go to the earlier trial. Nil without a complete trial.
+    public func knee(_ objectives: [StudyObjective]) -> FrozenTrial? {
+        let front = paretoFront(objectives)
+        guard objectives.count == 2, front.count > 2 else { return front.max { ($0.value!, -$0.number) < ($1.value!, -$1.number) } }
+        let losses = front.map { MultiObjective.losses($0.values!, objectives) }
+        let scaled = losses.map { row in (0..<2).map { k in
+            let column = losses.map { $0[k] }
+            let (low, high) = (column.min()!, column.max()!)
+            return high > low ? (row[k] - low) / (high - low) : 0
+        } }
+        let a = scaled[losses.indices.min { losses[$0][0] < losses[$1][0] }!], b = scaled[losses.indices.min { losses[$0][1] < losses[$1][1] }!]
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1])
+        let distances = scaled.map { abs(dx * ($0[1] - a[1]) - dy * ($0[0] - a[0])) }
+        var chosen = 0
+        for k in front.indices where distances[k] > distances[chosen] { chosen = k }
+        return front[chosen]
+    }
+
     /// Optuna's `best_trials`: the complete trials no other complete trial dominates (as good in
     /// every objective, better in one), in trial order; a single objective's are its best value's.
     public func paretoFront(_ objectives: [StudyObjective]) -> [FrozenTrial] {

@@ -49,6 +49,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Pruner of every arm: none or median.")
     var pruner: StudySpecification.Pruner = .none
 
+    @Option(help: ArgumentHelp("What every arm's study optimises, as tune --objectives; with a cost, each arm's final runs retrain the knee of its Pareto front.", valueName: "list"))
+    var objectives = "validation_accuracy"
+
     @Option(name: .customLong("protocol"), help: "Stopping rules of every arm: harmonized (default), or seed-paper (the original study's, to reproduce its numbers; the seed-paper suite's own).")
     var trainingProtocol: TrainingProtocol?
 
@@ -111,6 +114,10 @@ struct Bench: ParsableCommand {
                                   threads: threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
         benchmark.sampler = sampler
         benchmark.pruner = pruner
+        benchmark.objectives = try StudySpecification.Objective.list(parsing: objectives)
+        if benchmark.objectives.count > 1, !chosen.isTuned {
+            throw ConfigurationError(field: "--objectives", problem: "the \(chosen.name) suite does not tune; there is no study to optimise")
+        }
         benchmark.dataDirectory = dataDir
         benchmark.models = try models.folder(store: storeOption)
         if let fixed = chosen.trainingProtocol, let trainingProtocol, trainingProtocol != fixed {

@@ -64,6 +64,25 @@ import Tuning
         #expect(refused.status == 64 && refused.errors.contains("--pruner") && refused.errors.contains("multi-objective"), "\(refused.errors)")
     }
 
+    /// `bench --objectives`: every arm's study has both objectives (named for them), and each
+    /// arm's final run retrains the knee of its front with the knee trial's parameters.
+    @Test func benchRetrainsTheKneeOfEachArmsFront() throws {
+        let path = IDXFiles.temporaryFolder() + "/bench.sqlite"
+        let (status, errors) = try BPFreeProcess.run(["bench", "--suite", "quick", "--algorithms", "mf", "--datasets", "synthetic:samples=300,classes=3,shape=4x4",
+                                                      "--architecture", "mlp:8", "--trials", "4", "--epochs", "1", "--final-epochs", "1", "--seeds", "1",
+                                                      "--threads", "1", "--store", path, "--objectives", "validation_accuracy,train_seconds"])
+        #expect(status == 0, "\(errors)")
+        let store = try ResultsStore(path: path)
+        let studies = try store.studies()
+        #expect(studies.count == 2 && studies.allSatisfy { $0.name.hasSuffix("-vs-train_seconds") && $0.objectives.count == 2 })
+        for study in studies {
+            let knee = try #require(try store.trials(ofStudy: study.id!).knee(study.objectives))
+            #expect(errors.contains("\(study.name): the knee of its Pareto front of"), "\(errors)")
+            let final = try #require(try store.finalRuns(study: study.name).first)
+            #expect(final.record.hyperparameters["learning_rate"] == .real(knee.parameters["learning_rate"]!))
+        }
+    }
+
     /// `--objectives` takes validation accuracy first and at most one cost, each named.
     @Test(arguments: [("energy_joules", "validation_accuracy first"), ("validation_accuracy,joules", "unknown objective 'joules'"),
                       ("validation_accuracy,energy_joules,train_seconds", "at most one"), ("validation_accuracy,validation_accuracy", "at most one")])

@@ -40,6 +40,19 @@ import Testing
         #expect(MultiObjective.nondominationRanks(points + [[-0.4, 9.0]], below: 4) == [0, 0, 0, 1])
     }
 
+    /// The knee: farthest from the line between the front's ends once both objectives are
+    /// scaled over the front (here 0.8 at 2 J: the next 0.05 costs 2.5× the energy); dominated
+    /// trials never count; a front of two gives its most accurate trial.
+    @Test func theKneeIsWhereMoreAccuracyStartsToCostTheMost() {
+        let points: [(Double, Double)] = [(0.5, 1), (0.6, 1.5), (0.8, 2), (0.85, 5), (0.88, 10), (0.79, 3), (0.4, 20)]
+        let trials = points.enumerated().map { FrozenTrial(id: Int64($0), number: $0, state: .complete, values: [$1.0, $1.1]) }
+        #expect(trials.paretoFront(Self.objectives).map(\.number) == [0, 1, 2, 3, 4])
+        #expect(trials.knee(Self.objectives)?.number == 2)
+        #expect([trials[0], trials[4], trials[6]].knee(Self.objectives)?.number == 4)
+        let single = points.enumerated().map { FrozenTrial(id: Int64($0), number: $0, state: .complete, value: $1.0) }
+        #expect(single.knee([.validationAccuracy])?.number == 4, "one objective: the best")
+    }
+
     /// With one objective the sampler is the single-objective TPE unchanged.
     @Test func oneObjectiveIsTheSingleObjectiveSampler() {
         let c = MultiObjectiveGolden.cases[0]
