@@ -159,7 +159,10 @@ public final class StudyWorker {
                     continue
                 }
                 if outcome.state == .complete, outcome.values?.count != study.objectives.count || !(outcome.values?.allSatisfy(\.isFinite) ?? false) {
-                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: "the objective is \(String(describing: outcome.values))", run: outcome.run)
+                    let values = outcome.values.map { $0.map { "\($0)" }.joined(separator: ", ") } ?? "missing"
+                    let reason = study.objectives.count == 1
+                        ? "the objective is \(values)" : "the objectives (\(study.objectives.map(\.name).joined(separator: ", "))) are \(values)"
+                    outcome = TrialOutcome(state: .fail, value: nil, failureReason: reason, run: outcome.run)
                 }
                 try store.finishTrial(trialID: trial.id, workerID: workerID, state: outcome.state, values: outcome.values,
                                       failureReason: outcome.failureReason, run: outcome.run)

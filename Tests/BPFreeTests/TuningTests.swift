@@ -86,7 +86,7 @@ import Tuning
         let trials = try store.trials(ofStudy: study.id!)
         #expect(trials.map(\.state) == [.fail, .fail, .fail])
         #expect(trials[1].failureReason == "diverged: loss is nan")
-        #expect(trials[0].failureReason == "the objective is Optional(nan)")
+        #expect(trials[0].failureReason == "the objective is nan")
     }
 
     /// A real `bpfree tune` process is killed with SIGKILL in the middle of a trial; the next
