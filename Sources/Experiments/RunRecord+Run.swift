@@ -36,6 +36,7 @@ extension RunRecord {
         environment = .current()
         self.startedAt = startedAt
         peakRSSMethod = window.peakRSSWasReset ? "vmhwm" : "sampled"
+        if window.peakRSSWasReset { peakRSSAboveStartBytes = max(0, window.peakRSSBytes - window.startRSSBytes) }
     }
 
     /// Adds a measurement window's energy, CO2e and trace summary.

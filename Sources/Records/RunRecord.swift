@@ -96,6 +96,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
     /// How `peak_rss_bytes` was obtained: `vmhwm` (kernel high-water mark reset at the window
     /// start) or `sampled` (the trace's maximum, where the reset is not possible).
     public var peakRSSMethod = "sampled"
+    /// The window's peak resident memory above its start (`peak_rss_bytes` less the resident
+    /// set when the window opened): the memory training itself needed, the same alone, in a
+    /// bench after other arms, or as a trial; nil for records of earlier builds.
+    public var peakRSSAboveStartBytes: Int?
     public var traceHz: Double?
     public var traceSamples: Int?
     /// Seconds the trace sampler itself ran (its overhead on the window).
@@ -151,7 +155,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case threads, environment, startedAt = "started_at"
         case energyJoules = "energy_joules", energySource = "energy_source", energyByMeter = "energy_by_meter"
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
-        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method"
+        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method", peakRSSAboveStartBytes = "peak_rss_above_start_bytes"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
         case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds", inference
         case role, study, trialNumber = "trial_number", comparison
@@ -203,6 +207,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try read(.carbonIntensityGPerKWh, &carbonIntensityGPerKWh)
         try read(.carbonIntensitySource, &carbonIntensitySource)
         try read(.peakRSSMethod, &peakRSSMethod)
+        peakRSSAboveStartBytes = try c.decodeIfPresent(Int.self, forKey: .peakRSSAboveStartBytes)
         try read(.traceHz, &traceHz)
         try read(.traceSamples, &traceSamples)
         try read(.traceSummary, &traceSummary)
@@ -255,6 +260,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(carbonIntensityGPerKWh, forKey: .carbonIntensityGPerKWh)
         try c.encode(carbonIntensitySource, forKey: .carbonIntensitySource)
         try c.encode(peakRSSMethod, forKey: .peakRSSMethod)
+        try c.encodeIfPresent(peakRSSAboveStartBytes, forKey: .peakRSSAboveStartBytes)
         try c.encode(traceHz, forKey: .traceHz)
         try c.encode(traceSamples, forKey: .traceSamples)
         try c.encode(traceSummary, forKey: .traceSummary)

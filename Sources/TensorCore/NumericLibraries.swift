@@ -26,4 +26,15 @@ public enum NumericLibraries {
         }
         return changes
     }
+
+    /// Runs a product large enough for BLAS to take every thread, and the kernels' thread pool,
+    /// so that what the libraries allocate once per process (BLAS's per-thread buffers, the
+    /// threads' stacks) exists before a measurement window opens, in the first run of a process
+    /// as in the later ones.
+    public static func warmUp() {
+        let a = Tensor(shape: [256, 256], repeating: 1)
+        var c = Tensor(zeros: [0])
+        Tensor.matmul(a, .none, a, .none, into: &c)
+        Parallel.forEachChunk(count: Parallel.threads * 4, grain: 1) { _ in }
+    }
 }

@@ -70,8 +70,10 @@ public final class Trainer {
         }
 
         // The measurement window opens here: from the first training batch to the stop.
+        NumericLibraries.warmUp()
         observers.forEach { $0.windowDidStart() }
         result.window.peakRSSWasReset = ProcessMemory.resetPeak()
+        result.window.startRSSBytes = ProcessMemory.residentBytes
         TensorMemory.resetPeak()
         let clock = ContinuousClock()
         let windowStart = clock.now

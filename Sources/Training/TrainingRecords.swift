@@ -13,6 +13,9 @@ public struct WindowMeasurements: Sendable, Equatable {
     /// Whether the high-water mark was reset at the window start; if not, `peakRSSBytes`
     /// covers the whole process so far.
     public var peakRSSWasReset = false
+    /// The resident set size when the window opened (after the reset): data, the model, the
+    /// process and whatever earlier runs in it still hold.
+    public var startRSSBytes = 0
     /// Peak bytes of live tensors over the window.
     public var peakTensorBytes = 0
 }

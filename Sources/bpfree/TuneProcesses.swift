@@ -10,7 +10,8 @@ enum TuneProcesses {
                          "--epochs", "\(spec.stopping.maxEpochs)", "--patience", "\(spec.stopping.patience)",
                          "--min-delta", "\(spec.stopping.minDelta)", "--trials", "\(spec.trials)",
                          "--sampler", spec.sampler.rawValue, "--pruner", spec.pruner.rawValue, "--study", spec.name,
-                         "--threads", "\(spec.threads)", "--store", store, "--protocol", spec.trainingProtocol.rawValue]
+                         "--threads", "\(spec.threads)", "--store", store, "--protocol", spec.trainingProtocol.rawValue,
+                         "--objectives", spec.objectives.map(\.rawValue).joined(separator: ",")]
         if let architecture = spec.architecture { arguments += ["--architecture", architecture.description] }
         if let limit = spec.trainLimit { arguments += ["--train-limit", "\(limit)"] }
         if let folder = spec.dataDirectory { arguments += ["--data-dir", folder] }

@@ -109,6 +109,9 @@ import Training
         #expect(json["failure_reason"] is NSNull)
         let record = try JSONDecoder().decode(RunRecord.self, from: data)
         #expect(record.status == .completed)
+        if record.peakRSSMethod == "vmhwm" {
+            #expect(record.peakRSSAboveStartBytes.map { $0 >= 0 && $0 < record.peakRSSBytes } == true)
+        }
         #expect(record.trainSamples == 256)
         #expect(record.epochs.count == 1 && record.effectiveEpochs == 1 && record.bestEpoch == 1)
         #expect(record.hyperparameters["learning_rate"] == .real(2e-4))

@@ -32,6 +32,8 @@ import Training
         #expect(result.window.trainSamples == 15 * 32 * 32)
         #expect(result.window.flops > 0)
         #expect(result.window.seconds > 0)
+        // The window's resident memory: its start (data, model, process) under its peak.
+        #expect(!result.window.peakRSSWasReset || (result.window.startRSSBytes > 0 && result.window.peakRSSBytes >= result.window.startRSSBytes))
         // Forward FLOPs of a 16→32→4 MLP per sample: 2·(16·32 + 32·4).
         #expect(result.forwardFLOPsPerSample == Double(2 * (16 * 32 + 32 * 4)))
     }
