@@ -14,6 +14,22 @@ public final class CUDADriver: @unchecked Sendable {
     let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
     let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Result
     let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    // Contexts, memory, modules, launches and streams (`CUcontext`, `CUmodule`, `CUfunction`
+    // and `CUstream` are opaque pointers; `CUdeviceptr` is a 64-bit integer).
+    let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32) -> Result
+    let cuCtxSetCurrent: @convention(c) (OpaquePointer?) -> Result
+    let cuCtxSynchronize: @convention(c) () -> Result
+    let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
+    let cuMemFree: @convention(c) (UInt64) -> Result
+    let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Result
+    let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Result
+    let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> Result
+    let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Result
+    let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> Result
+    let cuLaunchKernel: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
+                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    let cuStreamCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> Result
+    let cuStreamSynchronize: @convention(c) (OpaquePointer?) -> Result
 
     /// `CUdevice_attribute` values (cuda.h).
     enum Attribute: Int32 {
@@ -41,6 +57,19 @@ public final class CUDADriver: @unchecked Sendable {
         cuDeviceGetAttribute = try library.function("cuDeviceGetAttribute")
         cuDeviceTotalMem = try library.function("cuDeviceTotalMem_v2")
         cuGetErrorString = try library.function("cuGetErrorString")
+        cuDevicePrimaryCtxRetain = try library.function("cuDevicePrimaryCtxRetain")
+        cuCtxSetCurrent = try library.function("cuCtxSetCurrent")
+        cuCtxSynchronize = try library.function("cuCtxSynchronize")
+        cuMemAlloc = try library.function("cuMemAlloc_v2")
+        cuMemFree = try library.function("cuMemFree_v2")
+        cuMemcpyHtoD = try library.function("cuMemcpyHtoD_v2")
+        cuMemcpyDtoH = try library.function("cuMemcpyDtoH_v2")
+        cuMemcpyDtoD = try library.function("cuMemcpyDtoD_v2")
+        cuModuleLoadData = try library.function("cuModuleLoadData")
+        cuModuleGetFunction = try library.function("cuModuleGetFunction")
+        cuLaunchKernel = try library.function("cuLaunchKernel")
+        cuStreamCreate = try library.function("cuStreamCreate")
+        cuStreamSynchronize = try library.function("cuStreamSynchronize")
         try check(cuInit(0), "cuInit")
     }
 

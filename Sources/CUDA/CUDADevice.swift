@@ -1,0 +1,113 @@
+import Foundation
+import Synchronization
+
+/// One argument of a kernel launch, as the kernel's C signature declares it.
+public enum KernelArgument: Sendable, Equatable {
+    /// A device address (`float*`, `const int*`, …).
+    case pointer(UInt64)
+    case int32(Int32)
+    case int64(Int64)
+    case float32(Float)
+}
+
+/// One GPU ready to compute: its primary context (cuBLAS and cuDNN use the same one), one stream
+/// that every launch and copy goes to, every kernel of `KernelCatalog` loaded, and a caching
+/// allocator. Launches take no host allocation: arguments are marshalled into a fixed area.
+public final class CUDADevice: @unchecked Sendable {
+    public let driver: CUDADriver
+    public let gpu: GPUDevice
+    public let allocator: DeviceAllocator
+    let context: OpaquePointer?
+    let stream: OpaquePointer?
+    private var functions: [String: OpaquePointer] = [:]
+    private let lock = NSLock()
+    /// Room for `maximumArguments` arguments of 8 bytes, and the `void*` array pointing at them.
+    private let argumentValues: UnsafeMutableRawPointer
+    private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    static let maximumArguments = 32
+
+    /// How a kernel source becomes a module image for this card: NVRTC's CUBIN by default
+    /// (cached on disk); tests give the CPU emulator's placeholder.
+    public typealias ImageProvider = @Sendable (KernelCatalog.SourceFile, GPUDevice) throws -> [UInt8]
+
+    /// The card's CUBIN of `file`, compiled by the NVRTC found (`KernelCatalog.cubin`).
+    public static let compiledImage: ImageProvider = { file, gpu in
+        try KernelCatalog.cubin(file, architecture: gpu.architecture, compiler: NVRTC())
+    }
+
+    /// GPU `index`: retains its primary context, makes it current, creates the stream and loads
+    /// every kernel module.
+    public init(index: Int, driver: CUDADriver, images: ImageProvider = CUDADevice.compiledImage) throws {
+        self.driver = driver
+        let gpus = try driver.devices()
+        guard index < gpus.count else { throw CUDADriver.Failure(call: "cuDeviceGet", code: 101, message: "no GPU \(index); there are \(gpus.count)") }
+        gpu = gpus[index]
+        var context: OpaquePointer?
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&context, Int32(index)), "cuDevicePrimaryCtxRetain")
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        self.context = context
+        var stream: OpaquePointer?
+        try driver.check(driver.cuStreamCreate(&stream, 0), "cuStreamCreate")
+        self.stream = stream
+        allocator = DeviceAllocator(allocate: { bytes in
+            var address: UInt64 = 0
+            try driver.check(driver.cuMemAlloc(&address, bytes), "cuMemAlloc_v2")
+            return address
+        }, free: { address in _ = driver.cuMemFree(address) })
+        argumentValues = UnsafeMutableRawPointer.allocate(byteCount: 8 * Self.maximumArguments, alignment: 8)
+        argumentPointers = .allocate(capacity: Self.maximumArguments)
+        for index in 0..<Self.maximumArguments { argumentPointers[index] = argumentValues + 8 * index }
+        for file in KernelCatalog.files {
+            let image = try images(file, gpu)
+            var module: OpaquePointer?
+            try image.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&module, $0.baseAddress!), "cuModuleLoadData (\(file.name))") }
+            for kernel in file.kernels {
+                var function: OpaquePointer?
+                try driver.check(driver.cuModuleGetFunction(&function, module, kernel), "cuModuleGetFunction (\(kernel))")
+                functions[kernel] = function
+            }
+        }
+    }
+
+    deinit {
+        argumentValues.deallocate()
+        argumentPointers.deallocate()
+    }
+
+    /// Launches `kernel` over `threads` threads (one per element) in blocks of `blockSize`.
+    public func launch(_ kernel: String, threads: Int, blockSize: Int = 256, _ arguments: [KernelArgument]) throws {
+        guard let function = functions[kernel] else { preconditionFailure("no kernel \(kernel) in KernelCatalog") }
+        precondition(arguments.count <= Self.maximumArguments, "\(kernel): \(arguments.count) arguments")
+        let blocks = max(1, (threads + blockSize - 1) / blockSize)
+        try lock.withLock {
+            for (index, argument) in arguments.enumerated() {
+                let slot = argumentValues + 8 * index
+                switch argument {
+                case .pointer(let address): slot.storeBytes(of: address, as: UInt64.self)
+                case .int32(let value): slot.storeBytes(of: value, as: Int32.self)
+                case .int64(let value): slot.storeBytes(of: value, as: Int64.self)
+                case .float32(let value): slot.storeBytes(of: value, as: Float.self)
+                }
+            }
+            try driver.check(driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(blockSize), 1, 1, 0, stream, argumentPointers, nil),
+                             "cuLaunchKernel (\(kernel))")
+        }
+    }
+
+    /// Copies host bytes to device memory (ordered after the stream's earlier work).
+    public func copy(_ source: UnsafeRawBufferPointer, to address: UInt64) throws {
+        try synchronize()
+        try driver.check(driver.cuMemcpyHtoD(address, source.baseAddress!, source.count), "cuMemcpyHtoD_v2")
+    }
+
+    /// Copies device memory to host bytes, after the stream's work.
+    public func copy(from address: UInt64, to destination: UnsafeMutableRawBufferPointer) throws {
+        try synchronize()
+        try driver.check(driver.cuMemcpyDtoH(destination.baseAddress!, address, destination.count), "cuMemcpyDtoH_v2")
+    }
+
+    /// Waits for everything queued on the stream.
+    public func synchronize() throws {
+        try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import NeuralNetwork
+import Testing
+import TestSupport
+import TensorCore
+@testable import CUDA
+
+/// bpfree's GPU host code — the driver calls, module loading, launch geometry, argument
+/// marshalling, copies and the caching allocator — run unchanged against a CPU emulation of the
+/// driver (`CPU/fake_driver.cpp`, built here into a `libcuda.so.1` with the kernels compiled as
+/// C++ and a trampoline per kernel generated from its signature), and checked against the CPU
+/// primitives. Only the card itself is left for the GPU check.
+@Suite(.serialized) struct CUDADeviceTests {
+    /// The folder holding the emulated `libcuda.so.1`.
+    static let driverFolder: String? = {
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+        let kernels = URL(fileURLWithPath: here).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/CUDA/Kernels").path
+        let folder = IDXFiles.temporaryFolder()
+        let trampolines = folder + "/trampolines.cpp"
+        do {
+            try Data(trampolineSource().utf8).write(to: URL(fileURLWithPath: trampolines))
+            let swift = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { $0 + "/swift" }
+                .first { FileManager.default.isExecutableFile(atPath: $0) }
+            let toolchain = swift.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent().path + "/clang++" }
+            let compiler = toolchain.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? "clang++"
+            try PythonEnvironment.run("/usr/bin/env", [compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Werror",
+                                                       "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/launch.cpp",
+                                                       trampolines, "-include", here + "/CPU/cuda_on_cpu.h", "-x", "c++"]
+                                      + KernelCatalog.files.map { kernels + "/" + $0.name })
+            return folder
+        } catch {
+            Issue.record("the emulated driver did not build: \(error)")
+            return nil
+        }
+    }()
+
+    /// `extern "C"` declarations of every kernel and a trampoline that calls it from the
+    /// `void**` argument array `cuLaunchKernel` gets, with the table the emulator searches.
+    static func trampolineSource() -> String {
+        var declarations: [String] = [], table: [String] = []
+        for file in KernelCatalog.files {
+            for match in file.source.matches(of: #/extern "C" __global__ void (\w+)\(([^)]*)\)/#) {
+                let name = String(match.output.1)
+                // "const float* x" → type "const float*": the parameter without its name.
+                let parameters = match.output.2.split(separator: ",").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+                let types = parameters.map { $0.replacing(#/\s*\w+$/#, with: "") }
+                let arguments = types.enumerated().map { "*(\($1)*)p[\($0)]" }.joined(separator: ", ")
+                declarations.append("extern \"C\" void \(name)(\(parameters.joined(separator: ", ")));")
+                declarations.append("static void call_\(name)(void** p) { \(name)(\(arguments)); }")
+                table.append("{\"\(name)\", call_\(name)}")
+            }
+        }
+        return """
+            struct bpfree_kernel_entry { const char* name; void (*call)(void** params); };
+            \(declarations.joined(separator: "\n"))
+            extern "C" const bpfree_kernel_entry bpfree_kernel_table[] = {\(table.joined(separator: ", "))};
+            extern "C" const int bpfree_kernel_count = \(table.count);
+
+            """
+    }
+
+    static func device() throws -> CUDADevice {
+        let folder = try #require(driverFolder)
+        let driver = try CUDADriver(environment: ["BPFREE_CUDA_LIBS": folder])
+        return try CUDADevice(index: 0, driver: driver, images: { _, _ in [0x7F] })
+    }
+
+    /// A device buffer holding `values`.
+    static func upload(_ device: CUDADevice, _ values: [Float]) throws -> DeviceAllocator.Block {
+        let block = try device.allocator.block(bytes: values.count * 4)
+        try values.withUnsafeBytes { try device.copy($0, to: block.address) }
+        return block
+    }
+
+    static func download(_ device: CUDADevice, _ block: DeviceAllocator.Block, count: Int) throws -> [Float] {
+        var values = [Float](repeating: .nan, count: count)
+        try values.withUnsafeMutableBytes { try device.copy(from: block.address, to: $0) }
+        return values
+    }
+
+    @Test func theEmulatedCardIsFoundAndEveryKernelLoads() throws {
+        let device = try Self.device()
+        #expect(device.gpu.name == "bpfree CPU emulator" && device.gpu.architecture == "sm_90")
+        #expect(device.driver.library.path.hasSuffix("/libcuda.so.1"))
+    }
+
+    /// Pointer, 32- and 64-bit integer and float arguments reach the kernels in order, over
+    /// launches of several blocks with a partial last block, and give the CPU primitives' results.
+    @Test func launchesComputeWhatTheCPUPrimitivesCompute() throws {
+        let device = try Self.device()
+        var generator = SeededGenerator(seed: 3, stream: "device")
+        let (n, c) = (37, 10)
+        let z = Tensor(shape: [n, c], uniformIn: -3...3, using: &generator)
+        let x = Tensor(shape: [n, c], uniformIn: -1...1, using: &generator)
+        // add_scaled (pointer, pointer, int64, float): y += α·x over 370 threads in blocks of 128.
+        let y = try Self.upload(device, z.scalars), xb = try Self.upload(device, x.scalars)
+        try device.launch("add_scaled", threads: n * c, blockSize: 128, [.pointer(xb.address), .pointer(y.address), .int64(Int64(n * c)), .float32(-0.37)])
+        var expected = z
+        expected.add(x, scaledBy: -0.37)
+        #expect(try Self.download(device, y, count: n * c) == expected.scalars)
+        // softmax_rows (pointer, pointer, int32, int32): one thread per row.
+        let p = try device.allocator.block(bytes: n * c * 4), zb = try Self.upload(device, z.scalars)
+        try device.launch("softmax_rows", threads: n, blockSize: 32, [.pointer(zb.address), .pointer(p.address), .int32(Int32(n)), .int32(Int32(c))])
+        var probabilities = Tensor(zeros: [0])
+        z.softmaxRows(into: &probabilities)
+        let result = try Self.download(device, p, count: n * c)
+        #expect(zip(result, probabilities.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
+        // adam_step: four pointers, an int64 and seven floats, three steps against AdamW.
+        let parameter = Parameter(name: "w", value: Tensor(shape: [n, c], uniformIn: -1...1, using: &generator))
+        let w = try Self.upload(device, parameter.value.scalars), m = try Self.upload(device, .init(repeating: 0, count: n * c))
+        let v = try Self.upload(device, .init(repeating: 0, count: n * c))
+        let optimizer = AdamW(learningRate: 1e-2, weightDecay: 0.1)
+        for step in 1...3 {
+            let g = Tensor(shape: [n, c], uniformIn: -1...1, using: &generator)
+            parameter.gradient = g
+            optimizer.step([parameter])
+            let gb = try Self.upload(device, g.scalars)
+            let t = Float(step)
+            let stepSize = 1e-2 / (1 - Foundation.pow(Float(0.9), t)), correction2 = (1 - Foundation.pow(Float(0.999), t)).squareRoot()
+            try device.launch("adam_step", threads: n * c, [.pointer(w.address), .pointer(gb.address), .pointer(m.address), .pointer(v.address),
+                                                            .int64(Int64(n * c)), .float32(0.9), .float32(0.999), .float32(1e-8),
+                                                            .float32(stepSize), .float32(correction2), .float32(0), .float32(1 - 1e-2 * 0.1)])
+            #expect(try Self.download(device, gb, count: n * c).allSatisfy { $0 == 0 })
+            device.allocator.release(gb)
+        }
+        let trained = try Self.download(device, w, count: n * c)
+        #expect(zip(trained, parameter.value.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+    }
+
+    /// Freed blocks are reused by size class: a training loop's buffers come from the driver
+    /// once; the peak counts what was live at once; emptying the cache frees everything.
+    @Test func theCachingAllocatorAsksTheDriverOnlyForNewSizes() throws {
+        var next: UInt64 = 4096, freed: [UInt64] = []
+        let allocator = DeviceAllocator(allocate: { bytes in defer { next += UInt64(bytes) }; return next }, free: { freed.append($0) })
+        #expect(DeviceAllocator.roundedSize(1) == 512 && DeviceAllocator.roundedSize(513) == 1024)
+        #expect(DeviceAllocator.roundedSize(3 << 20) == 4 << 20)
+        for _ in 0..<100 {
+            let a = try allocator.block(bytes: 1000), b = try allocator.block(bytes: 3 << 20)
+            allocator.release(a)
+            allocator.release(b)
+        }
+        #expect(allocator.driverAllocations == 2 && allocator.liveBytes == 0)
+        #expect(allocator.peakBytes == 1024 + (4 << 20) && allocator.reservedBytes == 1024 + (4 << 20))
+        let held = try allocator.block(bytes: 700)
+        allocator.resetPeak()
+        #expect(allocator.peakBytes == 1024 && held.bytes == 1024)
+        allocator.release(held)
+        allocator.emptyCache()
+        #expect(freed.count == 2 && allocator.reservedBytes == 0)
+    }
+
+    /// An allocation the card cannot hold fails, after the cache was given back, with the
+    /// driver call and the driver's reason.
+    @Test func anAllocationTooLargeNamesTheCallAndTheDriversReason() throws {
+        let device = try Self.device()
+        let small = try device.allocator.block(bytes: 4096)
+        device.allocator.release(small)
+        #expect { try device.allocator.block(bytes: 1 << 60) } throws: { "\($0)" == "cuMemAlloc_v2 failed: out of memory (CUDA error 2)" }
+        #expect(device.allocator.reservedBytes == 0, "the cached block went back to the driver first")
+    }
+}
