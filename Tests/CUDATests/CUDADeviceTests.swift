@@ -26,7 +26,9 @@ import TensorCore
             try PythonEnvironment.run("/usr/bin/env", [compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Werror",
                                                        "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/launch.cpp",
                                                        trampolines, "-include", here + "/CPU/cuda_on_cpu.h", "-x", "c++"]
-                                      + KernelCatalog.files.map { kernels + "/" + $0.name })
+                                      + KernelCatalog.files.map { kernels + "/" + $0.name } + ["-lopenblas"])
+            // The same library answers for cuBLAS.
+            try FileManager.default.createSymbolicLink(atPath: folder + "/libcublas.so.13", withDestinationPath: folder + "/libcuda.so.1")
             return folder
         } catch {
             Issue.record("the emulated driver did not build: \(error)")
@@ -125,6 +127,25 @@ import TensorCore
         }
         let trained = try Self.download(device, w, count: n * c)
         #expect(zip(trained, parameter.value.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+    }
+
+    /// Row-major products through cuBLAS's column-major sgemm, every transpose combination and
+    /// an accumulating β, equal the CPU's BLAS products.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func cuBLASProductsEqualTheCPUs(transposeA: Bool, transposeB: Bool) throws {
+        let device = try Self.device()
+        let blas = try CUBLAS(device: device, environment: ["BPFREE_CUDA_LIBS": try #require(Self.driverFolder)])
+        var generator = SeededGenerator(seed: 4, stream: "gemm")
+        let (m, n, k) = (7, 5, 11)
+        let a = Tensor(shape: transposeA ? [k, m] : [m, k], uniformIn: -1...1, using: &generator)
+        let b = Tensor(shape: transposeB ? [n, k] : [k, n], uniformIn: -1...1, using: &generator)
+        var c = Tensor(shape: [m, n], uniformIn: -1...1, using: &generator)
+        let (ab, bb, cb) = (try Self.upload(device, a.scalars), try Self.upload(device, b.scalars), try Self.upload(device, c.scalars))
+        try blas.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: ab.address, lda: a.columns,
+                      b: bb.address, ldb: b.columns, beta: 2, c: cb.address, ldc: n)
+        Tensor.matmul(a, transposeA ? .transposed : .none, b, transposeB ? .transposed : .none, into: &c, alpha: 0.5, beta: 2)
+        let result = try Self.download(device, cb, count: m * n)
+        #expect(zip(result, c.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(result) vs \(c.scalars)")
     }
 
     /// Freed blocks are reused by size class: a training loop's buffers come from the driver

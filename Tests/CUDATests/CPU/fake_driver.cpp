@@ -73,3 +73,19 @@ CUresult cuLaunchKernel(const void* function, unsigned gx, unsigned gy, unsigned
 CUresult cuStreamCreate(void** stream, unsigned) { *stream = &stream_token; return 0; }
 CUresult cuStreamSynchronize(void*) { return 0; }
 }
+
+// cuBLAS's part bpfree calls (libcublas.so.13), emulated with OpenBLAS's column-major sgemm.
+#include <cblas.h>
+static int cublas_token;
+extern "C" {
+int cublasCreate_v2(void** handle) { *handle = &cublas_token; return 0; }
+int cublasSetStream_v2(void*, void*) { return 0; }
+int cublasSetMathMode(void*, int mode) { return mode == 0 || mode == 3 ? 0 : 7; }
+int cublasSgemm_v2(void*, int transa, int transb, int m, int n, int k, const float* alpha, CUdeviceptr a, int lda,
+                   CUdeviceptr b, int ldb, const float* beta, CUdeviceptr c, int ldc) {
+    if (m < 0 || n < 0 || k < 0) return 7;
+    cblas_sgemm(CblasColMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, m, n, k, *alpha,
+                (const float*)a, lda, (const float*)b, ldb, *beta, (float*)c, ldc);
+    return 0;
+}
+}
