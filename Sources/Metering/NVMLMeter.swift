@@ -3,6 +3,10 @@ import Foundation
 /// NVIDIA GPU energy through NVML, loaded with dlopen (no link-time dependency): the
 /// total-energy counter where the device supports it, otherwise power sampled by the sampler and
 /// integrated with the trapezoidal rule. Also utilisation, SM clock and memory in use.
+///
+/// Power is read as the instant field (`nvmlDeviceGetFieldValues`, `NVML_FI_DEV_POWER_INSTANT`)
+/// where the device reports it: `nvmlDeviceGetPowerUsage` is a one-second average on Ampere and
+/// later cards except the A100, which would smooth away Forward-Forward's spikes in a 10 Hz trace.
 public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
     typealias Device = OpaquePointer
     typealias InitFunction = @convention(c) () -> Int32
@@ -13,9 +17,23 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
     typealias UtilizationFunction = @convention(c) (Device, UnsafeMutablePointer<UInt32>) -> Int32  // nvmlUtilization_t {gpu, memory}
     typealias ClockFunction = @convention(c) (Device, Int32, UnsafeMutablePointer<UInt32>) -> Int32
     typealias MemoryFunction = @convention(c) (Device, UnsafeMutablePointer<UInt64>) -> Int32       // nvmlMemory_t {total, free, used}
+    typealias FieldValuesFunction = @convention(c) (Device, Int32, UnsafeMutableRawPointer) -> Int32 // nvmlFieldValue_t[]
 
     static let success: Int32 = 0
     static let clockSM: Int32 = 1
+    /// `NVML_FI_DEV_POWER_INSTANT` (185 is the averaged `NVML_FI_DEV_POWER_AVERAGE`).
+    static let instantPowerField: UInt32 = 186
+    /// `sizeof(nvmlFieldValue_t)`: fieldId, scopeId (u32), timestamp, latencyUsec (i64),
+    /// valueType, nvmlReturn (i32), value (an 8-byte union) at offset 32.
+    static let fieldValueSize = 40
+
+    /// Where the power in the trace comes from.
+    public enum PowerReading: String, Sendable {
+        /// `NVML_FI_DEV_POWER_INSTANT` through `nvmlDeviceGetFieldValues`.
+        case instant
+        /// `nvmlDeviceGetPowerUsage`: a one-second average on Ampere and later (not the A100).
+        case average
+    }
 
     /// How one device's energy is obtained.
     public enum Method: String, Sendable {
@@ -41,7 +59,12 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
     private let utilization: UtilizationFunction?
     private let clock: ClockFunction?
     private let memory: MemoryFunction?
+    private let fieldValues: FieldValuesFunction?
+    /// One `nvmlFieldValue_t`, reused by every reading.
+    private let field = UnsafeMutableRawPointer.allocate(byteCount: NVMLMeter.fieldValueSize, alignment: 8)
     private var gpus: [GPU]
+    /// How power is read: instant where every device reports it, else the average.
+    public private(set) var powerReading = PowerReading.average
 
     /// The method used per device, in device order.
     public var methods: [Method] { gpus.map(\.method) }
@@ -98,11 +121,13 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
         return .success(NVMLMeter(library: library, shutdown: shutdown, energy: energy, power: power,
                                   utilization: symbol("nvmlDeviceGetUtilizationRates", UtilizationFunction.self),
                                   clock: symbol("nvmlDeviceGetClockInfo", ClockFunction.self),
-                                  memory: symbol("nvmlDeviceGetMemoryInfo", MemoryFunction.self), gpus: gpus))
+                                  memory: symbol("nvmlDeviceGetMemoryInfo", MemoryFunction.self),
+                                  fieldValues: symbol("nvmlDeviceGetFieldValues", FieldValuesFunction.self), gpus: gpus))
     }
 
     private init(library: UnsafeMutableRawPointer, shutdown: InitFunction, energy: EnergyFunction?, power: PowerFunction?,
-                 utilization: UtilizationFunction?, clock: ClockFunction?, memory: MemoryFunction?, gpus: [GPU]) {
+                 utilization: UtilizationFunction?, clock: ClockFunction?, memory: MemoryFunction?, fieldValues: FieldValuesFunction?,
+                 gpus: [GPU]) {
         self.library = library
         self.shutdown = shutdown
         self.energy = energy
@@ -110,18 +135,41 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
         self.utilization = utilization
         self.clock = clock
         self.memory = memory
+        self.fieldValues = fieldValues
         self.gpus = gpus
+        if gpus.allSatisfy({ instantWatts($0.device) != nil }) { powerReading = .instant }
     }
 
     deinit {
+        field.deallocate()
         _ = shutdown()
         dlclose(library)
     }
 
+    /// The device's power now: instant where `powerReading` says so, else the average.
     func watts(_ device: Device) -> Double? {
+        if powerReading == .instant, let watts = instantWatts(device) { return watts }
         var milliwatts: UInt32 = 0
         guard let power, power(device, &milliwatts) == Self.success else { return nil }
         return Double(milliwatts) / 1000
+    }
+
+    /// `NVML_FI_DEV_POWER_INSTANT` in watts, or nil where the device does not report it.
+    func instantWatts(_ device: Device) -> Double? {
+        guard let fieldValues else { return nil }
+        field.initializeMemory(as: UInt8.self, repeating: 0, count: Self.fieldValueSize)
+        field.storeBytes(of: Self.instantPowerField, as: UInt32.self)
+        guard fieldValues(device, 1, field) == Self.success, field.load(fromByteOffset: 28, as: Int32.self) == Self.success else { return nil }
+        let milliwatts: Double
+        switch field.load(fromByteOffset: 24, as: Int32.self) {
+        case 0: milliwatts = field.load(fromByteOffset: 32, as: Double.self)
+        case 1: milliwatts = Double(field.load(fromByteOffset: 32, as: UInt32.self))
+        case 2, 3: milliwatts = Double(field.load(fromByteOffset: 32, as: UInt64.self))
+        case 4: milliwatts = Double(field.load(fromByteOffset: 32, as: Int64.self))
+        case 5: milliwatts = Double(field.load(fromByteOffset: 32, as: Int32.self))
+        default: return nil
+        }
+        return milliwatts / 1000
     }
 
     func millijoules(_ device: Device) -> UInt64? {

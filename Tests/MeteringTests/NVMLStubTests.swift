@@ -10,11 +10,22 @@ import TestSupport
     typedef struct nvmlDevice_st* nvmlDevice_t;
     typedef struct { unsigned int gpu; unsigned int memory; } nvmlUtilization_t;
     typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
+    typedef union { double dVal; unsigned int uiVal; unsigned long long ullVal; } nvmlValue_t;
+    typedef struct { unsigned int fieldId, scopeId; long long timestamp, latencyUsec; int valueType, nvmlReturn; nvmlValue_t value; } nvmlFieldValue_t;
     static int mode = 0;                  /* 0: counter, 1: power only, 2: neither */
     static unsigned long long energy_mj = 1000;
     static unsigned int power_mw = 100000;
+    static int instant_mw = -1;           /* the instant power field; -1: not supported */
     static struct nvmlDevice_st { int id; } devices[2];
     void stub_set(int m, unsigned long long e, unsigned int p) { mode = m; energy_mj = e; power_mw = p; }
+    void stub_set_instant(int mw) { instant_mw = mw; }
+    int nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *values) {
+        for (int i = 0; i < count; i++) {
+            if (values[i].fieldId != 186 || instant_mw < 0) { values[i].nvmlReturn = 3; continue; }
+            values[i].nvmlReturn = 0; values[i].valueType = 1; values[i].value.uiVal = (unsigned int)instant_mw;
+        }
+        return 0;
+    }
     int nvmlInit_v2(void) { return 0; }
     int nvmlShutdown(void) { return 0; }
     int nvmlDeviceGetCount_v2(unsigned int *count) { *count = 2; return 0; }
@@ -74,6 +85,25 @@ import TestSupport
         _ = meter.sample(at: 1)                                     // 150 W each: 100 J each over [0, 1]
         // 150 W until t = 3: 300 J more each.
         #expect(abs(meter.stop(at: 3) - 2 * (100 + 300)) < 1e-9)
+    }
+
+    /// Where the instant power field is reported, the trace and power-sampled energy use it,
+    /// not the one-second average; where it is not, the average, and the meter says which.
+    @Test func instantPowerIsPreferredToTheOneSecondAverage() throws {
+        let path = try #require(Self.library)
+        let handle = try #require(dlopen(path, RTLD_NOW))
+        let setInstant = unsafeBitCast(try #require(dlsym(handle, "stub_set_instant")), to: (@convention(c) (Int32) -> Void).self)
+        defer { setInstant(-1) }
+        try Self.stub(mode: 1, millijoules: 0, milliwatts: 100_000)
+        setInstant(250_000)
+        let meter = try NVMLMeter.discover(libraryPath: path).get()
+        #expect(meter.powerReading == .instant)
+        meter.start(at: 0)
+        #expect(meter.sample(at: 1).watts == 500, "two devices at 250 W instant, not 100 W average")
+        #expect(abs(meter.stop(at: 2) - 2 * 500) < 1e-9)
+        setInstant(-1)
+        let averaged = try NVMLMeter.discover(libraryPath: path).get()
+        #expect(averaged.powerReading == .average && averaged.sample(at: 0).watts == 200)
     }
 
     @Test func unsupportedFunctionsMakeTheMeterUnavailable() throws {
