@@ -31,8 +31,12 @@ struct Info: ParsableCommand {
     @Option(help: ArgumentHelp("With --compile-kernels: the GPU architectures (default: the GPUs', else sm_80,sm_90).", valueName: "sm_XY,..."))
     var gpuArchitecture: String?
 
+    @Flag(help: "Check every GPU through bpfree's own host code (kernels compiled and launched, copies, cuBLAS) against the CPU, one line per check, and stop.")
+    var checkGpu = false
+
     func run() throws {
         if compileKernels { return try CompileKernels.run(architectures: gpuArchitecture) }
+        if checkGpu { return try Self.checkGPUs() }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threads >= 1 else { throw ValidationError("--threads: must be at least 1, got \(threads)") }
         var report = InfoReport.measure(threads: threads, kernels: kernels,
@@ -48,6 +52,34 @@ struct Info: ParsableCommand {
             print(report.text)
             ComputeDevice.gpuLines().forEach { print($0) }
         }
+    }
+
+    /// `--check-gpu`: `DeviceCheck` on every GPU; fails when a check fails or no GPU can be used.
+    static func checkGPUs() throws {
+        let driver: CUDADriver
+        do { driver = try CUDADriver() } catch { throw RuntimeFailure("--check-gpu: \(error)") }
+        let count = try driver.devices().count
+        guard count > 0 else { throw RuntimeFailure("--check-gpu: the driver sees no GPU") }
+        var failed = 0
+        for index in 0..<count {
+            let device: CUDADevice
+            do { device = try CUDADevice(index: index, driver: driver) } catch {
+                print("FAIL cuda:\(index): \(error)")
+                failed += 1
+                continue
+            }
+            print("cuda:\(index) \(device.gpu.summary)")
+            var blas: CUBLAS?
+            do { blas = try CUBLAS(device: device) } catch {
+                print("FAIL cuBLAS: \(error)")
+                failed += 1
+            }
+            for result in DeviceCheck.run(device, blas: blas) {
+                print(result)
+                if !result.passed { failed += 1 }
+            }
+        }
+        if failed > 0 { throw RuntimeFailure("--check-gpu: \(failed) check\(failed == 1 ? "" : "s") failed") }
     }
 
     /// sgemm rates of `bpfree info` run with `OPENBLAS_CORETYPE=core`.

@@ -148,6 +148,16 @@ import TensorCore
         #expect(zip(result, c.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(result) vs \(c.scalars)")
     }
 
+    /// `bpfree info --check-gpu`'s checks pass on the emulation (and so test the host code the
+    /// GPU check runs on the card), with every block given back.
+    @Test func theGPUSelfCheckPassesOnTheEmulation() throws {
+        let device = try Self.device()
+        let blas = try CUBLAS(device: device, environment: ["BPFREE_CUDA_LIBS": try #require(Self.driverFolder)])
+        let results = DeviceCheck.run(device, blas: blas)
+        #expect(results.count == 8 && results.allSatisfy(\.passed), "\(results)")
+        #expect(device.allocator.liveBytes == 0)
+    }
+
     /// Freed blocks are reused by size class: a training loop's buffers come from the driver
     /// once; the peak counts what was live at once; emptying the cache frees everything.
     @Test func theCachingAllocatorAsksTheDriverOnlyForNewSizes() throws {

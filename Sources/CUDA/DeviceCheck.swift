@@ -1,0 +1,132 @@
+import Foundation
+
+/// A self-check of a GPU through bpfree's own host code: kernels compiled and loaded, launches
+/// over many blocks with every kind of argument, copies both ways, and cuBLAS products in every
+/// transpose combination, each against a float64 reference on the CPU by ‖out − ref‖/‖ref‖.
+/// `bpfree info --check-gpu` runs it on the card; the tests run it on the CPU emulation.
+public enum DeviceCheck {
+    /// One check's outcome.
+    public struct Result: Sendable, CustomStringConvertible {
+        public let name: String
+        /// ‖out − ref‖/‖ref‖, or nil when the check could not run.
+        public let relativeError: Double?
+        public let note: String?
+        public var passed: Bool { relativeError.map { $0 <= DeviceCheck.tolerance } ?? false }
+
+        public var description: String {
+            let error = relativeError.map { String(format: "relative error %.2e", $0) } ?? "not run"
+            return "\(passed ? "ok  " : "FAIL") \(name): \(error)" + (note.map { " (\($0))" } ?? "")
+        }
+    }
+
+    /// FP32 against float64: far below this when the host code is right.
+    public static let tolerance = 1e-5
+
+    static func relativeError(_ output: [Float], _ reference: [Double]) -> Double {
+        let difference = zip(output, reference).reduce(0.0) { $0 + (Double($1.0) - $1.1) * (Double($1.0) - $1.1) }
+        let norm = reference.reduce(0.0) { $0 + $1 * $1 }
+        return (difference / max(norm, 1e-300)).squareRoot()
+    }
+
+    /// Runs every check on `device` (and cuBLAS, when `blas` is given).
+    public static func run(_ device: CUDADevice, blas: CUBLAS?) -> [Result] {
+        var generator = Mixer(seed: 12)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.unit() * 4 - 2) } }
+        func upload(_ values: [Float]) throws -> DeviceAllocator.Block {
+            let block = try device.allocator.block(bytes: values.count * 4)
+            try values.withUnsafeBytes { try device.copy($0, to: block.address) }
+            return block
+        }
+        func download(_ block: DeviceAllocator.Block, _ count: Int) throws -> [Float] {
+            var out = [Float](repeating: .nan, count: count)
+            try out.withUnsafeMutableBytes { try device.copy(from: block.address, to: $0) }
+            return out
+        }
+        func check(_ name: String, _ body: () throws -> (output: [Float], reference: [Double])) -> Result {
+            do {
+                let (output, reference) = try body()
+                return Result(name: name, relativeError: relativeError(output, reference), note: nil)
+            } catch {
+                return Result(name: name, relativeError: nil, note: "\(error)")
+            }
+        }
+        var results: [Result] = []
+        // Copies: a 1 MiB round trip.
+        results.append(check("copy to the card and back (1 MiB)") {
+            let x = values(1 << 18)
+            let block = try upload(x)
+            defer { device.allocator.release(block) }
+            return (try download(block, x.count), x.map(Double.init))
+        })
+        // add_scaled: pointers, a 64-bit count and a float, over 391 blocks with a partial last one.
+        results.append(check("add_scaled, 100,003 elements") {
+            let (x, y) = (values(100_003), values(100_003))
+            let (xb, yb) = (try upload(x), try upload(y))
+            defer { device.allocator.release(xb); device.allocator.release(yb) }
+            try device.launch("add_scaled", threads: x.count, [.pointer(xb.address), .pointer(yb.address), .int64(Int64(x.count)), .float32(-0.37)])
+            return (try download(yb, y.count), zip(x, y).map { Double($1) + Double(Float(-0.37)) * Double($0) })
+        })
+        // softmax_rows: 32-bit sizes, one thread per row.
+        results.append(check("softmax_rows, 257 × 10") {
+            let (n, c) = (257, 10)
+            let z = values(n * c)
+            let (zb, pb) = (try upload(z), try device.allocator.block(bytes: n * c * 4))
+            defer { device.allocator.release(zb); device.allocator.release(pb) }
+            try device.launch("softmax_rows", threads: n, [.pointer(zb.address), .pointer(pb.address), .int32(Int32(n)), .int32(Int32(c))])
+            var reference: [Double] = []
+            for row in 0..<n {
+                let logits = z[(row * c)..<((row + 1) * c)].map(Double.init), top = logits.max()!
+                let exps = logits.map { Foundation.exp($0 - top) }, total = exps.reduce(0, +)
+                reference += exps.map { $0 / total }
+            }
+            return (try download(pb, n * c), reference)
+        })
+        // adam_step: four pointers, a 64-bit count and seven floats; one AdamW step from zero moments.
+        results.append(check("adam_step, 10,000 parameters") {
+            let n = 10_000
+            let (w, g) = (values(n), values(n))
+            let (wb, gb, mb, vb) = (try upload(w), try upload(g), try upload(.init(repeating: 0, count: n)), try upload(.init(repeating: 0, count: n)))
+            defer { for block in [wb, gb, mb, vb] { device.allocator.release(block) } }
+            let (rate, decay, b1, b2, epsilon) = (1e-2, 0.1, 0.9, 0.999, 1e-8)
+            let stepSize = rate / (1 - b1), correction2 = (1 - b2).squareRoot()
+            try device.launch("adam_step", threads: n, [.pointer(wb.address), .pointer(gb.address), .pointer(mb.address), .pointer(vb.address),
+                                                        .int64(Int64(n)), .float32(Float(b1)), .float32(Float(b2)), .float32(Float(epsilon)),
+                                                        .float32(Float(stepSize)), .float32(Float(correction2)), .float32(0), .float32(Float(1 - rate * decay))])
+            let reference = zip(w, g).map { w, g -> Double in
+                let shrunk = Double(w) * (1 - rate * decay), m = (1 - b1) * Double(g), v = (1 - b2) * Double(g) * Double(g)
+                return shrunk - stepSize * (m / (v.squareRoot() / correction2 + epsilon))
+            }
+            return (try download(wb, n), reference)
+        })
+        guard let blas else { return results }
+        for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
+            results.append(check("cuBLAS sgemm\(transposeA ? " Aᵀ" : " A")·\(transposeB ? "Bᵀ" : "B"), 65 × 129 × 33") {
+                let (m, n, k) = (65, 33, 129)
+                let (a, b) = (values(m * k), values(k * n))
+                let (ab, bb, cb) = (try upload(a), try upload(b), try device.allocator.block(bytes: m * n * 4))
+                defer { for block in [ab, bb, cb] { device.allocator.release(block) } }
+                try blas.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: ab.address, lda: transposeA ? m : k,
+                              b: bb.address, ldb: transposeB ? k : n, c: cb.address, ldc: n)
+                // a holds op(A) m×k as stored: k×m when transposed; likewise b.
+                func aAt(_ i: Int, _ p: Int) -> Double { Double(transposeA ? a[p * m + i] : a[i * k + p]) }
+                func bAt(_ p: Int, _ j: Int) -> Double { Double(transposeB ? b[j * k + p] : b[p * n + j]) }
+                let reference = (0..<(m * n)).map { index in (0..<k).reduce(0.0) { $0 + aAt(index / n, $1) * bAt($1, index % n) } }
+                return (try download(cb, m * n), reference)
+            })
+        }
+        return results
+    }
+
+    /// SplitMix64: the check's inputs, the same on every machine.
+    struct Mixer {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func unit() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+        }
+    }
+}
