@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch CPU training throughput of bpfree's speed comparisons (a dev and `make bench` tool,
+"""PyTorch CPU (or, with --device cuda, eager CUDA) training throughput of bpfree's speed comparisons (a dev and `make bench` tool,
 never used by bpfree): the same model, optimizer, batch size and data, one epoch over the first
 --train-limit training samples, validation excluded. Prints one line:
 
@@ -27,6 +27,7 @@ p.add_argument("--batch-size", type=int, default=128)
 p.add_argument("--train-limit", type=int, default=12000)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seed", type=int, default=1)
+p.add_argument("--device", default="cpu", help="cpu, or cuda: data and model on the card, timed after a synchronisation")
 p.add_argument("--warmup-batches", type=int, default=3, help="untimed batches first (allocator and oneDNN set-up)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
@@ -40,6 +41,11 @@ X = torch.from_numpy((x.astype(np.float32) / 255 - 0.2860) / 0.3530)
 Y = torch.from_numpy(y)
 if a.model != "bp-cnn":
     X = X.reshape(len(X), -1)
+device = torch.device(a.device)
+X, Y = X.to(device), Y.to(device)
+def synchronize():
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 ce = torch.nn.CrossEntropyLoss()
 
 if a.model == "bp-mlp":
@@ -47,7 +53,7 @@ if a.model == "bp-mlp":
     layers = []
     for i in range(len(widths) - 1):
         layers += [torch.nn.Linear(widths[i], widths[i + 1]), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 10))
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 10)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=3e-5)
     def step(xb, yb):
         opt.zero_grad(set_to_none=False)
@@ -55,8 +61,8 @@ if a.model == "bp-mlp":
         opt.step()
 elif a.model == "mf-mlp":
     widths = [784] + [int(w) for w in a.widths.split(",")]
-    layers = [torch.nn.Linear(widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
-    projections = [torch.nn.Linear(w, 10, bias=False) for w in widths[1:]]
+    layers = [torch.nn.Linear(widths[i], widths[i + 1]).to(device) for i in range(len(widths) - 1)]
+    projections = [torch.nn.Linear(w, 10, bias=False).to(device) for w in widths[1:]]
     params = [q for m in layers + projections for q in m.parameters()]
     opt = torch.optim.Adam(params, lr=3.873e-4)
     def step(xb, yb):
@@ -74,23 +80,25 @@ else:
         blocks += [torch.nn.Conv2d(channels[i], channels[i + 1], 3, padding=1, bias=False), torch.nn.ReLU(),
                    torch.nn.MaxPool2d(2), torch.nn.BatchNorm2d(channels[i + 1])]
         side //= 2
-    model = torch.nn.Sequential(*blocks, torch.nn.Flatten(), torch.nn.Linear(channels[-1] * side * side, 10))
+    model = torch.nn.Sequential(*blocks, torch.nn.Flatten(), torch.nn.Linear(channels[-1] * side * side, 10)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4, weight_decay=3e-5)
     def step(xb, yb):
         opt.zero_grad(set_to_none=False)
         ce(model(xb), yb).backward()
         opt.step()
 
-order = torch.randperm(len(X), generator=torch.Generator().manual_seed(a.seed))
+order = torch.randperm(len(X), generator=torch.Generator().manual_seed(a.seed)).to(device)
 batches = len(X) // a.batch_size
 for b in range(min(a.warmup_batches, batches)):
     i = order[b * a.batch_size:(b + 1) * a.batch_size]
     step(X[i], Y[i])
+synchronize()
 start = time.perf_counter()
 for b in range(batches):
     i = order[b * a.batch_size:(b + 1) * a.batch_size]
     step(X[i], Y[i])
+synchronize()
 seconds = time.perf_counter() - start
 samples = batches * a.batch_size
 print(f"pytorch {a.model} {samples} samples in {seconds:.2f} s: {samples / seconds:.1f} samples/s training only "
-      f"(torch {torch.__version__}, {a.threads} threads)")
+      f"(torch {torch.__version__}, {a.device if device.type == 'cuda' else f'{a.threads} threads'})")
