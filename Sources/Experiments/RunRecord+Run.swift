@@ -53,6 +53,7 @@ extension RunRecord {
         traceSamples = measured.rows.count
         traceSummary = measured.summary
         traceOverheadSeconds = measured.samplerSeconds
+        windowContention = measured.contention
         if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
     }
 

@@ -130,6 +130,11 @@ extension RunRecord {
         if let energyJoules, let energySource {
             line += ", \(format("%.0f", energyJoules)) J (\(energySource)), \(format("%.2f", co2eGrams ?? 0)) g CO2e"
         }
+        if let contention = windowContention, contention.contended {
+            line += "; measured under load: other processes used \(format("%.1f", contention.otherCPUSeconds)) CPU-s"
+                + (contention.stealSeconds > 0 ? ", the hypervisor stole \(format("%.1f", contention.stealSeconds)) s" : "")
+                + " in the \(format("%.1f", contention.seconds)) s window"
+        }
         return line
     }
 }

@@ -49,7 +49,8 @@ public struct MeasurementResult: Sendable {
     public var sampledPeakResidentBytes: Double
     /// Wall-clock seconds the sampler spent taking samples (its overhead).
     public var samplerSeconds: Double
-
+    /// What else used the machine's CPUs over the window (other processes, the hypervisor).
+    public var contention: Contention?
 }
 
 /// Meters and a background sampler over one measurement window.
@@ -57,6 +58,8 @@ public final class MeasurementSession: @unchecked Sendable {
     public let meters: [any EnergyMeter]
     /// Samples per second; 0 samples only at the window's ends.
     public let traceHz: Double
+    private var machineAtStart: (busy: Double, steal: Double)?
+    private var ownAtStart = 0.0
     private var rows: [TraceRow] = []
     private var samplerSeconds = 0.0
     private var origin = 0.0
@@ -76,6 +79,8 @@ public final class MeasurementSession: @unchecked Sendable {
 
     /// Opens the window: starts the meters and the sampler thread.
     public func start() {
+        machineAtStart = ProcessStats.machineCPUSeconds
+        ownAtStart = ProcessStats.cpuSeconds
         origin = Self.now()
         rows = []
         samplerSeconds = 0
@@ -127,6 +132,12 @@ public final class MeasurementSession: @unchecked Sendable {
             finished.wait()
         }
         let end = Self.now()
+        var contention: Contention?
+        if let before = machineAtStart, let after = ProcessStats.machineCPUSeconds {
+            contention = ContentionProbe.contention(seconds: end - origin,
+                                                    otherCPUSeconds: max(0, (after.busy - before.busy) - (ProcessStats.cpuSeconds - ownAtStart)),
+                                                    stealSeconds: max(0, after.steal - before.steal))
+        }
         var byMeter: [String: Double] = [:]
         for meter in meters { byMeter[meter.name, default: 0] += meter.stop(at: end) }
         let measured = meters.filter(\.isMeasurement).map(\.name)
@@ -135,7 +146,7 @@ public final class MeasurementSession: @unchecked Sendable {
         return MeasurementResult(energyJoules: used.values.reduce(0, +), energySource: source, energyByMeter: used,
                                  rows: rows, summary: Self.summarize(rows),
                                  sampledPeakResidentBytes: rows.map(\.residentBytes).max() ?? 0,
-                                 samplerSeconds: samplerSeconds)
+                                 samplerSeconds: samplerSeconds, contention: contention)
     }
 
     static func summarize(_ rows: [TraceRow]) -> [String: ColumnSummary] {

@@ -100,6 +100,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
     /// set when the window opened): the memory training itself needed, the same alone, in a
     /// bench after other arms, or as a trial; nil for records of earlier builds.
     public var peakRSSAboveStartBytes: Int?
+    /// What else used the CPUs over the training window (other processes' CPU seconds, the
+    /// hypervisor's steal) and whether that counts as measuring under load; nil where /proc is
+    /// missing and for records of earlier builds.
+    public var windowContention: Contention?
     public var traceHz: Double?
     public var traceSamples: Int?
     /// Seconds the trace sampler itself ran (its overhead on the window).
@@ -155,7 +159,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case threads, environment, startedAt = "started_at"
         case energyJoules = "energy_joules", energySource = "energy_source", energyByMeter = "energy_by_meter"
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
-        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method", peakRSSAboveStartBytes = "peak_rss_above_start_bytes"
+        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method", peakRSSAboveStartBytes = "peak_rss_above_start_bytes", windowContention = "window_contention"
         case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
         case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds", inference
         case role, study, trialNumber = "trial_number", comparison
@@ -208,6 +212,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try read(.carbonIntensitySource, &carbonIntensitySource)
         try read(.peakRSSMethod, &peakRSSMethod)
         peakRSSAboveStartBytes = try c.decodeIfPresent(Int.self, forKey: .peakRSSAboveStartBytes)
+        windowContention = try c.decodeIfPresent(Contention.self, forKey: .windowContention)
         try read(.traceHz, &traceHz)
         try read(.traceSamples, &traceSamples)
         try read(.traceSummary, &traceSummary)
@@ -261,6 +266,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(carbonIntensitySource, forKey: .carbonIntensitySource)
         try c.encode(peakRSSMethod, forKey: .peakRSSMethod)
         try c.encodeIfPresent(peakRSSAboveStartBytes, forKey: .peakRSSAboveStartBytes)
+        try c.encodeIfPresent(windowContention, forKey: .windowContention)
         try c.encode(traceHz, forKey: .traceHz)
         try c.encode(traceSamples, forKey: .traceSamples)
         try c.encode(traceSummary, forKey: .traceSummary)

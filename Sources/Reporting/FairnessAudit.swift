@@ -28,6 +28,17 @@ public enum FairnessAudit {
             let listing = values.keys.sorted().map { "\($0): \(values[$0]!.sorted().joined(separator: ", "))" }.joined(separator: "; ")
             findings.append(Finding(kind: kind, detail: "\(what) differs between runs — \(listing)"))
         }
+        // Time and energy taken while other processes used the CPUs are not the arm's own.
+        let loaded = comparison.arms.compactMap { arm -> String? in
+            let contended = arm.runs.filter { $0.record.windowContention?.contended == true }
+            guard !contended.isEmpty else { return nil }
+            let other = contended.map { $0.record.windowContention!.otherCPUSeconds / max($0.record.windowContention!.seconds, 1e-9) }.max()!
+            return "\(arm.algorithm): \(contended.count) of \(arm.runs.count) runs (up to \(String(format: "%.2f", other)) CPUs busy elsewhere)"
+        }
+        if !loaded.isEmpty {
+            findings.append(Finding(kind: "measured under load", detail: "time and energy were measured while other processes used the CPUs — "
+                                    + loaded.joined(separator: "; ")))
+        }
         differs("stopping rule", "the protocol") { $0.trainingProtocol }
         differs("stopping rule", "the monitored value") { $0.stopping.monitor }
         differs("stopping rule", "patience") { $0.stopping.patience }

@@ -140,6 +140,25 @@ import Training
         #expect(html.contains("data &quot;&lt;&amp;&gt;\n Ünï'/runs.sqlite") && !html.contains("data \"<&>"))
     }
 
+    /// A run whose training window shares the CPUs with a busy process says so in its summary
+    /// and records what else ran (other processes' CPU seconds over the window).
+    @Test func aRunMeasuredUnderLoadSaysSo() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let busy = Process()
+        busy.executableURL = URL(fileURLWithPath: "/bin/sh")
+        busy.arguments = ["-c", "while :; do :; done"]
+        try busy.run()
+        // SIGKILL: a child of the test process may start with SIGTERM blocked.
+        defer { kill(busy.processIdentifier, SIGKILL); busy.waitUntilExit() }
+        let output = try PythonEnvironment.run(BPFreeProcess.binary, [
+            "train", "--algorithm", "bp", "--architecture", "mlp:256,256", "--dataset", "synthetic:samples=4000,classes=3,shape=16x16",
+            "--epochs", "3", "--threads", "1", "--no-store", "--output", folder + "/run.json"])
+        let record = try RunRecord.decoded(from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
+        let contention = try #require(record.windowContention)
+        #expect(contention.contended && contention.otherCPUSeconds > 0.1 * contention.seconds, "\(contention)")
+        #expect(output.contains("; measured under load: other processes used "), "\(output)")
+    }
+
     @Test func unknownCountryNamesTheFlag() throws {
         let configuration = try Train.parse(["--country", "ATL"]).makeConfiguration()
         #expect { try configuration.validate() } throws: { "\($0)".hasPrefix("--country: no carbon intensity for 'ATL'") }

@@ -34,3 +34,23 @@ import Tuning
         #expect(!table.contains("| 2 |") && !table.contains("| 4 |"))
     }
 }
+
+/// Runs whose training window shared the CPUs with other processes are named by the audit:
+/// their time and energy are not the arm's own.
+@Suite struct ContendedMeasurementAuditTests {
+    @Test func runsMeasuredUnderLoadAreAFinding() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/load.sqlite")
+        let runs: [(String, Int64, Double)] = [("bp", 2, 0.0), ("bp", 3, 0.0), ("mf", 2, 1.6), ("mf", 3, 0.01)]
+        for (algorithm, seed, other) in runs {
+            var record = FairnessAuditTests.run(.init(algorithm: algorithm, seed: seed)).record
+            record.windowContention = Contention(seconds: 2, otherCPUSeconds: other, stealSeconds: 0, contended: other > 0.2)
+            try store.insert(StoredRun(record))
+        }
+        let data = try ReportData(store: store)
+        let findings = FairnessAudit.findings(in: data.comparisons[0], allStudies: [])
+        let loaded = try #require(findings.first { $0.kind == "measured under load" })
+        #expect(loaded.detail.hasSuffix("mf: 1 of 2 runs (up to 0.80 CPUs busy elsewhere)"), "\(loaded.detail)")
+        #expect(!loaded.detail.contains("bp:"))
+    }
+}
+
