@@ -12,9 +12,15 @@ out=.gpu-bundle
 stage=$out/stage
 rm -rf "$out"
 mkdir -p "$stage/lib" "$stage/data/fashion-mnist" "$stage/scripts"
-swift build -c release --static-swift-stdlib --scratch-path .build-static >&2
+# A static FoundationNetworking links libcurl (the dataset downloader): its development files.
+if ! ls /usr/lib/*/libcurl.so >/dev/null 2>&1; then
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libcurl4-openssl-dev >&2
+fi
+swift build -c release --static-swift-stdlib --scratch-path .build-static --product bpfree >&2
 binary=.build-static/release/bpfree
-cp "$binary" "$stage/bpfree"
+# Without its symbol tables (a third of its size): the bundle must fit in 64 MiB.
+strip -o "$stage/bpfree" "$binary"
 # Every library the binary loads except the C runtime and the compiler's: the card machine has those.
 ldd "$binary" | awk '/=> \//{print $3}' | sort -u | while read -r library; do
     case "$(basename "$library")" in
@@ -23,9 +29,11 @@ ldd "$binary" | awk '/=> \//{print $3}' | sort -u | while read -r library; do
     esac
 done
 data=${BPFREE_DATA:-/usr/share/datasets}/fashion-mnist
-cp "$data"/*-ubyte.gz "$stage/data/fashion-mnist/"
+# Raw IDX compresses better under xz than gzip's copies; gpu_check.sh gzips them back (bpfree
+# accepts recompressed copies by the MD5 of their contents).
+for file in "$data"/*-ubyte.gz; do gunzip -c "$file" > "$stage/data/fashion-mnist/$(basename "$file" .gz)"; done
 cp Scripts/pytorch_speed.py Scripts/safetensors_check.py "$stage/scripts/"
-tar -C "$stage" -cf - . | xz -T0 -6 > "$out/bundle.tar.xz"
+tar -C "$stage" -cf - . | xz -T0 -9 > "$out/bundle.tar.xz"
 rm -rf "$stage"
 size=$(stat -c %s "$out/bundle.tar.xz")
 echo "$out/bundle.tar.xz: $((size / 1048576)) MiB" >&2

@@ -17,6 +17,7 @@ OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 work=$(mktemp -d)
 tar -C "$work" -xJf .gpu-bundle/bundle.tar.xz || { echo "no .gpu-bundle/bundle.tar.xz: run Scripts/gpu_bundle.sh and carry .gpu-bundle" >&2; exit 1; }
+gzip -1 "$work"/data/fashion-mnist/*-ubyte
 export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 bpfree="$work/bpfree"
 data="$work/data/fashion-mnist"
