@@ -51,7 +51,7 @@ row "CPU run measured by NVML" "$(python3 -c "import json; r=json.load(open('$OU
 step device 30 "$bpfree" train --device cuda --algorithm bp --dataset fashion-mnist --data-dir "$data" --epochs 1 --no-store
 row "train --device cuda" "$(tail -n 1 "$OUT/device.txt" | cut -c1-100)"
 
-for model in "bp-mlp --widths 2000,2000,2000" "mf-mlp --widths 2000,2000,2000" "bp-cnn --channels 32,128,512"; do
+for model in "bp-mlp --widths 2000,2000,2000" "mf-mlp --widths 2000,2000,2000" "ff-mlp --widths 2000,2000,2000,2000" "bp-cnn --channels 32,128,512"; do
     name=$(echo "$model" | cut -d' ' -f1)
     step "pytorch-$name" 120 python3 "$work/scripts/pytorch_speed.py" --model $model --device cuda --data-dir "$data" --train-limit 48000
     row "PyTorch eager CUDA $name, batch 128" "$(grep -o '[0-9.]* samples/s' "$OUT/pytorch-$name.txt" || echo failed)"

@@ -8,18 +8,22 @@ never used by bpfree): the same model, optimizer, batch size and data, one epoch
   python3 Scripts/pytorch_speed.py --model bp-mlp --widths 2000,2000,2000 --train-limit 12000
   python3 Scripts/pytorch_speed.py --model mf-mlp --widths 2000,2000,2000 --train-limit 12000
   python3 Scripts/pytorch_speed.py --model bp-cnn --channels 32,128,512 --train-limit 6016
+  python3 Scripts/pytorch_speed.py --model ff-mlp --widths 2000,2000,2000,2000 --batch-size 100
 
 Models: bp-mlp (Linear+ReLU layers, AdamW 2e-4 / 3e-5), mf-mlp (Mono-Forward, concurrent: each
 layer's input detached, its own projection M_i to the classes and local cross-entropy, Adam
 3.873e-4), bp-cnn (bpfree's cnn: Conv3x3 pad 1 no bias → ReLU → MaxPool 2 → BatchNorm per
-block, then Linear to the classes; AdamW). Reads Debian's Fashion-MNIST or --data-dir.
+block, then Linear to the classes; AdamW), ff-mlp (Forward-Forward as bpfree's defaults: each batch's
+positives with their label and negatives with a uniform wrong label in the first 10 pixels,
+every layer's input RMS-normalised and detached, goodness Σh², loss softplus(θ − g⁺) +
+softplus(g⁻ − θ) with θ the width, peer normalisation 0.03, AdamW 1e-3 / 3e-4). Reads Debian's Fashion-MNIST or --data-dir.
 """
 import argparse, gzip, time
 import numpy as np
 import torch
 
 p = argparse.ArgumentParser()
-p.add_argument("--model", choices=["bp-mlp", "mf-mlp", "bp-cnn"], required=True)
+p.add_argument("--model", choices=["bp-mlp", "mf-mlp", "bp-cnn", "ff-mlp"], required=True)
 p.add_argument("--widths", default="2000,2000,2000")
 p.add_argument("--channels", default="32,128,512")
 p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
@@ -72,6 +76,32 @@ elif a.model == "mf-mlp":
             h = torch.relu(layer(h.detach()))
             total = total + ce(projection(h), yb)
         total.backward()
+        opt.step()
+elif a.model == "ff-mlp":
+    widths = [784] + [int(w) for w in a.widths.split(",")]
+    layers = [torch.nn.Linear(widths[i], widths[i + 1]).to(device) for i in range(len(widths) - 1)]
+    running = [torch.full((w,), 0.5, device=device) for w in widths[1:]]
+    opt = torch.optim.AdamW([q for m in layers for q in m.parameters()], lr=1e-3, weight_decay=3e-4)
+    softplus = torch.nn.functional.softplus
+    def step(xb, yb):
+        n = len(yb)
+        wrong = (yb + torch.randint(1, 10, (n,), device=device)) % 10
+        h = xb.repeat(2, 1)
+        h[:, :10] = 0
+        h[torch.arange(2 * n, device=device), torch.cat([yb, wrong])] = 1.0
+        opt.zero_grad(set_to_none=False)
+        for layer, mean in zip(layers, running):
+            x = h.detach()
+            x = x / (x.pow(2).mean(1, keepdim=True) + 1e-8).sqrt()
+            h = torch.relu(layer(x))
+            g = h.pow(2).sum(1)
+            theta = h.shape[1]
+            loss = (softplus(theta - g[:n]) + softplus(g[n:] - theta)).mean()
+            # Peer normalisation: the positives' running mean activity pulled towards its own mean.
+            blended = 0.9 * mean + 0.1 * h[:n].mean(0)
+            loss = loss + 0.03 * (blended - blended.mean()).pow(2).mean()
+            mean.copy_(blended.detach())
+            loss.backward()
         opt.step()
 else:
     channels = [1] + [int(c) for c in a.channels.split(",")]
