@@ -106,6 +106,20 @@ public final class CUDADevice: @unchecked Sendable {
         try driver.check(driver.cuMemcpyDtoH(destination.baseAddress!, address, destination.count), "cuMemcpyDtoH_v2")
     }
 
+    /// A block from the allocator holding `values`.
+    public func upload(_ values: [Float]) throws -> DeviceAllocator.Block {
+        let block = try allocator.block(bytes: values.count * 4)
+        try values.withUnsafeBytes { try copy($0, to: block.address) }
+        return block
+    }
+
+    /// The first `count` floats of a block.
+    public func download(_ block: DeviceAllocator.Block, count: Int) throws -> [Float] {
+        var values = [Float](repeating: .nan, count: count)
+        try values.withUnsafeMutableBytes { try copy(from: block.address, to: $0) }
+        return values
+    }
+
     /// Waits for everything queued on the stream.
     public func synchronize() throws {
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")

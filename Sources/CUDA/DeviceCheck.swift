@@ -32,16 +32,8 @@ public enum DeviceCheck {
     public static func run(_ device: CUDADevice, blas: CUBLAS?) -> [Result] {
         var generator = Mixer(seed: 12)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.unit() * 4 - 2) } }
-        func upload(_ values: [Float]) throws -> DeviceAllocator.Block {
-            let block = try device.allocator.block(bytes: values.count * 4)
-            try values.withUnsafeBytes { try device.copy($0, to: block.address) }
-            return block
-        }
-        func download(_ block: DeviceAllocator.Block, _ count: Int) throws -> [Float] {
-            var out = [Float](repeating: .nan, count: count)
-            try out.withUnsafeMutableBytes { try device.copy(from: block.address, to: $0) }
-            return out
-        }
+        let upload = device.upload
+        func download(_ block: DeviceAllocator.Block, _ count: Int) throws -> [Float] { try device.download(block, count: count) }
         func check(_ name: String, _ body: () throws -> (output: [Float], reference: [Double])) -> Result {
             do {
                 let (output, reference) = try body()

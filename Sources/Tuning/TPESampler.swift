@@ -88,12 +88,11 @@ public struct TPESampler: Sendable {
     /// `_split_complete_trials_multi_objective` does (failed and pruned ones are never below;
     /// a multi-objective study has no pruner).
     static func split(_ trials: [ObservedTrial], below count: Int, objectives: [StudyObjective]) -> (below: [ObservedTrial], above: [ObservedTrial]) {
-        let complete = trials.filter { $0.state == .complete && $0.values?.count == objectives.count }
-        let rest = trials.filter { !($0.state == .complete && $0.values?.count == objectives.count) }
+        let isComplete = { (trial: ObservedTrial) in trial.state == .complete && trial.values?.count == objectives.count }
+        let complete = trials.filter(isComplete)
         let below = MultiObjective.splitBelow(complete.map { MultiObjective.losses($0.values!, objectives) }, count: min(count, complete.count))
-        let chosen = complete.indices.filter { below.contains($0) }.map { complete[$0] }
-        let others = complete.indices.filter { !below.contains($0) }.map { complete[$0] }
-        return (chosen, others + rest)
+        return (complete.indices.filter { below.contains($0) }.map { complete[$0] },
+                complete.indices.filter { !below.contains($0) }.map { complete[$0] } + trials.filter { !isComplete($0) })
     }
 
     /// The below group's mixture weights (oldest trial first): each trial's hypervolume

@@ -67,19 +67,6 @@ import TensorCore
         return try CUDADevice(index: 0, driver: driver, images: { _, _ in [0x7F] })
     }
 
-    /// A device buffer holding `values`.
-    static func upload(_ device: CUDADevice, _ values: [Float]) throws -> DeviceAllocator.Block {
-        let block = try device.allocator.block(bytes: values.count * 4)
-        try values.withUnsafeBytes { try device.copy($0, to: block.address) }
-        return block
-    }
-
-    static func download(_ device: CUDADevice, _ block: DeviceAllocator.Block, count: Int) throws -> [Float] {
-        var values = [Float](repeating: .nan, count: count)
-        try values.withUnsafeMutableBytes { try device.copy(from: block.address, to: $0) }
-        return values
-    }
-
     @Test func theEmulatedCardIsFoundAndEveryKernelLoads() throws {
         let device = try Self.device()
         #expect(device.gpu.name == "bpfree CPU emulator" && device.gpu.architecture == "sm_90")
@@ -95,37 +82,37 @@ import TensorCore
         let z = Tensor(shape: [n, c], uniformIn: -3...3, using: &generator)
         let x = Tensor(shape: [n, c], uniformIn: -1...1, using: &generator)
         // add_scaled (pointer, pointer, int64, float): y += α·x over 370 threads in blocks of 128.
-        let y = try Self.upload(device, z.scalars), xb = try Self.upload(device, x.scalars)
+        let y = try device.upload(z.scalars), xb = try device.upload(x.scalars)
         try device.launch("add_scaled", threads: n * c, blockSize: 128, [.pointer(xb.address), .pointer(y.address), .int64(Int64(n * c)), .float32(-0.37)])
         var expected = z
         expected.add(x, scaledBy: -0.37)
-        #expect(try Self.download(device, y, count: n * c) == expected.scalars)
+        #expect(try device.download(y, count: n * c) == expected.scalars)
         // softmax_rows (pointer, pointer, int32, int32): one thread per row.
-        let p = try device.allocator.block(bytes: n * c * 4), zb = try Self.upload(device, z.scalars)
+        let p = try device.allocator.block(bytes: n * c * 4), zb = try device.upload(z.scalars)
         try device.launch("softmax_rows", threads: n, blockSize: 32, [.pointer(zb.address), .pointer(p.address), .int32(Int32(n)), .int32(Int32(c))])
         var probabilities = Tensor(zeros: [0])
         z.softmaxRows(into: &probabilities)
-        let result = try Self.download(device, p, count: n * c)
+        let result = try device.download(p, count: n * c)
         #expect(zip(result, probabilities.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
         // adam_step: four pointers, an int64 and seven floats, three steps against AdamW.
         let parameter = Parameter(name: "w", value: Tensor(shape: [n, c], uniformIn: -1...1, using: &generator))
-        let w = try Self.upload(device, parameter.value.scalars), m = try Self.upload(device, .init(repeating: 0, count: n * c))
-        let v = try Self.upload(device, .init(repeating: 0, count: n * c))
+        let w = try device.upload(parameter.value.scalars), m = try device.upload(.init(repeating: 0, count: n * c))
+        let v = try device.upload(.init(repeating: 0, count: n * c))
         let optimizer = AdamW(learningRate: 1e-2, weightDecay: 0.1)
         for step in 1...3 {
             let g = Tensor(shape: [n, c], uniformIn: -1...1, using: &generator)
             parameter.gradient = g
             optimizer.step([parameter])
-            let gb = try Self.upload(device, g.scalars)
+            let gb = try device.upload(g.scalars)
             let t = Float(step)
             let stepSize = 1e-2 / (1 - Foundation.pow(Float(0.9), t)), correction2 = (1 - Foundation.pow(Float(0.999), t)).squareRoot()
             try device.launch("adam_step", threads: n * c, [.pointer(w.address), .pointer(gb.address), .pointer(m.address), .pointer(v.address),
                                                             .int64(Int64(n * c)), .float32(0.9), .float32(0.999), .float32(1e-8),
                                                             .float32(stepSize), .float32(correction2), .float32(0), .float32(1 - 1e-2 * 0.1)])
-            #expect(try Self.download(device, gb, count: n * c).allSatisfy { $0 == 0 })
+            #expect(try device.download(gb, count: n * c).allSatisfy { $0 == 0 })
             device.allocator.release(gb)
         }
-        let trained = try Self.download(device, w, count: n * c)
+        let trained = try device.download(w, count: n * c)
         #expect(zip(trained, parameter.value.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
     }
 
@@ -140,11 +127,11 @@ import TensorCore
         let a = Tensor(shape: transposeA ? [k, m] : [m, k], uniformIn: -1...1, using: &generator)
         let b = Tensor(shape: transposeB ? [n, k] : [k, n], uniformIn: -1...1, using: &generator)
         var c = Tensor(shape: [m, n], uniformIn: -1...1, using: &generator)
-        let (ab, bb, cb) = (try Self.upload(device, a.scalars), try Self.upload(device, b.scalars), try Self.upload(device, c.scalars))
+        let (ab, bb, cb) = (try device.upload(a.scalars), try device.upload(b.scalars), try device.upload(c.scalars))
         try blas.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: ab.address, lda: a.columns,
                       b: bb.address, ldb: b.columns, beta: 2, c: cb.address, ldc: n)
         Tensor.matmul(a, transposeA ? .transposed : .none, b, transposeB ? .transposed : .none, into: &c, alpha: 0.5, beta: 2)
-        let result = try Self.download(device, cb, count: m * n)
+        let result = try device.download(cb, count: m * n)
         #expect(zip(result, c.scalars).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(result) vs \(c.scalars)")
     }
 
