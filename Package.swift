@@ -32,14 +32,14 @@ let package = Package(
         .target(name: "Records"),
         .target(name: "FileSystem"),
 
-        // NVIDIA GPUs, loaded at run time (dlopen): the driver, NVRTC and the kernels' CUDA C.
-        .target(name: "CUDA", resources: [
+        // Compute: tensors → layers → training → algorithms.
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "Randomness"], swiftSettings: numericSettings),
+        // NVIDIA GPUs, loaded at run time (dlopen): the driver, NVRTC, cuBLAS, the kernels' CUDA C,
+        // and TensorCore's device backend on them.
+        .target(name: "CUDA", dependencies: ["TensorCore"], resources: [
             .embedInCode("Kernels/rows.cu"), .embedInCode("Kernels/elementwise.cu"),
             .embedInCode("Kernels/losses.cu"), .embedInCode("Kernels/optimizers.cu"),
         ]),
-
-        // Compute: tensors → layers → training → algorithms.
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "Randomness"], swiftSettings: numericSettings),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib", "FileSystem"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Datasets", "NeuralNetwork", "Records"],
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(name: "Fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results"],
+        .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results", "CUDA"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorCore", "NeuralNetwork", "TestSupport"], exclude: ["CPU"]),

@@ -88,14 +88,14 @@ public final class Backpropagation: RegisteredAlgorithm {
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let logits = network.forward(batch.inputs, mode: .training)
-        let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
         _ = network.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(trainable)
         return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

@@ -330,7 +330,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         }
         let logits = predictor.forward(batch.inputs, mode: .training)
         let (value, gradient) = loss == .ce
-            ? (crossEntropy.lossAndGradient(logits: logits, labels: batch.labels).loss, crossEntropy.gradient)
+            ? (crossEntropy.lossAndGradient(logits: logits, of: batch).loss, crossEntropy.gradient)
             : (sparsemax.lossAndGradient(logits: logits, labels: batch.labels).loss, sparsemax.gradient)
         _ = predictor.backward(gradient, inputGradient: .notNeeded)
         if solver == .adam {
@@ -421,12 +421,12 @@ public final class CascadedForward: RegisteredAlgorithm {
             var h = batch.inputs
             for block in blocks { h = block.forward(h, mode: .inference) }
             let logits = auxiliary!.forward(h.reshaped([batch.labels.count, featureSizes.last!]), mode: .inference)
-            let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+            let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
             return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
         }
         let logits = predictors[stage - firstPredictorStage].forward(batch.inputs, mode: .inference)
         let lossSum: Double = switch loss {
-        case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels).lossSum
+        case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, of: batch).lossSum
         case .sl: sparsemax.evaluate(logits: logits, labels: batch.labels).lossSum
         case .mse: SquaredError.sum(logits: logits, labels: batch.labels)
         }

@@ -30,7 +30,7 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
     let hidden: [(linear: Linear, activation: PointwiseActivation)]
     let output: Linear
     /// Fixed feedback matrices, one per hidden layer. Shapes: C×h_ℓ.
-    let feedback: [Tensor]
+    private(set) var feedback: [Tensor]
     private let optimizer: Adam
     private let loss = SoftmaxCrossEntropy()
     private let trainable: [Parameter]
@@ -92,7 +92,7 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
 
     /// The batch loss with every gradient accumulated.
     func accumulateGradients(_ batch: Batch) -> Float {
-        let (value, _) = loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), of: batch)
         let e = loss.gradient  // (softmax − Y)/N
         // The output layer gets its true gradient; the hidden layers get e·B_ℓ.
         _ = output.backward(e, inputGradient: .notNeeded)
@@ -105,9 +105,15 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs, mode: .inference), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs, mode: .inference), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
+
+    /// The parameters and the fixed feedback matrices.
+    public func move(to backend: (any DeviceBackend)?) {
+        trainable.forEach { $0.move(to: backend) }
+        feedback = feedback.map { $0.moved(to: backend) }
+    }
 }

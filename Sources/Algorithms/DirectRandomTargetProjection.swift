@@ -91,7 +91,7 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
             _ = layer.linear.backward(da, inputGradient: .notNeeded)            // ∂W += δaᵀ·h_{ℓ−1}
         }
-        let (value, _) = loss.lossAndGradient(logits: output.forward(h, mode: .training), labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: output.forward(h, mode: .training), of: batch)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
         return value
     }
@@ -103,7 +103,7 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

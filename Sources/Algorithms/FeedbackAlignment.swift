@@ -58,7 +58,7 @@ public final class FeedbackAlignment: RegisteredAlgorithm {
 
     let model: FeedbackNetwork
     /// B_ℓ for every dense layer but the first (index-aligned with `model.linears`); nil: symmetric.
-    let feedback: [Tensor]?
+    private(set) var feedback: [Tensor]?
     private let optimizer: Adam
 
     init(model: FeedbackNetwork, feedback: [Tensor]?, hyperparameters h: Hyperparameters) {
@@ -89,6 +89,12 @@ public final class FeedbackAlignment: RegisteredAlgorithm {
         let value = model.accumulateGradients(batch) { index in feedback?[index] ?? model.linears[index].weight.value }
         optimizer.step(model.trainable)
         return value
+    }
+
+    /// The parameters and the fixed feedback matrices.
+    public func move(to backend: (any DeviceBackend)?) {
+        model.trainable.forEach { $0.move(to: backend) }
+        feedback = feedback?.map { $0.moved(to: backend) }
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums { model.validate(batch) }

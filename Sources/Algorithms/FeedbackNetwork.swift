@@ -33,7 +33,7 @@ final class FeedbackNetwork {
     /// `linears[ℓ].weight`) carrying the signal below dense layer ℓ ≥ 1. Returns the batch loss.
     func accumulateGradients(_ batch: Batch, feedback: (Int) -> Tensor) -> Float {
         let logits = network.forward(batch.inputs, mode: .training)
-        let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
         var g = loss.gradient  // δ_{L+1} = (softmax − Y)/N
         var index = linears.count - 1
         for layer in network.layers.reversed() {
@@ -51,7 +51,7 @@ final class FeedbackNetwork {
     }
 
     func validate(_ batch: Batch) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 }

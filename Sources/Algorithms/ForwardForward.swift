@@ -301,7 +301,7 @@ public final class ForwardForward: RegisteredAlgorithm {
         let lossSum = trainLayers(batch, stage: stage)
         if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
-            _ = readoutLoss.lossAndGradient(logits: logits, labels: batch.labels)
+            _ = readoutLoss.lossAndGradient(logits: logits, of: batch)
             _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
         }
         return Float(lossSum / Double(2 * b))

@@ -123,7 +123,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
             let a = layer.forward(input, mode: .training)
             ActivationKernels.reluForward(a, into: &activities[index])                           // h = f(a)
             let head = heads[index]
-            _ = headLoss.lossAndGradient(logits: head.forward(activities[index], mode: .training), labels: batch.labels)
+            _ = headLoss.lossAndGradient(logits: head.forward(activities[index], mode: .training), of: batch)
             _ = head.backward(headLoss.gradient, inputGradient: .notNeeded)                       // exact ∂M, ∂c
             estimate.resize(to: a.shape)
             estimate.fill(0)
@@ -139,7 +139,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
             _ = layer.backward(estimate, inputGradient: .notNeeded)                               // ∂W += Ĝᵀ·h_{ℓ−1}
             input = activities[index]
         }
-        let (value, _) = loss.lossAndGradient(logits: output.forward(input, mode: .training), labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: output.forward(input, mode: .training), of: batch)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
         return value
     }
@@ -156,7 +156,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
         }
         Tensor.matmul(input, .none, output.weight.value, .transposed, into: &logits)
         BiasKernels.addRows(&logits, bias: output.bias!.value)
-        let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)  // e = (softmax − Y)/N
+        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)  // e = (softmax − Y)/N
         let layers = hidden + [output]
         for _ in 0..<tangentCount {
             for index in weightTangents.indices { drawTangent(&weightTangents[index], &generator) }
@@ -195,7 +195,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
             ActivationKernels.reluForward(layer.forward(h, mode: .inference), into: &activities[index])
             h = activities[index]
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: output.forward(h, mode: .inference), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: output.forward(h, mode: .inference), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

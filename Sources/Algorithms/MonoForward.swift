@@ -100,16 +100,16 @@ public final class MonoForward: RegisteredAlgorithm {
         func scores(_ a: Tensor) -> Tensor { projection.forward(features(a), mode: .inference) }
 
         /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
-        func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
-            let result = accumulateGradients(x, labels: labels, loss: loss)
+        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
+            let result = accumulateGradients(x, batch: batch, loss: loss)
             optimizer.step(parameters)
             return result
         }
 
         /// The local loss on `x` with its gradients accumulated into the unit's weights and M.
-        func accumulateGradients(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
+        func accumulateGradients(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
             let a = activations(x, mode: .training)
-            let (value, _) = loss.lossAndGradient(logits: projection.forward(features(a), mode: .training), labels: labels)
+            let (value, _) = loss.lossAndGradient(logits: projection.forward(features(a), mode: .training), of: batch)
             // dM += ΔGᵀ·a; da = ΔG·M; then back through the unit's own layers — and nothing flows into x.
             let da = projection.backward(loss.gradient, inputGradient: .needed)!
             _ = body.backward(a.shape.count == 2 ? da : da.reshaped(a.shape), inputGradient: .notNeeded)
@@ -127,8 +127,8 @@ public final class MonoForward: RegisteredAlgorithm {
             optimizer = Adam(learningRate: learningRate, weightDecay: weightDecay)
         }
 
-        func trainStep(_ x: Tensor, labels: [Int32], loss: SoftmaxCrossEntropy) -> Float {
-            let (value, _) = loss.lossAndGradient(logits: projection.forward(x, mode: .training), labels: labels)
+        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> Float {
+            let (value, _) = loss.lossAndGradient(logits: projection.forward(x, mode: .training), of: batch)
             _ = projection.backward(loss.gradient, inputGradient: .notNeeded)
             optimizer.step(projection.parameters)
             return value
@@ -223,17 +223,17 @@ public final class MonoForward: RegisteredAlgorithm {
         var x = batch.inputs
         switch schedule {
         case .sequential:
-            if stage < layerStageOffset { return inputProjection!.trainStep(x, labels: batch.labels, loss: loss) }
+            if stage < layerStageOffset { return inputProjection!.trainStep(x, batch: batch, loss: loss) }
             let layer = stage - layerStageOffset
             // Frozen layers below the stage only feed it.
             for unit in units[..<layer] { x = unit.activations(x, mode: .inference) }
-            return units[layer].trainStep(x, labels: batch.labels, loss: loss).0
+            return units[layer].trainStep(x, batch: batch, loss: loss).0
         case .concurrent:
             // NOTE: the reported training loss is the last layer's local loss; validation monitors
             // the inference rule's cross-entropy (the same quantity with `inference=last`).
-            _ = inputProjection?.trainStep(x, labels: batch.labels, loss: loss)
+            _ = inputProjection?.trainStep(x, batch: batch, loss: loss)
             var last: Float = 0
-            for unit in units { (last, x) = unit.trainStep(x, labels: batch.labels, loss: loss) }
+            for unit in units { (last, x) = unit.trainStep(x, batch: batch, loss: loss) }
             return last
         }
     }
@@ -249,7 +249,7 @@ public final class MonoForward: RegisteredAlgorithm {
             for unit in units[...layer] { x = unit.activations(x, mode: .inference) }
             logits = units[layer].scores(x)
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 
@@ -268,7 +268,7 @@ public final class MonoForward: RegisteredAlgorithm {
                 scores = scoreSum
             }
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: scores, labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: scores, of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 }

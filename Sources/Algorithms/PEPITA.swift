@@ -131,13 +131,13 @@ public final class PEPITA: RegisteredAlgorithm {
             masks[index].fillDropoutMask(keep: keep, using: &generator)
         }
         forward(x, activities: &first, logits: &firstLogits, masked: true)
-        let (value, _) = firstLoss.lossAndGradient(logits: firstLogits, labels: batch.labels)
+        let (value, _) = firstLoss.lossAndGradient(logits: firstLogits, of: batch)
         error.assign(firstLoss.gradient)
         error.scale(by: n)                                                             // e = softmax − Y
         modulated.assign(x)
         Tensor.matmul(error, .none, feedback, .transposed, into: &modulated, alpha: -1, beta: 1)  // x̃ = x − e·Fᵀ
         forward(modulated, activities: &second, logits: &secondLogits, masked: true)
-        _ = secondLoss.lossAndGradient(logits: secondLogits, labels: batch.labels)     // ẽ/N
+        _ = secondLoss.lossAndGradient(logits: secondLogits, of: batch)     // ẽ/N
         for index in 0..<(layers.count - 1) {
             difference.assignDifference(first[index], second[index])                   // h − h̃
             let presynaptic = index == 0 ? modulated : second[index - 1]
@@ -151,7 +151,7 @@ public final class PEPITA: RegisteredAlgorithm {
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         forward(batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns]), activities: &evaluation, logits: &evaluationLogits,
                 masked: false)
-        let result = SoftmaxCrossEntropy.evaluate(logits: evaluationLogits, labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: evaluationLogits, of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

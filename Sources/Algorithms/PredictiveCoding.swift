@@ -121,7 +121,7 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         let hiddenCount = values.count
         // Feedforward initialisation: μ_ℓ = f(a_ℓ), so every ε_ℓ starts at 0.
         predict(x, from: 0, settingValues: true)
-        let (value, _) = loss.lossAndGradient(logits: logits, labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
         targets.assignOneHot(batch.labels, classCount: logits.columns)
         computeErrors()
         for _ in 0..<steps {
@@ -164,7 +164,7 @@ public final class PredictiveCoding: RegisteredAlgorithm {
             ActivationKernels.reluForward(layer.forward(h, mode: .inference), into: &predictions[index])
             h = predictions[index]
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: layers.last!.forward(h, mode: .inference), labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: layers.last!.forward(h, mode: .inference), of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

@@ -50,7 +50,7 @@ public final class ShallowControl: RegisteredAlgorithm {
 
     public func trainBatch(_ batch: Batch, stage: Int) -> Float {
         let features = hidden.forward(batch.inputs, mode: .inference)
-        let (value, _) = loss.lossAndGradient(logits: output.forward(features, mode: .training), labels: batch.labels)
+        let (value, _) = loss.lossAndGradient(logits: output.forward(features, mode: .training), of: batch)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(output.parameters)
         return value
@@ -58,7 +58,7 @@ public final class ShallowControl: RegisteredAlgorithm {
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         let logits = output.forward(hidden.forward(batch.inputs, mode: .inference), mode: .inference)
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, labels: batch.labels)
+        let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
         return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
     }
 

@@ -1,14 +1,6 @@
 import Foundation
 import Synchronization
-
-/// One argument of a kernel launch, as the kernel's C signature declares it.
-public enum KernelArgument: Sendable, Equatable {
-    /// A device address (`float*`, `const int*`, …).
-    case pointer(UInt64)
-    case int32(Int32)
-    case int64(Int64)
-    case float32(Float)
-}
+import TensorCore
 
 /// One GPU ready to compute: its primary context (cuBLAS and cuDNN use the same one), one stream
 /// that every launch and copy goes to, every kernel of `KernelCatalog` loaded, and a caching
@@ -104,6 +96,12 @@ public final class CUDADevice: @unchecked Sendable {
     public func copy(from address: UInt64, to destination: UnsafeMutableRawBufferPointer) throws {
         try synchronize()
         try driver.check(driver.cuMemcpyDtoH(destination.baseAddress!, address, destination.count), "cuMemcpyDtoH_v2")
+    }
+
+    /// Copies device memory to device memory. NOTE: a synchronous copy on the legacy default
+    /// stream, which the blocking stream `stream` is ordered with, both ways.
+    public func copy(from source: UInt64, to destination: UInt64, bytes: Int) throws {
+        try driver.check(driver.cuMemcpyDtoD(destination, source, bytes), "cuMemcpyDtoD_v2")
     }
 
     /// A block from the allocator holding `values`.

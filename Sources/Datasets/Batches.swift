@@ -8,12 +8,16 @@ public struct Batch {
     public var labels: [Int32]
     /// Each row's sample index in the dataset it was drawn from. Shapes: N.
     public var samples: [Int]
+    /// The labels as floats on the device of `inputs` when the batch was drawn from a dataset on
+    /// a device (empty otherwise). Shapes: N.
+    public var deviceLabels: Tensor
 
     /// An empty batch to be filled by `fill`.
     public init() {
         inputs = Tensor(zeros: [0, 0])
         labels = []
         samples = []
+        deviceLabels = Tensor(zeros: [0])
     }
 
     /// A batch with the given rows and labels.
@@ -40,6 +44,9 @@ public struct BatchSchedule {
     public let batchSize: Int
     public let order: Order
     private var indices: [Int]
+    /// `indices` as floats on the device of the dataset batches are drawn from, copied once per
+    /// epoch; nil until a batch is drawn from a dataset on a device.
+    private var deviceOrder: Tensor?
 
     /// A schedule over `count` samples.
     public init(count: Int, batchSize: Int, order: Order) {
@@ -64,14 +71,27 @@ public struct BatchSchedule {
 
     /// Starts an epoch: reshuffles when the order is shuffled.
     public mutating func startEpoch(using generator: inout SeededGenerator) {
-        if order == .shuffledDroppingLast { generator.shuffle(&indices) }
+        if order == .shuffledDroppingLast {
+            generator.shuffle(&indices)
+            deviceOrder = nil
+        }
     }
 
-    /// Copies batch `index` of the current epoch into `batch` (no allocation once sized).
-    public func fill(_ batch: inout Batch, index: Int, from dataset: Dataset) {
+    /// Copies batch `index` of the current epoch into `batch` (no allocation once sized). From a
+    /// dataset on a device, the rows and labels are gathered there from the epoch's order,
+    /// copied there at the epoch's first batch.
+    public mutating func fill(_ batch: inout Batch, index: Int, from dataset: Dataset) {
         let start = index * batchSize
         let samples = indices[start..<min(start + batchSize, indices.count)]
-        batch.inputs.gatherRows(samples, of: dataset.inputs)
+        if let device = dataset.inputs.backend, let labels = dataset.deviceLabels {
+            if deviceOrder?.backend !== device {
+                deviceOrder = Tensor(shape: [indices.count], scalars: indices.map(Float.init)).moved(to: device)
+            }
+            batch.inputs.gatherRows(samples.count, at: start, of: deviceOrder!, from: dataset.inputs)
+            batch.deviceLabels.gatherRows(samples.count, at: start, of: deviceOrder!, from: labels.reshaped([dataset.count, 1]), rowShape: [])
+        } else {
+            batch.inputs.gatherRows(samples, of: dataset.inputs)
+        }
         batch.samples.removeAll(keepingCapacity: true)
         batch.samples.append(contentsOf: samples)
         if batch.labels.count != samples.count { batch.labels = [Int32](repeating: 0, count: samples.count) }

@@ -12,6 +12,8 @@ public struct Dataset: Sendable {
     public var classCount: Int
     /// The augmentation applied to training batches drawn from this dataset, if any.
     public var augmentation: Augmentation?
+    /// The labels as floats (exact class indices) on the device of `inputs`; nil on the host.
+    public private(set) var deviceLabels: Tensor?
 
     /// A dataset from rows and labels.
     public init(inputs: Tensor, labels: [Int32], sampleShape: [Int], classCount: Int) {
@@ -33,6 +35,15 @@ public struct Dataset: Sendable {
         rows.gatherRows(indices, of: inputs.reshaped([count, featureCount]))
         var result = Dataset(inputs: rows, labels: indices.map { labels[$0] }, sampleShape: sampleShape, classCount: classCount)
         result.augmentation = augmentation
+        return result
+    }
+
+    /// The dataset on `backend`'s device (the host when nil): inputs and labels copied there once,
+    /// so that batches are gathered on the device.
+    public func moved(to backend: (any DeviceBackend)?) -> Dataset {
+        var result = self
+        result.inputs = inputs.moved(to: backend)
+        result.deviceLabels = backend.map { Tensor(shape: [count], scalars: labels.map(Float.init)).moved(to: $0) }
         return result
     }
 

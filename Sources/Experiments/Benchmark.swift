@@ -2,6 +2,7 @@ import Algorithms
 import Foundation
 import Records
 import Results
+import TensorCore
 import Training
 import Tuning
 
@@ -133,6 +134,8 @@ public struct Benchmark: Sendable {
     public var suite: Suite
     public var seed: UInt64
     public var threads: Int
+    /// Where every run computes.
+    public var device = Device.cpu
     public var pruner: StudySpecification.Pruner = .none
     /// What every arm's study optimises; with a cost, each arm's final runs retrain its front's knee.
     public var objectives: [StudySpecification.Objective] = [.validationAccuracy]
@@ -198,6 +201,7 @@ public struct Benchmark: Sendable {
             dataDirectory: dataDirectory, threads: threads)
         specification.trainingProtocol = trainingProtocol
         specification.objectives = objectives
+        specification.device = device
         if let batchSize { specification.options["\(specification.optionPrefix).batch_size"] = "\(batchSize)" }
         return specification
     }

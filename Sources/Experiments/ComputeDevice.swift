@@ -1,7 +1,10 @@
 import CUDA
+import Foundation
+import Records
+import Synchronization
 import TensorCore
 
-/// Whether a device can run training here, checked before any data is loaded.
+/// Where a run computes: checked before any data is loaded, and the device backend it trains on.
 public enum ComputeDevice {
     /// A device that cannot run training here, in one line.
     public struct Unavailable: Error, CustomStringConvertible {
@@ -10,19 +13,56 @@ public enum ComputeDevice {
         public var description: String { "--device \(device): \(reason)" }
     }
 
-    /// Returns when `device` can train; otherwise says why in one line (no libcuda.so.1 and
-    /// where it was looked for, no such GPU, or what is still missing).
-    public static func check(_ device: Device) throws {
-        guard case .cuda(let index) = device else { return }
-        let gpus: [GPUDevice]
-        do { gpus = try CUDADriver().devices() } catch { throw Unavailable(device: device, reason: "\(error)") }
-        guard index < gpus.count else {
-            throw Unavailable(device: device, reason: "this machine has \(gpus.count) GPU\(gpus.count == 1 ? "" : "s")")
+    /// The algorithms whose every primitive has a device kernel, on MLPs.
+    /// NOTE: the rest read or write through host pointers somewhere (a precondition would stop
+    /// them mid-run), so they are refused here, before any data is loaded.
+    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "fa", "mf", "shallow"]
+
+    /// Returns when `device` can train `algorithm` on `architecture` here; otherwise says why in
+    /// one line (no libcuda.so.1 and where it was looked for, no such GPU, a rule or network not
+    /// yet on the device). Opens the GPU, so that a missing library is reported before training.
+    public static func check(_ device: Device, algorithm: String? = nil, architecture: String? = nil) throws {
+        guard case .cuda = device else { return }
+        _ = try backend(for: device)
+        if let algorithm, !deviceAlgorithms.contains(algorithm) {
+            throw Unavailable(device: device, reason: "\(algorithm) does not train on a GPU yet (on a GPU: \(deviceAlgorithms.sorted().joined(separator: ", ")))")
         }
-        // NOTE: the CUDA backend of the TensorCore primitives does not exist yet: the driver,
-        // NVRTC and every kernel's CUDA C are in place (`bpfree info --compile-kernels`).
-        throw Unavailable(device: device, reason: "\(gpus[index].name) found, but bpfree cannot train on a GPU yet: "
-                          + "its kernels compile (bpfree info --compile-kernels); running the primitives on the card comes next")
+        if let architecture, !architecture.hasPrefix("mlp") {
+            throw Unavailable(device: device, reason: "\(architecture) does not train on a GPU yet: its convolution, pooling and batch-norm kernels come next (on a GPU: MLPs)")
+        }
+    }
+
+    private static let opened = Mutex<[Int: CUDABackend]>([:])
+
+    /// The backend of `device`, nil for the CPU; one per GPU per process (a study's trials share it).
+    public static func backend(for device: Device, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any DeviceBackend)? {
+        guard case .cuda(let index) = device else { return nil }
+        return try opened.withLock { opened in
+            if let backend = opened[index] { return backend }
+            let driver: CUDADriver
+            let gpus: [GPUDevice]
+            do {
+                driver = try CUDADriver(environment: environment)
+                gpus = try driver.devices()
+            } catch { throw Unavailable(device: device, reason: "\(error)") }
+            guard index < gpus.count else {
+                throw Unavailable(device: device, reason: "this machine has \(gpus.count) GPU\(gpus.count == 1 ? "" : "s")")
+            }
+            do {
+                let backend = try CUDABackend(index: index, driver: driver, environment: environment)
+                opened[index] = backend
+                return backend
+            } catch { throw Unavailable(device: device, reason: "\(gpus[index].name): \(error)") }
+        }
+    }
+
+    /// The run record's description of `device`'s GPU, nil for the CPU or a GPU not opened.
+    public static func gpuInfo(_ device: Device) -> EnvironmentInfo.GPU? {
+        guard case .cuda(let index) = device, let backend = opened.withLock({ $0[index] }) else { return nil }
+        let gpu = backend.cuda.gpu
+        return EnvironmentInfo.GPU(name: gpu.name, computeCapability: "\(gpu.computeCapability.major).\(gpu.computeCapability.minor)",
+                                   multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,
+                                   driverCUDA: "\(gpu.driverVersion / 1000).\(gpu.driverVersion % 1000 / 10)", math: backend.math.name)
     }
 
     /// One line per GPU for `bpfree info`, or one line saying why there is none.

@@ -22,7 +22,7 @@ public enum InferenceCost {
         guard test.count > 0 else { return nil }
         let size = min(batchSize, test.count)
         var batch = Batch()
-        let schedule = BatchSchedule(count: test.count, batchSize: size, order: .sequential)
+        var schedule = BatchSchedule(count: test.count, batchSize: size, order: .sequential)
         schedule.fill(&batch, index: 0, from: test)
         // The counted pass is also the warm-up: buffers sized, kernels chosen before the clock runs.
         let flops = OperationCounter.counting { counter in
@@ -44,7 +44,7 @@ public enum InferenceCost {
         let measured = session.stop()
         // Batch 1, each prediction timed alone, with what else ran meanwhile: a timing taken
         // under load is taken once more, and the calmer of the two is kept with its contention.
-        let single = BatchSchedule(count: test.count, batchSize: 1, order: .sequential)
+        var single = BatchSchedule(count: test.count, batchSize: 1, order: .sequential)
         func timeLatencies() -> (latencies: [Double], contention: Contention?) {
             var latencies: [Double] = []
             let contention = ContentionProbe.measure {

@@ -1,6 +1,7 @@
 import Foundation
 import Algorithms
 import Datasets
+import TensorCore
 import Training
 
 /// Everything that determines one training run, as given on the command line.
@@ -23,6 +24,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var measurement = MeasurementConfiguration()
     /// Harmonized (default) or the original study's rules (`--protocol seed-paper`).
     public var trainingProtocol = TrainingProtocol.harmonized
+    /// Where the run computes (`--device`).
+    public var device = Device.cpu
 
     /// The datasets `--dataset` accepts.
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]

@@ -32,8 +32,11 @@ extension RunRecord {
         flopsPerSecond = Double(window.flops) / seconds
         peakRSSBytes = window.peakRSSBytes
         peakTensorBytes = window.peakTensorBytes
+        peakDeviceBytes = window.peakDeviceBytes
         threads = configuration.threads
         environment = .current()
+        environment?.device = configuration.device.description
+        environment?.gpu = ComputeDevice.gpuInfo(configuration.device)
         self.startedAt = startedAt
         peakRSSMethod = window.peakRSSWasReset ? "vmhwm" : "sampled"
         if window.peakRSSWasReset { peakRSSAboveStartBytes = max(0, window.peakRSSBytes - window.startRSSBytes) }

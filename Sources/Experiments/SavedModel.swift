@@ -201,7 +201,7 @@ public enum ModelEvaluation {
         let built = try model.rebuild(path: path)
         var correct = 0
         var batch = Batch()
-        let schedule = BatchSchedule(count: test.count, batchSize: built.batchSize, order: .sequential)
+        var schedule = BatchSchedule(count: test.count, batchSize: built.batchSize, order: .sequential)
         for index in 0..<schedule.batchCount {
             schedule.fill(&batch, index: index, from: test)
             correct += built.algorithm.countCorrect(batch)

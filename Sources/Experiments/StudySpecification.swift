@@ -2,6 +2,7 @@ import Algorithms
 import Foundation
 import Records
 import Results
+import TensorCore
 import Training
 import Tuning
 
@@ -32,6 +33,8 @@ public struct StudySpecification: Sendable, Equatable {
     public var dataDirectory: String?
     public var threads: Int
     public var measurement = MeasurementConfiguration()
+    /// Where every trial computes (`--device`): each run records it with its GPU.
+    public var device = Device.cpu
     /// Part of the study's identity (its settings).
     public var trainingProtocol = TrainingProtocol.harmonized
     /// What the study optimises: validation accuracy (maximised) first, then at most one cost
@@ -140,6 +143,7 @@ public struct StudySpecification: Sendable, Equatable {
                                              options: options, trainLimit: trainLimit, threads: threads)
         configuration.measurement = measurement
         configuration.trainingProtocol = trainingProtocol
+        configuration.device = device
         return configuration
     }
 

@@ -69,11 +69,20 @@ public enum TrainingRun {
         try RunConfiguration.checkThreadsFitThisMachine(configuration.threads)
         Parallel.threads = configuration.threads
         let startedAt = ISO8601DateFormatter().string(from: Date())
-        let loadStart = ContinuousClock.now
-        let data = try configuration.loadData()
-        let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
                                                                                                   dataset: configuration.dataset)
+        try ComputeDevice.check(configuration.device, algorithm: configuration.algorithm, architecture: architecture.description)
+        let backend = try ComputeDevice.backend(for: configuration.device)
+        let loadStart = ContinuousClock.now
+        var data = try configuration.loadData()
+        if let backend {
+            guard data.train.augmentation == nil else {
+                throw ComputeDevice.Unavailable(device: configuration.device, reason: "augmentation does not run on a GPU yet")
+            }
+            data = DataSplits(train: data.train.moved(to: backend), validation: data.validation.moved(to: backend),
+                              test: data.test.moved(to: backend))
+        }
+        let loadSeconds = (ContinuousClock.now - loadStart).seconds
         let rules = try configuration.trainingProtocol.rules(algorithm: configuration.algorithm, dataset: configuration.dataset,
                                                              architecture: architecture, options: configuration.options,
                                                              base: configuration.stopping)
@@ -86,6 +95,7 @@ public enum TrainingRun {
                                                inputShape: data.train.sampleShape, classCount: data.train.classCount,
                                                common: configuration.overrides, options: options,
                                                seed: configuration.seed, dataset: configuration.dataset)
+        built.algorithm.move(to: backend)
         let measurement = configuration.measurement
         let intensity = try measurement.resolvedIntensity()
         let meters = MeterDiscovery.discover(estimate: measurement.estimateConstants, raplRoot: measurement.raplRoot,
@@ -109,6 +119,7 @@ public enum TrainingRun {
         if result.status == .completed, result.testAccuracy != nil {
             record.inference = InferenceCost.measure(built.algorithm, test: data.test, meters: meters.meters)
         }
+        built.algorithm.move(to: nil)
         let model = keepingModel && record.testAccuracy != nil
             ? SavedModel(built, configuration: configuration, inputShape: data.train.sampleShape, classCount: data.train.classCount, record: record)
             : nil

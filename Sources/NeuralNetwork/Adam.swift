@@ -17,8 +17,8 @@ public final class Adam: Optimizer {
     }
 
     public struct State {
-        var firstMoment: Tensor?
-        var secondMoment: Tensor?
+        var firstMoment: Tensor
+        var secondMoment: Tensor
         var steps = 0
     }
 
@@ -46,8 +46,8 @@ public final class Adam: Optimizer {
     }
 
     public func makeState(for parameter: Parameter) -> State {
-        State(firstMoment: Tensor(zeros: parameter.value.shape),
-              secondMoment: Tensor(zeros: parameter.value.shape))
+        State(firstMoment: Tensor(zeros: parameter.value.shape, on: parameter.value.backend),
+              secondMoment: Tensor(zeros: parameter.value.shape, on: parameter.value.backend))
     }
 
     public func beginStep(_ state: inout State) { state.steps += 1 }
@@ -61,23 +61,9 @@ public final class Adam: Optimizer {
         case .l2(let lambda): (lambda, 1)
         case .decoupled(let lambda): (0, 1 - lr * lambda)
         }
-        parameter.withFusedBuffers(&state.firstMoment, &state.secondMoment) { b, range in
-            let (w, g, m, v) = (b.value, b.gradient, b.first!, b.second!)
-            // One pass: w, g, m, v are read once and written once (g as zero). A plain scalar loop on
-            // purpose: LLVM vectorizes it (sqrtps, divps), while SIMD8's squareRoot() lowers to
-            // eight libm calls.
-            for i in range {
-                let wi = w[i] * shrink
-                let gi = g[i] + l2 * wi
-                let mi = m[i] + (1 - b1) * (gi - m[i])
-                let vi = b2 * v[i] + (1 - b2) * gi * gi
-                m[i] = mi
-                v[i] = vi
-                // NOTE: vi ≥ 0; `.magnitude` lets LLVM see it, so sqrt needs no errno path and vectorizes.
-                w[i] = wi - stepSize * (mi / (vi.magnitude.squareRoot() / correction2 + eps))
-                g[i] = 0
-            }
-        }
+        OptimizerKernels.adam(&parameter.value, gradient: &parameter.gradient, firstMoment: &state.firstMoment,
+                              secondMoment: &state.secondMoment,
+                              .init(beta1: b1, beta2: b2, epsilon: eps, stepSize: stepSize, correction2: correction2, l2: l2, shrink: shrink))
     }
 }
 

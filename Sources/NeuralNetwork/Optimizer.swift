@@ -1,8 +1,8 @@
 import TensorCore
 
 /// A first-order optimizer: it only makes per-parameter state and updates a parameter from its
-/// accumulated gradient in one fused pass split across the kernel threads, zeroing the gradient
-/// in the same pass.
+/// accumulated gradient in one fused pass (`OptimizerKernels`), zeroing the gradient in the same
+/// pass.
 public protocol Optimizer: AnyObject {
     /// The state one parameter needs (moments, step count, …).
     associatedtype State
@@ -34,30 +34,5 @@ extension Optimizer {
         var state = states.removeValue(forKey: key) ?? makeState(for: parameter)
         body(&state)
         states[key] = state
-    }
-}
-
-/// A raw view of a parameter's buffers that may cross into the kernel threads.
-struct FusedBuffers: @unchecked Sendable {
-    let value: UnsafeMutablePointer<Float>
-    let gradient: UnsafeMutablePointer<Float>
-    let first: UnsafeMutablePointer<Float>?
-    let second: UnsafeMutablePointer<Float>?
-}
-
-extension Parameter {
-    /// Runs `body` over chunks of the elements with the value, gradient and up to two state
-    /// buffers, in parallel across the kernel threads.
-    func withFusedBuffers(_ first: inout Tensor?, _ second: inout Tensor?,
-                          _ body: @Sendable (FusedBuffers, Range<Int>) -> Void) {
-        let (count, gradient) = (value.count, self.gradient.withUnsafeMutablePointer { $0 })
-        value.withUnsafeMutablePointer { v in
-            let m = first?.withUnsafeMutablePointer { $0 }
-            let s = second?.withUnsafeMutablePointer { $0 }
-            // NOTE: the gradient and the state tensors are owned by the parameter and the
-            // optimizer and never shared, so their pointers stay valid for the duration of this call.
-            let buffers = FusedBuffers(value: v, gradient: gradient, first: m, second: s)
-            Parallel.forEachChunk(count: count) { chunk in body(buffers, chunk) }
-        }
     }
 }

@@ -14,7 +14,13 @@ public final class Parameter {
     public init(name: String, value: Tensor) {
         self.name = name
         self.value = value
-        self.gradient = Tensor(zeros: value.shape)
+        self.gradient = Tensor(zeros: value.shape, on: value.backend)
+    }
+
+    /// Moves the value and the gradient to `backend`'s device (the host when nil).
+    public func move(to backend: (any DeviceBackend)?) {
+        value = value.moved(to: backend)
+        gradient = gradient.moved(to: backend)
     }
 
     /// Sets the gradient to zero.

@@ -29,7 +29,7 @@ public final class SGD: Optimizer {
     }
 
     public func makeState(for parameter: Parameter) -> State {
-        State(momentumBuffer: momentum != 0 ? Tensor(zeros: parameter.value.shape) : nil)
+        State(momentumBuffer: momentum != 0 ? Tensor(zeros: parameter.value.shape, on: parameter.value.backend) : nil)
     }
 
     public func beginStep(_ state: inout State) { state.steps += 1 }
@@ -40,22 +40,7 @@ public final class SGD: Optimizer {
         let keep = first ? Float(0) : mu
         let add = first ? Float(1) : 1 - dampening
         let nesterov = self.nesterov
-        var unused: Tensor? = nil
-        parameter.withFusedBuffers(&state.momentumBuffer, &unused) { b, range in
-            if let buf = b.first {
-                for i in range {
-                    let g = b.gradient[i] + wd * b.value[i]
-                    let m = keep * buf[i] + add * g
-                    buf[i] = m
-                    b.value[i] -= lr * (nesterov ? g + mu * m : m)
-                    b.gradient[i] = 0
-                }
-            } else {
-                for i in range {
-                    b.value[i] -= lr * (b.gradient[i] + wd * b.value[i])
-                    b.gradient[i] = 0
-                }
-            }
-        }
+        OptimizerKernels.sgd(&parameter.value, gradient: &parameter.gradient, momentumBuffer: &state.momentumBuffer, learningRate: lr,
+                             momentum: mu, decay: wd, keep: keep, add: add, nesterov: nesterov)
     }
 }

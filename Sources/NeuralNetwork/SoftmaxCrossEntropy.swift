@@ -12,7 +12,7 @@ public final class SoftmaxCrossEntropy {
     ///
     /// Shapes: logits N×C, labels N.
     public func lossAndGradient(logits: Tensor, labels: [Int32]) -> (loss: Float, correct: Int) {
-        gradient.resize(to: logits.shape)
+        gradient.resize(to: logits.shape, on: nil)
         let n = logits.rows
         let result = labels.withUnsafeBufferPointer { labelPointer in
             gradient.withUnsafeMutablePointer { gp in
@@ -20,6 +20,15 @@ public final class SoftmaxCrossEntropy {
                                             gradientScale: 1 / Float(n))
             }
         }
+        return (Float(result.lossSum / Double(n)), result.correct)
+    }
+
+    /// `lossAndGradient` on a device: the labels a tensor of class indices as floats there.
+    ///
+    /// Shapes: logits N×C, labels N.
+    public func lossAndGradient(logits: Tensor, deviceLabels labels: Tensor) -> (loss: Float, correct: Int) {
+        let n = logits.rows
+        let result = SoftmaxKernels.crossEntropy(logits: logits, labels: labels, gradient: &gradient, gradientScale: 1 / Float(n))
         return (Float(result.lossSum / Double(n)), result.correct)
     }
 

@@ -22,6 +22,29 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         }
     }
 
+    /// The GPU a run computed on, as the driver describes it.
+    public struct GPU: Sendable, Codable, Equatable {
+        public var name: String
+        /// e.g. "9.0".
+        public var computeCapability: String
+        public var multiprocessors: Int
+        public var memoryBytes: Int
+        /// The CUDA version the driver supports, e.g. "13.0".
+        public var driverCUDA: String
+        /// cuBLAS's math: "fp32", or "tf32" when asked for.
+        public var math: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, computeCapability = "compute_capability", multiprocessors, memoryBytes = "memory_bytes"
+            case driverCUDA = "driver_cuda", math
+        }
+
+        public init(name: String, computeCapability: String, multiprocessors: Int, memoryBytes: Int, driverCUDA: String, math: String) {
+            (self.name, self.computeCapability, self.multiprocessors, self.memoryBytes, self.driverCUDA, self.math)
+                = (name, computeCapability, multiprocessors, memoryBytes, driverCUDA, math)
+        }
+    }
+
     public var cpuModel: String
     public var cores: Int
     public var blas: String
@@ -34,10 +57,14 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
     public var operatingSystem: String
     /// The bpfree release that ran (absent in records of earlier builds).
     public var bpfreeVersion: String?
+    /// Where the run computed: "cpu" or "cuda:N" (absent in records of earlier builds: the CPU).
+    public var device: String?
+    /// The GPU, for a run on one.
+    public var gpu: GPU?
 
     enum CodingKeys: String, CodingKey {
         case cpuModel = "cpu_model", cores, blas, blasCore = "blas_core", blasCoreChoice = "blas_core_choice", convolution
-        case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version"
+        case swiftVersion = "swift_version", operatingSystem = "operating_system", bpfreeVersion = "bpfree_version", device, gpu
     }
 
     public init(cpuModel: String, cores: Int, blas: String, blasCore: String, blasCoreChoice: BLASCore?, convolution: String?,

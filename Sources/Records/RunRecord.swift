@@ -78,6 +78,9 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var flopsPerSecond = 0.0
     public var peakRSSBytes = 0
     public var peakTensorBytes = 0
+    /// Peak bytes of the GPU's tensors over the window, from bpfree's caching allocator (the
+    /// analogue of `torch.cuda.max_memory_allocated`); nil for a run on the CPU.
+    public var peakDeviceBytes: Int?
     public var threads = 1
     public var environment: EnvironmentInfo?
     /// ISO 8601, UTC.
@@ -155,7 +158,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         case trainSeconds = "train_seconds", trainSamples = "train_samples"
         case samplesPerSecond = "samples_per_second", trainFlops = "train_flops"
         case forwardFlopsPerSample = "forward_flops_per_sample", flopsPerSecond = "flops_per_second"
-        case peakRSSBytes = "peak_rss_bytes", peakTensorBytes = "peak_tensor_bytes"
+        case peakRSSBytes = "peak_rss_bytes", peakTensorBytes = "peak_tensor_bytes", peakDeviceBytes = "peak_device_bytes"
         case threads, environment, startedAt = "started_at"
         case energyJoules = "energy_joules", energySource = "energy_source", energyByMeter = "energy_by_meter"
         case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
@@ -200,6 +203,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try read(.flopsPerSecond, &flopsPerSecond)
         try read(.peakRSSBytes, &peakRSSBytes)
         try read(.peakTensorBytes, &peakTensorBytes)
+        try read(.peakDeviceBytes, &peakDeviceBytes)
         try read(.threads, &threads)
         try read(.environment, &environment)
         try read(.startedAt, &startedAt)
@@ -254,6 +258,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
         try c.encode(flopsPerSecond, forKey: .flopsPerSecond)
         try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
         try c.encode(peakTensorBytes, forKey: .peakTensorBytes)
+        try c.encodeIfPresent(peakDeviceBytes, forKey: .peakDeviceBytes)
         try c.encode(threads, forKey: .threads)
         try c.encode(environment, forKey: .environment)
         try c.encode(startedAt, forKey: .startedAt)

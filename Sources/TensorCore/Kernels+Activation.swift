@@ -7,7 +7,10 @@ public enum ActivationKernels {
     ///
     /// Shapes: x and y of any equal shape.
     public static func reluForward(_ x: Tensor, into y: inout Tensor) {
-        y.resize(to: x.shape)
+        y.resize(to: x.shape, on: x.backend)
+        if let device = x.backend {
+            return device.launch(.reluForward, threads: x.count, [.pointer(x.address), .pointer(y.mutableAddress()), .int64(Int64(x.count))])
+        }
         x.withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
                 let (source, target) = (SharedPointer(xp), SharedPointer(yp))
@@ -35,7 +38,11 @@ public enum ActivationKernels {
     /// Shapes: g, y and dx of one shape.
     public static func reluBackward(_ g: Tensor, output y: Tensor, into dx: inout Tensor) {
         precondition(y.count == g.count, "reluBackward: gradient \(g.shape) vs output \(y.shape)")
-        dx.resize(to: g.shape)
+        dx.resize(to: g.shape, on: g.backend)
+        if let device = g.backend {
+            return device.launch(.reluBackward, threads: g.count, [.pointer(y.address), .pointer(g.address), .pointer(dx.mutableAddress()),
+                                                                    .int64(Int64(g.count))])
+        }
         g.withUnsafePointer { gp in
             y.withUnsafePointer { yp in
                 dx.withUnsafeMutablePointer { dp in
@@ -60,7 +67,10 @@ public enum ActivationKernels {
     /// Shapes: x and y of any equal shape.
     public static func tanhForward(_ x: Tensor, into y: inout Tensor) {
         let n = x.count
-        y.resize(to: x.shape)
+        y.resize(to: x.shape, on: x.backend)
+        if let device = x.backend {
+            return device.launch(.tanhForward, threads: n, [.pointer(x.address), .pointer(y.mutableAddress()), .int64(Int64(n))])
+        }
         x.withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
                 for i in 0..<n { yp[i] = Foundation.tanh(xp[i]) }
@@ -74,7 +84,10 @@ public enum ActivationKernels {
     public static func tanhBackward(_ g: Tensor, output y: Tensor, into dx: inout Tensor) {
         let n = g.count
         precondition(y.count == n, "tanhBackward: gradient \(g.shape) vs output \(y.shape)")
-        dx.resize(to: g.shape)
+        dx.resize(to: g.shape, on: g.backend)
+        if let device = g.backend {
+            return device.launch(.tanhBackward, threads: n, [.pointer(y.address), .pointer(g.address), .pointer(dx.mutableAddress()), .int64(Int64(n))])
+        }
         g.withUnsafePointer { gp in
             y.withUnsafePointer { yp in
                 dx.withUnsafeMutablePointer { dp in

@@ -6,6 +6,9 @@ public enum BiasKernels {
     public static func addRows(_ y: inout Tensor, bias b: Tensor) {
         let d = b.count, n = y.count / max(d, 1)
         precondition(n * d == y.count, "addRows: \(y.shape) does not have rows of \(d)")
+        if let device = y.backend {
+            return device.launch(.addBiasRows, threads: n * d, [.pointer(b.address), .pointer(y.mutableAddress()), .int32(Int32(n)), .int32(Int32(d))])
+        }
         b.withUnsafePointer { bp in
             y.withUnsafeMutablePointer { yp in
                 for r in 0..<n {
@@ -22,6 +25,9 @@ public enum BiasKernels {
     public static func accumulateColumnSums(of g: Tensor, into db: inout Tensor) {
         let d = db.count, n = g.count / max(d, 1)
         precondition(n * d == g.count, "accumulateColumnSums: \(g.shape) does not have rows of \(d)")
+        if let device = g.backend {
+            return device.launch(.accumulateColumnSums, threads: d, [.pointer(g.address), .pointer(db.mutableAddress()), .int32(Int32(n)), .int32(Int32(d))])
+        }
         g.withUnsafePointer { gp in
             db.withUnsafeMutablePointer { dbp in
                 for r in 0..<n {

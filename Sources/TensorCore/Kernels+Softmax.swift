@@ -20,6 +20,7 @@ public enum SoftmaxKernels {
                                     gradientScale: Float = 1) -> Result {
         let n = logits.rows, c = logits.columns
         precondition(labels.count >= n, "crossEntropy: \(labels.count) labels for \(n) rows")
+        precondition(logits.backend == nil, "crossEntropy: the labels of \(logits.device) logits are a tensor on its device")
         var lossSum = 0.0
         var correct = 0
         logits.withUnsafePointer { zp in
@@ -42,5 +43,33 @@ public enum SoftmaxKernels {
             }
         }
         return Result(lossSum: lossSum, correct: correct)
+    }
+
+    /// `crossEntropy` on a device, with its gradient: the labels a tensor of class indices as
+    /// floats on the logits' device; `gradient` is resized there and receives
+    /// `(softmax(z) − onehot(y))·gradientScale`.
+    ///
+    /// Shapes: logits N×C, labels N, gradient N×C.
+    public static func crossEntropy(logits: Tensor, labels: Tensor, gradient: inout Tensor, gradientScale: Float) -> Result {
+        gradient.resize(to: logits.shape, on: logits.backend)
+        return crossEntropy(logits: logits, labels: labels, gradientAddress: gradient.mutableAddress(), gradientScale: gradientScale)
+    }
+
+    /// `crossEntropy` on a device, without a gradient (evaluation).
+    ///
+    /// Shapes: logits N×C, labels N.
+    public static func crossEntropy(logits: Tensor, labels: Tensor) -> Result {
+        crossEntropy(logits: logits, labels: labels, gradientAddress: 0, gradientScale: 1)
+    }
+
+    private static func crossEntropy(logits: Tensor, labels: Tensor, gradientAddress: UInt64, gradientScale: Float) -> Result {
+        let (n, c) = (logits.rows, logits.columns)
+        guard let device = logits.backend else { preconditionFailure("crossEntropy(labels: Tensor) is the device form") }
+        precondition(labels.count >= n && labels.backend === device, "crossEntropy: \(labels.count) labels on \(labels.device) for \(n) rows")
+        let (sum, correct) = device.reduce(.softmaxCrossEntropy, threads: n, [
+            .pointer(logits.address), .pointer(labels.address), .pointer(gradientAddress), .int32(Int32(n)), .int32(Int32(c)),
+            .float32(gradientScale), device.sumSlot, device.countSlot,
+        ])
+        return Result(lossSum: sum, correct: correct)
     }
 }

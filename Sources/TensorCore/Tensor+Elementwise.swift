@@ -8,6 +8,9 @@ extension Tensor {
     /// `self *= α`.
     public mutating func scale(by alpha: Float) {
         let n = count
+        if let device = backend {
+            return device.launch(.scale, threads: n, [.pointer(mutableAddress()), .int64(Int64(n)), .float32(alpha)])
+        }
         withUnsafeMutablePointer { p in for i in 0..<n { p[i] *= alpha } }
     }
 

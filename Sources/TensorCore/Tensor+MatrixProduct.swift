@@ -11,9 +11,15 @@ extension Tensor {
         let (kb, n) = transB == .none ? (br, bc) : (bc, br)
         precondition(k == kb, "matmul: inner extents differ, \(a.shape)\(transA == .none ? "" : "ᵀ") · \(b.shape)\(transB == .none ? "" : "ᵀ")")
         if beta == 0 {
-            c.resize(to: [m, n])
+            c.resize(to: [m, n], on: a.backend)
         } else {
             precondition(c.count == m * n, "matmul: accumulator \(c.shape) is not \(m)×\(n)")
+        }
+        if let device = a.backend {
+            OperationCounter.addFLOPs(2 * m * n * k)
+            device.gemm(transposeA: transA != .none, transposeB: transB != .none, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: ac,
+                        b: b.address, ldb: bc, beta: beta, c: c.mutableAddress(), ldc: n)
+            return
         }
         a.withUnsafePointer { ap in
             b.withUnsafePointer { bp in

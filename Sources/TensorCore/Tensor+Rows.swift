@@ -62,6 +62,23 @@ extension Tensor {
         }
     }
 
+    /// `self[r] = source[order[start + r]]` for `r < rows`, on the source's device: a batch
+    /// gathered from an epoch's order kept where the data is (row indices as floats, exact below 2²⁴).
+    ///
+    /// Shapes: source N×D, order M → self rows×D (or `[rows] + rowShape`).
+    public mutating func gatherRows(_ rows: Int, at start: Int, of order: Tensor, from source: Tensor, rowShape: [Int]? = nil) {
+        let d = source.columns, n = source.rows
+        precondition(start >= 0 && start + rows <= order.count && n < 1 << 24, "gatherRows: rows \(start)..<\(start + rows) of an order of \(order.count)")
+        resize(to: [rows] + (rowShape ?? [d]), on: source.backend)
+        precondition(count == rows * d, "gatherRows: rows of \(d) scalars do not fill \(shape)")
+        if let device = source.backend {
+            return device.launch(.gatherRows, threads: rows * d, [.pointer(source.address), .pointer(order.address), .int64(Int64(start)),
+                                                                   .pointer(mutableAddress()), .int32(Int32(rows)), .int32(Int32(d))])
+        }
+        order.withUnsafePointer { indices in gatherRows(UnsafeBufferPointer(start: indices + start, count: rows).lazy.map { Int($0) }, of: source,
+                                                        rowShape: rowShape) }
+    }
+
     /// `copies` stacked copies of `source`: block `b` (rows `b·N ..< (b+1)·N`) is `source` again.
     ///
     /// Shapes: source N×D → self (copies·N)×D.
@@ -144,6 +161,9 @@ extension Tensor {
     public mutating func add(_ x: Tensor, scaledBy alpha: Float) {
         let n = count
         precondition(x.count == n, "add(scaledBy:): \(shape) vs \(x.shape)")
+        if let device = backend {
+            return device.launch(.addScaled, threads: n, [.pointer(x.address), .pointer(mutableAddress()), .int64(Int64(n)), .float32(alpha)])
+        }
         x.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] += alpha * src[i] } }
         }
@@ -155,6 +175,7 @@ extension Tensor {
     ///
     /// Shapes: self N×C, labels N.
     public func countArgmaxMatches(_ labels: some Collection<Int32>) -> Int {
+        precondition(backend == nil, "countArgmaxMatches: the labels of a \(device) tensor are a tensor on its device")
         let (n, c) = (rows, columns)
         precondition(labels.count == n, "countArgmaxMatches: \(labels.count) labels for \(n) rows")
         return withUnsafePointer { p in
@@ -167,6 +188,18 @@ extension Tensor {
             }
             return correct
         }
+    }
+
+    /// The rows whose first maximal scalar is at their label's column, the labels a tensor of
+    /// class indices as floats on this tensor's device.
+    ///
+    /// Shapes: self N×C, labels N.
+    public func countArgmaxMatches(labels: Tensor) -> Int {
+        let (n, c) = (rows, columns)
+        precondition(labels.count == n, "countArgmaxMatches: \(labels.count) labels for \(n) rows")
+        guard let device = backend else { return countArgmaxMatches(labels.scalars.map { Int32($0) }) }
+        return device.reduce(.countArgmaxMatches, threads: n, [.pointer(address), .pointer(labels.address), .int32(Int32(n)), .int32(Int32(c)),
+                                                               device.countSlot]).count
     }
 
     /// `softmax` of each row, the row maximum subtracted first.

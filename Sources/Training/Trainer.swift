@@ -75,6 +75,8 @@ public final class Trainer {
         result.window.peakRSSWasReset = ProcessMemory.resetPeak()
         result.window.startRSSBytes = ProcessMemory.residentBytes
         TensorMemory.resetPeak()
+        let device = data.train.inputs.backend
+        device?.resetPeak()
         let clock = ContinuousClock()
         let windowStart = clock.now
         let windowCounter = OperationCounter.counting { counter in
@@ -86,6 +88,7 @@ public final class Trainer {
         result.window.seconds = (clock.now - windowStart).seconds
         result.window.flops = windowCounter.flops
         result.window.peakTensorBytes = TensorMemory.peakBytes
+        result.window.peakDeviceBytes = device?.peakBytes
         result.window.peakRSSBytes = ProcessMemory.peakResidentBytes
         observers.forEach { $0.windowDidEnd() }
 
@@ -199,7 +202,7 @@ public final class Trainer {
 
     /// Sums `body` over `dataset` in order, in evaluation-sized batches.
     private func evaluate(_ dataset: Dataset, _ body: (Batch) -> EvaluationSums) -> EvaluationSums {
-        let schedule = BatchSchedule(count: dataset.count, batchSize: configuration.evaluationBatchSize, order: .sequential)
+        var schedule = BatchSchedule(count: dataset.count, batchSize: configuration.evaluationBatchSize, order: .sequential)
         var batch = Batch()
         var total = EvaluationSums(lossSum: 0, correct: 0)
         for index in 0..<schedule.batchCount {

@@ -60,6 +60,10 @@ public protocol TrainingAlgorithm: AnyObject {
     func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)?
     /// A line for the run record on how a finished stage was fitted, or nil.
     func stageNote(_ stage: Int) -> String?
+    /// Moves every tensor the algorithm keeps to `backend`'s device (the host when nil), before
+    /// training or after it. Default: every stage's parameters with their gradients, and the
+    /// model's state (batch-norm statistics, frozen layers).
+    func move(to backend: (any DeviceBackend)?)
 }
 
 extension TrainingAlgorithm {
@@ -69,4 +73,8 @@ extension TrainingAlgorithm {
     public func epochDidEnd(_ epoch: Int, stage: Int) {}
     public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? { nil }
     public func stageNote(_ stage: Int) -> String? { nil }
+    public func move(to backend: (any DeviceBackend)?) {
+        for stage in stages.indices { parameters(of: stage).forEach { $0.move(to: backend) } }
+        for state in modelState { state.value = state.value.moved(to: backend) }
+    }
 }

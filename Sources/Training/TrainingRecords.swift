@@ -18,6 +18,8 @@ public struct WindowMeasurements: Sendable, Equatable {
     public var startRSSBytes = 0
     /// Peak bytes of live tensors over the window.
     public var peakTensorBytes = 0
+    /// Peak bytes of the device's live tensors over the window, for a run on a device.
+    public var peakDeviceBytes: Int?
 }
 
 /// Everything the trainer learned about one run.

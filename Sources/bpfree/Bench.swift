@@ -114,6 +114,7 @@ struct Bench: ParsableCommand {
                                   threads: threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
         benchmark.sampler = sampler
         benchmark.pruner = pruner
+        benchmark.device = device
         benchmark.objectives = try StudySpecification.Objective.list(parsing: objectives)
         if benchmark.objectives.count > 1, !chosen.isTuned {
             throw ConfigurationError(field: "--objectives", problem: "the \(chosen.name) suite does not tune; there is no study to optimise")
@@ -132,6 +133,10 @@ struct Bench: ParsableCommand {
         let (arms, skipped) = benchmark.arms(restrictedTo: datasetList, algorithms: algorithmList)
         for line in skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
         guard !arms.isEmpty else { throw ConfigurationError(field: "--datasets", problem: "no comparison of the suite runs on \(datasets ?? "these datasets")") }
+        for arm in arms {
+            try ComputeDevice.check(device, algorithm: arm.study.algorithm,
+                                    architecture: (arm.study.architecture ?? AlgorithmRegistry.defaultArchitecture(for: arm.study.algorithm, dataset: arm.study.dataset)).description)
+        }
         return (benchmark, arms)
     }
 

@@ -57,6 +57,7 @@ struct Train: ParsableCommand {
             options: try runOptions.parsedSettings(), trainLimit: runOptions.trainLimit,
             threads: runOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         configuration.trainingProtocol = runOptions.trainingProtocol
+        configuration.device = runOptions.device
         configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
                                                              carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
         configuration.measurement.emissionsPath = emissions

@@ -55,6 +55,10 @@ struct Tune: ParsableCommand {
             trainLimit: runOptions.trainLimit, sampler: sampler, pruner: pruner, options: try runOptions.parsedSettings(),
             dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
         specification.trainingProtocol = runOptions.trainingProtocol
+        specification.device = runOptions.device
+        try ComputeDevice.check(runOptions.device, algorithm: runOptions.algorithm,
+                                architecture: (specification.architecture ?? AlgorithmRegistry.defaultArchitecture(for: runOptions.algorithm,
+                                                                                                                   dataset: runOptions.dataset)).description)
         specification.objectives = try StudySpecification.Objective.list(parsing: objectives)
         return specification
     }

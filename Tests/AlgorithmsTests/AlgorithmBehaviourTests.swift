@@ -121,9 +121,9 @@ import Training
         let batch = firstBatch(of: Self.data.train, count: 16)
         let loss = SoftmaxCrossEntropy()
         mf.units.flatMap(\.parameters).forEach { $0.zeroGradient() }
-        let (_, a1) = mf.units[0].accumulateGradients(batch.inputs, labels: batch.labels, loss: loss)
+        let (_, a1) = mf.units[0].accumulateGradients(batch.inputs, batch: batch, loss: loss)
         let firstAlone = mf.units[0].parameters.map(\.gradient.scalars)
-        _ = mf.units[1].accumulateGradients(a1, labels: batch.labels, loss: loss)
+        _ = mf.units[1].accumulateGradients(a1, batch: batch, loss: loss)
         #expect(mf.units[0].parameters.map(\.gradient.scalars) == firstAlone, "layer 2's loss reached layer 1")
     }
 

@@ -14,7 +14,8 @@ func build(_ id: String, widths: [Int], inputSize: Int = 16, classCount: Int = 4
 /// A batch of the first `count` samples of `dataset`.
 func firstBatch(of dataset: Dataset, count: Int) -> Batch {
     var batch = Batch()
-    BatchSchedule(count: dataset.count, batchSize: count, order: .sequential).fill(&batch, index: 0, from: dataset)
+    var schedule = BatchSchedule(count: dataset.count, batchSize: count, order: .sequential)
+    schedule.fill(&batch, index: 0, from: dataset)
     return batch
 }
 

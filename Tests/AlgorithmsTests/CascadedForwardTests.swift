@@ -99,7 +99,8 @@ import Training
             // Training block 2 leaves block 1 as it was.
             let before = values(mf.units[0].parameters)
             var batch = Batch()
-            BatchSchedule(count: Self.data.train.count, batchSize: 16, order: .sequential).fill(&batch, index: 0, from: Self.data.train)
+            var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 16, order: .sequential)
+            schedule.fill(&batch, index: 0, from: Self.data.train)
             _ = mf.trainBatch(batch, stage: 1)
             #expect(values(mf.units[0].parameters) == before)
         }
@@ -120,7 +121,7 @@ import Training
         let labels: [Int32] = [0, 1, 2, 1, 0]
         let loss = SoftmaxCrossEntropy()
         unit.parameters.forEach { $0.zeroGradient() }
-        _ = unit.accumulateGradients(x, labels: labels, loss: loss)
+        _ = unit.accumulateGradients(x, batch: .testing(inputs: x, labels: labels), loss: loss)
         func localLoss() -> Double {
             let g = unit.projection.forward(unit.features(unit.activations(x, mode: .training)), mode: .inference)
             return SoftmaxCrossEntropy.evaluate(logits: g, labels: labels).lossSum / 5

@@ -17,7 +17,7 @@ import Training
         let batch = firstBatch(of: data.train, count: 5)
         let loss = SoftmaxCrossEntropy()
         unit.parameters.forEach { $0.zeroGradient() }
-        _ = unit.accumulateGradients(batch.inputs, labels: batch.labels, loss: loss)
+        _ = unit.accumulateGradients(batch.inputs, batch: batch, loss: loss)
         func localLoss() -> Double {
             let g = unit.projection.forward(unit.activations(batch.inputs, mode: .inference), mode: .inference)
             return SoftmaxCrossEntropy.evaluate(logits: g, labels: batch.labels).lossSum / 5

@@ -11,55 +11,7 @@ import TensorCore
 /// C++ and a trampoline per kernel generated from its signature), and checked against the CPU
 /// primitives. Only the card itself is left for the GPU check.
 @Suite(.serialized) struct CUDADeviceTests {
-    /// The folder holding the emulated `libcuda.so.1`.
-    static let driverFolder: String? = {
-        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
-        let kernels = URL(fileURLWithPath: here).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/CUDA/Kernels").path
-        let folder = IDXFiles.temporaryFolder()
-        let trampolines = folder + "/trampolines.cpp"
-        do {
-            try Data(trampolineSource().utf8).write(to: URL(fileURLWithPath: trampolines))
-            let swift = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { $0 + "/swift" }
-                .first { FileManager.default.isExecutableFile(atPath: $0) }
-            let toolchain = swift.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent().path + "/clang++" }
-            let compiler = toolchain.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? "clang++"
-            try PythonEnvironment.run("/usr/bin/env", [compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Werror",
-                                                       "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/launch.cpp",
-                                                       trampolines, "-include", here + "/CPU/cuda_on_cpu.h", "-x", "c++"]
-                                      + KernelCatalog.files.map { kernels + "/" + $0.name } + ["-lopenblas"])
-            // The same library answers for cuBLAS.
-            try FileManager.default.createSymbolicLink(atPath: folder + "/libcublas.so.13", withDestinationPath: folder + "/libcuda.so.1")
-            return folder
-        } catch {
-            Issue.record("the emulated driver did not build: \(error)")
-            return nil
-        }
-    }()
-
-    /// `extern "C"` declarations of every kernel and a trampoline that calls it from the
-    /// `void**` argument array `cuLaunchKernel` gets, with the table the emulator searches.
-    static func trampolineSource() -> String {
-        var declarations: [String] = [], table: [String] = []
-        for file in KernelCatalog.files {
-            for match in file.source.matches(of: #/extern "C" __global__ void (\w+)\(([^)]*)\)/#) {
-                let name = String(match.output.1)
-                // "const float* x" → type "const float*": the parameter without its name.
-                let parameters = match.output.2.split(separator: ",").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
-                let types = parameters.map { $0.replacing(#/\s*\w+$/#, with: "") }
-                let arguments = types.enumerated().map { "*(\($1)*)p[\($0)]" }.joined(separator: ", ")
-                declarations.append("extern \"C\" void \(name)(\(parameters.joined(separator: ", ")));")
-                declarations.append("static void call_\(name)(void** p) { \(name)(\(arguments)); }")
-                table.append("{\"\(name)\", call_\(name)}")
-            }
-        }
-        return """
-            struct bpfree_kernel_entry { const char* name; void (*call)(void** params); };
-            \(declarations.joined(separator: "\n"))
-            extern "C" const bpfree_kernel_entry bpfree_kernel_table[] = {\(table.joined(separator: ", "))};
-            extern "C" const int bpfree_kernel_count = \(table.count);
-
-            """
-    }
+    static var driverFolder: String? { EmulatedGPU.folder }
 
     static func device() throws -> CUDADevice {
         let folder = try #require(driverFolder)

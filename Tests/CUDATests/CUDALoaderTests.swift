@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorCore
 import TestSupport
 @testable import CUDA
 
@@ -45,6 +46,7 @@ import TestSupport
             #expect(kernels.contains(name), "\(name)")
         }
         #expect(Set(kernels).count == kernels.count, "kernel names are unique")
+        #expect(Set(kernels) == Set(DeviceKernel.allCases.map(\.rawValue)), "TensorCore launches exactly the kernels the sources define")
         #expect(KernelCatalog.files.allSatisfy { !$0.source.contains("#include") }, "NVRTC has no default include path")
     }
 

@@ -66,9 +66,9 @@ import TensorCore
         var expected = Tensor(zeros: [0])
         expected.gatherRows(indices, of: x)
         var out = [Float](repeating: 0, count: indices.count * d)
-        let gather: @convention(c) (CF, UnsafePointer<Int64>, F, Int32, Int32) -> Void = try Self.kernel("gather_rows")
-        let wide = indices.map(Int64.init)
-        try Self.launch(out.count) { x.withUnsafePointer { xp in gather(xp, wide, &out, Int32(indices.count), Int32(d)) } }
+        let gather: @convention(c) (CF, CF, Int64, F, Int32, Int32) -> Void = try Self.kernel("gather_rows")
+        let order = [0, 0, 0] + indices.map(Float.init)   // the batch starts at row 3 of the epoch's order
+        try Self.launch(out.count) { x.withUnsafePointer { xp in gather(xp, order, 3, &out, Int32(indices.count), Int32(d)) } }
         #expect(out == expected.scalars)
         // repeat_rows, then set_leading_onehot / fill_leading (FF's embedding)
         let labels: [Int32] = (0..<(3 * n)).map { Int32($0 % 5) }
@@ -78,8 +78,8 @@ import TensorCore
         var repeated = [Float](repeating: 0, count: 3 * n * d)
         let repeatRows: @convention(c) (CF, F, Int32, Int32, Int32) -> Void = try Self.kernel("repeat_rows")
         try Self.launch(repeated.count) { x.withUnsafePointer { repeatRows($0, &repeated, Int32(n), Int32(d), 3) } }
-        let oneHot: @convention(c) (UnsafePointer<Int32>, F, Int32, Int32, Int32, Float) -> Void = try Self.kernel("set_leading_onehot")
-        try Self.launch(3 * n * 5) { oneHot(labels, &repeated, Int32(3 * n), Int32(d), 5, 1.5) }
+        let oneHot: @convention(c) (CF, F, Int32, Int32, Int32, Float) -> Void = try Self.kernel("set_leading_onehot")
+        try Self.launch(3 * n * 5) { oneHot(labels.map(Float.init), &repeated, Int32(3 * n), Int32(d), 5, 1.5) }
         #expect(repeated == embedded.scalars)
         embedded.fillLeadingColumns(5, with: 0.3)
         let fillLeading: @convention(c) (F, Int32, Int32, Int32, Float) -> Void = try Self.kernel("fill_leading")
@@ -112,8 +112,8 @@ import TensorCore
         let z = random([n, c])
         let labels: [Int32] = (0..<n).map { Int32(($0 * 3) % c) }
         var correct: UInt32 = 0
-        let count: @convention(c) (CF, UnsafePointer<Int32>, Int32, Int32, UnsafeMutablePointer<UInt32>) -> Void = try Self.kernel("count_argmax_matches")
-        try Self.launch(n) { z.withUnsafePointer { count($0, labels, Int32(n), Int32(c), &correct) } }
+        let count: @convention(c) (CF, CF, Int32, Int32, UnsafeMutablePointer<UInt32>) -> Void = try Self.kernel("count_argmax_matches")
+        try Self.launch(n) { z.withUnsafePointer { count($0, labels.map(Float.init), Int32(n), Int32(c), &correct) } }
         #expect(Int(correct) == z.countArgmaxMatches(labels))
         var probabilities = Tensor(zeros: [0])
         z.softmaxRows(into: &probabilities)
@@ -146,9 +146,9 @@ import TensorCore
             SoftmaxKernels.crossEntropy(logits: z, labels: l, gradient: $0.baseAddress, gradientScale: 1 / Float(n)) } }
         var deviceGradient = [Float](repeating: 0, count: n * c)
         var loss = 0.0, correct: UInt32 = 0
-        let crossEntropy: @convention(c) (CF, UnsafePointer<Int32>, F, Int32, Int32, Float, UnsafeMutablePointer<Double>, UnsafeMutablePointer<UInt32>) -> Void
+        let crossEntropy: @convention(c) (CF, CF, F, Int32, Int32, Float, UnsafeMutablePointer<Double>, UnsafeMutablePointer<UInt32>) -> Void
             = try Self.kernel("softmax_cross_entropy")
-        try Self.launch(n) { z.withUnsafePointer { crossEntropy($0, labels, &deviceGradient, Int32(n), Int32(c), 1 / Float(n), &loss, &correct) } }
+        try Self.launch(n) { z.withUnsafePointer { crossEntropy($0, labels.map(Float.init), &deviceGradient, Int32(n), Int32(c), 1 / Float(n), &loss, &correct) } }
         #expect(abs(loss - cpu.lossSum) <= 1e-5 * abs(cpu.lossSum) && Int(correct) == cpu.correct)
         #expect(Self.relativeError(deviceGradient, gradient) <= 1e-6)
         // Forward-Forward's layer loss: the first half of the rows positive.
@@ -165,8 +165,8 @@ import TensorCore
         let goodness = random([c, 50])
         let expectedCandidate = LogisticKernels.candidateLoss(scores: goodness, labels: labels.prefix(50), shift: 0.5)
         var candidate = 0.0
-        let candidateLoss: @convention(c) (CF, UnsafePointer<Int32>, Int32, Int32, Float, UnsafeMutablePointer<Double>) -> Void = try Self.kernel("candidate_loss")
-        try Self.launch(50) { goodness.withUnsafePointer { candidateLoss($0, labels, Int32(c), 50, 0.5, &candidate) } }
+        let candidateLoss: @convention(c) (CF, CF, Int32, Int32, Float, UnsafeMutablePointer<Double>) -> Void = try Self.kernel("candidate_loss")
+        try Self.launch(50) { goodness.withUnsafePointer { candidateLoss($0, labels.map(Float.init), Int32(c), 50, 0.5, &candidate) } }
         #expect(abs(candidate - expectedCandidate) <= 1e-5 * abs(expectedCandidate))
         var mean = Tensor(shape: [32], repeating: 0.5)
         var deviceMean = mean.scalars

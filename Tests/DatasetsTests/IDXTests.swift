@@ -179,7 +179,7 @@ import TestSupport
 
     @Test func sequentialBatchesKeepTheShortLastBatch() {
         let dataset = SyntheticDataset.clusters(samples: 10, features: 2, classes: 2, seed: 1)
-        let schedule = BatchSchedule(count: 10, batchSize: 4, order: .sequential)
+        var schedule = BatchSchedule(count: 10, batchSize: 4, order: .sequential)
         #expect(schedule.batchCount == 3)
         var batch = Batch()
         schedule.fill(&batch, index: 2, from: dataset)

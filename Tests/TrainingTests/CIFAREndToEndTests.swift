@@ -34,7 +34,8 @@ import Training
     @Test func augmentationLeavesLabelsAndTheSourceUntouched() {
         let dataset = SyntheticDataset.clusters(samples: 8, features: 3 * 32 * 32, classes: 2, seed: 1)
         var batch = Batch()
-        BatchSchedule(count: 8, batchSize: 8, order: .sequential).fill(&batch, index: 0, from: dataset)
+        var schedule = BatchSchedule(count: 8, batchSize: 8, order: .sequential)
+        schedule.fill(&batch, index: 0, from: dataset)
         let labels = batch.labels
         var generator = SeededGenerator(seed: 3)
         var scratch: [Float] = []

@@ -59,7 +59,7 @@ import Training
         #expect(result.epochs[stage.bestEpoch - 1].validationLoss == best)
         // The restored model reproduces the best epoch's validation loss.
         var total = 0.0
-        let schedule = BatchSchedule(count: Self.data.validation.count, batchSize: 100, order: .sequential)
+        var schedule = BatchSchedule(count: Self.data.validation.count, batchSize: 100, order: .sequential)
         var batch = Batch()
         for index in 0..<schedule.batchCount {
             schedule.fill(&batch, index: index, from: Self.data.validation)
@@ -79,7 +79,7 @@ import Training
         let stage = result.stages[0]
         #expect(stage.bestEpoch < result.epochs.count, "the run went on past its best epoch")
         let best = result.epochs[stage.bestEpoch - 1].validationLoss
-        let schedule = BatchSchedule(count: data.validation.count, batchSize: 100, order: .sequential)
+        var schedule = BatchSchedule(count: data.validation.count, batchSize: 100, order: .sequential)
         var (batch, total) = (Batch(), 0.0)
         for index in 0..<schedule.batchCount {
             schedule.fill(&batch, index: index, from: data.validation)
@@ -126,7 +126,8 @@ import Training
         // dX for every layer but the first.
         let algorithm = Self.bp(seed: 1, widths: [32, 32])
         var batch = Batch()
-        BatchSchedule(count: Self.data.train.count, batchSize: 8, order: .sequential).fill(&batch, index: 0, from: Self.data.train)
+        var schedule = BatchSchedule(count: Self.data.train.count, batchSize: 8, order: .sequential)
+        schedule.fill(&batch, index: 0, from: Self.data.train)
         let flops = OperationCounter.counting { counter in
             _ = algorithm.trainBatch(batch, stage: 0)
             return counter.flops

@@ -51,3 +51,9 @@ extern "C" __global__ void tanh_backward(const float* y, const float* g, float* 
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) dx[i] = g[i] * (1.0f - y[i] * y[i]);
 }
+
+// y[i] *= alpha
+extern "C" __global__ void scale(float* y, long long n, float alpha) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] *= alpha;
+}

@@ -8,12 +8,12 @@ __device__ float bpfree_sigmoid(float x) { return x >= 0.0f ? 1.0f / (1.0f + exp
 
 // loss += Σ_r logsumexp(z_r) − z_r[y_r]; correct += rows whose first maximum is the label;
 // with grad: grad_r = (softmax(z_r) − onehot(y_r))·scale.
-extern "C" __global__ void softmax_cross_entropy(const float* z, const int* labels, float* grad, int rows, int c,
+extern "C" __global__ void softmax_cross_entropy(const float* z, const float* labels, float* grad, int rows, int c,
                                                  float scale, double* loss, unsigned int* correct) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
     const float* row = z + (long long)r * c;
-    int label = labels[r];
+    int label = (int)labels[r];
     float maximum = row[0];
     int best = 0;
     for (int j = 1; j < c; j++) if (row[j] > maximum) { maximum = row[j]; best = j; }
@@ -47,10 +47,10 @@ extern "C" __global__ void squared_norm_loss(const float* h, float* grad, int ro
 }
 
 // loss += Σ_r ½[softplus(shift − s[y_r, r]) + mean_{l≠y_r} softplus(s[l, r] − shift)]   (s C×R)
-extern "C" __global__ void candidate_loss(const float* s, const int* labels, int c, int rows, float shift, double* loss) {
+extern "C" __global__ void candidate_loss(const float* s, const float* labels, int c, int rows, float shift, double* loss) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
-    int y = labels[r];
+    int y = (int)labels[r];
     float negative = 0.0f;
     for (int l = 0; l < c; l++) if (l != y) negative += bpfree_softplus(s[(long long)l * rows + r] - shift);
     float positive = bpfree_softplus(shift - s[(long long)y * rows + r]);

@@ -1,13 +1,14 @@
 // Row and column primitives (TensorCore's Tensor+Rows.swift), one thread per row or per
-// scalar. Row-major float matrices; `n` rows of `d` scalars. No includes: NVRTC has no
-// default include path.
+// scalar. Row-major float matrices; `n` rows of `d` scalars. Row indices and class labels on
+// the device are floats (exact below 2²⁴), so that they live in ordinary tensors. No includes:
+// NVRTC has no default include path.
 
-// out[r, :] = x[indices[r], :]   (x N×d, out R×d)
-extern "C" __global__ void gather_rows(const float* x, const long long* indices, float* out, int rows, int d) {
+// out[r, :] = x[order[start + r], :]   (x N×d, order M, out R×d)
+extern "C" __global__ void gather_rows(const float* x, const float* order, long long start, float* out, int rows, int d) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)rows * d) return;
     long long r = i / d, j = i % d;
-    out[i] = x[indices[r] * d + j];
+    out[i] = x[(long long)order[start + r] * d + j];
 }
 
 // out[start + r, :] += x[r, :]   (x R×d)
@@ -34,11 +35,11 @@ extern "C" __global__ void set_columns(const float* x, float* out, int rows, int
 }
 
 // out[r, 0..<c] = value·onehot(labels[r])   (out N×d)
-extern "C" __global__ void set_leading_onehot(const int* labels, float* out, int rows, int d, int c, float value) {
+extern "C" __global__ void set_leading_onehot(const float* labels, float* out, int rows, int d, int c, float value) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)rows * c) return;
     long long r = i / c, j = i % c;
-    out[r * d + j] = (j == labels[r]) ? value : 0.0f;
+    out[r * d + j] = (j == (int)labels[r]) ? value : 0.0f;
 }
 
 // out[r, 0..<c] = value   (out N×d)
@@ -57,13 +58,13 @@ extern "C" __global__ void add_transposed(const float* m, float* out, long long 
 }
 
 // *correct += rows whose first maximal score is at their label (NaN never wins over a number).
-extern "C" __global__ void count_argmax_matches(const float* z, const int* labels, int rows, int c, unsigned int* correct) {
+extern "C" __global__ void count_argmax_matches(const float* z, const float* labels, int rows, int c, unsigned int* correct) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
     const float* row = z + (long long)r * c;
     int best = 0;
     for (int j = 1; j < c; j++) if (row[j] > row[best] || row[best] != row[best]) best = j;
-    if (best == labels[r]) atomicAdd(correct, 1u);
+    if (best == (int)labels[r]) atomicAdd(correct, 1u);
 }
 
 // p[r, :] = softmax(z[r, :]), the row maximum subtracted first.

@@ -1,0 +1,33 @@
+import Datasets
+import NeuralNetwork
+import TensorCore
+
+// The label-reading primitives called with a batch, on the device its rows are on: the host's
+// `[Int32]` labels, or the float labels gathered beside the rows on a device.
+
+extension SoftmaxCrossEntropy {
+    /// The batch's mean loss and correct count; fills `gradient`.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public func lossAndGradient(logits: Tensor, of batch: Batch) -> (loss: Float, correct: Int) {
+        logits.backend == nil ? lossAndGradient(logits: logits, labels: batch.labels)
+                              : lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels)
+    }
+
+    /// The batch's summed loss and correct count, without a gradient.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public static func evaluate(logits: Tensor, of batch: Batch) -> SoftmaxKernels.Result {
+        logits.backend == nil ? evaluate(logits: logits, labels: batch.labels)
+                              : SoftmaxKernels.crossEntropy(logits: logits, labels: batch.deviceLabels)
+    }
+}
+
+extension Tensor {
+    /// The rows whose first maximal score is at the batch's label.
+    ///
+    /// Shapes: self N×C for the batch's N rows.
+    public func countArgmaxMatches(of batch: Batch) -> Int {
+        backend == nil ? countArgmaxMatches(batch.labels) : countArgmaxMatches(labels: batch.deviceLabels)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Records
+import Testing
+import TestSupport
+
+/// `bpfree train --device cuda` end to end on the emulated GPU (`EmulatedGPU`: the driver and
+/// cuBLAS on the CPU, bpfree's kernels compiled as C++): the kernels compiled by NVRTC from
+/// PyPI, the model and the data copied to the device once, batches gathered there, every
+/// primitive launched as a kernel or a cuBLAS product, and the same training as on the CPU.
+@Suite(.serialized) struct DeviceTrainingTests {
+    static let synthetic = "synthetic:samples=900,classes=4,shape=8x8"
+
+    /// The environment of a `bpfree` that finds the emulated `libcuda.so.1` and PyPI's NVRTC.
+    static func environment(cache: String) throws -> [String: String] {
+        let folder = try #require(EmulatedGPU.folder)
+        let python = try PythonEnvironment.python(named: "nvrtc-13", packages: ["nvidia-cuda-nvrtc==13.*"])
+        var environment = ProcessInfo.processInfo.environment
+        environment["BPFREE_CUDA_LIBS"] = folder
+        environment["PATH"] = URL(fileURLWithPath: python).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        environment["BPFREE_CUBIN_CACHE"] = cache
+        return environment
+    }
+
+    static func train(_ algorithm: [String], architecture: String, device: String, folder: String,
+                      environment: [String: String]) throws -> RunRecord {
+        let output = "\(folder)/\(algorithm.joined(separator: "_"))-\(device).json"
+        let (status, errors) = try BPFreeProcess.run(["train", "--algorithm"] + algorithm + ["--architecture", architecture,
+                                                      "--dataset", synthetic, "--epochs", "3", "--seed", "5", "--threads", "1",
+                                                      "--device", device, "--no-store", "--output", output], environment: environment)
+        #expect(status == 0, "\(algorithm) on \(device): \(errors)")
+        return try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+    }
+
+    /// Every epoch's training and validation loss on the emulated GPU equals the CPU's within
+    /// float rounding, as do the accuracies; the run says where it computed.
+    @Test(arguments: [["bp"], ["dfa"], ["fa"], ["mf"], ["mf", "--set", "mf.schedule=concurrent", "--set", "mf.inference=sum"], ["shallow"]])
+    func theRuleTrainsOnTheDeviceAsOnTheCPU(algorithm: [String]) throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try Self.environment(cache: folder + "/cubin")
+        let cpu = try Self.train(algorithm, architecture: "mlp:48,32", device: "cpu", folder: folder, environment: environment)
+        let gpu = try Self.train(algorithm, architecture: "mlp:48,32", device: "cuda", folder: folder, environment: environment)
+        #expect(cpu.epochs.count >= 3 && gpu.epochs.count == cpu.epochs.count)
+        for (c, g) in zip(cpu.epochs, gpu.epochs) {
+            #expect(abs(c.trainLoss - g.trainLoss) <= 1e-4 * abs(c.trainLoss), "epoch \(c.epoch): train loss \(c.trainLoss) vs \(g.trainLoss)")
+            #expect(abs(c.validationLoss - g.validationLoss) <= 1e-4 * abs(c.validationLoss),
+                    "epoch \(c.epoch): validation loss \(c.validationLoss) vs \(g.validationLoss)")
+            #expect(c.validationAccuracy == g.validationAccuracy)
+        }
+        #expect(cpu.testAccuracy == gpu.testAccuracy)
+        #expect(gpu.environment?.device == "cuda:0" && gpu.environment?.gpu?.name == "bpfree CPU emulator"
+                && gpu.environment?.gpu?.computeCapability == "9.0" && gpu.environment?.gpu?.math == "fp32")
+        #expect(cpu.environment?.device == "cpu" && cpu.environment?.gpu == nil && cpu.peakDeviceBytes == nil)
+        // The model, its gradients and Adam's moments, the data and the batch buffers.
+        #expect((gpu.peakDeviceBytes ?? 0) > 900 * 64 * 4, "\(String(describing: gpu.peakDeviceBytes))")
+        #expect(gpu.trainFlops == cpu.trainFlops, "the device's products are counted as the CPU's")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/cubin").count == 4, "every kernel file compiled once, for sm_90")
+    }
+
+    /// A rule or a network whose primitives are not all on the device yet is refused before any
+    /// data is read, in one line that names what does run there.
+    @Test func aRuleNotYetOnTheDeviceIsRefusedUpFront() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try Self.environment(cache: folder + "/cubin")
+        for (arguments, expected) in [(["--algorithm", "ff"], "--device cuda:0: ff does not train on a GPU yet (on a GPU: bp, dfa, fa, mf, shallow)"),
+                                      (["--algorithm", "bp", "--architecture", "cnn:4"], "--device cuda:0: cnn")] {
+            let (status, errors) = try BPFreeProcess.run(["train", "--device", "cuda", "--dataset", "synthetic:samples=100,classes=2,shape=1x8x8",
+                                                          "--data-dir", "/no/such/data", "--no-store"] + arguments, environment: environment)
+            let lines = errors.split(separator: "\n")
+            #expect(status != 0 && lines.count == 1 && lines[0].contains(expected), "\(arguments): \(errors)")
+        }
+    }
+}
