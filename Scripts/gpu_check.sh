@@ -6,10 +6,12 @@
 #   2. compiles every kernel with the machine's NVRTC for the card (bpfree info --compile-kernels);
 #   3. checks the card through bpfree's own host code against the CPU (bpfree info --check-gpu:
 #      kernels launched over many blocks, copies, cuBLAS in every transpose);
-#   4. trains BP on the CPU while NVML measures the card (energy by meter, 10 Hz trace of power,
-#      SM clock, utilisation and memory: the NVML meter on a real card) and records what
-#      `--device cuda` says;
-#   5. times PyTorch eager CUDA at batch 128 on the issue's models (the peer of every ratio).
+#   4. trains every rule that runs on a GPU 200 steps (batch 128, seed 1) on the card and on the
+#      CPU and compares the losses (relative difference ≤ 1e-3);
+#   5. times training on the card (BP and concurrent MF on mlp-3x2000) and runs a ~60 s BP
+#      training there whose energy NVML measures (energy by meter, 10 Hz trace of power, SM
+#      clock, utilisation and memory);
+#   6. times PyTorch eager CUDA at batch 128 on the issue's models (the peer of every ratio).
 # It prints one table last and writes everything under $OUT (default ./gpu-check-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,12 +46,33 @@ step check 120 "$bpfree" info --check-gpu
 status=$?
 row "device checks (info --check-gpu)" "$(grep -c '^ok' "$OUT/check.txt" || true) ok, $(grep -c '^FAIL' "$OUT/check.txt" || true) failed (exit $status)"
 
-step nvml 180 "$bpfree" train --algorithm bp --dataset fashion-mnist --data-dir "$data" --train-limit 12000 --epochs 2 \
-    --trace-hz 10 --trace "$OUT/nvml-trace.csv" --output "$OUT/nvml-run.json" --no-store
-row "CPU run measured by NVML" "$(python3 -c "import json; r=json.load(open('$OUT/nvml-run.json')); print(r.get('energy_source'), r.get('energy_by_meter'), r.get('trace_samples'), 'samples')" 2>&1)"
+# 200 steps of each rule on the card and on the CPU: 25,600 samples at batch 128, one epoch a stage.
+for rule in "bp" "dfa" "fa" "mf" "mf --set mf.schedule=concurrent" "shallow"; do
+    name=$(echo "$rule" | tr -s ' =.' '-')
+    for device in cpu cuda; do
+        step "steps-$name-$device" 120 "$bpfree" train --algorithm $rule --dataset fashion-mnist --data-dir "$data" --train-limit 25600 \
+            --epochs 1 --seed 1 --device $device --no-store --output "$OUT/steps-$name-$device.json"
+    done
+    row "200 steps $rule: card vs CPU" "$(python3 - "$OUT/steps-$name-cpu.json" "$OUT/steps-$name-cuda.json" <<'PY' 2>&1
+import json, sys
+cpu, gpu = (json.load(open(path)) for path in sys.argv[1:])
+worst = max(max(abs(c[k] - g[k]) / max(abs(c[k]), 1e-12) for k in ("train_loss", "val_loss")) for c, g in zip(cpu["epochs"], gpu["epochs"]))
+print(f"{'ok' if worst <= 1e-3 and len(cpu['epochs']) == len(gpu['epochs']) else 'FAIL'}: worst relative loss difference {worst:.2e}, "
+      f"{gpu['samples_per_second']:.0f} vs {cpu['samples_per_second']:.0f} samples/s, peak device {gpu.get('peak_device_bytes', 0) / 2**20:.0f} MiB")
+PY
+)"
+done
 
-step device 30 "$bpfree" train --device cuda --algorithm bp --dataset fashion-mnist --data-dir "$data" --epochs 1 --no-store
-row "train --device cuda" "$(tail -n 1 "$OUT/device.txt" | cut -c1-100)"
+for rule in "bp" "mf --set mf.schedule=concurrent"; do
+    name=$(echo "$rule" | cut -d' ' -f1)
+    step "speed-$name" 120 "$bpfree" train --algorithm $rule --architecture mlp-3x2000 --dataset fashion-mnist --data-dir "$data" \
+        --train-limit 48000 --epochs 2 --device cuda --no-store --output "$OUT/speed-$name.json"
+    row "bpfree on the card $name mlp-3x2000, batch 128" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name.json')); print(round(r['samples_per_second']), 'samples/s,', [round(e['seconds'], 2) for e in r['epochs']], 's per epoch')" 2>&1)"
+done
+
+step nvml 150 "$bpfree" train --device cuda --algorithm bp --architecture mlp-3x2000 --dataset fashion-mnist --data-dir "$data" \
+    --epochs 30 --patience 30 --trace-hz 10 --trace "$OUT/nvml-trace.csv" --output "$OUT/nvml-run.json" --no-store
+row "BP on the card measured by NVML" "$(python3 -c "import json; r=json.load(open('$OUT/nvml-run.json')); print(r.get('energy_source'), r.get('energy_by_meter'), r.get('trace_samples'), 'samples in', round(r['train_seconds']), 's')" 2>&1)"
 
 for model in "bp-mlp --widths 2000,2000,2000" "mf-mlp --widths 2000,2000,2000" "ff-mlp --widths 2000,2000,2000,2000" "bp-cnn --channels 32,128,512"; do
     name=$(echo "$model" | cut -d' ' -f1)

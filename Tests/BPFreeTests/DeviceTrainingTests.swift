@@ -1,5 +1,6 @@
 import Foundation
 import Records
+import Results
 import Testing
 import TestSupport
 
@@ -68,5 +69,19 @@ import TestSupport
             let lines = errors.split(separator: "\n")
             #expect(status != 0 && lines.count == 1 && lines[0].contains(expected), "\(arguments): \(errors)")
         }
+    }
+
+    /// A study on the device: its worker processes get `--device` and every trial trains there.
+    @Test func aStudysWorkersTrainOnTheDevice() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try Self.environment(cache: folder + "/cubin")
+        let store = folder + "/study.sqlite"
+        let (status, errors) = try BPFreeProcess.run(["tune", "--device", "cuda", "--algorithm", "dfa", "--architecture", "mlp:16",
+                                                      "--dataset", Self.synthetic, "--trials", "2", "--epochs", "2", "--workers", "2",
+                                                      "--threads", "1", "--store", store], environment: environment)
+        #expect(status == 0, "\(errors)")
+        let runs = try ResultsStore(path: store).runs()
+        #expect(runs.count == 2 && runs.allSatisfy { $0.record.environment?.device == "cuda:0" && $0.record.peakDeviceBytes != nil },
+                "\(runs.map { $0.record.environment?.device ?? "none" })")
     }
 }
