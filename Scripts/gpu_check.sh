@@ -47,7 +47,7 @@ status=$?
 row "device checks (info --check-gpu)" "$(grep -c '^ok' "$OUT/check.txt" || true) ok, $(grep -c '^FAIL' "$OUT/check.txt" || true) failed (exit $status)"
 
 # 200 steps of each rule on the card and on the CPU: 25,600 samples at batch 128, one epoch a stage.
-for rule in "bp" "dfa" "fa" "mf" "mf --set mf.schedule=concurrent" "shallow"; do
+for rule in "bp" "dfa" "fa" "ff" "mf" "mf --set mf.schedule=concurrent" "shallow"; do
     name=$(echo "$rule" | tr -s ' =.' '-')
     for device in cpu cuda; do
         step "steps-$name-$device" 120 "$bpfree" train --algorithm $rule --dataset fashion-mnist --data-dir "$data" --train-limit 25600 \
@@ -63,11 +63,13 @@ PY
 )"
 done
 
-for rule in "bp" "mf --set mf.schedule=concurrent"; do
+for rule in "bp mlp-3x2000" "mf mlp-3x2000 --set mf.schedule=concurrent" "ff mlp-4x2000"; do
     name=$(echo "$rule" | cut -d' ' -f1)
-    step "speed-$name" 120 "$bpfree" train --algorithm $rule --architecture mlp-3x2000 --dataset fashion-mnist --data-dir "$data" \
+    architecture=$(echo "$rule" | cut -d' ' -f2)
+    rule=$(echo "$rule" | cut -d' ' -f1,3-)
+    step "speed-$name" 120 "$bpfree" train --algorithm $rule --architecture $architecture --dataset fashion-mnist --data-dir "$data" \
         --train-limit 48000 --epochs 2 --device cuda --no-store --output "$OUT/speed-$name.json"
-    row "bpfree on the card $name mlp-3x2000, batch 128" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name.json')); print(round(r['samples_per_second']), 'samples/s,', [round(e['seconds'], 2) for e in r['epochs']], 's per epoch')" 2>&1)"
+    row "bpfree on the card $name $architecture, batch 128" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name.json')); print(round(r['samples_per_second']), 'samples/s,', [round(e['seconds'], 2) for e in r['epochs']], 's per epoch')" 2>&1)"
 done
 
 step nvml 150 "$bpfree" train --device cuda --algorithm bp --architecture mlp-3x2000 --dataset fashion-mnist --data-dir "$data" \

@@ -170,6 +170,9 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// The last embedded rows (for tests).
     var embeddedForTesting: Tensor { embedded }
     private var labels: [Int32] = []
+    /// `labels` as floats, and on the device of the rows they label when that is not the host.
+    private var labelFloats: [Float] = []
+    private var deviceLabels = Tensor(zeros: [0])
     private var features = Tensor(zeros: [0])
     private var normalizedScratch = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
@@ -262,9 +265,15 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// Copies the rows of `x` into `embedded` once per label column, overwriting the first C
     /// inputs with `labelValue · onehot(label)` (or the neutral `labelValue/C` when nil).
     /// Shapes: x N×D; labels N·k (one per output row) → embedded (N·k)×D, block b holding x again.
+    /// On a device the labels are copied there first (one small copy per call).
     func embed(_ x: Tensor, labels rowLabels: [Int32]?, copies: Int) {
         embedded.assignRepeatedRows(of: x, copies: copies)
-        if let rowLabels {
+        if let rowLabels, let device = x.backend {
+            labelFloats.removeAll(keepingCapacity: true)
+            labelFloats.append(contentsOf: rowLabels.lazy.map(Float.init))
+            deviceLabels.setScalars(labelFloats, on: device)
+            embedded.setLeadingColumns(oneHot: deviceLabels, classCount: classCount, value: settings.labelValue)
+        } else if let rowLabels {
             embedded.setLeadingColumns(oneHot: rowLabels, classCount: classCount, value: settings.labelValue)
         } else {
             embedded.fillLeadingColumns(classCount, with: settings.labelValue / Float(classCount))
@@ -295,7 +304,8 @@ public final class ForwardForward: RegisteredAlgorithm {
         case .uniform:
             for label in batch.labels { labels.append(uniformNegative(for: label)) }
         case .hard:
-            let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1))
+            // Sampled on the host, from the scores copied back once.
+            let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).moved(to: nil)
             for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
         }
         let lossSum = trainLayers(batch, stage: stage)
@@ -360,7 +370,7 @@ public final class ForwardForward: RegisteredAlgorithm {
         var h = embedded
         let n = x.rows
         let width = units.dropFirst().reduce(0) { $0 + $1.linear.outputSize }
-        features.resize(to: [n, width])
+        features.resize(to: [n, width], on: x.backend)
         var offset = 0
         for (index, unit) in units.enumerated() {
             h = unit.forward(h, settings: settings, mode: .inference)
@@ -391,10 +401,10 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// with `labels`, also each sample's FF loss summed over `lossLayers` against its true label
     /// (positive) and the mean over its wrong labels (negatives).
     /// Shapes: x N×D → scores N×C.
-    func scoresAndLoss(_ x: Tensor, layers: ClosedRange<Int>, labels trueLabels: [Int32]? = nil,
+    func scoresAndLoss(_ x: Tensor, layers: ClosedRange<Int>, labels batch: Batch? = nil,
                        lossLayers: ClosedRange<Int>? = nil) -> (scores: Tensor, lossSum: Double) {
         let n = x.rows, c = classCount
-        var scores = Tensor(zeros: [n, c])
+        var scores = Tensor(zeros: [n, c], on: x.backend)
         var lossSum = 0.0
         var goodness = Tensor(zeros: [0])
         var chunk = Tensor(zeros: [0])
@@ -414,9 +424,10 @@ public final class ForwardForward: RegisteredAlgorithm {
                 // Row `label` of the C×size goodness holds every sample under that candidate.
                 let byCandidate = goodness.reshaped([c, size])
                 if layers.contains(index) { scores.addTransposed(byCandidate, atRow: start) }
-                if let lossLayers, lossLayers.contains(index), let trueLabels {
-                    lossSum += ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: trueLabels[start..<(start + size)],
-                                                               threshold: unit.threshold)
+                if let lossLayers, lossLayers.contains(index), let batch {
+                    lossSum += x.backend == nil
+                        ? ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: batch.labels[start..<(start + size)], threshold: unit.threshold)
+                        : ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: batch.deviceLabels, startingAt: start, threshold: unit.threshold)
                 }
             }
         }
@@ -428,21 +439,28 @@ public final class ForwardForward: RegisteredAlgorithm {
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
         let last = settings.schedule == .greedy ? stage : units.count - 1
         let lossLayers = settings.schedule == .greedy ? stage...stage : 0...(units.count - 1)
-        let (scores, lossSum) = scoresAndLoss(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch.labels,
-                                              lossLayers: lossLayers)
+        let (scores, lossSum) = scoresAndLoss(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch, lossLayers: lossLayers)
         let correct = settings.inference == .readout && last == units.count - 1
-            ? readoutCorrect(batch) : scores.countArgmaxMatches(batch.labels)
+            ? readoutCorrect(batch) : scores.countArgmaxMatches(of: batch)
         return EvaluationSums(lossSum: lossSum, correct: correct)
     }
 
     func readoutCorrect(_ batch: Batch) -> Int {
         guard let readout else { return 0 }
-        return SoftmaxCrossEntropy.evaluate(logits: readout.forward(neutralFeatures(batch.inputs), mode: .inference),
-                                            labels: batch.labels).correct
+        return SoftmaxCrossEntropy.evaluate(logits: readout.forward(neutralFeatures(batch.inputs), mode: .inference), of: batch).correct
     }
 
     public func countCorrect(_ batch: Batch) -> Int {
         if settings.inference == .readout { return readoutCorrect(batch) }
-        return goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).countArgmaxMatches(batch.labels)
+        return goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).countArgmaxMatches(of: batch)
+    }
+
+    /// Every layer's parameters and peer-normalisation means, and the readout.
+    public func move(to backend: (any DeviceBackend)?) {
+        for unit in units {
+            unit.linear.parameters.forEach { $0.move(to: backend) }
+            unit.runningMean = unit.runningMean.moved(to: backend)
+        }
+        readout?.parameters.forEach { $0.move(to: backend) }
     }
 }

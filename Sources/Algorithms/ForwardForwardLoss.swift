@@ -31,15 +31,23 @@ enum ForwardForwardLoss {
 
     /// Peer normalisation (Hinton; loeweX's loss form): updates the running mean activities
     /// `r ← μ·r + (1−μ)·mean_pos(H)` and adds `∂(λ·P)/∂Z = λ(1−μ)(2/d)(r_j − r̄)/B` to the
-    /// positive rows of `gradient`, ungated by the ReLU. Returns `P = (1/d)Σ_j (r̄ − r_j)²`.
+    /// positive rows of `gradient`, ungated by the ReLU (the gradient of `λ·peerPenalty`).
     ///
     /// Shapes: h M×d with the first `positives` rows positive; runningMean d; gradient M×d.
     static func peerNormalization(_ h: Tensor, positives: Int, runningMean: inout Tensor, weight: Float,
-                                  momentum: Float, gradient: inout Tensor) -> Float {
+                                  momentum: Float, gradient: inout Tensor) {
         let d = h.columns
         LogisticKernels.blendColumnMeans(of: h, rows: positives, momentum: momentum, into: &runningMean)
         let scale = weight * (1 - momentum) * 2 / Float(d) / Float(positives)
-        return LogisticKernels.addCentered(runningMean, scale: scale, rows: positives, to: &gradient) / Float(d)
+        LogisticKernels.addCentered(runningMean, scale: scale, rows: positives, to: &gradient)
+    }
+
+    /// Peer normalisation's penalty `P = (1/d)Σ_j (r̄ − r_j)²` of running means r (for checks;
+    /// training needs only its gradient).
+    static func peerPenalty(_ runningMean: Tensor) -> Float {
+        let r = runningMean.scalars
+        let mean = r.reduce(0, +) / Float(r.count)
+        return r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(r.count)
     }
 
     /// The validation loss of one layer in expectation over the wrong labels: per sample, the
@@ -49,5 +57,11 @@ enum ForwardForwardLoss {
     /// Shapes: goodness C×R (candidate-major: row l holds every sample under label l), labels R.
     static func expectedLoss(goodness: Tensor, labels: some Collection<Int32>, threshold: Float) -> Double {
         LogisticKernels.candidateLoss(scores: goodness, labels: labels, shift: threshold)
+    }
+
+    /// `expectedLoss` on a device: the labels rows `start ..< start + R` of a tensor of class
+    /// indices as floats there.
+    static func expectedLoss(goodness: Tensor, labels: Tensor, startingAt start: Int, threshold: Float) -> Double {
+        LogisticKernels.candidateLoss(scores: goodness, labels: labels, startingAt: start, shift: threshold)
     }
 }

@@ -16,7 +16,7 @@ public enum ComputeDevice {
     /// The algorithms whose every primitive has a device kernel, on MLPs.
     /// NOTE: the rest read or write through host pointers somewhere (a precondition would stop
     /// them mid-run), so they are refused here, before any data is loaded.
-    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "fa", "mf", "shallow"]
+    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "fa", "ff", "mf", "shallow"]
 
     /// Returns when `device` can train `algorithm` on `architecture` here; otherwise says why in
     /// one line (no libcuda.so.1 and where it was looked for, no such GPU, a rule or network not

@@ -24,7 +24,12 @@ public enum LogisticKernels {
     public static func squaredNormLossAndGradient(_ h: Tensor, scale: Float, shift: Float, positives: Int,
                                                   gradient: inout Tensor) -> Double {
         let (m, d) = (h.rows, h.columns)
-        gradient.resize(to: [m, d])
+        gradient.resize(to: [m, d], on: h.backend)
+        if let device = h.backend {
+            return device.reduce(.squaredNormLoss, threads: m, [.pointer(h.address), .pointer(gradient.mutableAddress()), .int32(Int32(m)),
+                                                                 .int32(Int32(d)), .float32(scale), .float32(shift), .int32(Int32(positives)),
+                                                                 device.sumSlot]).sum
+        }
         var lossSum = 0.0
         h.withUnsafePointer { hp in
             gradient.withUnsafeMutablePointer { gp in
@@ -50,6 +55,7 @@ public enum LogisticKernels {
     public static func candidateLoss(scores: Tensor, labels: some Collection<Int32>, shift: Float) -> Double {
         let (c, n) = (scores.rows, scores.columns)
         precondition(labels.count == n, "candidateLoss: \(labels.count) labels for \(n) samples")
+        precondition(scores.backend == nil, "candidateLoss: the labels of \(scores.device) scores are a tensor on its device")
         var lossSum = 0.0
         scores.withUnsafePointer { s in
             for (r, label) in labels.enumerated() {
@@ -63,12 +69,30 @@ public enum LogisticKernels {
         return lossSum
     }
 
+    /// `candidateLoss` with the labels rows `start ..< start + R` of a tensor of class indices as
+    /// floats on the scores' device.
+    ///
+    /// Shapes: scores C×R (candidate-major), labels ≥ start + R.
+    public static func candidateLoss(scores: Tensor, labels: Tensor, startingAt start: Int, shift: Float) -> Double {
+        let (c, n) = (scores.rows, scores.columns)
+        precondition(start >= 0 && start + n <= labels.count, "candidateLoss: labels \(start)..<\(start + n) of \(labels.count)")
+        guard let device = scores.backend else {
+            return candidateLoss(scores: scores, labels: labels.scalars[start..<(start + n)].map { Int32($0) }, shift: shift)
+        }
+        return device.reduce(.candidateLoss, threads: n, [.pointer(scores.address), .pointer(labels.address + UInt64(start * 4)), .int32(Int32(c)),
+                                                          .int32(Int32(n)), .float32(shift), device.sumSlot]).sum
+    }
+
     /// `mean ← momentum·mean + (1 − momentum)·(column means of h's first `rows` rows)`.
     ///
     /// Shapes: h M×d (rows ≤ M), mean d.
     public static func blendColumnMeans(of h: Tensor, rows: Int, momentum: Float, into mean: inout Tensor) {
         let d = h.columns
         precondition(mean.count == d && rows <= h.rows, "blendColumnMeans: \(h.shape), \(rows) rows, mean \(mean.shape)")
+        if let device = h.backend {
+            return device.launch(.blendColumnMeans, threads: d, [.pointer(h.address), .pointer(mean.mutableAddress()), .int32(Int32(rows)),
+                                                                  .int32(Int32(d)), .float32(momentum)])
+        }
         h.withUnsafePointer { hp in
             mean.withUnsafeMutablePointer { rp in
                 for j in 0..<d { rp[j] *= momentum }
@@ -82,25 +106,26 @@ public enum LogisticKernels {
     }
 
     /// Adds `scale·(v_j − v̄)` to every column j of the first `rows` rows of `gradient`, v̄ the
-    /// mean of v; returns `Σ_j (v_j − v̄)²`.
+    /// mean of v.
     ///
     /// Shapes: v d, gradient M×d (rows ≤ M).
-    public static func addCentered(_ v: Tensor, scale: Float, rows: Int, to gradient: inout Tensor) -> Float {
+    public static func addCentered(_ v: Tensor, scale: Float, rows: Int, to gradient: inout Tensor) {
         let d = v.count
         precondition(gradient.columns == d && rows <= gradient.rows, "addCentered: \(v.shape) into \(gradient.shape)")
-        var squares: Float = 0
+        if let device = v.backend {
+            return device.launch(.addCentered, threads: rows * d, [.pointer(v.address), .pointer(gradient.mutableAddress()), .int32(Int32(rows)),
+                                                                    .int32(Int32(d)), .float32(scale)])
+        }
         v.withUnsafePointer { vp in
             var mean: Float = 0
             for j in 0..<d { mean += vp[j] }
             mean /= Float(d)
             gradient.withUnsafeMutablePointer { gp in
-                for j in 0..<d { squares += (vp[j] - mean) * (vp[j] - mean) }
                 for r in 0..<rows {
                     let out = gp + r * d
                     for j in 0..<d { out[j] += scale * (vp[j] - mean) }
                 }
             }
         }
-        return squares
     }
 }

@@ -14,7 +14,10 @@ extension Tensor {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= source.rows, "assignRows: \(rows) outside \(source.rows) rows")
         let shape = [rows.count] + (rowShape ?? [d])
         precondition(shape.reduce(1, *) == rows.count * d, "assignRows: rows of \(d) scalars do not fill \(shape)")
-        resize(to: shape)
+        resize(to: shape, on: source.backend)
+        if let device = source.backend {
+            return device.copy(from: source.address + UInt64(rows.lowerBound * d * 4), to: mutableAddress(), bytes: rows.count * d * 4)
+        }
         source.withUnsafePointer { src in
             withUnsafeMutablePointer { $0.update(from: src + rows.lowerBound * d, count: rows.count * d) }
         }
@@ -26,6 +29,9 @@ extension Tensor {
     public mutating func setRows(startingAt start: Int, to source: Tensor) {
         let d = columns, n = source.count / max(d, 1)
         precondition(n * d == source.count && start >= 0 && start + n <= rows, "setRows: \(source.shape) at row \(start) of \(shape)")
+        if let device = backend {
+            return device.copy(from: source.address, to: mutableAddress() + UInt64(start * d * 4), bytes: n * d * 4)
+        }
         source.withUnsafePointer { src in
             withUnsafeMutablePointer { (($0 + start * d)).update(from: src, count: n * d) }
         }
@@ -37,6 +43,10 @@ extension Tensor {
     public mutating func addToRows(startingAt start: Int, _ source: Tensor) {
         let d = columns, n = source.count / max(d, 1)
         precondition(n * d == source.count && start >= 0 && start + n <= rows, "addToRows: \(source.shape) at row \(start) of \(shape)")
+        if let device = backend {
+            return device.launch(.addToRows, threads: n * d, [.pointer(source.address), .pointer(mutableAddress()), .int64(Int64(start)),
+                                                               .int32(Int32(n)), .int32(Int32(d))])
+        }
         source.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in
                 let out = dst + start * d
@@ -84,7 +94,11 @@ extension Tensor {
     /// Shapes: source N×D → self (copies·N)×D.
     public mutating func assignRepeatedRows(of source: Tensor, copies: Int) {
         let (n, d) = (source.rows, source.columns)
-        resize(to: [n * copies, d])
+        resize(to: [n * copies, d], on: source.backend)
+        if let device = source.backend {
+            return device.launch(.repeatRows, threads: n * d * copies, [.pointer(source.address), .pointer(mutableAddress()), .int32(Int32(n)),
+                                                                         .int32(Int32(d)), .int32(Int32(copies))])
+        }
         source.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in
                 for block in 0..<copies { (dst + block * n * d).update(from: src, count: n * d) }
@@ -100,6 +114,10 @@ extension Tensor {
     public mutating func setColumns(startingAt offset: Int, to source: Tensor) {
         let (n, d, k) = (rows, columns, source.columns)
         precondition(source.rows == n && offset >= 0 && offset + k <= d, "setColumns: \(source.shape) at column \(offset) of \(shape)")
+        if let device = backend {
+            return device.launch(.setColumns, threads: n * k, [.pointer(source.address), .pointer(mutableAddress()), .int32(Int32(n)),
+                                                                .int32(Int32(k)), .int32(Int32(d)), .int32(Int32(offset))])
+        }
         source.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in
                 for r in 0..<n { (dst + r * d + offset).update(from: src + r * k, count: k) }
@@ -113,6 +131,7 @@ extension Tensor {
     public mutating func setLeadingColumns(oneHot labels: some Collection<Int32>, classCount c: Int, value: Float) {
         let (n, d) = (rows, columns)
         precondition(labels.count == n && c <= d, "setLeadingColumns: \(labels.count) labels, \(c) classes for \(shape)")
+        precondition(backend == nil, "setLeadingColumns: the labels of a \(device) tensor are a tensor on its device")
         withUnsafeMutablePointer { dst in
             for (r, label) in labels.enumerated() {
                 let row = dst + r * d
@@ -122,12 +141,28 @@ extension Tensor {
         }
     }
 
+    /// `setLeadingColumns(oneHot:)` with the labels a tensor of class indices as floats on this
+    /// tensor's device.
+    ///
+    /// Shapes: self N×D (D ≥ classCount), labels N.
+    public mutating func setLeadingColumns(oneHot labels: Tensor, classCount c: Int, value: Float) {
+        let (n, d) = (rows, columns)
+        precondition(labels.count == n && c <= d, "setLeadingColumns: \(labels.count) labels, \(c) classes for \(shape)")
+        guard let device = backend else { return setLeadingColumns(oneHot: labels.scalars.map { Int32($0) }, classCount: c, value: value) }
+        device.launch(.setLeadingOneHot, threads: n * c, [.pointer(labels.address), .pointer(mutableAddress()), .int32(Int32(n)), .int32(Int32(d)),
+                                                          .int32(Int32(c)), .float32(value)])
+    }
+
     /// The first `count` columns of every row become `value`.
     ///
     /// Shapes: self N×D (D ≥ count).
     public mutating func fillLeadingColumns(_ count: Int, with value: Float) {
         let (n, d) = (rows, columns)
         precondition(count <= d, "fillLeadingColumns: \(count) columns of \(shape)")
+        if let device = backend {
+            return device.launch(.fillLeading, threads: n * count, [.pointer(mutableAddress()), .int32(Int32(n)), .int32(Int32(d)),
+                                                                     .int32(Int32(count)), .float32(value)])
+        }
         withUnsafeMutablePointer { dst in
             for r in 0..<n { for j in 0..<count { dst[r * d + j] = value } }
         }
@@ -148,6 +183,10 @@ extension Tensor {
     public mutating func addTransposed(_ m: Tensor, atRow start: Int) {
         let (c, r) = (m.rows, m.columns)
         precondition(columns == c && start >= 0 && start + r <= rows, "addTransposed: \(m.shape)ᵀ at row \(start) of \(shape)")
+        if let device = backend {
+            return device.launch(.addTransposed, threads: r * c, [.pointer(m.address), .pointer(mutableAddress()), .int64(Int64(start)),
+                                                                   .int32(Int32(c)), .int32(Int32(r))])
+        }
         m.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in
                 for j in 0..<c { for row in 0..<r { dst[(start + row) * c + j] += src[j * r + row] } }
@@ -207,7 +246,10 @@ extension Tensor {
     /// Shapes: self N×C → probabilities N×C.
     public func softmaxRows(into probabilities: inout Tensor) {
         let (n, c) = (rows, columns)
-        probabilities.resize(to: shape)
+        probabilities.resize(to: shape, on: backend)
+        if let device = backend {
+            return device.launch(.softmaxRows, threads: n, [.pointer(address), .pointer(probabilities.mutableAddress()), .int32(Int32(n)), .int32(Int32(c))])
+        }
         withUnsafePointer { z in
             probabilities.withUnsafeMutablePointer { p in
                 for r in 0..<n {
@@ -227,7 +269,11 @@ extension Tensor {
     /// Shapes: self N×D → sums N.
     public func rowSquaredSums(scale: Float = 1, into sums: inout Tensor) {
         let (n, d) = (rows, columns)
-        sums.resize(to: [n])
+        sums.resize(to: [n], on: backend)
+        if let device = backend {
+            return device.launch(.rowSquaredSums, threads: n, [.pointer(address), .pointer(sums.mutableAddress()), .int32(Int32(n)), .int32(Int32(d)),
+                                                                .float32(scale)])
+        }
         withUnsafePointer { x in
             sums.withUnsafeMutablePointer { out in
                 for r in 0..<n {
@@ -245,7 +291,11 @@ extension Tensor {
     /// Shapes: self N×d → y N×d.
     public func normalizeRows(into y: inout Tensor, kind: RowNormalization, epsilon: Float) {
         let (n, d) = (rows, columns)
-        y.resize(to: shape)
+        y.resize(to: shape, on: backend)
+        if let device = backend {
+            return device.launch(.normalizeRows, threads: n, [.pointer(address), .pointer(y.mutableAddress()), .int32(Int32(n)), .int32(Int32(d)),
+                                                               .int32(kind == .rms ? 1 : 0), .float32(epsilon)])
+        }
         withUnsafePointer { xp in
             y.withUnsafeMutablePointer { yp in
                 for r in 0..<n {

@@ -171,6 +171,18 @@ public struct Tensor: @unchecked Sendable {
         other.withUnsafePointer { src in storage.pointer.update(from: src, count: n) }
     }
 
+    /// `self = values` as a flat tensor on `backend`'s device (the host when nil): a copy from the
+    /// host, with no allocation once the tensor has grown to size.
+    public mutating func setScalars(_ values: [Float], on backend: (any DeviceBackend)?) {
+        resize(to: [values.count], on: backend)
+        guard !values.isEmpty else { return }
+        if let backend {
+            values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: mutableAddress()) }
+            return
+        }
+        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
     /// Sets every scalar to `value`.
     public mutating func fill(_ value: Float) {
         let n = count

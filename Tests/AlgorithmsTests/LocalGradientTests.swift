@@ -51,14 +51,15 @@ import Training
             var gradient = Tensor(zeros: [0])
             var running = r0
             let ffLoss = ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &gradient) / 6
-            let penalty = ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &gradient)
+            ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &gradient)
+            let penalty = ForwardForwardLoss.peerPenalty(running)
             return ffLoss + Double(weight * penalty)
         }
         unit.linear.parameters.forEach { $0.zeroGradient() }
         let h = unit.forward(x, settings: ff.settings, mode: .training)
         var running = r0
         _ = ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &unit.gradient)
-        _ = ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &unit.gradient)
+        ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &unit.gradient)
         _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         #expect(h.scalars.allSatisfy { $0 > 0 }, "every unit on, so gating cannot matter")
         for parameter in unit.linear.parameters {
@@ -75,7 +76,7 @@ import Training
         let h = Tensor(shape: [2, 2], scalars: [2, 0, 3, 0])
         var running = Tensor(shape: [2], scalars: [0.5, 0.5])
         var gradient = Tensor(zeros: [2, 2])
-        _ = ForwardForwardLoss.peerNormalization(h, positives: 2, runningMean: &running, weight: 0.03, momentum: 0.9, gradient: &gradient)
+        ForwardForwardLoss.peerNormalization(h, positives: 2, runningMean: &running, weight: 0.03, momentum: 0.9, gradient: &gradient)
         #expect(abs(running[0] - 0.7) < 1e-6 && abs(running[1] - 0.45) < 1e-6)
         #expect(gradient[1] < 0 && gradient[3] < 0, "dead unit 1 gets a (descent-increasing) gradient")
         #expect(gradient[0] > 0)

@@ -34,7 +34,9 @@ import TestSupport
 
     /// Every epoch's training and validation loss on the emulated GPU equals the CPU's within
     /// float rounding, as do the accuracies; the run says where it computed.
-    @Test(arguments: [["bp"], ["dfa"], ["fa"], ["mf"], ["mf", "--set", "mf.schedule=concurrent", "--set", "mf.inference=sum"], ["shallow"]])
+    @Test(arguments: [["bp"], ["dfa"], ["fa"], ["mf"], ["mf", "--set", "mf.schedule=concurrent", "--set", "mf.inference=sum"], ["shallow"],
+                      ["ff"], ["ff", "--set", "ff.negatives=hard", "--set", "ff.schedule=greedy"],
+                      ["ff", "--set", "ff.inference=readout", "--set", "ff.optimizer=sgd"]])
     func theRuleTrainsOnTheDeviceAsOnTheCPU(algorithm: [String]) throws {
         let folder = IDXFiles.temporaryFolder()
         let environment = try Self.environment(cache: folder + "/cubin")
@@ -62,7 +64,7 @@ import TestSupport
     @Test func aRuleNotYetOnTheDeviceIsRefusedUpFront() throws {
         let folder = IDXFiles.temporaryFolder()
         let environment = try Self.environment(cache: folder + "/cubin")
-        for (arguments, expected) in [(["--algorithm", "ff"], "--device cuda:0: ff does not train on a GPU yet (on a GPU: bp, dfa, fa, mf, shallow)"),
+        for (arguments, expected) in [(["--algorithm", "cafo"], "--device cuda:0: cafo does not train on a GPU yet (on a GPU: bp, dfa, fa, ff, mf, shallow)"),
                                       (["--algorithm", "bp", "--architecture", "cnn:4"], "--device cuda:0: cnn")] {
             let (status, errors) = try BPFreeProcess.run(["train", "--device", "cuda", "--dataset", "synthetic:samples=100,classes=2,shape=1x8x8",
                                                           "--data-dir", "/no/such/data", "--no-store"] + arguments, environment: environment)
