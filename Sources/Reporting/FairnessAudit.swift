@@ -49,6 +49,10 @@ public enum FairnessAudit {
         differs("measurement window", "the trace sampling rate") { $0.traceHz }
         differs("threads", "the BLAS thread count") { $0.threads }
         differs("hardware", "the CPU") { run in run.environment.map { "\($0.cpuModel), \($0.cores) cores" } }
+        if !comparison.otherDevices.isEmpty {
+            findings.append(Finding(kind: "device", detail: "the store also holds runs of \(comparison.dataset)/\(comparison.architecture) on "
+                                    + comparison.otherDevices.joined(separator: ", ") + ": reported as their own comparison, never pooled with these"))
+        }
 
         // Tuning: pruning, trial budgets, epoch budgets per trial (arms with a study).
         let studies = comparison.arms.compactMap { arm in arm.study.map { (arm.algorithm, $0) } }

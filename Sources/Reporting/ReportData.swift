@@ -22,6 +22,9 @@ public struct Comparison: @unchecked Sendable {
     public var architecture: String
     /// The baseline first, then the rules by name, then the controls.
     public var arms: [Arm]
+    /// Devices other than this comparison's on which the store holds runs of the same data and
+    /// network: reported as their own comparisons, never pooled with this one.
+    public var otherDevices: [String] = []
 
     /// The baseline arm, if present.
     public var baseline: Arm? { arms.first { $0.descriptor?.role == .baseline } }
@@ -60,9 +63,10 @@ public struct ReportData: @unchecked Sendable {
         for run in chosen {
             groups[run.comparison ?? "\(run.dataset)/\(run.architecture)", default: []].append(run)
         }
-        groups = Self.splitBySettings(groups, epochCapSplits: role != .final)
-        comparisons = groups.keys.sorted().map { name in
-            let members = groups[name]!
+        let devices = groups.mapValues { Set($0.map(Self.deviceName)) }
+        let split = Self.splitBySettings(groups, epochCapSplits: role != .final)
+        comparisons = split.keys.sorted().map { name in
+            let (original, members) = split[name]!
             let arms = Set(members.map(\.algorithm)).map { algorithm -> Arm in
                 let armRuns = members.filter { $0.algorithm == algorithm }
                 let studyName = armRuns.compactMap(\.study).first
@@ -73,25 +77,31 @@ public struct ReportData: @unchecked Sendable {
                 let rank = { (arm: Arm) -> Int in [AlgorithmDescriptor.Role.baseline, .rule, .control].firstIndex(of: arm.descriptor?.role ?? .rule)! }
                 return (rank(a), a.algorithm) < (rank(b), b.algorithm)
             }
-            return Comparison(name: name, dataset: members[0].dataset, architecture: members[0].architecture, arms: arms)
+            var comparison = Comparison(name: name, dataset: members[0].dataset, architecture: members[0].architecture, arms: arms)
+            comparison.otherDevices = devices[original, default: []].subtracting(members.map(Self.deviceName)).sorted()
+            return comparison
         }
     }
 
-    /// Runs on the same data and network that differ in training-set size or protocol (and,
+    /// Where a run computed, as the report names it: the GPU's name, or "the CPU".
+    static func deviceName(_ run: StoredRun) -> String { run.environment?.gpu?.name ?? "the CPU" }
+
+    /// Runs on the same data and network that differ in training-set size, protocol or device (and,
     /// outside a benchmark, whose suites set each arm's cap, in epoch cap) are different
     /// comparisons, never one arm: each group is split by the settings that vary within it,
     /// and those settings are named after the group's name.
-    static func splitBySettings(_ groups: [String: [StoredRun]], epochCapSplits: Bool) -> [String: [StoredRun]] {
+    static func splitBySettings(_ groups: [String: [StoredRun]], epochCapSplits: Bool) -> [String: (original: String, runs: [StoredRun])] {
         let settings: [(StoredRun) -> String] = [
             { $0.trainLimit.map { "\($0) training samples" } ?? "all training samples" },
             { "protocol \($0.trainingProtocol)" },
+            { "on \(deviceName($0))" },
         ] + (epochCapSplits ? [{ "cap \($0.stopping.maxEpochs) epochs" }] : [])
-        var split: [String: [StoredRun]] = [:]
+        var split: [String: (original: String, runs: [StoredRun])] = [:]
         for (name, runs) in groups {
             let varying = settings.filter { setting in Set(runs.map(setting)).count > 1 }
             for run in runs {
                 let suffix = varying.map { $0(run) }.joined(separator: ", ")
-                split[suffix.isEmpty ? name : "\(name) (\(suffix))", default: []].append(run)
+                split[suffix.isEmpty ? name : "\(name) (\(suffix))", default: (name, [])].runs.append(run)
             }
         }
         return split

@@ -184,4 +184,22 @@ extension FairnessAuditTests {
         for seed in 1...2 { try plain.insert(Self.trainRun(seed: UInt64(seed), accuracy: 0.89)) }
         #expect(try ReportData(store: plain).comparisons.map(\.name) == [base])
     }
+
+    /// Runs on a GPU and on the CPU are never one arm: each device is its own comparison, and the
+    /// audit of each names the other devices the store holds runs on.
+    @Test func aGPURunIsNeverPooledWithCPURuns() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/devices.sqlite")
+        for seed in 1...2 { try store.insert(Self.trainRun(seed: UInt64(seed), accuracy: 0.89)) }
+        var gpu = Self.trainRun(seed: 3, accuracy: 0.88)
+        gpu.record.environment?.device = "cuda:0"
+        gpu.record.environment?.gpu = .init(name: "NVIDIA H100 80GB HBM3", computeCapability: "9.0", multiprocessors: 132,
+                                             memoryBytes: 80 << 30, driverCUDA: "13.0", math: "fp32")
+        try store.insert(gpu)
+        let data = try ReportData(store: store)
+        #expect(data.comparisons.map(\.name) == ["fashion-mnist/mlp-2x1000 (on NVIDIA H100 80GB HBM3)", "fashion-mnist/mlp-2x1000 (on the CPU)"])
+        #expect(data.comparisons.map { $0.arms[0].runs.count } == [1, 2])
+        let findings = data.comparisons.map { FairnessAudit.findings(in: $0, allStudies: []).filter { $0.kind == "device" }.map(\.detail) }
+        #expect(findings == [["the store also holds runs of fashion-mnist/mlp-2x1000 on the CPU: reported as their own comparison, never pooled with these"],
+                             ["the store also holds runs of fashion-mnist/mlp-2x1000 on NVIDIA H100 80GB HBM3: reported as their own comparison, never pooled with these"]])
+    }
 }
