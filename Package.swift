@@ -38,7 +38,7 @@ let package = Package(
         // and TensorCore's device backend on them.
         .target(name: "CUDA", dependencies: ["TensorCore"], resources: [
             .embedInCode("Kernels/rows.cu"), .embedInCode("Kernels/elementwise.cu"),
-            .embedInCode("Kernels/losses.cu"), .embedInCode("Kernels/optimizers.cu"),
+            .embedInCode("Kernels/losses.cu"), .embedInCode("Kernels/optimizers.cu"), .embedInCode("Kernels/convolution.cu"),
         ]),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib", "FileSystem"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),
@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),
         .testTarget(name: "ReportingTests", dependencies: ["Records", "Reporting", "Results", "Tuning", "TestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "Algorithms", "Datasets", "Metering", "Training", "TensorCore", "FileSystem", "Results", "Tuning", "Reporting", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        .testTarget(name: "BPFreeTests", dependencies: ["Records", "bpfree", "Experiments", "Algorithms", "Datasets", "Metering", "Training", "TensorCore", "FileSystem", "Results", "Tuning", "Reporting", "TestSupport", "CUDA", .product(name: "GRDB", package: "GRDB.swift"),
                                                      .product(name: "ArgumentParser", package: "swift-argument-parser")], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]

@@ -8,9 +8,9 @@
 #      kernels launched over many blocks, copies, cuBLAS in every transpose);
 #   4. trains every rule that runs on a GPU 200 steps (batch 128, seed 1) on the card and on the
 #      CPU and compares the losses (relative difference ≤ 1e-3);
-#   5. times training on the card (BP and concurrent MF on mlp-3x2000) and runs a ~60 s BP
-#      training there whose energy NVML measures (energy by meter, 10 Hz trace of power, SM
-#      clock, utilisation and memory);
+#   5. times training on the card (BP and concurrent MF on mlp-3x2000, FF on mlp-4x2000, BP on
+#      cnn-3block) and runs a BP training there whose energy NVML measures (energy by meter,
+#      10 Hz trace of power, SM clock, utilisation and memory);
 #   6. times PyTorch eager CUDA at batch 128 on the issue's models (the peer of every ratio).
 # It prints one table last and writes everything under $OUT (default ./gpu-check-out).
 set -uo pipefail
@@ -47,7 +47,7 @@ status=$?
 row "device checks (info --check-gpu)" "$(grep -c '^ok' "$OUT/check.txt" || true) ok, $(grep -c '^FAIL' "$OUT/check.txt" || true) failed (exit $status)"
 
 # 200 steps of each rule on the card and on the CPU: 25,600 samples at batch 128, one epoch a stage.
-for rule in "bp" "dfa" "fa" "ff" "mf" "mf --set mf.schedule=concurrent" "shallow"; do
+for rule in "bp" "dfa" "fa" "ff" "mf" "mf --set mf.schedule=concurrent" "shallow" "bp --architecture cnn-3block" "mf --architecture cnn-3block"; do
     name=$(echo "$rule" | tr -s ' =.' '-')
     for device in cpu cuda; do
         step "steps-$name-$device" 120 "$bpfree" train --algorithm $rule --dataset fashion-mnist --data-dir "$data" --train-limit 25600 \
@@ -63,8 +63,8 @@ PY
 )"
 done
 
-for rule in "bp mlp-3x2000" "mf mlp-3x2000 --set mf.schedule=concurrent" "ff mlp-4x2000"; do
-    name=$(echo "$rule" | cut -d' ' -f1)
+for rule in "bp mlp-3x2000" "mf mlp-3x2000 --set mf.schedule=concurrent" "ff mlp-4x2000" "bp cnn-3block"; do
+    name=$(echo "$rule" | cut -d' ' -f1-2 | tr ' ' '-')
     architecture=$(echo "$rule" | cut -d' ' -f2)
     rule=$(echo "$rule" | cut -d' ' -f1,3-)
     step "speed-$name" 120 "$bpfree" train --algorithm $rule --architecture $architecture --dataset fashion-mnist --data-dir "$data" \

@@ -21,6 +21,7 @@ public enum KernelCatalog {
         SourceFile(name: "elementwise.cu", source: String(decoding: PackageResources.elementwise_cu, as: UTF8.self)),
         SourceFile(name: "losses.cu", source: String(decoding: PackageResources.losses_cu, as: UTF8.self)),
         SourceFile(name: "optimizers.cu", source: String(decoding: PackageResources.optimizers_cu, as: UTF8.self)),
+        SourceFile(name: "convolution.cu", source: String(decoding: PackageResources.convolution_cu, as: UTF8.self)),
     ]
 
     /// FNV-1a, 64 bits: a cache key, not a checksum against tampering.

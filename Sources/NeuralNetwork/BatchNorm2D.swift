@@ -7,9 +7,14 @@ import TensorCore
 public final class BatchNorm2D: Layer {
     public let gamma: Parameter
     public let beta: Parameter
-    /// Running mean and (unbiased) variance, PyTorch's convention, used in inference mode.
-    public private(set) var runningMean: [Float]
-    public private(set) var runningVariance: [Float]
+    /// Running mean and (unbiased) variance, PyTorch's convention, used in inference mode
+    /// (kept on the layer's device).
+    private var runningMeanValues: Tensor
+    private var runningVarianceValues: Tensor
+    /// The running mean, copied to the host.
+    public var runningMean: [Float] { runningMeanValues.scalars }
+    /// The running (unbiased) variance, copied to the host.
+    public var runningVariance: [Float] { runningVarianceValues.scalars }
     public let epsilon: Float
     public let momentum: Float
     /// Whether γ and β are trained (listed in `parameters`).
@@ -19,13 +24,16 @@ public final class BatchNorm2D: Layer {
     private var inputGradientBuffer = Tensor(zeros: [0])
     private var inverseStd: [Float] = []
     private var hasCache = false
+    /// On a device: the batch's (or running) mean and 1/√(var + ε), and the backward pass's means.
+    private var deviceMean = Tensor(zeros: [0]), deviceInverse = Tensor(zeros: [0])
+    private var meanG = Tensor(zeros: [0]), meanGHat = Tensor(zeros: [0])
 
     /// A layer over `channels` channels with γ = 1, β = 0, running mean 0 and variance 1.
     public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, affineTrained: Bool = true, name: String = "bn") {
         gamma = Parameter(name: name + ".weight", value: Tensor(shape: [channels], repeating: 1))
         beta = Parameter(name: name + ".bias", value: Tensor(zeros: [channels]))
-        runningMean = [Float](repeating: 0, count: channels)
-        runningVariance = [Float](repeating: 1, count: channels)
+        runningMeanValues = Tensor(zeros: [channels])
+        runningVarianceValues = Tensor(shape: [channels], repeating: 1)
         self.epsilon = epsilon
         self.momentum = momentum
         self.affineTrained = affineTrained
@@ -36,19 +44,18 @@ public final class BatchNorm2D: Layer {
     /// γ and β (trained or not) and the running statistics, under PyTorch's names.
     public var state: [StateTensor] {
         let prefix = String(gamma.name.dropLast(".weight".count))
-        let channels = channels
-        func statistic(_ suffix: String, _ values: ReferenceWritableKeyPath<BatchNorm2D, [Float]>) -> StateTensor {
-            StateTensor(name: prefix + suffix, read: { [unowned self] in Tensor(shape: [channels], scalars: self[keyPath: values]) },
-                        write: { [unowned self] in self[keyPath: values] = $0.scalars })
+        func statistic(_ suffix: String, _ values: ReferenceWritableKeyPath<BatchNorm2D, Tensor>) -> StateTensor {
+            StateTensor(name: prefix + suffix, read: { [unowned self] in self[keyPath: values] }, write: { [unowned self] in self[keyPath: values] = $0 })
         }
-        return [StateTensor(gamma), StateTensor(beta), statistic(".running_mean", \.runningMean), statistic(".running_var", \.runningVariance)]
+        return [StateTensor(gamma), StateTensor(beta), statistic(".running_mean", \.runningMeanValues),
+                statistic(".running_var", \.runningVarianceValues)]
     }
 
     /// Replaces the running statistics (e.g. with statistics of a whole training set).
     public func setStatistics(mean: [Float], variance: [Float]) {
         precondition(mean.count == channels && variance.count == channels)
-        runningMean = mean
-        runningVariance = variance
+        runningMeanValues.setScalars(mean, on: runningMeanValues.backend)
+        runningVarianceValues.setScalars(variance, on: runningVarianceValues.backend)
     }
 
     /// Per-channel mean and biased variance of N×…×C values, accumulated in Double.
@@ -95,15 +102,21 @@ public final class BatchNorm2D: Layer {
         let c = channels
         precondition(x.shape.last == c, "BatchNorm2D: input \(x.shape) does not end in \(c) channels")
         let m = x.count / c
+        if x.backend != nil { return deviceForward(x, mode: mode) }
         var mean: [Float], inverse: [Float]
         if mode == .training {
             let stats = Self.statistics(of: x, channels: c)
             mean = stats.mean.map(Float.init)
             inverse = stats.variance.map { 1 / (Float($0) + epsilon).squareRoot() }
             let unbiased = m > 1 ? Double(m) / Double(m - 1) : 1
-            for channel in 0..<c {
-                runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean[channel]
-                runningVariance[channel] = (1 - momentum) * runningVariance[channel] + momentum * Float(stats.variance[channel] * unbiased)
+            let momentum = momentum
+            runningMeanValues.withUnsafeMutablePointer { runningMean in
+                runningVarianceValues.withUnsafeMutablePointer { runningVariance in
+                    for channel in 0..<c {
+                        runningMean[channel] = (1 - momentum) * runningMean[channel] + momentum * mean[channel]
+                        runningVariance[channel] = (1 - momentum) * runningVariance[channel] + momentum * Float(stats.variance[channel] * unbiased)
+                    }
+                }
             }
         } else {
             mean = runningMean
@@ -139,9 +152,30 @@ public final class BatchNorm2D: Layer {
     }
 
     /// dx = γ/(m·√(σ²+ε)) · (m·dy − Σdy − x̂·Σ(dy·x̂));  dγ += Σ dy·x̂;  dβ += Σ dy.
+    /// `forward` on a device: the statistics, normalisation and affine map as kernels.
+    private func deviceForward(_ x: Tensor, mode: Mode) -> Tensor {
+        if mode == .training {
+            DeviceLayerKernels.batchNormStatistics(x, epsilon: epsilon, momentum: momentum, mean: &deviceMean, inverse: &deviceInverse,
+                                                   runningMean: &runningMeanValues, runningVariance: &runningVarianceValues)
+        } else {
+            DeviceLayerKernels.batchNormInference(runningMean: runningMeanValues, runningVariance: runningVarianceValues, epsilon: epsilon,
+                                                  mean: &deviceMean, inverse: &deviceInverse)
+        }
+        DeviceLayerKernels.batchNormForward(x, mean: deviceMean, inverse: deviceInverse, gamma: gamma.value, beta: beta.value, into: &output,
+                                            hats: &normalized, keepHats: mode == .training)
+        hasCache = mode == .training
+        return output
+    }
+
     public func backward(_ g: Tensor, inputGradient: InputGradient) -> Tensor? {
         precondition(hasCache, "BatchNorm2D.backward without a training-mode forward")
         hasCache = false
+        if g.backend != nil {
+            DeviceLayerKernels.batchNormBackward(g, hats: normalized, gamma: gamma.value, inverse: deviceInverse, affine: affineTrained,
+                                                 dgamma: &gamma.gradient, dbeta: &beta.gradient, meanG: &meanG, meanGHat: &meanGHat,
+                                                 dx: &inputGradientBuffer, wantsInputGradient: inputGradient == .needed)
+            return inputGradient == .needed ? inputGradientBuffer : nil
+        }
         let c = channels
         let m = g.count / c
         let (sumG, sumGHat) = g.withUnsafePointer { gp in normalized.withUnsafePointer { Self.columnSums(rows: m, channels: c, gp, $0) } }

@@ -8,6 +8,8 @@ public final class MaxPool2D: Layer {
     /// For each output element, which of its window's four inputs won (0 top-left, 1 top-right,
     /// 2 bottom-left, 3 bottom-right).
     private var winners: [UInt8] = []
+    /// The winners on a device, as float codes 0–3.
+    private var winnerCodes = Tensor(zeros: [0])
     private var inputShape: [Int] = []
     private var hasCache = false
 
@@ -24,8 +26,13 @@ public final class MaxPool2D: Layer {
         let (ho, wo) = (h / 2, w / 2)
         precondition(ho > 0 && wo > 0, "MaxPool2D: input \(x.shape) is smaller than 2×2")
         inputShape = x.shape
-        output.resize(to: [n, ho, wo, c])
         let keep = mode == .training
+        hasCache = keep
+        if x.backend != nil {
+            DeviceLayerKernels.maxPoolForward(x, into: &output, winners: &winnerCodes, keep: keep)
+            return output
+        }
+        output.resize(to: [n, ho, wo, c])
         if keep, winners.count < output.count { winners = [UInt8](repeating: 0, count: output.count) }
         x.withUnsafePointer { src in
             output.withUnsafeMutablePointer { dst in
@@ -60,7 +67,6 @@ public final class MaxPool2D: Layer {
                 }
             }
         }
-        hasCache = keep
         return output
     }
 
@@ -69,6 +75,10 @@ public final class MaxPool2D: Layer {
         precondition(hasCache, "MaxPool2D.backward without a training-mode forward")
         hasCache = false
         guard inputGradient == .needed else { return nil }
+        if g.backend != nil {
+            DeviceLayerKernels.maxPoolBackward(g, winners: winnerCodes, inputShape: inputShape, into: &inputGradientBuffer)
+            return inputGradientBuffer
+        }
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (ho, wo) = (h / 2, w / 2)
         inputGradientBuffer.resize(to: inputShape)
@@ -130,6 +140,10 @@ public final class ChannelsLast: Layer {
         let n = x.rows
         precondition(x.count == n * channels * height * width, "ChannelsLast: input \(x.shape) is not N×\(channels)×\(height)×\(width)")
         guard channels > 1 else { return x.reshaped([n, height, width, 1]) }
+        if x.backend != nil {
+            DeviceLayerKernels.channelsLast(x, channels: channels, height: height, width: width, into: &output)
+            return output
+        }
         Self.permute(x, into: &output, n: n, from: [channels, height * width])
         return output.reshaped([n, height, width, channels])
     }
@@ -138,6 +152,10 @@ public final class ChannelsLast: Layer {
         guard inputGradient == .needed else { return nil }
         let n = g.rows
         guard channels > 1 else { return g.reshaped([n, channels * height * width]) }
+        if g.backend != nil {
+            DeviceLayerKernels.channelsFirst(g, into: &inputGradientBuffer)
+            return inputGradientBuffer
+        }
         Self.permute(g, into: &inputGradientBuffer, n: n, from: [height * width, channels])
         return inputGradientBuffer.reshaped([n, channels * height * width])
     }

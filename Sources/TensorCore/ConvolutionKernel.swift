@@ -17,6 +17,9 @@ public final class ConvolutionKernel {
     /// Primitives for each input extent met so far (batch sizes differ between training,
     /// validation and the last partial batch; creating one JIT-compiles it, so they are kept).
     private var plans: [Extent: Plan] = [:]
+    /// On a device: the input's im2col rows and their gradient, reused from call to call.
+    private var columns = Tensor(zeros: [0])
+    private var columnGradient = Tensor(zeros: [0])
 
     struct Extent: Hashable { let n, h, w: Int }
 
@@ -53,6 +56,12 @@ public final class ConvolutionKernel {
     ///
     /// Shapes: x N×H×W×C, weights O×(k·k·C) → y N×Ho×Wo×O.
     public func forward(_ x: Tensor, weights: Tensor, into y: inout Tensor) {
+        if x.backend != nil {
+            // Y = cols(X)·Wᵀ   (N·Ho·Wo × k²C · k²C × O), channels-last out
+            let (n, ho, wo) = lowerToColumns(x)
+            Tensor.matmul(columns, .none, weights, .transposed, into: &y)
+            return y = y.reshaped([n, ho, wo, outputChannels])
+        }
         let plan = self.plan(for: x.shape)
         y.resize(to: [plan.extent.n, outputExtent(plan.extent.h), outputExtent(plan.extent.w), outputChannels])
         OperationCounter.addFLOPs(plan.flops)
@@ -69,6 +78,14 @@ public final class ConvolutionKernel {
     ///
     /// Shapes: g N×Ho×Wo×O (of the input `shape`), weights O×(k·k·C) → dx N×H×W×C.
     public func backwardData(_ g: Tensor, weights: Tensor, inputShape shape: [Int], into dx: inout Tensor) {
+        if let device = g.backend {
+            // dcols = G·W   (N·Ho·Wo × O · O × k²C), then each input sums the columns it fed
+            let (n, h, w) = (shape[0], shape[1], shape[2])
+            let (ho, wo) = (outputExtent(h), outputExtent(w))
+            Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .none, weights, .none, into: &columnGradient)
+            dx.resize(to: shape, on: device)
+            return device.launch(.col2im, threads: dx.count, [.pointer(columnGradient.address), .pointer(dx.mutableAddress())] + geometry(n, h, w, ho, wo))
+        }
         let plan = self.plan(for: shape)
         let (primitive, arguments) = plan.backwardData()
         dx.resize(to: shape)
@@ -85,6 +102,11 @@ public final class ConvolutionKernel {
     ///
     /// Shapes: x N×H×W×C, g N×Ho×Wo×O, dW O×(k·k·C).
     public func backwardWeights(_ x: Tensor, _ g: Tensor, accumulatingInto dW: inout Tensor) {
+        if x.backend != nil {
+            // dW += Gᵀ·cols(X)   (O × N·Ho·Wo · N·Ho·Wo × k²C)
+            let (n, ho, wo) = lowerToColumns(x)
+            return Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .transposed, columns, .none, into: &dW, beta: 1)
+        }
         let plan = self.plan(for: x.shape)
         let (primitive, arguments) = plan.backwardWeights()
         OperationCounter.addFLOPs(plan.flops)
@@ -95,6 +117,20 @@ public final class ConvolutionKernel {
             }
         }
         dW.withUnsafeMutablePointer { plan.weightGradient.accumulate(into: $0, stream: plan.stream) }
+    }
+
+    /// `columns = im2col(x)` on x's device. Shapes: x N×H×W×C → columns (N·Ho·Wo)×(k²·C).
+    private func lowerToColumns(_ x: Tensor) -> (n: Int, ho: Int, wo: Int) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (ho, wo) = (outputExtent(h), outputExtent(w))
+        columns.resize(to: [n * ho * wo, kernelSize * kernelSize * inputChannels], on: x.backend)
+        x.backend!.launch(.im2col, threads: columns.count, [.pointer(x.address), .pointer(columns.mutableAddress())] + geometry(n, h, w, ho, wo))
+        return (n, ho, wo)
+    }
+
+    /// The trailing arguments of im2col and col2im.
+    private func geometry(_ n: Int, _ h: Int, _ w: Int, _ ho: Int, _ wo: Int) -> [KernelArgument] {
+        [n, h, w, inputChannels, kernelSize, stride, padding, ho, wo].map { .int32(Int32($0)) }
     }
 
     private func plan(for shape: [Int]) -> Plan {

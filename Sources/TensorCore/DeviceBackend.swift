@@ -73,6 +73,11 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case setLeadingOneHot = "set_leading_onehot", fillLeading = "fill_leading", addTransposed = "add_transposed"
     case countArgmaxMatches = "count_argmax_matches", softmaxRows = "softmax_rows", rowSquaredSums = "row_squared_sums"
     case normalizeRows = "normalize_rows"
+    // convolution.cu
+    case im2col, col2im, maxPoolForward = "max_pool_forward", maxPoolBackward = "max_pool_backward"
+    case channelsLast = "channels_last", channelsFirst = "channels_first"
+    case batchNormStatistics = "batch_norm_statistics", batchNormInference = "batch_norm_inference", batchNormForward = "batch_norm_forward"
+    case batchNormBackwardSums = "batch_norm_backward_sums", batchNormBackward = "batch_norm_backward"
 }
 
 extension DeviceBackend {

@@ -134,8 +134,7 @@ struct Bench: ParsableCommand {
         for line in skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
         guard !arms.isEmpty else { throw ConfigurationError(field: "--datasets", problem: "no comparison of the suite runs on \(datasets ?? "these datasets")") }
         for arm in arms {
-            try ComputeDevice.check(device, algorithm: arm.study.algorithm,
-                                    architecture: (arm.study.architecture ?? AlgorithmRegistry.defaultArchitecture(for: arm.study.algorithm, dataset: arm.study.dataset)).description)
+            try ComputeDevice.check(device, algorithm: arm.study.algorithm)
         }
         return (benchmark, arms)
     }
