@@ -86,7 +86,7 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
         let scale = 1 / Float(batch.inputs.rows)
         for (layer, b) in zip(hidden, feedback) {
             h = layer.activation.forward(layer.linear.forward(h, mode: .training), mode: .training)
-            hiddenSignal.gatherRows(batch.labels.lazy.map { Int($0) }, of: b)  // δh = Y·B   (row lookup)
+            hiddenSignal.gatherRows(ofLabels: batch, from: b)                  // δh = Y·B   (row lookup)
             hiddenSignal.scale(by: scale)                                       //      / N
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
             _ = layer.linear.backward(da, inputGradient: .notNeeded)            // ∂W += δaᵀ·h_{ℓ−1}
@@ -108,4 +108,10 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
+
+    /// The parameters and the fixed feedback matrices.
+    public func move(to backend: (any DeviceBackend)?) {
+        parameters(of: 0).forEach { $0.move(to: backend) }
+        feedback = feedback.map { $0.moved(to: backend) }
+    }
 }

@@ -125,10 +125,10 @@ public final class ForwardGradient: RegisteredAlgorithm {
             let head = heads[index]
             _ = headLoss.lossAndGradient(logits: head.forward(activities[index], mode: .training), of: batch)
             _ = head.backward(headLoss.gradient, inputGradient: .notNeeded)                       // exact ∂M, ∂c
-            estimate.resize(to: a.shape)
+            estimate.resize(to: a.shape, on: a.backend)
             estimate.fill(0)
             for _ in 0..<tangentCount {
-                noise.resize(to: a.shape)
+                noise.resize(to: a.shape, on: a.backend)
                 drawTangent(&noise, &generator)                                                   // U ~ N(0, I)
                 ActivationKernels.reluBackward(noise, output: activities[index], into: &masked)  // V = f'(a) ⊙ U
                 Tensor.matmul(masked, .none, head.weight.value, .transposed, into: &headTangent) // Ṡ = V·Mᵀ
@@ -181,7 +181,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
             }
             loss.gradient.rowDots(outputTangent, into: &dots)
             var directional: Float = 0                                                 // d = ∇L·V = Σ e ⊙ ȧ_{L+1}
-            for n in 0..<dots.count { directional += dots[n] }
+            for dot in dots.scalars { directional += dot }
             for (parameter, tangent) in zip(trainable, weightTangents) {
                 parameter.gradient.add(tangent, scaledBy: directional / Float(tangentCount))  // ĝ = d·V
             }
@@ -200,4 +200,10 @@ public final class ForwardGradient: RegisteredAlgorithm {
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
+
+    /// Every layer's and head's parameters, and the weight tangents.
+    public func move(to backend: (any DeviceBackend)?) {
+        (trainable + heads.flatMap(\.parameters)).forEach { $0.move(to: backend) }
+        weightTangents = weightTangents.map { $0.moved(to: backend) }
+    }
 }

@@ -127,7 +127,7 @@ public final class PEPITA: RegisteredAlgorithm {
         let x = batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns])
         let n = Float(x.rows)
         for index in masks.indices {
-            masks[index].resize(to: [x.rows, layers[index].outputSize])
+            masks[index].resize(to: [x.rows, layers[index].outputSize], on: x.backend)
             masks[index].fillDropoutMask(keep: keep, using: &generator)
         }
         forward(x, activities: &first, logits: &firstLogits, masked: true)
@@ -156,4 +156,10 @@ public final class PEPITA: RegisteredAlgorithm {
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
+
+    /// The weights and the fixed feedback matrix.
+    public func move(to backend: (any DeviceBackend)?) {
+        parameters(of: 0).forEach { $0.move(to: backend) }
+        feedback = feedback.moved(to: backend)
+    }
 }

@@ -122,7 +122,7 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         // Feedforward initialisation: μ_ℓ = f(a_ℓ), so every ε_ℓ starts at 0.
         predict(x, from: 0, settingValues: true)
         let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
-        targets.assignOneHot(batch.labels, classCount: logits.columns)
+        targets.assignOneHot(ofLabels: batch, classCount: logits.columns)
         computeErrors()
         for _ in 0..<steps {
             // ∂E/∂μ_ℓ from one state for every layer, then every μ_ℓ moves (synchronous).

@@ -118,5 +118,12 @@ public final class SignSymmetry: RegisteredAlgorithm {
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums { model.validate(batch) }
 
+    /// The parameters, the feedback matrices and their random magnitudes.
+    public func move(to backend: (any DeviceBackend)?) {
+        model.trainable.forEach { $0.move(to: backend) }
+        magnitudes = magnitudes.map { $0.moved(to: backend) }
+        feedback = feedback.map { $0.moved(to: backend) }
+    }
+
     public func countCorrect(_ batch: Batch) -> Int { model.validate(batch).correct }
 }

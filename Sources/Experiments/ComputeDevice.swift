@@ -16,7 +16,7 @@ public enum ComputeDevice {
     /// The algorithms whose every primitive has a device kernel (MLPs and the CNN).
     /// NOTE: the rest read or write through host pointers somewhere (a precondition would stop
     /// them mid-run), so they are refused here, before any data is loaded.
-    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "fa", "ff", "mf", "shallow"]
+    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "drtp", "fa", "fg", "ff", "mf", "pc", "pepita", "shallow", "sign"]
 
     /// Returns when `device` can train `algorithm` here; otherwise says why in one line (no
     /// libcuda.so.1 and where it was looked for, no such GPU, a rule not yet on the device).

@@ -60,7 +60,7 @@ public enum KernelArgument: Sendable, Equatable {
 /// `Sources/CUDA/Kernels/*.cu` (a test checks that the two lists agree).
 public enum DeviceKernel: String, CaseIterable, Sendable {
     // elementwise.cu
-    case addScaled = "add_scaled", fill, scale
+    case addScaled = "add_scaled", fill, scale, multiply, difference, assignSigns = "assign_signs", rowDots = "row_dots", scaleRows = "scale_rows"
     case addBiasRows = "add_bias_rows", accumulateColumnSums = "accumulate_column_sums"
     case reluForward = "relu_forward", reluBackward = "relu_backward", tanhForward = "tanh_forward", tanhBackward = "tanh_backward"
     // losses.cu

@@ -18,6 +18,9 @@ extension Tensor {
     public mutating func multiply(_ other: Tensor) {
         let n = count
         precondition(other.count == n, "multiply: \(shape) vs \(other.shape)")
+        if let device = backend {
+            return device.launch(.multiply, threads: n, [.pointer(other.address), .pointer(mutableAddress()), .int64(Int64(n))])
+        }
         other.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] *= src[i] } }
         }
@@ -26,8 +29,11 @@ extension Tensor {
     /// `self = a − b`, resized to `a`'s shape (equal counts).
     public mutating func assignDifference(_ a: Tensor, _ b: Tensor) {
         precondition(a.count == b.count, "assignDifference: \(a.shape) vs \(b.shape)")
-        resize(to: a.shape)
+        resize(to: a.shape, on: a.backend)
         let n = count
+        if let device = a.backend {
+            return device.launch(.difference, threads: n, [.pointer(a.address), .pointer(b.address), .pointer(mutableAddress()), .int64(Int64(n))])
+        }
         a.withUnsafePointer { pa in
             b.withUnsafePointer { pb in
                 withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] = pa[i] - pb[i] } }
@@ -39,8 +45,12 @@ extension Tensor {
     /// without magnitudes, `scale·sign(signs)`. Resized to `signs`' shape.
     public mutating func assignSigns(of signs: Tensor, scale: Float, magnitudes: Tensor? = nil) {
         precondition(magnitudes.map { $0.count == signs.count } ?? true, "assignSigns: magnitudes \(magnitudes!.shape) vs \(signs.shape)")
-        resize(to: signs.shape)
+        resize(to: signs.shape, on: signs.backend)
         let n = count
+        if let device = signs.backend {
+            return device.launch(.assignSigns, threads: n, [.pointer(signs.address), .pointer(magnitudes?.address ?? 0), .pointer(mutableAddress()),
+                                                            .int64(Int64(n)), .float32(scale)])
+        }
         func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
         signs.withUnsafePointer { w in
             withUnsafeMutablePointer { b in
@@ -55,6 +65,7 @@ extension Tensor {
 
     /// Fills the tensor with scalars uniform in [lower, upper).
     public mutating func fillUniform(in range: ClosedRange<Float>, using generator: inout SeededGenerator) {
+        if backend != nil { return fillOnHost { $0.fillUniform(in: range, using: &generator) } }
         let n = count
         let width = range.upperBound - range.lowerBound
         withUnsafeMutablePointer { p in
@@ -64,6 +75,7 @@ extension Tensor {
 
     /// Fills the tensor with standard normal scalars (Box–Muller) times `standardDeviation`.
     public mutating func fillNormal(standardDeviation: Float = 1, using generator: inout SeededGenerator) {
+        if backend != nil { return fillOnHost { $0.fillNormal(standardDeviation: standardDeviation, using: &generator) } }
         let n = count
         withUnsafeMutablePointer { p in
             var i = 0
@@ -80,6 +92,7 @@ extension Tensor {
     /// Fills the tensor with an inverted-dropout mask: each scalar is `1/keep` with probability
     /// `keep`, else 0.
     public mutating func fillDropoutMask(keep: Float, using generator: inout SeededGenerator) {
+        if backend != nil { return fillOnHost { $0.fillDropoutMask(keep: keep, using: &generator) } }
         let n = count
         let kept = 1 / keep
         withUnsafeMutablePointer { p in
@@ -93,7 +106,11 @@ extension Tensor {
     public func rowDots(_ other: Tensor, into dots: inout Tensor) {
         let (n, d) = (rows, columns)
         precondition(other.rows == n && other.columns == d, "rowDots: \(shape) vs \(other.shape)")
-        dots.resize(to: [n])
+        dots.resize(to: [n], on: backend)
+        if let device = backend {
+            return device.launch(.rowDots, threads: n, [.pointer(address), .pointer(other.address), .pointer(dots.mutableAddress()),
+                                                        .int32(Int32(n)), .int32(Int32(d))])
+        }
         withUnsafePointer { a in
             other.withUnsafePointer { b in
                 dots.withUnsafeMutablePointer { out in
@@ -113,10 +130,22 @@ extension Tensor {
     public mutating func scaleRows(by factors: Tensor) {
         let (n, d) = (rows, columns)
         precondition(factors.count == n, "scaleRows: \(factors.count) factors for \(n) rows")
+        if let device = backend {
+            return device.launch(.scaleRows, threads: n * d, [.pointer(factors.address), .pointer(mutableAddress()), .int32(Int32(n)), .int32(Int32(d))])
+        }
         factors.withUnsafePointer { f in
             withUnsafeMutablePointer { p in
                 for r in 0..<n { for j in 0..<d { p[r * d + j] *= f[r] } }
             }
         }
+    }
+
+    /// A random fill of a device tensor: drawn on the host from the same generator, so that a
+    /// seeded run draws the same numbers on either device, then copied over (one copy per call).
+    private mutating func fillOnHost(_ fill: (inout Tensor) -> Void) {
+        var host = Tensor(uninitialized: shape)
+        fill(&host)
+        let bytes = count * 4
+        backend!.upload(host.storage.pointer, bytes: bytes, to: mutableAddress())
     }
 }

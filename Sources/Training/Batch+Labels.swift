@@ -30,4 +30,24 @@ extension Tensor {
     public func countArgmaxMatches(of batch: Batch) -> Int {
         backend == nil ? countArgmaxMatches(batch.labels) : countArgmaxMatches(labels: batch.deviceLabels)
     }
+
+    /// `self = onehot(labels)` of the batch, on the device of its rows.
+    ///
+    /// Shapes: self N×classCount for the batch's N rows.
+    public mutating func assignOneHot(ofLabels batch: Batch, classCount c: Int) {
+        guard let device = batch.inputs.backend else { return assignOneHot(batch.labels, classCount: c) }
+        resize(to: [batch.deviceLabels.count, c], on: device)
+        setLeadingColumns(oneHot: batch.deviceLabels, classCount: c, value: 1)
+    }
+
+    /// `self[r] = table[label_r]`: the row of each sample's class.
+    ///
+    /// Shapes: table C×D → self N×D for the batch's N rows.
+    public mutating func gatherRows(ofLabels batch: Batch, from table: Tensor) {
+        if table.backend == nil {
+            gatherRows(batch.labels.lazy.map { Int($0) }, of: table)
+        } else {
+            gatherRows(batch.deviceLabels.count, at: 0, of: batch.deviceLabels, from: table)
+        }
+    }
 }

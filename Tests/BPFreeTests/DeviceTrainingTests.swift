@@ -42,7 +42,10 @@ import TestSupport
                       ["ff", "--set", "ff.inference=readout", "--set", "ff.optimizer=sgd"],
                       ["bp", "--architecture", "cnn:4,6"], ["mf", "--architecture", "cnn:4,6"],
                       ["mf", "--architecture", "cnn:4,6", "--set", "mf.schedule=concurrent"],
-                      ["bp", "--architecture", "cnn:4", "--dataset", "synthetic:samples=600,classes=3,shape=3x8x8"]])
+                      ["bp", "--architecture", "cnn:4", "--dataset", "synthetic:samples=600,classes=3,shape=3x8x8"],
+                      ["sign"], ["sign", "--set", "sign.variant=brsf"], ["sign", "--set", "sign.variant=frsf", "--set", "sign.optimizer=sgd"],
+                      ["drtp"], ["pepita"], ["pepita", "--set", "pepita.output_error=forward"], ["fg"], ["fg", "--set", "fg.perturbation=weight"],
+                      ["pc"], ["pc", "--set", "pc.variant=fixed-prediction"]])
     func theRuleTrainsOnTheDeviceAsOnTheCPU(algorithm: [String]) throws {
         let folder = IDXFiles.temporaryFolder()
         let environment = try Self.environment(cache: folder + "/cubin")
@@ -70,7 +73,7 @@ import TestSupport
     @Test func aRuleNotYetOnTheDeviceIsRefusedUpFront() throws {
         let folder = IDXFiles.temporaryFolder()
         let environment = try Self.environment(cache: folder + "/cubin")
-        for (arguments, expected) in [(["--algorithm", "cafo"], "--device cuda:0: cafo does not train on a GPU yet (on a GPU: bp, dfa, fa, ff, mf, shallow)")] {
+        for (arguments, expected) in [(["--algorithm", "cafo"], "--device cuda:0: cafo does not train on a GPU yet (on a GPU: bp, dfa, drtp, fa, ff, fg, mf, pc, pepita, shallow, sign)")] {
             let (status, errors) = try BPFreeProcess.run(["train", "--device", "cuda", "--dataset", "synthetic:samples=100,classes=2,shape=1x8x8",
                                                           "--data-dir", "/no/such/data", "--no-store"] + arguments, environment: environment)
             let lines = errors.split(separator: "\n")

@@ -57,3 +57,38 @@ extern "C" __global__ void scale(float* y, long long n, float alpha) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] *= alpha;
 }
+
+// y[i] *= x[i]
+extern "C" __global__ void multiply(const float* x, float* y, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] *= x[i];
+}
+
+// y[i] = a[i] − b[i]
+extern "C" __global__ void difference(const float* a, const float* b, float* y, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a[i] - b[i];
+}
+
+// y[i] = scale·|m[i]|·sign(w[i]) (scale·sign(w[i]) when m is null), sign(0) = 0
+extern "C" __global__ void assign_signs(const float* w, const float* m, float* y, long long n, float scale) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
+    y[i] = m ? scale * fabsf(m[i]) * sign : scale * sign;
+}
+
+// dots[r] = Σ_j a[r, j]·b[r, j]   (one thread per row)
+extern "C" __global__ void row_dots(const float* a, const float* b, float* dots, int rows, int d) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    float sum = 0.0f;
+    for (int j = 0; j < d; j++) sum += a[(long long)r * d + j] * b[(long long)r * d + j];
+    dots[r] = sum;
+}
+
+// y[r, j] *= factors[r]
+extern "C" __global__ void scale_rows(const float* factors, float* y, int rows, int d) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < (long long)rows * d) y[i] *= factors[i / d];
+}
