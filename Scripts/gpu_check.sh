@@ -48,7 +48,7 @@ row "device checks (info --check-gpu)" "$(grep -c '^ok' "$OUT/check.txt" || true
 
 # 200 steps of each rule on the card and on the CPU: 25,600 samples at batch 128, one epoch a stage.
 for rule in "bp" "dfa" "fa" "sign" "drtp" "pepita" "fg" "pc" "ff" "mf" "mf --set mf.schedule=concurrent" "shallow" \
-    "bp --architecture cnn-3block" "mf --architecture cnn-3block"; do
+    "bp --architecture cnn-3block" "mf --architecture cnn-3block" "cafo-rand-ce" "cafo-dfa-ce" "cafo --set cafo.loss=sl"; do
     name=$(echo "$rule" | tr -s ' =.' '-')
     for device in cpu cuda; do
         step "steps-$name-$device" 120 "$bpfree" train --algorithm $rule --dataset fashion-mnist --data-dir "$data" --train-limit 25600 \

@@ -121,7 +121,7 @@ public final class CascadedForward: RegisteredAlgorithm {
     // DFA block pre-training: an auxiliary head on the last block and fixed feedback matrices
     // (C×D_b, unit-norm rows) for the others.
     let auxiliary: Linear?
-    let feedback: [Tensor]
+    private(set) var feedback: [Tensor]
     private let blockOptimizer: Adam?
     private let crossEntropy = SoftmaxCrossEntropy()
     private let sparsemax = SparsemaxLoss()
@@ -237,7 +237,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         var previousTrain: Tensor, previousValidation: Tensor
         if block == 0 {
             (previousTrain, previousValidation) = (data.train.inputs, data.validation.inputs)
-            validationEnsemble = Tensor(zeros: [data.validation.count, classCount])
+            validationEnsemble = Tensor(zeros: [data.validation.count, classCount], on: data.validation.inputs.backend)
         } else {
             precondition(cachedBlock == block - 1, "CaFo: stage of block \(block + 1) before block \(block)")
             (previousTrain, previousValidation) = (trainFeatures!, validationFeatures!)
@@ -272,8 +272,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         var features = forwardInChunks(b, input: input, through: body)
         switch batchNormStatistics {
         case .train:
-            let statistics = BatchNorm2D.statistics(of: features, channels: batchNorm.channels)
-            batchNorm.setStatistics(mean: statistics.mean.map(Float.init), variance: statistics.variance.map(Float.init))
+            batchNorm.setStatistics(of: features)
         case .initial:
             // PyTorch's momentum 0.1 update of (0, 1) by a batch of zeros: (0, 0.9·1 + 0.1·0).
             batchNorm.setStatistics(mean: Array(repeating: 0, count: batchNorm.channels), variance: Array(repeating: 0.9, count: batchNorm.channels))
@@ -291,7 +290,7 @@ public final class CascadedForward: RegisteredAlgorithm {
 
     private func forwardInChunks(_ b: Int, input: Tensor, through layer: any Layer) -> Tensor {
         let n = input.rows
-        var features = Tensor(uninitialized: [n, featureSizes[b]])
+        var features = Tensor(uninitialized: [n, featureSizes[b]], on: input.backend)
         for start in stride(from: 0, to: n, by: chunk) {
             scratch.assignRows(start..<min(start + chunk, n), of: input, rowShape: b == 0 ? nil : outputShapes[b - 1])
             features.setRows(startingAt: start, to: layer.forward(scratch, mode: .inference))
@@ -326,12 +325,12 @@ public final class CascadedForward: RegisteredAlgorithm {
         if loss == .mse {
             // Fitted in closed form at the start of the stage: nothing to train, report the loss.
             let logits = predictor.forward(batch.inputs, mode: .inference)
-            return Float(SquaredError.sum(logits: logits, labels: batch.labels) / Double(batch.labels.count))
+            return Float(SquaredError.sum(logits: logits, of: batch) / Double(batch.labels.count))
         }
         let logits = predictor.forward(batch.inputs, mode: .training)
         let (value, gradient) = loss == .ce
             ? (crossEntropy.lossAndGradient(logits: logits, of: batch).loss, crossEntropy.gradient)
-            : (sparsemax.lossAndGradient(logits: logits, labels: batch.labels).loss, sparsemax.gradient)
+            : (sparsemax.lossAndGradient(logits: logits, of: batch).loss, sparsemax.gradient)
         _ = predictor.backward(gradient, inputGradient: .notNeeded)
         if solver == .adam {
             predictorOptimizer.step(predictor.parameters)
@@ -359,7 +358,7 @@ public final class CascadedForward: RegisteredAlgorithm {
         for block in blocks { h = block.forward(h, mode: .training) }
         let n = batch.labels.count
         let (value, _) = crossEntropy.lossAndGradient(logits: auxiliary.forward(h.reshaped([n, featureSizes.last!]), mode: .training),
-                                                      labels: batch.labels)
+                                                      of: batch)
         let e = crossEntropy.gradient   // (softmax − Y)/N
         let top = auxiliary.backward(e, inputGradient: .needed)!
         _ = blocks.last!.backward(top.reshaped([n] + outputShapes.last!), inputGradient: .notNeeded)
@@ -375,17 +374,19 @@ public final class CascadedForward: RegisteredAlgorithm {
     /// chunk at a time (XᵀX and YᵀX); the bias stays 0 as in the official code.
     func fitClosedForm(_ predictor: Linear, features: Tensor, labels: [Int32]) {
         let (n, d, c) = (features.rows, features.columns, predictor.outputSize)
-        var gram = Tensor(zeros: [d, d]), cross = Tensor(zeros: [c, d])
+        let device = features.backend
+        var gram = Tensor(zeros: [d, d], on: device), cross = Tensor(zeros: [c, d], on: device)
         var targets = Tensor(zeros: [0])
         for start in stride(from: 0, to: n, by: chunk) {
             let rows = start..<min(start + chunk, n)
             scratch.assignRows(rows, of: features)
-            targets.assignOneHot(labels[rows], classCount: c)
-            Tensor.matmul(scratch, .transposed, scratch, .none, into: &gram, beta: 1)    // XᵀX += Xcᵀ·Xc
-            Tensor.matmul(targets, .transposed, scratch, .none, into: &cross, beta: 1)   // YᵀX += Ycᵀ·Xc
+            targets.assignOneHot(labels[rows], classCount: c)   // on the host, copied over below when on a device
+            Tensor.matmul(scratch, .transposed, scratch, .none, into: &gram, beta: 1)                        // XᵀX += Xcᵀ·Xc
+            Tensor.matmul(targets.moved(to: device), .transposed, scratch, .none, into: &cross, beta: 1)   // YᵀX += Ycᵀ·Xc
         }
-        let (weight, method) = NormalEquations.solve(gram: gram, crossTransposed: cross)
-        predictor.weight.value = weight
+        // Solved on the CPU (LAPACK), the products summed where the features are.
+        let (weight, method) = NormalEquations.solve(gram: gram.moved(to: nil), crossTransposed: cross.moved(to: nil))
+        predictor.weight.value = weight.moved(to: device)
         predictor.bias?.value.fill(0)
         lastClosedFormMethod = method
     }
@@ -427,25 +428,40 @@ public final class CascadedForward: RegisteredAlgorithm {
         let logits = predictors[stage - firstPredictorStage].forward(batch.inputs, mode: .inference)
         let lossSum: Double = switch loss {
         case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, of: batch).lossSum
-        case .sl: sparsemax.evaluate(logits: logits, labels: batch.labels).lossSum
-        case .mse: SquaredError.sum(logits: logits, labels: batch.labels)
+        case .sl: sparsemax.evaluate(logits: logits, of: batch).lossSum
+        case .mse: SquaredError.sum(logits: logits, of: batch)
         }
-        ensembleScratch.gatherRows(batch.samples, of: validationEnsemble)
+        if logits.backend == nil {
+            ensembleScratch.gatherRows(batch.samples, of: validationEnsemble)
+        } else {
+            // NOTE: validation batches are the split in order, so a batch's ensemble rows are one range.
+            let first = batch.samples.first ?? 0
+            precondition(batch.samples.elementsEqual(first..<(first + batch.samples.count)), "CaFo: validation rows out of order on a device")
+            ensembleScratch.assignRows(first..<(first + batch.samples.count), of: validationEnsemble)
+        }
         ensembleScratch.add(output(logits))
-        return EvaluationSums(lossSum: lossSum, correct: ensembleScratch.countArgmaxMatches(batch.labels))
+        return EvaluationSums(lossSum: lossSum, correct: ensembleScratch.countArgmaxMatches(of: batch))
     }
 
     /// Every block once on the batch, every predictor on its block's output, outputs summed.
     public func countCorrect(_ batch: Batch) -> Int {
         let n = batch.labels.count
         var h = batch.inputs
-        ensembleScratch.resize(to: [n, classCount])
+        ensembleScratch.resize(to: [n, classCount], on: batch.inputs.backend)
         ensembleScratch.fill(0)
         for (b, block) in blocks.enumerated() {
             h = block.forward(h, mode: .inference)
             blockForwardSamples[b] += n
             ensembleScratch.add(output(predictors[b].forward(h.reshaped([n, featureSizes[b]]), mode: .inference)))
         }
-        return ensembleScratch.countArgmaxMatches(batch.labels)
+        return ensembleScratch.countArgmaxMatches(of: batch)
+    }
+
+    /// Every block's, predictor's and the auxiliary head's state and parameters, and the DFA
+    /// feedback matrices.
+    public func move(to backend: (any DeviceBackend)?) {
+        (blocks.flatMap(\.parameters) + predictors.flatMap(\.parameters) + (auxiliary?.parameters ?? [])).forEach { $0.move(to: backend) }
+        for state in modelState { state.value = state.value.moved(to: backend) }
+        feedback = feedback.map { $0.moved(to: backend) }
     }
 }

@@ -13,7 +13,7 @@ public struct Dataset: Sendable {
     /// The augmentation applied to training batches drawn from this dataset, if any.
     public var augmentation: Augmentation?
     /// The labels as floats (exact class indices) on the device of `inputs`; nil on the host.
-    public private(set) var deviceLabels: Tensor?
+    public let deviceLabels: Tensor?
 
     /// A dataset from rows and labels.
     public init(inputs: Tensor, labels: [Int32], sampleShape: [Int], classCount: Int) {
@@ -22,6 +22,7 @@ public struct Dataset: Sendable {
         self.labels = labels
         self.sampleShape = sampleShape
         self.classCount = classCount
+        deviceLabels = inputs.backend.map { Tensor(shape: [labels.count], scalars: labels.map(Float.init)).moved(to: $0) }
     }
 
     /// The number of samples.
@@ -41,9 +42,8 @@ public struct Dataset: Sendable {
     /// The dataset on `backend`'s device (the host when nil): inputs and labels copied there once,
     /// so that batches are gathered on the device.
     public func moved(to backend: (any DeviceBackend)?) -> Dataset {
-        var result = self
-        result.inputs = inputs.moved(to: backend)
-        result.deviceLabels = backend.map { Tensor(shape: [count], scalars: labels.map(Float.init)).moved(to: $0) }
+        var result = Dataset(inputs: inputs.moved(to: backend), labels: labels, sampleShape: sampleShape, classCount: classCount)
+        result.augmentation = augmentation
         return result
     }
 

@@ -13,20 +13,11 @@ public enum ComputeDevice {
         public var description: String { "--device \(device): \(reason)" }
     }
 
-    /// The algorithms whose every primitive has a device kernel (MLPs and the CNN).
-    /// NOTE: the rest read or write through host pointers somewhere (a precondition would stop
-    /// them mid-run), so they are refused here, before any data is loaded.
-    public static let deviceAlgorithms: Set<String> = ["bp", "dfa", "drtp", "fa", "fg", "ff", "mf", "pc", "pepita", "shallow", "sign"]
-
-    /// Returns when `device` can train `algorithm` here; otherwise says why in one line (no
-    /// libcuda.so.1 and where it was looked for, no such GPU, a rule not yet on the device).
-    /// Opens the GPU, so that a missing library is reported before training.
-    public static func check(_ device: Device, algorithm: String? = nil) throws {
-        guard case .cuda = device else { return }
+    /// Returns when `device` can train here; otherwise says why in one line (no libcuda.so.1
+    /// and where it was looked for, no such GPU, a library or kernel that will not load). Opens
+    /// the GPU, so that a missing library is reported before any data is read.
+    public static func check(_ device: Device) throws {
         _ = try backend(for: device)
-        if let algorithm, !deviceAlgorithms.contains(algorithm) {
-            throw Unavailable(device: device, reason: "\(algorithm) does not train on a GPU yet (on a GPU: \(deviceAlgorithms.sorted().joined(separator: ", ")))")
-        }
     }
 
     private static let opened = Mutex<[Int: CUDABackend]>([:])

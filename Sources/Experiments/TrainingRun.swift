@@ -71,7 +71,6 @@ public enum TrainingRun {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
                                                                                                   dataset: configuration.dataset)
-        try ComputeDevice.check(configuration.device, algorithm: configuration.algorithm)
         let backend = try ComputeDevice.backend(for: configuration.device)
         let loadStart = ContinuousClock.now
         var data = try configuration.loadData()

@@ -58,6 +58,18 @@ public final class BatchNorm2D: Layer {
         runningVarianceValues.setScalars(variance, on: runningVarianceValues.backend)
     }
 
+    /// Replaces the running statistics with the mean and biased variance of `x`'s channels
+    /// (summed in double), computed where `x` is.
+    ///
+    /// Shapes: x N×…×C.
+    public func setStatistics(of x: Tensor) {
+        guard x.backend != nil else {
+            let statistics = Self.statistics(of: x, channels: channels)
+            return setStatistics(mean: statistics.mean.map(Float.init), variance: statistics.variance.map(Float.init))
+        }
+        DeviceLayerKernels.channelMoments(x, channels: channels, mean: &runningMeanValues, variance: &runningVarianceValues)
+    }
+
     /// Per-channel mean and biased variance of N×…×C values, accumulated in Double.
     public static func statistics(of x: Tensor, channels c: Int) -> (mean: [Double], variance: [Double], count: Int) {
         let m = x.count / c

@@ -35,6 +35,7 @@ public final class SparsemaxLoss {
     /// Shapes: z N×C → p N×C.
     public func sparsemaxRows(_ z: Tensor, into p: inout Tensor) {
         let c = z.columns
+        if z.backend != nil { return DeviceLayerKernels.sparsemaxRows(z, into: &p) }
         p.resize(to: z.shape)
         z.withUnsafePointer { zp in
             p.withUnsafeMutablePointer { pp in
@@ -51,6 +52,22 @@ public final class SparsemaxLoss {
         let n = z.rows
         let result = gradient.withUnsafeMutablePointer { Self.run(z, labels, gradient: $0, scale: 1 / Float(n), scratch: &sorted, row: &row) }
         return (Float(result.lossSum / Double(n)), result.correct)
+    }
+
+    /// `lossAndGradient` on a device, the labels a tensor of class indices as floats there.
+    ///
+    /// Shapes: z N×C, labels N.
+    public func lossAndGradient(logits z: Tensor, deviceLabels labels: Tensor) -> (loss: Float, correct: Int) {
+        let n = z.rows
+        let result = DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, withGradient: true, scale: 1 / Float(n))
+        return (Float(result.lossSum / Double(n)), result.correct)
+    }
+
+    /// `evaluate` on a device, the labels a tensor of class indices as floats there.
+    ///
+    /// Shapes: z N×C, labels N.
+    public func evaluate(logits z: Tensor, deviceLabels labels: Tensor) -> (lossSum: Double, correct: Int) {
+        DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, withGradient: false, scale: 1)
     }
 
     /// The summed loss and correct count, without a gradient.

@@ -19,4 +19,11 @@ public enum SquaredError {
         }
         return sum
     }
+
+    /// `sum` on a device, the labels a tensor of class indices as floats there.
+    ///
+    /// Shapes: z N×C, labels N.
+    public static func sum(logits z: Tensor, deviceLabels labels: Tensor) -> Double {
+        DeviceLayerKernels.squaredError(logits: z, labels: labels)
+    }
 }

@@ -66,6 +66,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     // losses.cu
     case softmaxCrossEntropy = "softmax_cross_entropy", squaredNormLoss = "squared_norm_loss", candidateLoss = "candidate_loss"
     case blendColumnMeans = "blend_column_means", addCentered = "add_centered"
+    case squaredError = "squared_error", sparsemaxRows = "sparsemax_rows", sparsemaxLoss = "sparsemax_loss"
     // optimizers.cu
     case adamStep = "adam_step", sgdStep = "sgd_step"
     // rows.cu
@@ -77,7 +78,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case im2col, col2im, maxPoolForward = "max_pool_forward", maxPoolBackward = "max_pool_backward"
     case channelsLast = "channels_last", channelsFirst = "channels_first"
     case batchNormStatistics = "batch_norm_statistics", batchNormInference = "batch_norm_inference", batchNormForward = "batch_norm_forward"
-    case batchNormBackwardSums = "batch_norm_backward_sums", batchNormBackward = "batch_norm_backward"
+    case batchNormBackwardSums = "batch_norm_backward_sums", batchNormBackward = "batch_norm_backward", channelMoments = "channel_moments"
 }
 
 extension DeviceBackend {

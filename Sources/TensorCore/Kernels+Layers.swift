@@ -1,5 +1,6 @@
 /// The device side of NeuralNetwork's convolutional-network layers (MaxPool2D, BatchNorm2D,
-/// ChannelsLast): their CPU loops live with the layers; on a device they are these kernels.
+/// ChannelsLast) and of CaFo's predictor losses (SquaredError, SparsemaxLoss): their CPU loops
+/// live with them; on a device they are these kernels.
 /// Maps are channels-last, N×H×W×C.
 public enum DeviceLayerKernels {
     /// 2×2 max pooling, stride 2, floor mode; with `winners` (a tensor of codes 0–3, the first
@@ -95,5 +96,47 @@ public enum DeviceLayerKernels {
         device.launch(.batchNormBackward, threads: g.count, [.pointer(g.address), .pointer(hats.address), .pointer(gamma.address),
                                                              .pointer(inverse.address), .pointer(meanG.address), .pointer(meanGHat.address),
                                                              .pointer(dx.mutableAddress()), .int64(Int64(g.count)), .int32(Int32(c))])
+    }
+
+    /// Mean and biased variance of each channel over every pixel (in double).
+    ///
+    /// Shapes: x N×…×C → mean, variance C.
+    public static func channelMoments(_ x: Tensor, channels c: Int, mean: inout Tensor, variance: inout Tensor) {
+        let device = x.backend!
+        mean.resize(to: [c], on: device)
+        variance.resize(to: [c], on: device)
+        device.launch(.channelMoments, threads: c, [.pointer(x.address), .int32(Int32(x.count / c)), .int32(Int32(c)),
+                                                    .pointer(mean.mutableAddress()), .pointer(variance.mutableAddress())])
+    }
+
+    // MARK: Class-score losses of CaFo's predictors (the labels as floats on the device)
+
+    /// `Σ_r Σ_j (z_rj − [j = y_r])²`, each row in double. Shapes: z N×C, labels N.
+    public static func squaredError(logits z: Tensor, labels: Tensor) -> Double {
+        let device = z.backend!
+        return device.reduce(.squaredError, threads: z.rows, [.pointer(z.address), .pointer(labels.address), .int32(Int32(z.rows)),
+                                                              .int32(Int32(z.columns)), device.sumSlot]).sum
+    }
+
+    /// Sparsemax of every row (at most 128 classes). Shapes: z N×C → p N×C.
+    public static func sparsemaxRows(_ z: Tensor, into p: inout Tensor) {
+        let device = z.backend!
+        precondition(z.columns <= 128, "sparsemax on a device: \(z.columns) classes, at most 128")
+        p.resize(to: z.shape, on: device)
+        device.launch(.sparsemaxRows, threads: z.rows, [.pointer(z.address), .pointer(p.mutableAddress()), .int32(Int32(z.rows)), .int32(Int32(z.columns))])
+    }
+
+    /// The summed sparsemax loss and the rows whose first maximum is the label; with `gradient`
+    /// (resized), `(sparsemax(z) − onehot(y))·scale`. Shapes: z N×C, labels N, gradient N×C.
+    public static func sparsemaxLoss(logits z: Tensor, labels: Tensor, gradient: inout Tensor, withGradient: Bool,
+                                     scale: Float) -> (lossSum: Double, correct: Int) {
+        let device = z.backend!
+        precondition(z.columns <= 128, "sparsemax on a device: \(z.columns) classes, at most 128")
+        if withGradient { gradient.resize(to: z.shape, on: device) }
+        let result = device.reduce(.sparsemaxLoss, threads: z.rows, [
+            .pointer(z.address), .pointer(labels.address), .pointer(withGradient ? gradient.mutableAddress() : 0), .int32(Int32(z.rows)),
+            .int32(Int32(z.columns)), .float32(scale), device.sumSlot, device.countSlot,
+        ])
+        return (result.sum, result.count)
     }
 }

@@ -23,6 +23,32 @@ extension SoftmaxCrossEntropy {
     }
 }
 
+extension SparsemaxLoss {
+    /// The batch's mean loss and correct count; fills `gradient`.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public func lossAndGradient(logits: Tensor, of batch: Batch) -> (loss: Float, correct: Int) {
+        logits.backend == nil ? lossAndGradient(logits: logits, labels: batch.labels)
+                              : lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels)
+    }
+
+    /// The batch's summed loss and correct count, without a gradient.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public func evaluate(logits: Tensor, of batch: Batch) -> (lossSum: Double, correct: Int) {
+        logits.backend == nil ? evaluate(logits: logits, labels: batch.labels) : evaluate(logits: logits, deviceLabels: batch.deviceLabels)
+    }
+}
+
+extension SquaredError {
+    /// The batch's summed squared error against one-hot targets.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public static func sum(logits: Tensor, of batch: Batch) -> Double {
+        logits.backend == nil ? sum(logits: logits, labels: batch.labels) : sum(logits: logits, deviceLabels: batch.deviceLabels)
+    }
+}
+
 extension Tensor {
     /// The rows whose first maximal score is at the batch's label.
     ///

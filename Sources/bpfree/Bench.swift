@@ -133,9 +133,6 @@ struct Bench: ParsableCommand {
         let (arms, skipped) = benchmark.arms(restrictedTo: datasetList, algorithms: algorithmList)
         for line in skipped { FileHandle.standardError.write(Data("skipped: \(line)\n".utf8)) }
         guard !arms.isEmpty else { throw ConfigurationError(field: "--datasets", problem: "no comparison of the suite runs on \(datasets ?? "these datasets")") }
-        for arm in arms {
-            try ComputeDevice.check(device, algorithm: arm.study.algorithm)
-        }
         return (benchmark, arms)
     }
 

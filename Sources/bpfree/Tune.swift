@@ -56,7 +56,6 @@ struct Tune: ParsableCommand {
             dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
         specification.trainingProtocol = runOptions.trainingProtocol
         specification.device = runOptions.device
-        try ComputeDevice.check(runOptions.device, algorithm: runOptions.algorithm)
         specification.objectives = try StudySpecification.Objective.list(parsing: objectives)
         return specification
     }

@@ -152,3 +152,20 @@ extern "C" __global__ void batch_norm_backward(const float* g, const float* hats
     int channel = (int)(i % c);
     dx[i] = gamma[channel] * inverse[channel] * (g[i] - meanG[channel] - hats[i] * meanGHat[channel]);
 }
+
+// Mean and (biased) variance of each channel over m rows, in double (CaFo's BatchNorm from the
+// statistics of all training features).
+extern "C" __global__ void channel_moments(const float* x, int m, int c, float* mean, float* variance) {
+    int channel = blockIdx.x * blockDim.x + threadIdx.x;
+    if (channel >= c) return;
+    double sum = 0.0, squares = 0.0;
+    for (long long r = 0; r < m; r++) {
+        double u = (double)x[r * c + channel];
+        sum += u;
+        squares += u * u;
+    }
+    double mu = sum / (double)m;
+    double v = squares / (double)m - mu * mu;
+    mean[channel] = (float)mu;
+    variance[channel] = (float)(v < 0.0 ? 0.0 : v);
+}

@@ -77,3 +77,65 @@ extern "C" __global__ void add_centered(const float* v, float* grad, int rows, i
     mean /= (float)d;
     grad[i] += scale * (v[i % d] - mean);
 }
+
+// loss += Σ_r Σ_j (z_rj − [j = y_r])², each row in double (CaFo's MSE predictors)
+extern "C" __global__ void squared_error(const float* z, const float* labels, int rows, int c, double* loss) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    int y = (int)labels[r];
+    double sum = 0.0;
+    for (int j = 0; j < c; j++) {
+        double difference = (double)z[(long long)r * c + j] - (j == y ? 1.0 : 0.0);
+        sum += difference * difference;
+    }
+    atomicAdd(loss, sum);
+}
+
+// Sparsemax of one row of at most 128 scores into p; returns τ. The support is found on the
+// row sorted in decreasing order (an insertion sort: rows are class scores).
+__device__ float bpfree_sparsemax(const float* z, int c, float* p) {
+    float sorted[128];
+    for (int j = 0; j < c; j++) {
+        float value = z[j];
+        int k = j;
+        while (k > 0 && sorted[k - 1] < value) { sorted[k] = sorted[k - 1]; k--; }
+        sorted[k] = value;
+    }
+    float cumulative = 0.0f, supportSum = sorted[0];
+    int support = 1;
+    for (int k = 1; k <= c; k++) {
+        cumulative += sorted[k - 1];
+        if (1.0f + (float)k * sorted[k - 1] > cumulative) { support = k; supportSum = cumulative; }
+    }
+    float tau = (supportSum - 1.0f) / (float)support;
+    for (int j = 0; j < c; j++) p[j] = fmaxf(z[j] - tau, 0.0f);
+    return tau;
+}
+
+// p[r, :] = sparsemax(z[r, :])
+extern "C" __global__ void sparsemax_rows(const float* z, float* p, int rows, int c) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    bpfree_sparsemax(z + (long long)r * c, c, p + (long long)r * c);
+}
+
+// Sparsemax loss −z_y + ½Σ_{p_j>0}(z_j² − τ²) + ½ per row (loss += in double), correct += rows
+// whose first maximum is the label; with grad, grad_r = (sparsemax(z_r) − onehot(y_r))·scale.
+extern "C" __global__ void sparsemax_loss(const float* z, const float* labels, float* grad, int rows, int c, float scale,
+                                          double* loss, unsigned int* correct) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    const float* row = z + (long long)r * c;
+    int y = (int)labels[r];
+    float p[128];
+    float tau = bpfree_sparsemax(row, c, p);
+    double value = -(double)row[y] + 0.5;
+    int best = 0;
+    for (int j = 0; j < c; j++) {
+        if (p[j] > 0.0f) value += 0.5 * ((double)row[j] * (double)row[j] - (double)tau * (double)tau);
+        if (row[j] > row[best]) best = j;
+        if (grad) grad[(long long)r * c + j] = (p[j] - (j == y ? 1.0f : 0.0f)) * scale;
+    }
+    atomicAdd(loss, value);
+    if (best == y) atomicAdd(correct, 1u);
+}
