@@ -1,4 +1,5 @@
 import Algorithms
+import CUDA
 import Foundation
 import Records
 import Results
@@ -136,6 +137,8 @@ public struct Benchmark: Sendable {
     public var threads: Int
     /// Where every run computes.
     public var device = Device.cpu
+    /// cuBLAS's math on a GPU.
+    public var gpuMath = CUBLAS.Math.fp32
     public var pruner: StudySpecification.Pruner = .none
     /// What every arm's study optimises; with a cost, each arm's final runs retrain its front's knee.
     public var objectives: [StudySpecification.Objective] = [.validationAccuracy]
@@ -202,6 +205,7 @@ public struct Benchmark: Sendable {
         specification.trainingProtocol = trainingProtocol
         specification.objectives = objectives
         specification.device = device
+        specification.gpuMath = gpuMath
         if let batchSize { specification.options["\(specification.optionPrefix).batch_size"] = "\(batchSize)" }
         return specification
     }

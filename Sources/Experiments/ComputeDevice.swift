@@ -16,17 +16,19 @@ public enum ComputeDevice {
     /// Returns when `device` can train here; otherwise says why in one line (no libcuda.so.1
     /// and where it was looked for, no such GPU, a library or kernel that will not load). Opens
     /// the GPU, so that a missing library is reported before any data is read.
-    public static func check(_ device: Device) throws {
-        _ = try backend(for: device)
+    public static func check(_ device: Device, math: CUBLAS.Math = .fp32) throws {
+        _ = try backend(for: device, math: math)
     }
 
-    private static let opened = Mutex<[Int: CUDABackend]>([:])
+    private static let opened = Mutex<[String: CUDABackend]>([:])
 
-    /// The backend of `device`, nil for the CPU; one per GPU per process (a study's trials share it).
-    public static func backend(for device: Device, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any DeviceBackend)? {
+    /// The backend of `device` with cuBLAS's `math`, nil for the CPU; one per GPU and math per
+    /// process (a study's trials share it).
+    public static func backend(for device: Device, math: CUBLAS.Math = .fp32,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any DeviceBackend)? {
         guard case .cuda(let index) = device else { return nil }
         return try opened.withLock { opened in
-            if let backend = opened[index] { return backend }
+            if let backend = opened["\(index)/\(math.name)"] { return backend }
             let driver: CUDADriver
             let gpus: [GPUDevice]
             do {
@@ -37,16 +39,16 @@ public enum ComputeDevice {
                 throw Unavailable(device: device, reason: "this machine has \(gpus.count) GPU\(gpus.count == 1 ? "" : "s")")
             }
             do {
-                let backend = try CUDABackend(index: index, driver: driver, environment: environment)
-                opened[index] = backend
+                let backend = try CUDABackend(index: index, driver: driver, math: math, environment: environment)
+                opened["\(index)/\(math.name)"] = backend
                 return backend
             } catch { throw Unavailable(device: device, reason: "\(gpus[index].name): \(error)") }
         }
     }
 
     /// The run record's description of `device`'s GPU, nil for the CPU or a GPU not opened.
-    public static func gpuInfo(_ device: Device) -> EnvironmentInfo.GPU? {
-        guard case .cuda(let index) = device, let backend = opened.withLock({ $0[index] }) else { return nil }
+    public static func gpuInfo(_ device: Device, math: CUBLAS.Math) -> EnvironmentInfo.GPU? {
+        guard case .cuda(let index) = device, let backend = opened.withLock({ $0["\(index)/\(math.name)"] }) else { return nil }
         let gpu = backend.cuda.gpu
         return EnvironmentInfo.GPU(name: gpu.name, computeCapability: "\(gpu.computeCapability.major).\(gpu.computeCapability.minor)",
                                    multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,

@@ -1,5 +1,6 @@
 import Foundation
 import Algorithms
+import CUDA
 import Datasets
 import TensorCore
 import Training
@@ -26,6 +27,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var trainingProtocol = TrainingProtocol.harmonized
     /// Where the run computes (`--device`).
     public var device = Device.cpu
+    /// cuBLAS's math on a GPU (`--gpu-math`): FP32, or TF32 tensor cores.
+    public var gpuMath = CUBLAS.Math.fp32
 
     /// The datasets `--dataset` accepts.
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]
@@ -58,6 +61,9 @@ public struct RunConfiguration: Sendable, Equatable {
 
     public func validate() throws {
         _ = try AlgorithmRegistry.algorithm(algorithm)
+        if gpuMath != .fp32, device == .cpu {
+            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's math on a GPU; this run computes on the CPU (--device cuda)")
+        }
         if dataset.hasPrefix("synthetic") {
             do { _ = try SyntheticDataset.Specification(parsing: dataset) } catch let error as DatasetError {
                 throw ConfigurationError(field: "--dataset", problem: error.problem)

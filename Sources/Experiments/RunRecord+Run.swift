@@ -36,7 +36,7 @@ extension RunRecord {
         threads = configuration.threads
         environment = .current()
         environment?.device = configuration.device.description
-        environment?.gpu = ComputeDevice.gpuInfo(configuration.device)
+        environment?.gpu = ComputeDevice.gpuInfo(configuration.device, math: configuration.gpuMath)
         self.startedAt = startedAt
         peakRSSMethod = window.peakRSSWasReset ? "vmhwm" : "sampled"
         if window.peakRSSWasReset { peakRSSAboveStartBytes = max(0, window.peakRSSBytes - window.startRSSBytes) }

@@ -1,4 +1,5 @@
 import Algorithms
+import CUDA
 import Foundation
 import Records
 import Results
@@ -35,6 +36,8 @@ public struct StudySpecification: Sendable, Equatable {
     public var measurement = MeasurementConfiguration()
     /// Where every trial computes (`--device`): each run records it with its GPU.
     public var device = Device.cpu
+    /// cuBLAS's math on a GPU (`--gpu-math`).
+    public var gpuMath = CUBLAS.Math.fp32
     /// Part of the study's identity (its settings).
     public var trainingProtocol = TrainingProtocol.harmonized
     /// What the study optimises: validation accuracy (maximised) first, then at most one cost
@@ -144,6 +147,7 @@ public struct StudySpecification: Sendable, Equatable {
         configuration.measurement = measurement
         configuration.trainingProtocol = trainingProtocol
         configuration.device = device
+        configuration.gpuMath = gpuMath
         return configuration
     }
 

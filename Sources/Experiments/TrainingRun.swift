@@ -71,7 +71,7 @@ public enum TrainingRun {
         let startedAt = ISO8601DateFormatter().string(from: Date())
         let architecture = try configuration.architecture ?? AlgorithmRegistry.defaultArchitecture(for: configuration.algorithm,
                                                                                                   dataset: configuration.dataset)
-        let backend = try ComputeDevice.backend(for: configuration.device)
+        let backend = try ComputeDevice.backend(for: configuration.device, math: configuration.gpuMath)
         let loadStart = ContinuousClock.now
         var data = try configuration.loadData()
         if let backend {

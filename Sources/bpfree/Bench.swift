@@ -1,5 +1,6 @@
 import Algorithms
 import ArgumentParser
+import CUDA
 import Experiments
 import Foundation
 import TensorCore
@@ -64,6 +65,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Where every run computes: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
     var device: Device = .cpu
 
+    @Option(help: ArgumentHelp("cuBLAS's math on a GPU: fp32, or tf32 (tensor cores, recorded with every run).", valueName: "math"))
+    var gpuMath: CUBLAS.Math = .fp32
+
     @Option(help: "Folder with the dataset files.")
     var dataDir: String?
 
@@ -115,6 +119,10 @@ struct Bench: ParsableCommand {
         benchmark.sampler = sampler
         benchmark.pruner = pruner
         benchmark.device = device
+        benchmark.gpuMath = gpuMath
+        if gpuMath != .fp32, device == .cpu {
+            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's math on a GPU; these runs compute on the CPU (--device cuda)")
+        }
         benchmark.objectives = try StudySpecification.Objective.list(parsing: objectives)
         if benchmark.objectives.count > 1, !chosen.isTuned {
             throw ConfigurationError(field: "--objectives", problem: "the \(chosen.name) suite does not tune; there is no study to optimise")
@@ -137,7 +145,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeDevice.check(device)
+        try ComputeDevice.check(device, math: gpuMath)
         Interrupts.install()
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let results: [Benchmark.ArmResult], isScaling: Bool

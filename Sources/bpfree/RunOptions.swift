@@ -1,5 +1,6 @@
 import Algorithms
 import ArgumentParser
+import CUDA
 import Experiments
 import FileSystem
 import Foundation
@@ -10,6 +11,18 @@ extension TrainingProtocol: ExpressibleByArgument {}
 
 extension Device: ExpressibleByArgument {
     public init?(argument: String) { self.init(parsing: argument) }
+}
+
+extension CUBLAS.Math: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "fp32": self = .fp32
+        case "tf32": self = .tf32
+        default: return nil
+        }
+    }
+    public static var allValueStrings: [String] { ["fp32", "tf32"] }
+    public var defaultValueDescription: String { name }
 }
 
 /// The flags that say what to train, shared by `train` and `tune`.
@@ -52,6 +65,9 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Where to compute: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
     var device: Device = .cpu
+
+    @Option(help: ArgumentHelp("cuBLAS's math on a GPU: fp32, or tf32 (tensor cores, recorded with the run).", valueName: "math"))
+    var gpuMath: CUBLAS.Math = .fp32
 
     @OptionGroup var storeOption: StoreOption
 

@@ -58,6 +58,7 @@ struct Train: ParsableCommand {
             threads: runOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         configuration.trainingProtocol = runOptions.trainingProtocol
         configuration.device = runOptions.device
+        configuration.gpuMath = runOptions.gpuMath
         configuration.measurement = MeasurementConfiguration(traceHz: traceHz, tracePath: trace, country: country,
                                                              carbonIntensity: carbonIntensity, cpuTDPWatts: cpuTdpWatts)
         configuration.measurement.emissionsPath = emissions
@@ -65,7 +66,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeDevice.check(runOptions.device)
+        try ComputeDevice.check(runOptions.device, math: runOptions.gpuMath)
         Interrupts.install()
         let record: RunRecord
         do {

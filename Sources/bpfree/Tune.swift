@@ -56,12 +56,13 @@ struct Tune: ParsableCommand {
             dataDirectory: runOptions.dataDir, threads: runOptions.threads ?? max(1, cores / workers))
         specification.trainingProtocol = runOptions.trainingProtocol
         specification.device = runOptions.device
+        specification.gpuMath = runOptions.gpuMath
         specification.objectives = try StudySpecification.Objective.list(parsing: objectives)
         return specification
     }
 
     func run() throws {
-        try ComputeDevice.check(runOptions.device)
+        try ComputeDevice.check(runOptions.device, math: runOptions.gpuMath)
         Interrupts.install()
         let specification: StudySpecification
         let stored: StoredStudy

@@ -11,7 +11,8 @@ enum TuneProcesses {
                          "--min-delta", "\(spec.stopping.minDelta)", "--trials", "\(spec.trials)",
                          "--sampler", spec.sampler.rawValue, "--pruner", spec.pruner.rawValue, "--study", spec.name,
                          "--threads", "\(spec.threads)", "--store", store, "--protocol", spec.trainingProtocol.rawValue,
-                         "--objectives", spec.objectives.map(\.rawValue).joined(separator: ","), "--device", spec.device.description]
+                         "--objectives", spec.objectives.map(\.rawValue).joined(separator: ","), "--device", spec.device.description,
+                         "--gpu-math", spec.gpuMath.name]
         if let architecture = spec.architecture { arguments += ["--architecture", architecture.description] }
         if let limit = spec.trainLimit { arguments += ["--train-limit", "\(limit)"] }
         if let folder = spec.dataDirectory { arguments += ["--data-dir", folder] }

@@ -81,6 +81,16 @@ import TestSupport
         #expect(checked == Set(AlgorithmRegistry.all.map { $0.id }))
     }
 
+    /// `--gpu-math tf32` reaches cuBLAS and the run record; on the CPU it is refused by name.
+    @Test func tf32IsAskedOfCuBLASAndRecorded() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try Self.environment(cache: folder + "/cubin")
+        let record = try Self.train(["bp", "--gpu-math", "tf32"], architecture: "mlp:16", device: "cuda", folder: folder, environment: environment)
+        #expect(record.environment?.gpu?.math == "tf32")
+        let (status, errors) = try BPFreeProcess.run(["train", "--gpu-math", "tf32", "--dataset", Self.synthetic, "--no-store"], environment: environment)
+        #expect(status != 0 && errors.contains("--gpu-math: tf32 is cuBLAS's math on a GPU; this run computes on the CPU (--device cuda)"), "\(errors)")
+    }
+
     /// A study on the device: its worker processes get `--device` and every trial trains there.
     @Test func aStudysWorkersTrainOnTheDevice() throws {
         let folder = IDXFiles.temporaryFolder()
