@@ -70,11 +70,13 @@ extension Report {
                 chart("Peak memory", "peak RSS (MiB)", \.peakRSS), chart("Training FLOPs", "TFLOP", \.flops)]
     }
 
-    /// CPU utilisation, clock, resident memory and power over time for the first seed of each arm.
+    /// CPU utilisation, clock, resident memory and power, and (with NVML) GPU utilisation, SM clock
+    /// and memory over time, for the first seed of each arm; a column no run traced draws no chart.
     func traceCharts(_ c: Comparison) -> [String] {
         let columns: [(String, String, Double)] = [("cpu_utilization_percent", "CPU utilisation (%)", 1), ("cpu_clock_mhz", "CPU clock (MHz)", 1),
                                                    ("rss_bytes", "resident memory (MiB)", 1 / 1_048_576), ("power_watts", "power (W)", 1),
-                                                   ("gpu_utilization_percent", "GPU utilisation (%)", 1)]
+                                                   ("gpu_utilization_percent", "GPU utilisation (%)", 1), ("gpu_sm_clock_mhz", "GPU SM clock (MHz)", 1),
+                                                   ("gpu_memory_bytes", "GPU memory in use, device-wide (MiB)", 1 / 1_048_576)]
         let pair = c.arms.compactMap { arm in arm.runs.first.map { (arm.algorithm, $0) } }
         let sources = Set(pair.compactMap(\.1.energySource)).sorted().joined(separator: "+")
         return columns.compactMap { column, baseLabel, scale in

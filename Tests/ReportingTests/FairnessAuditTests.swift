@@ -202,4 +202,21 @@ extension FairnessAuditTests {
         #expect(findings == [["the store also holds runs of fashion-mnist/mlp-2x1000 on the CPU: reported as their own comparison, never pooled with these"],
                              ["the store also holds runs of fashion-mnist/mlp-2x1000 on NVIDIA H100 80GB HBM3: reported as their own comparison, never pooled with these"]])
     }
+
+    /// A run traced on a GPU draws its utilisation, SM clock and device-wide memory over time;
+    /// a CPU-only store draws no GPU chart.
+    @Test func theTraceChartsShowTheGPUColumns() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/gpu-trace.sqlite")
+        var gpu = Self.trainRun(seed: 1, accuracy: 0.88)
+        gpu.traceRows = (0..<5).map { i in [Double(i) * 0.1, 50, 3000, 3e8, 300, 90, 1980 - Double(i) * 10, 2e9] }
+        try store.insert(gpu)
+        let html = try Report(data: try ReportData(store: store), storePath: "gpu-trace.sqlite").files()["report.html"]!
+        #expect(html.contains("GPU utilisation (%)") && html.contains("GPU SM clock (MHz)") && html.contains("GPU memory in use, device-wide (MiB)"))
+        let cpuOnly = try ResultsStore(path: IDXFiles.temporaryFolder() + "/cpu-trace.sqlite")
+        var cpu = Self.trainRun(seed: 1, accuracy: 0.88)
+        cpu.traceRows = (0..<5).map { i in [Double(i) * 0.1, 50, 3000, 3e8, 30, nil, nil, nil] }
+        try cpuOnly.insert(cpu)
+        let plain = try Report(data: try ReportData(store: cpuOnly), storePath: "cpu-trace.sqlite").files()["report.html"]!
+        #expect(plain.contains("CPU utilisation (%)") && !plain.contains("GPU SM clock"))
+    }
 }
