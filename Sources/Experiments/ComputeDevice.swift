@@ -50,9 +50,11 @@ public enum ComputeDevice {
     public static func gpuInfo(_ device: Device, math: CUBLAS.Math) -> EnvironmentInfo.GPU? {
         guard case .cuda(let index) = device, let backend = opened.withLock({ $0["\(index)/\(math.name)"] }) else { return nil }
         let gpu = backend.cuda.gpu
-        return EnvironmentInfo.GPU(name: gpu.name, computeCapability: "\(gpu.computeCapability.major).\(gpu.computeCapability.minor)",
-                                   multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,
-                                   driverCUDA: "\(gpu.driverVersion / 1000).\(gpu.driverVersion % 1000 / 10)", math: backend.math.name)
+        var info = EnvironmentInfo.GPU(name: gpu.name, computeCapability: "\(gpu.computeCapability.major).\(gpu.computeCapability.minor)",
+                                       multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,
+                                       driverCUDA: "\(gpu.driverVersion / 1000).\(gpu.driverVersion % 1000 / 10)", math: backend.math.name)
+        info.nvrtc = (try? NVRTC()).map { "\($0.version.major).\($0.version.minor)" }
+        return info
     }
 
     /// One line per GPU for `bpfree info`, or one line saying why there is none.

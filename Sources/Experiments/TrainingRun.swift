@@ -110,6 +110,7 @@ public enum TrainingRun {
                                stopping: rules.stopping)
         record.stageStopping = rules.stages.isEmpty ? nil : rules.stages.mapValues(RunRecord.Stopping.init)
         record.dataLoadSeconds = loadSeconds
+        record.environment?.gpu?.driverVersion = meters.meters.lazy.compactMap { ($0 as? NVMLMeter)?.driverVersion }.first
         var traceRows: [[Double?]] = []
         if let measured = metering.result {
             traceRows = measured.rows.map(\.values)

@@ -71,6 +71,10 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
 
     /// Loads NVML from `path`, initialises it and opens every device it can. Missing library,
     /// missing symbols, no devices or a failing init are reported as unavailability.
+    /// The NVIDIA driver's version, e.g. "580.65.06" (`nvmlSystemGetDriverVersion`).
+    public let driverVersion: String?
+    typealias DriverVersionFunction = @convention(c) (UnsafeMutablePointer<CChar>, UInt32) -> Int32
+
     public static func discover(libraryPath path: String = "libnvidia-ml.so.1") -> Result<NVMLMeter, MeterUnavailable> {
         func unavailable(_ reason: String) -> Result<NVMLMeter, MeterUnavailable> {
             .failure(MeterUnavailable(meter: "nvml", reason: reason))
@@ -118,18 +122,22 @@ public final class NVMLMeter: EnergyMeter, @unchecked Sendable {
             dlclose(library)
             return unavailable("no GPU reports an energy counter or power usage")
         }
-        return .success(NVMLMeter(library: library, shutdown: shutdown, energy: energy, power: power,
+        var version = [CChar](repeating: 0, count: 96)
+        let driverVersion = symbol("nvmlSystemGetDriverVersion", DriverVersionFunction.self)
+            .flatMap { $0(&version, UInt32(version.count)) == success ? String(cString: version) : nil }
+        return .success(NVMLMeter(library: library, shutdown: shutdown, driverVersion: driverVersion, energy: energy, power: power,
                                   utilization: symbol("nvmlDeviceGetUtilizationRates", UtilizationFunction.self),
                                   clock: symbol("nvmlDeviceGetClockInfo", ClockFunction.self),
                                   memory: symbol("nvmlDeviceGetMemoryInfo", MemoryFunction.self),
                                   fieldValues: symbol("nvmlDeviceGetFieldValues", FieldValuesFunction.self), gpus: gpus))
     }
 
-    private init(library: UnsafeMutableRawPointer, shutdown: InitFunction, energy: EnergyFunction?, power: PowerFunction?,
+    private init(library: UnsafeMutableRawPointer, shutdown: InitFunction, driverVersion: String?, energy: EnergyFunction?, power: PowerFunction?,
                  utilization: UtilizationFunction?, clock: ClockFunction?, memory: MemoryFunction?, fieldValues: FieldValuesFunction?,
                  gpus: [GPU]) {
         self.library = library
         self.shutdown = shutdown
+        self.driverVersion = driverVersion
         self.energy = energy
         self.power = power
         self.utilization = utilization

@@ -33,10 +33,14 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         public var driverCUDA: String
         /// cuBLAS's math: "fp32", or "tf32" when asked for.
         public var math: String
+        /// The NVIDIA driver's version (from NVML, when it loads), e.g. "580.65.06".
+        public var driverVersion: String?
+        /// The NVRTC that compiled the kernels, e.g. "13.0".
+        public var nvrtc: String?
 
         enum CodingKeys: String, CodingKey {
             case name, computeCapability = "compute_capability", multiprocessors, memoryBytes = "memory_bytes"
-            case driverCUDA = "driver_cuda", math
+            case driverCUDA = "driver_cuda", math, driverVersion = "driver_version", nvrtc
         }
 
         public init(name: String, computeCapability: String, multiprocessors: Int, memoryBytes: Int, driverCUDA: String, math: String) {

@@ -68,6 +68,8 @@ import TestSupport
         #expect(cpu.testAccuracy == gpu.testAccuracy)
         #expect(gpu.environment?.device == "cuda:0" && gpu.environment?.gpu?.name == "bpfree CPU emulator"
                 && gpu.environment?.gpu?.computeCapability == "9.0" && gpu.environment?.gpu?.math == "fp32")
+        // The NVRTC that compiled the kernels; no NVML on the emulation, so no driver version.
+        #expect(gpu.environment?.gpu?.nvrtc?.hasPrefix("13.") == true && gpu.environment?.gpu?.driverVersion == nil)
         #expect(cpu.environment?.device == "cpu" && cpu.environment?.gpu == nil && cpu.peakDeviceBytes == nil)
         // The model, its gradients and Adam's moments, the data and the batch buffers.
         #expect((gpu.peakDeviceBytes ?? 0) > 900 * 64 * 4, "\(String(describing: gpu.peakDeviceBytes))")
