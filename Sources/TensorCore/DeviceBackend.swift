@@ -89,9 +89,10 @@ extension DeviceBackend {
     /// Zeroes the reduction slots, runs `kernel` (whose arguments name `sumSlot` and
     /// `countSlot` where it adds its results) and returns both.
     func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument]) -> (sum: Double, count: Int) {
-        var slots: (Double, UInt32, UInt32) = (0, 0, 0)
-        withUnsafeBytes(of: &slots) { upload($0.baseAddress!, bytes: 16, to: reductionSlots) }
+        // Zeroed by a launch, not a copy: the copy back below is the only wait.
+        launch(.fill, threads: 4, [.pointer(reductionSlots), .int64(4), .float32(0)])
         launch(kernel, threads: threads, arguments)
+        var slots: (Double, UInt32, UInt32) = (0, 0, 0)
         withUnsafeMutableBytes(of: &slots) { download(from: reductionSlots, bytes: 16, to: $0.baseAddress!) }
         return (slots.0, Int(slots.1))
     }
