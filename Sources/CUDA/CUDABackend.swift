@@ -45,6 +45,11 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     }
 
     public var peakBytes: Int { cuda.allocator.peakBytes }
+    public var freeBytes: Int {
+        var bytes = 0
+        check { bytes = try cuda.freeBytes() }
+        return bytes
+    }
     public func resetPeak() { cuda.allocator.resetPeak() }
 
     public func upload(_ source: UnsafeRawPointer, bytes: Int, to address: UInt64) {

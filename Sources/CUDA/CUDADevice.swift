@@ -118,6 +118,13 @@ public final class CUDADevice: @unchecked Sendable {
         return values
     }
 
+    /// Device memory free for new allocations: the driver's free bytes and the allocator's cached blocks.
+    public func freeBytes() throws -> Int {
+        var (free, total) = (0, 0)
+        try driver.check(driver.cuMemGetInfo(&free, &total), "cuMemGetInfo_v2")
+        return free + allocator.reservedBytes - allocator.liveBytes
+    }
+
     /// Waits for everything queued on the stream.
     public func synchronize() throws {
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")

@@ -21,6 +21,7 @@ public final class CUDADriver: @unchecked Sendable {
     let cuCtxSynchronize: @convention(c) () -> Result
     let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
     let cuMemFree: @convention(c) (UInt64) -> Result
+    let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
     let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Result
     let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Result
     let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> Result
@@ -62,6 +63,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuCtxSynchronize = try library.function("cuCtxSynchronize")
         cuMemAlloc = try library.function("cuMemAlloc_v2")
         cuMemFree = try library.function("cuMemFree_v2")
+        cuMemGetInfo = try library.function("cuMemGetInfo_v2")
         cuMemcpyHtoD = try library.function("cuMemcpyHtoD_v2")
         cuMemcpyDtoH = try library.function("cuMemcpyDtoH_v2")
         cuMemcpyDtoD = try library.function("cuMemcpyDtoD_v2")

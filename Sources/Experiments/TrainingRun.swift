@@ -78,6 +78,15 @@ public enum TrainingRun {
             guard data.train.augmentation == nil else {
                 throw ComputeDevice.Unavailable(device: configuration.device, reason: "augmentation does not run on a GPU yet")
             }
+            // The splits live on the card; refuse before copying when they cannot (half the free
+            // memory at most: the model, its optimizer state and the activations need the rest).
+            let bytes = [data.train, data.validation, data.test].reduce(0) { $0 + ($1.inputs.count + $1.count) * 4 }
+            let free = backend.freeBytes
+            guard bytes <= free / 2 else {
+                throw ComputeDevice.Unavailable(device: configuration.device, reason: String(
+                    format: "the data needs %.1f MiB on the card, which has %.1f MiB free: train on a smaller --train-limit or on the CPU",
+                    Double(bytes) / 1_048_576, Double(free) / 1_048_576))
+            }
             data = DataSplits(train: data.train.moved(to: backend), validation: data.validation.moved(to: backend),
                               test: data.test.moved(to: backend))
         }

@@ -26,6 +26,8 @@ public protocol DeviceBackend: AnyObject, Sendable {
     /// Shapes: op(A) m×k, op(B) k×n, C m×n.
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UInt64, lda: Int,
               b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int)
+    /// Bytes the device can still give tensors (free memory and cached blocks).
+    var freeBytes: Int { get }
     /// The most bytes of tensors live at once on the device since the last `resetPeak()`.
     var peakBytes: Int { get }
     /// Starts a new peak window at the bytes live now.

@@ -93,6 +93,18 @@ import TestSupport
         #expect(status != 0 && errors.contains("--gpu-math: tf32 is cuBLAS's math on a GPU; this run computes on the CPU (--device cuda)"), "\(errors)")
     }
 
+    /// Data the card cannot hold is refused before any is copied, in one line with both sizes.
+    @Test func dataTooLargeForTheCardIsRefusedUpFront() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try Self.environment(cache: folder + "/cubin")
+        environment["BPFREE_FAKE_FREE_BYTES"] = "200000"
+        let (status, errors) = try BPFreeProcess.run(["train", "--device", "cuda", "--dataset", Self.synthetic, "--no-store"], environment: environment)
+        let lines = errors.split(separator: "\n")
+        #expect(status != 0 && lines.count == 1
+                && lines[0].hasSuffix("--device cuda:0: the data needs 0.2 MiB on the card, which has 0.2 MiB free: train on a smaller --train-limit or on the CPU"),
+                "\(errors)")
+    }
+
     /// A study on the device: its worker processes get `--device` and every trial trains there.
     @Test func aStudysWorkersTrainOnTheDevice() throws {
         let folder = IDXFiles.temporaryFolder()

@@ -46,6 +46,13 @@ CUresult cuMemAlloc_v2(CUdeviceptr* address, size_t bytes) {
     bpfree_fake_live_allocations += 1;
     return 0;
 }
+// Free and total memory: 1 GiB, or what BPFREE_FAKE_FREE_BYTES says is free.
+CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
+    const char* limit = getenv("BPFREE_FAKE_FREE_BYTES");
+    *total = size_t(1) << 30;
+    *free = limit ? (size_t)strtoull(limit, nullptr, 10) : *total;
+    return 0;
+}
 CUresult cuMemFree_v2(CUdeviceptr address) { free((void*)address); bpfree_fake_live_allocations -= 1; return 0; }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void* from, size_t bytes) { memcpy((void*)to, from, bytes); return 0; }
 CUresult cuMemcpyDtoH_v2(void* to, CUdeviceptr from, size_t bytes) { memcpy(to, (const void*)from, bytes); return 0; }
