@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorCore", "NeuralNetwork", "Datasets", "CZlib", "Records", "Results", "CUDA"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorCore", "NeuralNetwork", "TestSupport"], exclude: ["CPU"]),
+        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorCore", "NeuralNetwork", "Datasets", "TestSupport"], exclude: ["CPU"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TensorCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Records", "Training", "Algorithms", "Datasets", "NeuralNetwork", "TensorCore", "TestSupport"]),

@@ -16,6 +16,21 @@ public enum Augmentation: String, Sendable {
         let pad = 4
         if scratch.count != size { scratch = [Float](repeating: 0, count: size) }
         let rows = inputs.rows
+        if inputs.backend != nil {
+            // The same draws as on the CPU, row by row; the images are moved on the device.
+            var params = [Float]()
+            params.reserveCapacity(3 * rows)
+            for _ in 0..<rows {
+                let dy = generator.nextInt(below: 2 * pad + 1) - pad
+                let dx = generator.nextInt(below: 2 * pad + 1) - pad
+                params += [Float(dy), Float(dx), generator.nextUnitFloat() < 0.5 ? 1 : 0]
+            }
+            var draws = Tensor(zeros: [0]), source = Tensor(zeros: [0])
+            draws.setScalars(params, on: inputs.backend)
+            source.assign(inputs)
+            DeviceLayerKernels.cropAndFlip(source, params: draws.reshaped([rows, 3]), channels: channels, height: height, width: width, into: &inputs)
+            return
+        }
         // Reflect padding without repeating the edge: index −1 reads 1, index n reads n − 2.
         @inline(__always) func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i) }
         inputs.withUnsafeMutablePointer { p in

@@ -75,9 +75,6 @@ public enum TrainingRun {
         let loadStart = ContinuousClock.now
         var data = try configuration.loadData()
         if let backend {
-            guard data.train.augmentation == nil else {
-                throw ComputeDevice.Unavailable(device: configuration.device, reason: "augmentation does not run on a GPU yet")
-            }
             // The splits live on the card; refuse before copying when they cannot (half the free
             // memory at most: the model, its optimizer state and the activations need the rest).
             let bytes = [data.train, data.validation, data.test].reduce(0) { $0 + ($1.inputs.count + $1.count) * 4 }

@@ -75,7 +75,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case gatherRows = "gather_rows", addToRows = "add_to_rows", repeatRows = "repeat_rows", setColumns = "set_columns"
     case setLeadingOneHot = "set_leading_onehot", fillLeading = "fill_leading", addTransposed = "add_transposed"
     case countArgmaxMatches = "count_argmax_matches", softmaxRows = "softmax_rows", rowSquaredSums = "row_squared_sums"
-    case normalizeRows = "normalize_rows"
+    case normalizeRows = "normalize_rows", cropFlip = "crop_flip"
     // convolution.cu
     case im2col, col2im, maxPoolForward = "max_pool_forward", maxPoolBackward = "max_pool_backward"
     case channelsLast = "channels_last", channelsFirst = "channels_first"

@@ -26,6 +26,17 @@ public enum DeviceLayerKernels {
                       + inputShape.map { .int32(Int32($0)) })
     }
 
+    /// Random crop and flip of channels-first images by each row's `(dy, dx, flip)` in `params`
+    /// (reflect padding), `source` read and `images` written.
+    ///
+    /// Shapes: source and images N×(C·H·W), params N×3.
+    public static func cropAndFlip(_ source: Tensor, params: Tensor, channels c: Int, height h: Int, width w: Int, into images: inout Tensor) {
+        let device = source.backend!
+        images.resize(to: source.shape, on: device)
+        device.launch(.cropFlip, threads: source.count, [.pointer(source.address), .pointer(params.address), .pointer(images.mutableAddress())]
+                      + [source.rows, c, h, w].map { .int32(Int32($0)) })
+    }
+
     /// Channels-first rows to channels-last maps. Shapes: x N×(C·H·W) → y N×H×W×C.
     public static func channelsLast(_ x: Tensor, channels c: Int, height h: Int, width w: Int, into y: inout Tensor) {
         let (n, device) = (x.rows, x.backend!)

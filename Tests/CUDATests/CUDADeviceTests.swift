@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import NeuralNetwork
 import Testing
@@ -127,5 +128,24 @@ import TensorCore
         device.allocator.release(small)
         #expect { try device.allocator.block(bytes: 1 << 60) } throws: { "\($0)" == "cuMemAlloc_v2 failed: out of memory (CUDA error 2)" }
         #expect(device.allocator.reservedBytes == 0, "the cached block went back to the driver first")
+    }
+
+    /// CIFAR's crop-and-flip augmentation on a device tensor draws what it draws on the CPU and
+    /// moves the same pixels.
+    @Test func augmentationOnTheDeviceEqualsTheCPUs() throws {
+        let folder = try #require(Self.driverFolder)
+        let backend = try CUDABackend(index: 0, driver: CUDADriver(environment: ["BPFREE_CUDA_LIBS": folder]), images: { _, _ in [0x7F] },
+                                      environment: ["BPFREE_CUDA_LIBS": folder])
+        var generator = SeededGenerator(seed: 9, stream: "images")
+        var host = Tensor(shape: [7, 3 * 6 * 5], uniformIn: -1...1, using: &generator)
+        var device = host.moved(to: backend)
+        var (cpuDraws, deviceDraws) = (SeededGenerator(seed: 2, stream: "augmentation"), SeededGenerator(seed: 2, stream: "augmentation"))
+        var scratch: [Float] = []
+        for _ in 0..<3 {
+            Augmentation.cropAndFlip.apply(to: &host, sampleShape: [3, 6, 5], scratch: &scratch, using: &cpuDraws)
+            Augmentation.cropAndFlip.apply(to: &device, sampleShape: [3, 6, 5], scratch: &scratch, using: &deviceDraws)
+        }
+        #expect(device.device == .cuda(0) && device.scalars == host.scalars)
+        #expect(cpuDraws.nextUnitDouble() == deviceDraws.nextUnitDouble(), "the same number of draws")
     }
 }
