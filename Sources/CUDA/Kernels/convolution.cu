@@ -83,21 +83,27 @@ extern "C" __global__ void channels_first(const float* g, float* dx, int n, int 
     dx[i] = g[(((long long)image * h + yy) * w + xx) * c + channel];
 }
 
-// Training statistics of each channel over m rows (in double): mean, 1/√(var + ε), and the
-// running statistics blended in (the variance unbiased by m/(m − 1)).
-extern "C" __global__ void batch_norm_statistics(const float* x, int m, int c, float epsilon, float momentum, float* mean,
-                                                 float* inverse, float* runningMean, float* runningVariance) {
-    int channel = blockIdx.x * blockDim.x + threadIdx.x;
-    if (channel >= c) return;
+// Mean and biased variance of one channel over m rows, summed in double as the CPU does.
+__device__ void bpfree_channel_moments(const float* x, int m, int c, int channel, double* mean, double* variance) {
     double sum = 0.0, squares = 0.0;
     for (long long r = 0; r < m; r++) {
         double u = (double)x[r * c + channel];
         sum += u;
         squares += u * u;
     }
-    double mu = sum / (double)m;
-    double variance = squares / (double)m - mu * mu;
-    if (variance < 0.0) variance = 0.0;
+    *mean = sum / (double)m;
+    *variance = squares / (double)m - *mean * *mean;
+    if (*variance < 0.0) *variance = 0.0;
+}
+
+// Training statistics of each channel over m rows (in double): mean, 1/√(var + ε), and the
+// running statistics blended in (the variance unbiased by m/(m − 1)).
+extern "C" __global__ void batch_norm_statistics(const float* x, int m, int c, float epsilon, float momentum, float* mean,
+                                                 float* inverse, float* runningMean, float* runningVariance) {
+    int channel = blockIdx.x * blockDim.x + threadIdx.x;
+    if (channel >= c) return;
+    double mu, variance;
+    bpfree_channel_moments(x, m, c, channel, &mu, &variance);
     double unbiased = m > 1 ? (double)m / (double)(m - 1) : 1.0;
     mean[channel] = (float)mu;
     inverse[channel] = 1.0f / sqrtf((float)variance + epsilon);
@@ -158,14 +164,8 @@ extern "C" __global__ void batch_norm_backward(const float* g, const float* hats
 extern "C" __global__ void channel_moments(const float* x, int m, int c, float* mean, float* variance) {
     int channel = blockIdx.x * blockDim.x + threadIdx.x;
     if (channel >= c) return;
-    double sum = 0.0, squares = 0.0;
-    for (long long r = 0; r < m; r++) {
-        double u = (double)x[r * c + channel];
-        sum += u;
-        squares += u * u;
-    }
-    double mu = sum / (double)m;
-    double v = squares / (double)m - mu * mu;
+    double mu, v;
+    bpfree_channel_moments(x, m, c, channel, &mu, &v);
     mean[channel] = (float)mu;
-    variance[channel] = (float)(v < 0.0 ? 0.0 : v);
+    variance[channel] = (float)v;
 }
