@@ -460,8 +460,7 @@ public final class CascadedForward: RegisteredAlgorithm {
     /// Every block's, predictor's and the auxiliary head's state and parameters, and the DFA
     /// feedback matrices.
     public func move(to backend: (any DeviceBackend)?) {
-        (blocks.flatMap(\.parameters) + predictors.flatMap(\.parameters) + (auxiliary?.parameters ?? [])).forEach { $0.move(to: backend) }
-        for state in modelState { state.value = state.value.moved(to: backend) }
+        moveParametersAndState(to: backend)
         feedback = feedback.map { $0.moved(to: backend) }
     }
 }

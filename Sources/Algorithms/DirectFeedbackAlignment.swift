@@ -113,7 +113,7 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
 
     /// The parameters and the fixed feedback matrices.
     public func move(to backend: (any DeviceBackend)?) {
-        trainable.forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         feedback = feedback.map { $0.moved(to: backend) }
     }
 }

@@ -111,7 +111,7 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
 
     /// The parameters and the fixed feedback matrices.
     public func move(to backend: (any DeviceBackend)?) {
-        parameters(of: 0).forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         feedback = feedback.map { $0.moved(to: backend) }
     }
 }

@@ -93,7 +93,7 @@ public final class FeedbackAlignment: RegisteredAlgorithm {
 
     /// The parameters and the fixed feedback matrices.
     public func move(to backend: (any DeviceBackend)?) {
-        model.trainable.forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         feedback = feedback?.map { $0.moved(to: backend) }
     }
 

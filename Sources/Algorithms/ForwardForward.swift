@@ -425,9 +425,7 @@ public final class ForwardForward: RegisteredAlgorithm {
                 let byCandidate = goodness.reshaped([c, size])
                 if layers.contains(index) { scores.addTransposed(byCandidate, atRow: start) }
                 if let lossLayers, lossLayers.contains(index), let batch {
-                    lossSum += x.backend == nil
-                        ? ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: batch.labels[start..<(start + size)], threshold: unit.threshold)
-                        : ForwardForwardLoss.expectedLoss(goodness: byCandidate, labels: batch.deviceLabels, startingAt: start, threshold: unit.threshold)
+                    lossSum += ForwardForwardLoss.expectedLoss(goodness: byCandidate, of: batch, startingAt: start, threshold: unit.threshold)
                 }
             }
         }
@@ -457,10 +455,7 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     /// Every layer's parameters and peer-normalisation means, and the readout.
     public func move(to backend: (any DeviceBackend)?) {
-        for unit in units {
-            unit.linear.parameters.forEach { $0.move(to: backend) }
-            unit.runningMean = unit.runningMean.moved(to: backend)
-        }
-        readout?.parameters.forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
+        for unit in units { unit.runningMean = unit.runningMean.moved(to: backend) }
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import TensorCore
 
 /// Forward-Forward's local loss (Hinton 2022, loeweX's form), written on TensorCore's logistic
@@ -54,14 +55,11 @@ enum ForwardForwardLoss {
     /// loss of its true label as a positive row and the mean loss of the others as negative
     /// rows, halved as the training loss averages B positive and B negative rows.
     ///
-    /// Shapes: goodness C×R (candidate-major: row l holds every sample under label l), labels R.
-    static func expectedLoss(goodness: Tensor, labels: some Collection<Int32>, threshold: Float) -> Double {
-        LogisticKernels.candidateLoss(scores: goodness, labels: labels, shift: threshold)
-    }
-
-    /// `expectedLoss` on a device: the labels rows `start ..< start + R` of a tensor of class
-    /// indices as floats there.
-    static func expectedLoss(goodness: Tensor, labels: Tensor, startingAt start: Int, threshold: Float) -> Double {
-        LogisticKernels.candidateLoss(scores: goodness, labels: labels, startingAt: start, shift: threshold)
+    /// Shapes: goodness C×R (candidate-major: row l holds every sample under label l), the
+    /// batch's rows `start ..< start + R`.
+    static func expectedLoss(goodness: Tensor, of batch: Batch, startingAt start: Int, threshold: Float) -> Double {
+        goodness.backend == nil
+            ? LogisticKernels.candidateLoss(scores: goodness, labels: batch.labels[start..<(start + goodness.columns)], shift: threshold)
+            : LogisticKernels.candidateLoss(scores: goodness, labels: batch.deviceLabels, startingAt: start, shift: threshold)
     }
 }

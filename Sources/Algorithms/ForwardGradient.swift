@@ -203,7 +203,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
 
     /// Every layer's and head's parameters, and the weight tangents.
     public func move(to backend: (any DeviceBackend)?) {
-        (trainable + heads.flatMap(\.parameters)).forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         weightTangents = weightTangents.map { $0.moved(to: backend) }
     }
 }

@@ -159,7 +159,7 @@ public final class PEPITA: RegisteredAlgorithm {
 
     /// The weights and the fixed feedback matrix.
     public func move(to backend: (any DeviceBackend)?) {
-        parameters(of: 0).forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         feedback = feedback.moved(to: backend)
     }
 }

@@ -120,7 +120,7 @@ public final class SignSymmetry: RegisteredAlgorithm {
 
     /// The parameters, the feedback matrices and their random magnitudes.
     public func move(to backend: (any DeviceBackend)?) {
-        model.trainable.forEach { $0.move(to: backend) }
+        moveParametersAndState(to: backend)
         magnitudes = magnitudes.map { $0.moved(to: backend) }
         feedback = feedback.map { $0.moved(to: backend) }
     }

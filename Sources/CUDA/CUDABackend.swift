@@ -32,17 +32,12 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     }
 
     public func allocate(bytes: Int) -> DeviceBlock {
-        var block = DeviceBlock(address: 0, bytes: 0)
-        check {
-            let taken = try cuda.allocator.block(bytes: bytes)
-            block = DeviceBlock(address: taken.address, bytes: taken.bytes)
-        }
-        return block
+        var block: DeviceBlock?
+        check { block = try cuda.allocator.block(bytes: bytes) }
+        return block!
     }
 
-    public func release(_ block: DeviceBlock) {
-        cuda.allocator.release(.init(address: block.address, bytes: block.bytes))
-    }
+    public func release(_ block: DeviceBlock) { cuda.allocator.release(block) }
 
     public var peakBytes: Int { cuda.allocator.peakBytes }
     public var freeBytes: Int {

@@ -1,4 +1,5 @@
 import Synchronization
+import TensorCore
 
 /// A caching allocator of device memory, as PyTorch's: a freed block goes back to a pool of its
 /// size class instead of to the driver, so that training allocates from the driver only while
@@ -7,10 +8,7 @@ import Synchronization
 /// analogue of `torch.cuda.max_memory_allocated`) and what is held from the driver.
 public final class DeviceAllocator: @unchecked Sendable {
     /// A block of device memory: its address and the bytes its size class holds.
-    public struct Block: Sendable, Equatable {
-        public let address: UInt64
-        public let bytes: Int
-    }
+    public typealias Block = DeviceBlock
 
     private let allocate: (Int) throws -> UInt64
     private let free: (UInt64) -> Void

@@ -44,9 +44,10 @@ public struct BatchSchedule {
     public let batchSize: Int
     public let order: Order
     private var indices: [Int]
-    /// `indices` as floats on the device of the dataset batches are drawn from, copied once per
-    /// epoch; nil until a batch is drawn from a dataset on a device.
-    private var deviceOrder: Tensor?
+    /// `indices` as floats on the device of the dataset batches are drawn from, copied at the
+    /// epoch's first batch from such a dataset (reusing its memory from epoch to epoch).
+    private var deviceOrder = Tensor(zeros: [0])
+    private var orderIsOnDevice = false
 
     /// A schedule over `count` samples.
     public init(count: Int, batchSize: Int, order: Order) {
@@ -73,7 +74,7 @@ public struct BatchSchedule {
     public mutating func startEpoch(using generator: inout SeededGenerator) {
         if order == .shuffledDroppingLast {
             generator.shuffle(&indices)
-            deviceOrder = nil
+            orderIsOnDevice = false
         }
     }
 
@@ -84,11 +85,12 @@ public struct BatchSchedule {
         let start = index * batchSize
         let samples = indices[start..<min(start + batchSize, indices.count)]
         if let device = dataset.inputs.backend, let labels = dataset.deviceLabels {
-            if deviceOrder?.backend !== device {
-                deviceOrder = Tensor(shape: [indices.count], scalars: indices.map(Float.init)).moved(to: device)
+            if !orderIsOnDevice {
+                deviceOrder.setScalars(indices.map(Float.init), on: device)
+                orderIsOnDevice = true
             }
-            batch.inputs.gatherRows(samples.count, at: start, of: deviceOrder!, from: dataset.inputs)
-            batch.deviceLabels.gatherRows(samples.count, at: start, of: deviceOrder!, from: labels.reshaped([dataset.count, 1]), rowShape: [])
+            batch.inputs.gatherRows(samples.count, at: start, of: deviceOrder, from: dataset.inputs)
+            batch.deviceLabels.gatherRows(samples.count, at: start, of: deviceOrder, from: labels.reshaped([dataset.count, 1]), rowShape: [])
         } else {
             batch.inputs.gatherRows(samples, of: dataset.inputs)
         }

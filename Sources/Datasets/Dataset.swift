@@ -22,7 +22,11 @@ public struct Dataset: Sendable {
         self.labels = labels
         self.sampleShape = sampleShape
         self.classCount = classCount
-        deviceLabels = inputs.backend.map { Tensor(shape: [labels.count], scalars: labels.map(Float.init)).moved(to: $0) }
+        deviceLabels = inputs.backend.map { device in
+            var floats = Tensor(zeros: [0])
+            floats.setScalars(labels.map(Float.init), on: device)
+            return floats
+        }
     }
 
     /// The number of samples.

@@ -20,7 +20,9 @@ public enum ComputeDevice {
         _ = try backend(for: device, math: math)
     }
 
+    /// The backends opened so far, by GPU and math (`key`).
     private static let opened = Mutex<[String: CUDABackend]>([:])
+    private static func key(_ index: Int, _ math: CUBLAS.Math) -> String { "\(index)/\(math.name)" }
 
     /// The backend of `device` with cuBLAS's `math`, nil for the CPU; one per GPU and math per
     /// process (a study's trials share it).
@@ -28,7 +30,7 @@ public enum ComputeDevice {
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any DeviceBackend)? {
         guard case .cuda(let index) = device else { return nil }
         return try opened.withLock { opened in
-            if let backend = opened["\(index)/\(math.name)"] { return backend }
+            if let backend = opened[key(index, math)] { return backend }
             let driver: CUDADriver
             let gpus: [GPUDevice]
             do {
@@ -40,7 +42,7 @@ public enum ComputeDevice {
             }
             do {
                 let backend = try CUDABackend(index: index, driver: driver, math: math, environment: environment)
-                opened["\(index)/\(math.name)"] = backend
+                opened[key(index, math)] = backend
                 return backend
             } catch { throw Unavailable(device: device, reason: "\(gpus[index].name): \(error)") }
         }
@@ -48,7 +50,7 @@ public enum ComputeDevice {
 
     /// The run record's description of `device`'s GPU, nil for the CPU or a GPU not opened.
     public static func gpuInfo(_ device: Device, math: CUBLAS.Math) -> EnvironmentInfo.GPU? {
-        guard case .cuda(let index) = device, let backend = opened.withLock({ $0["\(index)/\(math.name)"] }) else { return nil }
+        guard case .cuda(let index) = device, let backend = opened.withLock({ $0[key(index, math)] }) else { return nil }
         let gpu = backend.cuda.gpu
         var info = EnvironmentInfo.GPU(name: gpu.name, computeCapability: "\(gpu.computeCapability.major).\(gpu.computeCapability.minor)",
                                        multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,

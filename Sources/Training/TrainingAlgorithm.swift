@@ -73,7 +73,12 @@ extension TrainingAlgorithm {
     public func epochDidEnd(_ epoch: Int, stage: Int) {}
     public func stageData(_ stage: Int, from data: DataSplits) -> (train: Dataset, validation: Dataset)? { nil }
     public func stageNote(_ stage: Int) -> String? { nil }
-    public func move(to backend: (any DeviceBackend)?) {
+    public func move(to backend: (any DeviceBackend)?) { moveParametersAndState(to: backend) }
+
+    /// The default `move`: every stage's parameters with their gradients, then the model's state.
+    /// An algorithm that keeps fixed tensors of its own (feedback matrices, running means) calls
+    /// it from its `move` and moves those.
+    public func moveParametersAndState(to backend: (any DeviceBackend)?) {
         for stage in stages.indices { parameters(of: stage).forEach { $0.move(to: backend) } }
         for state in modelState { state.value = state.value.moved(to: backend) }
     }
