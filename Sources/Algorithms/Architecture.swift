@@ -4,7 +4,7 @@ import TensorCore
 /// A network shape named on the command line: `mlp-2x1000` (A hidden layers of B units, the
 /// study's presets being 2x1000, 3x1000, 3x2000 and 4x2000), `mlp:W1,W2,…`, `cnn-3block`
 /// (the study's CNN: 32/128/512 channels) or `cnn:C1,C2,…`.
-public enum Architecture: Sendable, Equatable, CustomStringConvertible {
+public enum Architecture: Sendable, Equatable, Codable, CustomStringConvertible {
     /// A ReLU MLP with these hidden widths.
     case mlp(hiddenWidths: [Int])
     /// Blocks of Conv3x3 (stride 1, padding 1, no bias) → ReLU → MaxPool 2x2/2 → BatchNorm,
@@ -163,7 +163,7 @@ public enum Initialisation: String, Sendable {
 }
 
 /// A bad setting: names the flag or field and what is wrong with it.
-public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Codable {
     public let field: String
     public let problem: String
 

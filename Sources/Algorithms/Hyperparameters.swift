@@ -159,7 +159,7 @@ public struct Hyperparameters: Sendable, Equatable {
 }
 
 /// Settings that every algorithm shares and that the command line sets by name.
-public struct CommonHyperparameters: Sendable, Equatable {
+public struct CommonHyperparameters: Sendable, Equatable, Codable {
     public var learningRate: Double?
     public var weightDecay: Double?
     public var batchSize: Int?

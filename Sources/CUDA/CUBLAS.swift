@@ -12,7 +12,7 @@ public final class CUBLAS: @unchecked Sendable {
                                      UInt64, Int32, UnsafePointer<Float>, UInt64, Int32) -> Status
     /// FP32 (bpfree's default, for parity with the CPU) or TF32 tensor-core math (an option the
     /// run records).
-    public enum Math: Int32, Sendable {
+    public enum Math: Int32, Sendable, Codable {
         case fp32 = 0, tf32 = 3
         /// "fp32" or "tf32", as the run record says it.
         public var name: String { self == .fp32 ? "fp32" : "tf32" }

@@ -83,7 +83,7 @@ extension Benchmark {
         for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
             let started = clock.now
             log("\(spec.name): final run, seed \(seed), " + (trial.map { "best trial \($0)" } ?? "defaults"))
-            var (record, trace, model) = try TrainingRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
+            var (record, trace, model) = try IsolatedRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
                                                                  observers: observers(), keepingModel: models != nil)
             record.role = .final
             record.study = spec.name

@@ -13,7 +13,7 @@ import Training
 public enum Interrupts {
     private static let state = Mutex<(signal: Int32, at: ContinuousClock.Instant)?>(nil)
     private static let sources = Mutex<[any DispatchSourceSignal]>([])
-    /// Worker processes the first signal is forwarded to.
+    /// Worker or run processes the first signal is forwarded to.
     private static let children = Mutex<[pid_t]>([])
 
     /// Handles SIGINT and SIGTERM from now on (once per process).
@@ -43,7 +43,7 @@ public enum Interrupts {
         case true?:
             let message = "\nbpfree: \(name(of: number)) received: stopping at the next batch boundary (send it again to exit at once)\n"
             FileHandle.standardError.write(Data(message.utf8))
-            for child in children.withLock({ $0 }) { kill(child, SIGTERM) }
+            for child in children.withLock({ $0 }) { kill(child, number) }
         case false?:
             FileHandle.standardError.write(Data("\nbpfree: \(name(of: number)) again: exiting now\n".utf8))
             _exit(128 + number)
@@ -63,12 +63,12 @@ public enum Interrupts {
         if let signal = requested { throw Interrupted(signal: signal) }
     }
 
-    /// Runs `body` (waiting for worker processes) with a signal to this process forwarded to
-    /// the workers as SIGTERM, at once if one has arrived already.
+    /// Runs `body` (waiting for worker or run processes) with a signal to this process forwarded
+    /// to them, at once if one has arrived already.
     public static func forwarding<T>(to workers: [pid_t], _ body: () throws -> T) rethrows -> T {
         children.withLock { $0 = workers }
         defer { children.withLock { $0 = [] } }
-        if requested != nil { for child in workers { kill(child, SIGTERM) } }
+        if let signal = requested { for child in workers { kill(child, signal) } }
         return try body()
     }
 

@@ -3,7 +3,7 @@ import Metering
 import Training
 
 /// How a run measures energy, CO2e and traces.
-public struct MeasurementConfiguration: Sendable, Equatable {
+public struct MeasurementConfiguration: Sendable, Equatable, Codable {
     /// Trace samples per second (0: only the window's ends).
     public var traceHz: Double = 5
     /// Where to write the trace CSV, if anywhere.

@@ -6,7 +6,7 @@ import TensorCore
 import Training
 
 /// Everything that determines one training run, as given on the command line.
-public struct RunConfiguration: Sendable, Equatable {
+public struct RunConfiguration: Sendable, Equatable, Codable {
     public var algorithm: String
     /// The network; nil means the algorithm's default.
     public var architecture: Architecture?

@@ -11,14 +11,15 @@ import Training
 public enum TrainingRun {
     /// Runs `configuration` to its stop and returns the record (failed runs included), saved in
     /// `store`, as the trace CSV (`measurement.tracePath`), as JSON at `output` and as a row of
-    /// a CodeCarbon `emissions.csv` (`measurement.emissionsPath`), each when given.
+    /// a CodeCarbon `emissions.csv` (`measurement.emissionsPath`), each when given. The run
+    /// itself is an `IsolatedRun`, as a trial's or a bench's, so that all three measure alike.
     ///
     /// Throws for bad input (flags, data files) before training starts. Every save is tried
     /// even when another fails (a full disk under one of them): then `SaveError` names each
     /// place the run could not be written to, and the others hold it whole.
     public static func execute(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
                                store: ResultsStore? = nil, output: String? = nil, modelPath: String? = nil) throws -> RunRecord {
-        let (record, trace, model) = try perform(configuration, observers: observers, keepingModel: modelPath != nil)
+        let (record, trace, model) = try IsolatedRun.perform(configuration, observers: observers, keepingModel: modelPath != nil)
         var runID: Int64?
         var failures: [String] = []
         // Smallest first: on a nearly full disk a failing store write takes the last space, and

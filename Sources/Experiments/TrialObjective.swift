@@ -15,7 +15,7 @@ extension StudySpecification {
         return { context in
             let reporter = TrialReporter(context: context)
             let configuration = specification.runConfiguration(parameters: context.trial.parameters)
-            var (record, trace, model) = try TrainingRun.perform(configuration, observers: [reporter] + observers(), keepingModel: keepingModels)
+            var (record, trace, model) = try IsolatedRun.perform(configuration, observers: [reporter] + observers(), keepingModel: keepingModels)
             record.role = .trial
             record.study = specification.name
             record.trialNumber = context.trial.number

@@ -1,5 +1,5 @@
 /// Where a run computes: the CPU, or an NVIDIA GPU by its CUDA index.
-public enum Device: Equatable, Hashable, Sendable, CustomStringConvertible {
+public enum Device: Equatable, Hashable, Sendable, Codable, CustomStringConvertible {
     case cpu
     case cuda(Int)
 

@@ -1,7 +1,7 @@
 import Records
 
 /// Where a training batch stands, for progress display.
-public struct BatchProgress: Sendable {
+public struct BatchProgress: Sendable, Codable {
     public var stage: String
     public var stageIndex: Int
     public var stageCount: Int

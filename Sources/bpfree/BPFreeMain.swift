@@ -11,11 +11,13 @@ struct BPFree: ParsableCommand {
         commandName: "bpfree",
         abstract: "Train neural networks with backpropagation and backprop-free algorithms, and measure what it costs.",
         version: EnvironmentInfo.version,
-        subcommands: [Train.self, Evaluate.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self, ReportCommand.self]
+        subcommands: [Train.self, Evaluate.self, Tune.self, Bench.self, Info.self, AlgorithmsCommand.self, DataCommand.self, RunsCommand.self, StudiesCommand.self, ExportCommand.self, ReportCommand.self, RunChild.self]
     )
 
     static func main() {
         configureNumericLibraries()
+        // Trials and a bench's final runs each run in a process of their own (IsolatedRun).
+        IsolatedRun.executable.withLock { $0 = executablePath }
         do {
             var command = try parseAsRoot()
             try command.run()
