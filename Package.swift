@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Records", "Training", "Algorithms", "Datasets", "NeuralNetwork", "TensorCore", "TestSupport"]),
         .testTarget(name: "AlgorithmsTests", dependencies: ["Records", "Algorithms", "Training", "Datasets", "NeuralNetwork", "TensorCore", "TestSupport",
                                                         "Experiments", "Reporting", "Results"]),
-        .testTarget(name: "RecordsTests", dependencies: ["Records"]),
+        .testTarget(name: "RecordsTests", dependencies: ["Records", "TestSupport"]),
         .testTarget(name: "MeteringTests", dependencies: ["Records", "Metering", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["Records", "Results", "Tuning", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "Randomness"]),

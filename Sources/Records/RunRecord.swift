@@ -149,139 +149,73 @@ public struct RunRecord: Sendable, Codable, Equatable {
         return epochs.last { $0.stage == last.name && $0.epoch == kept }?.validationAccuracy
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case algorithm, descriptor = "algorithm_descriptor", dataset, architecture, seed, hyperparameters, stopping
-        case trainingProtocol = "protocol", stageStopping = "stage_stopping"
-        case trainLimit = "train_limit", classCount = "class_count", epochs, stages
-        case effectiveEpochs = "effective_epochs", bestEpoch = "best_epoch", status
-        case failureReason = "failure_reason", testAccuracy = "test_accuracy"
-        case trainSeconds = "train_seconds", trainSamples = "train_samples"
-        case samplesPerSecond = "samples_per_second", trainFlops = "train_flops"
-        case forwardFlopsPerSample = "forward_flops_per_sample", flopsPerSecond = "flops_per_second"
-        case peakRSSBytes = "peak_rss_bytes", peakTensorBytes = "peak_tensor_bytes", peakDeviceBytes = "peak_device_bytes"
-        case threads, environment, startedAt = "started_at"
-        case energyJoules = "energy_joules", energySource = "energy_source", energyByMeter = "energy_by_meter"
-        case energyModel = "energy_model", co2eGrams = "co2e_grams", carbonIntensityGPerKWh = "carbon_intensity_g_per_kwh"
-        case carbonIntensitySource = "carbon_intensity_source", peakRSSMethod = "peak_rss_method", peakRSSAboveStartBytes = "peak_rss_above_start_bytes", windowContention = "window_contention"
-        case traceHz = "trace_hz", traceSamples = "trace_samples", traceSummary = "trace_summary"
-        case traceOverheadSeconds = "trace_overhead_seconds", dataLoadSeconds = "data_load_seconds", inference
-        case role, study, trialNumber = "trial_number", comparison
+    /// Every field of the record, once: its JSON key and where it lives. Decoding and encoding
+    /// both walk this table; a new field is one line here.
+    static var fields: [Field] {
+        [
+            Field("algorithm", \.algorithm, required: true), Field("algorithm_descriptor", \.descriptor),
+            Field("dataset", \.dataset, required: true), Field("architecture", \.architecture, required: true),
+            Field("seed", \.seed, required: true), Field("hyperparameters", \.hyperparameters), Field("stopping", \.stopping),
+            Field("protocol", \.trainingProtocol), Field("stage_stopping", \.stageStopping), Field("train_limit", \.trainLimit),
+            Field("class_count", \.classCount), Field("epochs", \.epochs), Field("stages", \.stages),
+            Field("effective_epochs", \.effectiveEpochs), Field("best_epoch", \.bestEpoch), Field("status", \.status, required: true),
+            Field("failure_reason", \.failureReason), Field("test_accuracy", \.testAccuracy), Field("train_seconds", \.trainSeconds),
+            Field("train_samples", \.trainSamples), Field("samples_per_second", \.samplesPerSecond), Field("train_flops", \.trainFlops),
+            Field("forward_flops_per_sample", \.forwardFlopsPerSample), Field("flops_per_second", \.flopsPerSecond),
+            Field("peak_rss_bytes", \.peakRSSBytes), Field("peak_tensor_bytes", \.peakTensorBytes),
+            Field("peak_device_bytes", \.peakDeviceBytes), Field("threads", \.threads), Field("environment", \.environment),
+            Field("started_at", \.startedAt), Field("energy_joules", \.energyJoules), Field("energy_source", \.energySource),
+            Field("energy_by_meter", \.energyByMeter), Field("energy_model", \.energyModel), Field("co2e_grams", \.co2eGrams),
+            Field("carbon_intensity_g_per_kwh", \.carbonIntensityGPerKWh), Field("carbon_intensity_source", \.carbonIntensitySource),
+            Field("peak_rss_method", \.peakRSSMethod), Field("peak_rss_above_start_bytes", \.peakRSSAboveStartBytes),
+            Field("window_contention", \.windowContention), Field("trace_hz", \.traceHz), Field("trace_samples", \.traceSamples),
+            Field("trace_summary", \.traceSummary), Field("trace_overhead_seconds", \.traceOverheadSeconds),
+            Field("data_load_seconds", \.dataLoadSeconds), Field("inference", \.inference), Field("role", \.role),
+            Field("study", \.study), Field("trial_number", \.trialNumber), Field("comparison", \.comparison),
+        ]
+    }
+
+    /// One field: how it is written and read under its key.
+    struct Field {
+        let key: Key
+        let encode: (RunRecord, inout KeyedEncodingContainer<Key>) throws -> Void
+        let decode: (inout RunRecord, KeyedDecodingContainer<Key>) throws -> Void
+
+        /// A field at `path`; an optional one is written as `null` when absent. A missing key
+        /// leaves the field at its empty value (records of earlier builds), unless `required`.
+        init<T: Codable>(_ name: String, _ path: WritableKeyPath<RunRecord, T>, required: Bool = false) {
+            let key = Key(name)
+            self.key = key
+            encode = { record, container in try container.encode(record[keyPath: path], forKey: key) }
+            decode = { record, container in
+                if required {
+                    record[keyPath: path] = try container.decode(T.self, forKey: key)
+                } else if let value = try container.decodeIfPresent(T.self, forKey: key) {
+                    record[keyPath: path] = value
+                }
+            }
+        }
+    }
+
+    struct Key: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     /// Reads a record; keys that records of earlier builds lack take their empty values.
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        algorithm = try c.decode(String.self, forKey: .algorithm)
-        dataset = try c.decode(String.self, forKey: .dataset)
-        architecture = try c.decode(String.self, forKey: .architecture)
-        seed = try c.decode(UInt64.self, forKey: .seed)
-        status = try c.decode(RunStatus.self, forKey: .status)
-        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
-            if let decoded = try c.decodeIfPresent(T.self, forKey: key) { value = decoded }
-        }
-        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T?) throws {
-            value = try c.decodeIfPresent(T.self, forKey: key)
-        }
-        try read(.descriptor, &descriptor)
-        try read(.hyperparameters, &hyperparameters)
-        try read(.stopping, &stopping)
-        try read(.trainingProtocol, &trainingProtocol)
-        try read(.stageStopping, &stageStopping)
-        try read(.trainLimit, &trainLimit)
-        try read(.classCount, &classCount)
-        try read(.epochs, &epochs)
-        try read(.stages, &stages)
-        try read(.effectiveEpochs, &effectiveEpochs)
-        try read(.bestEpoch, &bestEpoch)
-        try read(.failureReason, &failureReason)
-        try read(.testAccuracy, &testAccuracy)
-        try read(.trainSeconds, &trainSeconds)
-        try read(.trainSamples, &trainSamples)
-        try read(.samplesPerSecond, &samplesPerSecond)
-        try read(.trainFlops, &trainFlops)
-        try read(.forwardFlopsPerSample, &forwardFlopsPerSample)
-        try read(.flopsPerSecond, &flopsPerSecond)
-        try read(.peakRSSBytes, &peakRSSBytes)
-        try read(.peakTensorBytes, &peakTensorBytes)
-        try read(.peakDeviceBytes, &peakDeviceBytes)
-        try read(.threads, &threads)
-        try read(.environment, &environment)
-        try read(.startedAt, &startedAt)
-        try read(.energyJoules, &energyJoules)
-        try read(.energySource, &energySource)
-        try read(.energyByMeter, &energyByMeter)
-        try read(.energyModel, &energyModel)
-        try read(.co2eGrams, &co2eGrams)
-        try read(.carbonIntensityGPerKWh, &carbonIntensityGPerKWh)
-        try read(.carbonIntensitySource, &carbonIntensitySource)
-        try read(.peakRSSMethod, &peakRSSMethod)
-        peakRSSAboveStartBytes = try c.decodeIfPresent(Int.self, forKey: .peakRSSAboveStartBytes)
-        windowContention = try c.decodeIfPresent(Contention.self, forKey: .windowContention)
-        try read(.traceHz, &traceHz)
-        try read(.traceSamples, &traceSamples)
-        try read(.traceSummary, &traceSummary)
-        try read(.traceOverheadSeconds, &traceOverheadSeconds)
-        try read(.dataLoadSeconds, &dataLoadSeconds)
-        try read(.inference, &inference)
-        try read(.role, &role)
-        try read(.study, &study)
-        try read(.trialNumber, &trialNumber)
-        try read(.comparison, &comparison)
+        let container = try decoder.container(keyedBy: Key.self)
+        self.init(algorithm: "", dataset: "", architecture: "", seed: 0, status: .failed)
+        for field in Self.fields { try field.decode(&self, container) }
     }
 
     /// Encodes every key, writing `null` for absent values (so the schema is always complete).
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(algorithm, forKey: .algorithm)
-        try c.encode(descriptor, forKey: .descriptor)
-        try c.encode(dataset, forKey: .dataset)
-        try c.encode(architecture, forKey: .architecture)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(hyperparameters, forKey: .hyperparameters)
-        try c.encode(stopping, forKey: .stopping)
-        try c.encode(trainingProtocol, forKey: .trainingProtocol)
-        try c.encode(stageStopping, forKey: .stageStopping)
-        try c.encode(trainLimit, forKey: .trainLimit)
-        try c.encode(classCount, forKey: .classCount)
-        try c.encode(epochs, forKey: .epochs)
-        try c.encode(stages, forKey: .stages)
-        try c.encode(effectiveEpochs, forKey: .effectiveEpochs)
-        try c.encode(bestEpoch, forKey: .bestEpoch)
-        try c.encode(status, forKey: .status)
-        try c.encode(failureReason, forKey: .failureReason)
-        try c.encode(testAccuracy, forKey: .testAccuracy)
-        try c.encode(trainSeconds, forKey: .trainSeconds)
-        try c.encode(trainSamples, forKey: .trainSamples)
-        try c.encode(samplesPerSecond, forKey: .samplesPerSecond)
-        try c.encode(trainFlops, forKey: .trainFlops)
-        try c.encode(forwardFlopsPerSample, forKey: .forwardFlopsPerSample)
-        try c.encode(flopsPerSecond, forKey: .flopsPerSecond)
-        try c.encode(peakRSSBytes, forKey: .peakRSSBytes)
-        try c.encode(peakTensorBytes, forKey: .peakTensorBytes)
-        try c.encodeIfPresent(peakDeviceBytes, forKey: .peakDeviceBytes)
-        try c.encode(threads, forKey: .threads)
-        try c.encode(environment, forKey: .environment)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(energyJoules, forKey: .energyJoules)
-        try c.encode(energySource, forKey: .energySource)
-        try c.encode(energyByMeter, forKey: .energyByMeter)
-        try c.encode(energyModel, forKey: .energyModel)
-        try c.encode(co2eGrams, forKey: .co2eGrams)
-        try c.encode(carbonIntensityGPerKWh, forKey: .carbonIntensityGPerKWh)
-        try c.encode(carbonIntensitySource, forKey: .carbonIntensitySource)
-        try c.encode(peakRSSMethod, forKey: .peakRSSMethod)
-        try c.encodeIfPresent(peakRSSAboveStartBytes, forKey: .peakRSSAboveStartBytes)
-        try c.encodeIfPresent(windowContention, forKey: .windowContention)
-        try c.encode(traceHz, forKey: .traceHz)
-        try c.encode(traceSamples, forKey: .traceSamples)
-        try c.encode(traceSummary, forKey: .traceSummary)
-        try c.encode(traceOverheadSeconds, forKey: .traceOverheadSeconds)
-        try c.encode(dataLoadSeconds, forKey: .dataLoadSeconds)
-        try c.encode(inference, forKey: .inference)
-        try c.encode(role, forKey: .role)
-        try c.encode(study, forKey: .study)
-        try c.encode(trialNumber, forKey: .trialNumber)
-        try c.encode(comparison, forKey: .comparison)
+        var container = encoder.container(keyedBy: Key.self)
+        for field in Self.fields { try field.encode(self, &container) }
     }
 
     /// Pretty, key-sorted JSON (non-finite numbers as the strings `nan`, `inf`, `-inf`).
