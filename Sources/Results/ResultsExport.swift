@@ -4,32 +4,15 @@ import Tuning
 
 /// Runs and epochs as CSV or JSON, for spreadsheets and scripts.
 public enum ResultsExport {
-    /// One line per run. Columns: id, started_at, algorithm, dataset, architecture, seed, status,
-    /// test_accuracy, effective_epochs, train_seconds, samples_per_second, train_flops,
-    /// energy_joules, energy_source, co2e_grams, peak_rss_bytes, threads, failure_reason, role,
-    /// study, trial_number, comparison, and the inference cost: inference_samples_per_second,
-    /// inference_latency_median_ms, inference_latency_p95_ms, inference_flops_per_prediction,
-    /// inference_energy_joules_per_10k, inference_energy_source; then train_limit (empty: the
-    /// full training split), protocol, max_epochs and hyperparameters (`key=value` pairs joined by
-    /// spaces, sorted by key): what makes two runs different settings.
+    /// One line per run: its store `id`, then `ResultsStore.runColumns` (identity, status,
+    /// accuracy, time, FLOPs, energy, memory, role, the inference cost, and what makes two runs
+    /// different settings: train_limit — empty for the full training split —, protocol,
+    /// max_epochs and the hyperparameters as sorted `key=value` pairs joined by spaces).
     public static func runsCSV(_ runs: [StoredRun]) -> String {
-        var lines = ["id,started_at,algorithm,dataset,architecture,seed,status,test_accuracy,effective_epochs,train_seconds,"
-            + "samples_per_second,train_flops,energy_joules,energy_source,co2e_grams,peak_rss_bytes,threads,failure_reason,role,study,trial_number,comparison,"
-            + "inference_samples_per_second,inference_latency_median_ms,inference_latency_p95_ms,inference_flops_per_prediction,"
-            + "inference_energy_joules_per_10k,inference_energy_source,train_limit,protocol,max_epochs,hyperparameters"]
+        let columns = ResultsStore.runColumns
+        var lines = [(["id"] + columns.map(\.name)).joined(separator: ",")]
         for r in runs {
-            let fields: [String] = [
-                r.id.map(String.init) ?? "", r.startedAt, r.algorithm, r.dataset, r.architecture, String(r.seed), r.status.rawValue,
-                number(r.testAccuracy), String(r.effectiveEpochs), number(r.trainSeconds), number(r.samplesPerSecond),
-                String(r.trainFlops), number(r.energyJoules), r.energySource ?? "", number(r.co2eGrams),
-                String(r.peakRSSBytes), String(r.threads), r.failureReason ?? "", r.role.rawValue, r.study ?? "",
-                r.trialNumber.map(String.init) ?? "", r.comparison ?? "",
-                number(r.inference?.samplesPerSecond), number(r.inference?.latencyMedianMs), number(r.inference?.latencyP95Ms),
-                number(r.inference?.flopsPerPrediction), number(r.inference?.energyJoulesPer10k), r.inference?.energySource ?? "",
-                r.trainLimit.map(String.init) ?? "", r.trainingProtocol, String(r.stopping.maxEpochs),
-                r.hyperparameterSummary,
-            ]
-            lines.append(fields.map(quoted).joined(separator: ","))
+            lines.append(([r.id.map(String.init) ?? ""] + columns.map { $0.csv(r.record) }).map(quoted).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

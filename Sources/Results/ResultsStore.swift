@@ -116,20 +116,6 @@ public final class ResultsStore: Sendable {
         try database.read { try $0.row("PRAGMA journal_mode")?.text("journal_mode") ?? "" }
     }
 
-    /// Schema v4: a run's inference cost as columns of `run` (the record holds it too), each
-    /// with its type and how it is read from the record.
-    static let inferenceMigration = "v4: inference columns"
-    enum ColumnType { case real, text }
-    static let inferenceColumns: [(name: String, type: ColumnType, value: @Sendable (InferenceRecord) -> SQLValue)] = [
-        ("inference_samples_per_second", .real, { .real($0.samplesPerSecond) }),
-        ("inference_latency_median_ms", .real, { .real($0.latencyMedianMs) }),
-        ("inference_latency_p95_ms", .real, { .real($0.latencyP95Ms) }),
-        ("inference_flops_per_prediction", .real, { .real($0.flopsPerPrediction) }),
-        ("inference_energy_joules_per_10k", .real, { $0.energyJoulesPer10k.sqlValue }),
-        ("inference_energy_source", .text, { $0.energySource.sqlValue }),
-        ("inference_peak_rss_bytes", .real, { .real(Double($0.peakRSSBytes)) }),
-    ]
-
     /// Stores a run with its epochs, stages and trace in one transaction; returns its id.
     @discardableResult
     public func insert(_ run: StoredRun) throws -> Int64 {
@@ -141,18 +127,11 @@ public final class ResultsStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let hyperparameters = String(decoding: try encoder.encode(r.hyperparameters), as: UTF8.self)
-        let arguments: [any SQLArgument] = [
-            r.startedAt, r.algorithm, r.dataset, r.architecture, Int64(bitPattern: r.seed), r.status.rawValue,
-            r.failureReason, r.testAccuracy, r.effectiveEpochs, r.trainSeconds,
-            r.samplesPerSecond, Int64(r.trainFlops), r.energyJoules, r.energySource, r.co2eGrams,
-            Int64(r.peakRSSBytes), r.threads, hyperparameters, String(decoding: try r.jsonData(pretty: false), as: UTF8.self),
-            r.role.rawValue, r.study, r.trialNumber, r.comparison,
-        ] + inferenceColumns.map { column in r.inference.map(column.value) ?? .null }
+        let columns = runColumns.filter(\.stored)
+        let arguments: [any SQLArgument] = columns.map { $0.value(r) }
+            + [hyperparameters, String(decoding: try r.jsonData(pretty: false), as: UTF8.self)]
         let id = try db.insert("""
-            INSERT INTO run (started_at, algorithm, dataset, architecture, seed, status, failure_reason, test_accuracy,
-              effective_epochs, train_seconds, samples_per_second, train_flops, energy_joules, energy_source, co2e_grams,
-              peak_rss_bytes, threads, hyperparameters, record, role, study, trial_number, comparison,
-              \(inferenceColumns.map(\.name).joined(separator: ", ")))
+            INSERT INTO run (\(columns.map(\.name).joined(separator: ", ")), hyperparameters, record)
             VALUES (\(Array(repeating: "?", count: arguments.count).joined(separator: ", ")))
             """, arguments, returning: "id")
         for e in r.epochs {

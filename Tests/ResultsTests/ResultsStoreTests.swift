@@ -163,6 +163,35 @@ import TestSupport
         }
     }
 
+    /// The store's `run` table and the runs CSV read their columns from one table: a column
+    /// holds the same value in both, under the same name.
+    @Test(arguments: StoreBackend.available)
+    func theRunTableAndTheCSVHoldTheSameColumns(backend: StoreBackend) throws {
+        let store = try backend.freshStore()
+        var run = Self.run(seed: 5)
+        run.record.inference = InferenceRecord(batchSize: 1000, samplesPerSecond: 2000, predictions: 3000, latencyMedianMs: 0.5, latencyP95Ms: 0.7,
+                                               latencyRepetitions: 50, flopsPerPrediction: 4e6, energyJoulesPer10k: 1.1, energySource: "estimate",
+                                               peakRSSBytes: 1 << 27)
+        run.record.role = .final
+        run.record.study = "s"
+        run.record.comparison = "c"
+        try store.insert(run)
+        let row = try #require(try store.database.read { try $0.row("SELECT * FROM run") })
+        let csv = ResultsExport.runsCSV(try store.runs()).split(separator: "\n")
+        let csvRow = Dictionary(uniqueKeysWithValues: zip(csv[0].split(separator: ",").map(String.init),
+                                                          csv[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)))
+        let expected: [(String, String)] = [("seed", "5"), ("role", "final"), ("study", "s"), ("comparison", "c"), ("threads", "2"),
+                                            ("test_accuracy", "0.9"), ("inference_latency_p95_ms", "0.7"), ("inference_energy_source", "estimate")]
+        for (name, value) in expected {
+            #expect(row.text(name) == value, "run table \(name)")
+            #expect(csvRow[name] == value, "CSV \(name)")
+        }
+        #expect(row.real("inference_peak_rss_bytes") == Double(1 << 27) && csvRow["inference_peak_rss_bytes"] == "134217728.0")
+        // Every column of the table is a column of the CSV; the stored ones are columns of the run table.
+        #expect(Array(csvRow.keys).sorted() == (["id"] + ResultsStore.runColumns.map(\.name)).sorted())
+        for column in ResultsStore.runColumns where column.stored { #expect(row.values[column.name] != nil, "\(column.name)") }
+    }
+
     @Test(arguments: StoreBackend.available)
     func exportsCSVWithQuotingAndJSONWithIds(backend: StoreBackend) throws {
         let store = try backend.freshStore()
@@ -176,7 +205,7 @@ import TestSupport
         #expect(csv[2].contains(#","diverged, at ""epoch"" 3",train,,,,,,,,,"#), "no inference for a failed run")
         #expect(csv[0].hasSuffix(",comparison,inference_samples_per_second,inference_latency_median_ms,inference_latency_p95_ms,"
                                  + "inference_flops_per_prediction,inference_energy_joules_per_10k,inference_energy_source,"
-                                 + "train_limit,protocol,max_epochs,hyperparameters"))
+                                 + "inference_peak_rss_bytes,train_limit,protocol,max_epochs,hyperparameters"))
         // What makes runs different settings: the training-set size, protocol, cap and every option.
         let record = runs[0].record
         let options = record.hyperparameterSummary
