@@ -83,11 +83,8 @@ extension Benchmark {
         for seed in finalSeeds where !done.contains(Int64(bitPattern: seed)) {
             let started = clock.now
             log("\(spec.name): final run, seed \(seed), " + (trial.map { "best trial \($0)" } ?? "defaults"))
-            var (record, trace, model) = try IsolatedRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
+            let (record, trace, model) = try IsolatedRun.perform(finalConfiguration(of: arm, parameters: parameters, seed: seed),
                                                                  observers: observers(), keepingModel: models != nil)
-            record.role = .final
-            record.study = spec.name
-            record.comparison = arm.comparison
             let runID = try store.insert(StoredRun(record, traceRows: trace))
             if let models, var model {
                 model.file.metadata["run_id"] = "\(runID)"

@@ -215,6 +215,7 @@ public struct Benchmark: Sendable {
         var configuration = arm.study.runConfiguration(parameters: parameters)
         configuration.seed = seed
         configuration.stopping.maxEpochs = arm.finalEpochs
+        configuration.origin = .final(of: arm.study.name, in: arm.comparison)
         return configuration
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Algorithms
 import CUDA
 import Datasets
+import Records
 import TensorCore
 import Training
 
@@ -29,6 +30,8 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public var device = Device.cpu
     /// cuBLAS's math on a GPU (`--gpu-math`): FP32, or TF32 tensor cores.
     public var gpuMath = CUBLAS.Math.fp32
+    /// A single run, a study's trial or a bench's final run (its record says so).
+    public var origin = RunOrigin()
 
     /// The datasets `--dataset` accepts.
     public static let datasets = ImageClassificationDataset.allCases.map(\.rawValue) + ["synthetic"]

@@ -11,6 +11,10 @@ extension RunRecord {
         self.init(algorithm: configuration.algorithm, dataset: configuration.dataset, architecture: built.architecture.description,
                   seed: configuration.seed, status: result.status)
         descriptor = try? AlgorithmRegistry.descriptor(for: configuration.algorithm)
+        role = configuration.origin.role
+        study = configuration.origin.study
+        trialNumber = configuration.origin.trialNumber
+        comparison = configuration.origin.comparison
         let window = result.window
         let seconds = max(window.seconds, 1e-9)
         hyperparameters = built.hyperparameters.values

@@ -14,11 +14,9 @@ extension StudySpecification {
         let specification = self
         return { context in
             let reporter = TrialReporter(context: context)
-            let configuration = specification.runConfiguration(parameters: context.trial.parameters)
-            var (record, trace, model) = try IsolatedRun.perform(configuration, observers: [reporter] + observers(), keepingModel: keepingModels)
-            record.role = .trial
-            record.study = specification.name
-            record.trialNumber = context.trial.number
+            var configuration = specification.runConfiguration(parameters: context.trial.parameters)
+            configuration.origin = .trial(context.trial.number, of: specification.name)
+            let (record, trace, model) = try IsolatedRun.perform(configuration, observers: [reporter] + observers(), keepingModel: keepingModels)
             let run = StoredRun(record, traceRows: trace)
             switch record.status {
             case .completed:

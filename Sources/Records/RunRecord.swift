@@ -22,6 +22,36 @@ public enum RunRole: String, Sendable, Codable, CaseIterable {
     case final
 }
 
+/// Why a run exists and where it belongs: known before it starts, so that its record is made
+/// whole and never changed afterwards.
+public struct RunOrigin: Sendable, Codable, Equatable {
+    public var role = RunRole.train
+    public var study: String?
+    public var trialNumber: Int?
+    public var comparison: String?
+
+    /// A single `bpfree train`.
+    public init() {}
+
+    /// Trial `number` of `study`.
+    public static func trial(_ number: Int, of study: String) -> RunOrigin {
+        var origin = RunOrigin()
+        origin.role = .trial
+        origin.study = study
+        origin.trialNumber = number
+        return origin
+    }
+
+    /// A final run of `study`'s best configuration in a bench's `comparison`.
+    public static func final(of study: String, in comparison: String) -> RunOrigin {
+        var origin = RunOrigin()
+        origin.role = .final
+        origin.study = study
+        origin.comparison = comparison
+        return origin
+    }
+}
+
 /// The record of one training run, from the trainer to the store and the report: written as JSON
 /// (snake_case keys, every key present, `null` for absent values), kept whole in the store, and
 /// read back as this same type. Like Optuna's `FrozenTrial`, a value: nothing changes it once
