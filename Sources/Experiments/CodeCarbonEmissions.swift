@@ -52,7 +52,7 @@ public enum CodeCarbonEmissions {
         let kWh = { (joules: Double) in joules / 3_600_000 }
         let watts = { (joules: Double) in seconds > 0 ? joules / seconds : 0 }
         let meters = record.energyByMeter ?? [:]
-        let meanResident = record.traceSummary?["rss_bytes"]?.mean ?? Double(record.peakRSSBytes)
+        let meanResident = record.traceSummary?[TraceColumn.residentBytes.rawValue]?.mean ?? Double(record.peakRSSBytes)
         var cpu = meters["rapl"] ?? 0, gpu = meters["nvml"] ?? 0, ram = 0.0
         if record.energySource == "estimate", let total = record.energyJoules {
             // CodeCarbon's process model: the RAM part is its W per GiB of resident memory.

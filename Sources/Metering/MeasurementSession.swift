@@ -17,21 +17,29 @@ public struct TraceRow: Sendable, Equatable {
     public var gpuSMClockMHz: Double?
     public var gpuMemoryBytes: Double?
 
-    /// The CSV header, in column order.
-    public static let columns = ["time_s", "cpu_utilization_percent", "cpu_clock_mhz", "rss_bytes", "power_watts",
-                                 "gpu_utilization_percent", "gpu_sm_clock_mhz", "gpu_memory_bytes"]
-
     /// Rows of values in column order as CSV, with a header line (empty fields for unavailable).
     public static func csv(_ rows: [[Double?]]) -> String {
-        var lines = [columns.joined(separator: ",")]
+        var lines = [TraceColumn.names.joined(separator: ",")]
         for row in rows { lines.append(row.map { $0.map { String(format: "%.6g", $0) } ?? "" }.joined(separator: ",")) }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The values in column order (nil for unavailable).
-    public var values: [Double?] {
-        [time, cpuUtilizationPercent, cpuClockMHz, residentBytes, watts, gpuUtilizationPercent, gpuSMClockMHz, gpuMemoryBytes]
+    /// A column's value (nil for unavailable).
+    public subscript(_ column: TraceColumn) -> Double? {
+        switch column {
+        case .time: time
+        case .cpuUtilizationPercent: cpuUtilizationPercent
+        case .cpuClockMHz: cpuClockMHz
+        case .residentBytes: residentBytes
+        case .watts: watts
+        case .gpuUtilizationPercent: gpuUtilizationPercent
+        case .gpuSMClockMHz: gpuSMClockMHz
+        case .gpuMemoryBytes: gpuMemoryBytes
+        }
     }
+
+    /// The values in column order (nil for unavailable).
+    public var values: [Double?] { TraceColumn.allCases.map { self[$0] } }
 }
 
 /// What a measurement window produced.
@@ -151,10 +159,10 @@ public final class MeasurementSession: @unchecked Sendable {
 
     static func summarize(_ rows: [TraceRow]) -> [String: ColumnSummary] {
         var summary: [String: ColumnSummary] = [:]
-        for (index, column) in TraceRow.columns.enumerated() where column != "time_s" {
-            let values = rows.compactMap { $0.values[index] }
+        for column in TraceColumn.allCases where column != .time {
+            let values = rows.compactMap { $0[column] }
             guard !values.isEmpty else { continue }
-            summary[column] = ColumnSummary(mean: values.reduce(0, +) / Double(values.count), max: values.max()!)
+            summary[column.rawValue] = ColumnSummary(mean: values.reduce(0, +) / Double(values.count), max: values.max()!)
         }
         return summary
     }

@@ -73,16 +73,16 @@ extension Report {
     /// CPU utilisation, clock, resident memory and power, and (with NVML) GPU utilisation, SM clock
     /// and memory over time, for the first seed of each arm; a column no run traced draws no chart.
     func traceCharts(_ c: Comparison) -> [String] {
-        let columns: [(String, String, Double)] = [("cpu_utilization_percent", "CPU utilisation (%)", 1), ("cpu_clock_mhz", "CPU clock (MHz)", 1),
-                                                   ("rss_bytes", "resident memory (MiB)", 1 / 1_048_576), ("power_watts", "power (W)", 1),
-                                                   ("gpu_utilization_percent", "GPU utilisation (%)", 1), ("gpu_sm_clock_mhz", "GPU SM clock (MHz)", 1),
-                                                   ("gpu_memory_bytes", "GPU memory in use, device-wide (MiB)", 1 / 1_048_576)]
+        let columns: [(TraceColumn, String, Double)] = [(.cpuUtilizationPercent, "CPU utilisation (%)", 1), (.cpuClockMHz, "CPU clock (MHz)", 1),
+                                                        (.residentBytes, "resident memory (MiB)", 1 / 1_048_576), (.watts, "power (W)", 1),
+                                                        (.gpuUtilizationPercent, "GPU utilisation (%)", 1), (.gpuSMClockMHz, "GPU SM clock (MHz)", 1),
+                                                        (.gpuMemoryBytes, "GPU memory in use, device-wide (MiB)", 1 / 1_048_576)]
         let pair = c.arms.compactMap { arm in arm.runs.first.map { (arm.algorithm, $0) } }
         let sources = Set(pair.compactMap(\.1.energySource)).sorted().joined(separator: "+")
         return columns.compactMap { column, baseLabel, scale in
             // Power comes from the energy meter: its source goes on the axis (an estimate is not a measurement).
-            let label = column == "power_watts" ? "power (W, \(sources.isEmpty ? "no source" : sources))" : baseLabel
-            guard let index = ResultsStore.traceColumns.firstIndex(of: column) else { return nil }
+            let label = column == .watts ? "power (W, \(sources.isEmpty ? "no source" : sources))" : baseLabel
+            guard let index = TraceColumn.allCases.firstIndex(of: column) else { return nil }
             let series = pair.enumerated().compactMap { i, entry -> LineChart.Series? in
                 let points = entry.1.traceRows.compactMap { row -> (x: Double, y: Double)? in
                     guard let t = row[0], let v = row[index] else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Records
 
 /// The PostgreSQL store's schema: Optuna's tables as Optuna creates them there, bpfree's run
 /// tables beside them, and `bpfree_schema` listing the schema versions applied (the same
@@ -29,7 +30,7 @@ extension ResultsStore {
         """,
         "CREATE INDEX stage_on_run_id ON stage (run_id)",
         "CREATE TABLE trace (id BIGSERIAL PRIMARY KEY, run_id BIGINT NOT NULL REFERENCES run (id) ON DELETE CASCADE, time_s DOUBLE PRECISION NOT NULL, "
-            + traceColumns.dropFirst().map { "\($0) DOUBLE PRECISION" }.joined(separator: ", ") + ")",
+            + TraceColumn.names.dropFirst().map { "\($0) DOUBLE PRECISION" }.joined(separator: ", ") + ")",
         "CREATE INDEX trace_on_run_id ON trace (run_id)",
     ]
 

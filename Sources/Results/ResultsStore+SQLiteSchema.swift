@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Records
 
 /// The SQLite store's schema: GRDB migrations, one per version, never edited once released.
 extension ResultsStore {
@@ -66,8 +67,8 @@ extension ResultsStore {
             }
             try db.create(table: "trace") { t in
                 t.column("run_id", .integer).notNull().references("run", onDelete: .cascade).indexed()
-                t.column("time_s", .double).notNull()
-                for column in Self.traceColumns.dropFirst() { t.column(column, .double) }
+                t.column(TraceColumn.time.rawValue, .double).notNull()
+                for column in TraceColumn.names.dropFirst() { t.column(column, .double) }
             }
         }
         migrator.registerMigration("v2: studies, trials, run roles") { db in

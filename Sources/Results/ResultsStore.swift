@@ -97,10 +97,6 @@ public final class ResultsStore: Sendable {
         }
     }
 
-    /// The trace columns the store keeps (the first is the time).
-    public static let traceColumns = ["time_s", "cpu_utilization_percent", "cpu_clock_mhz", "rss_bytes", "power_watts",
-                                      "gpu_utilization_percent", "gpu_sm_clock_mhz", "gpu_memory_bytes"]
-
     /// The schema versions applied, oldest first.
     public func appliedMigrations() throws -> [String] {
         try database.read { db in
@@ -145,8 +141,8 @@ public final class ResultsStore: Sendable {
                            [id, position, s.name, s.epochs, s.bestEpoch, s.bestValidationLoss])
         }
         if !run.traceRows.isEmpty {
-            let indices = Self.traceColumns.map { run.traceColumns.firstIndex(of: $0) }
-            let sql = "INSERT INTO trace (run_id, \(Self.traceColumns.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: Self.traceColumns.count)))"
+            let indices = TraceColumn.names.map { run.traceColumns.firstIndex(of: $0) }
+            let sql = "INSERT INTO trace (run_id, \(TraceColumn.names.joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: TraceColumn.names.count)))"
             for row in run.traceRows {
                 try db.execute(sql, [id] + indices.map { index in index.flatMap { row[$0] } })
             }
@@ -169,7 +165,7 @@ public final class ResultsStore: Sendable {
                     throw StoreError(path: path, problem: "run \(id): its record cannot be read (\(error))")
                 }
                 let trace = !withTrace ? [] : try db.rows("SELECT * FROM trace WHERE run_id = ? ORDER BY \(db.insertionOrder)", [id]).map { r in
-                    Self.traceColumns.map { r.real($0) }
+                    TraceColumn.names.map { r.real($0) }
                 }
                 return StoredRun(record, id: id, traceRows: trace)
             }

@@ -12,7 +12,7 @@ public struct StoredRun: Sendable, Equatable {
     public var traceColumns: [String]
     public var traceRows: [[Double?]]
 
-    public init(_ record: RunRecord, id: Int64? = nil, traceColumns: [String] = ResultsStore.traceColumns,
+    public init(_ record: RunRecord, id: Int64? = nil, traceColumns: [String] = TraceColumn.names,
                 traceRows: [[Double?]] = []) {
         self.id = id
         self.record = record

@@ -24,7 +24,7 @@ import TestSupport
         expected.id = first
         #expect(runs[0].record == expected.record && runs[0].trainFlops == 1 << 40)
         // The trace comes back in the store's column order, missing columns as nil.
-        let column = { (name: String) in ResultsStore.traceColumns.firstIndex(of: name)! }
+        let column = { (name: String) in TraceColumn.names.firstIndex(of: name)! }
         #expect(runs[0].traceRows.count == 2)
         #expect(runs[0].traceRows[1][column("rss_bytes")] == 1.1e8)
         #expect(runs[0].traceRows[1][column("power_watts")] == nil)
