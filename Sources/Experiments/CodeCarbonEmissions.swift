@@ -31,7 +31,7 @@ public enum CodeCarbonEmissions {
         }
 
         /// The layout of a new file: the study's under its protocol, else current CodeCarbon's.
-        static func forNewFile(_ record: RunRecord) -> Layout { record.trainingProtocol == "seed-paper" ? .v3_0_1 : .v3_3 }
+        static func forNewFile(_ record: RunRecord) -> Layout { record.trainingProtocol == .seedPaper ? .v3_0_1 : .v3_3 }
     }
 
     /// CodeCarbon 3.0.1's `EmissionsData` fields, in order.

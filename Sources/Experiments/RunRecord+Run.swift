@@ -19,7 +19,7 @@ extension RunRecord {
         let seconds = max(window.seconds, 1e-9)
         hyperparameters = built.hyperparameters.values
         self.stopping = .init(stopping)
-        trainingProtocol = configuration.trainingProtocol.rawValue
+        trainingProtocol = configuration.trainingProtocol
         trainLimit = configuration.trainLimit
         self.classCount = classCount
         epochs = result.epochs
@@ -42,7 +42,7 @@ extension RunRecord {
         environment?.device = configuration.device.description
         environment?.gpu = ComputeDevice.gpuInfo(configuration.device, math: configuration.gpuMath)
         self.startedAt = startedAt
-        peakRSSMethod = window.peakRSSWasReset ? "vmhwm" : "sampled"
+        peakRSSMethod = window.peakRSSWasReset ? .vmhwm : .sampled
         if window.peakRSSWasReset { peakRSSAboveStartBytes = max(0, window.peakRSSBytes - window.startRSSBytes) }
     }
 
@@ -61,7 +61,7 @@ extension RunRecord {
         traceSummary = measured.summary
         traceOverheadSeconds = measured.samplerSeconds
         windowContention = measured.contention
-        if peakRSSMethod == "sampled" { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
+        if peakRSSMethod == .sampled { peakRSSBytes = max(peakRSSBytes, Int(measured.sampledPeakResidentBytes)) }
     }
 
     /// Writes the record to `path` atomically (a temporary file renamed into place).

@@ -1,12 +1,9 @@
 import Algorithms
 import Training
 
-/// Which rules a run uses (protocol §3): the harmonized rules for every unit, or the original
-/// study's per-configuration rules, only for reproducing its numbers.
-public enum TrainingProtocol: String, Sendable, Codable, CaseIterable {
-    case harmonized
-    case seedPaper = "seed-paper"
+import Records
 
+extension TrainingProtocol {
     /// The stopping and restore rules and the default hyperparameters of a run. The harmonized
     /// protocol uses `base` everywhere and restores each stage's best epoch; seed-paper takes what
     /// the algorithm declares the study did (`RegisteredAlgorithm.seedPaper`), with caps no larger

@@ -12,6 +12,14 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case interrupted
 }
 
+/// How a run's peak resident memory was obtained.
+public enum PeakMemoryMethod: String, Sendable, Codable {
+    /// The kernel's high-water mark (VmHWM), reset at the window's start.
+    case vmhwm
+    /// The trace's maximum, where the reset is not possible.
+    case sampled
+}
+
 /// Why a run exists.
 public enum RunRole: String, Sendable, Codable, CaseIterable {
     /// A single `bpfree train`.
@@ -85,8 +93,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var seed: UInt64
     public var hyperparameters: [String: HyperparameterValue] = [:]
     public var stopping = Stopping(monitor: "val_loss", patience: 0, minDelta: 0, maxEpochs: 0)
-    /// `harmonized` or `seed-paper`.
-    public var trainingProtocol = "harmonized"
+    public var trainingProtocol = TrainingProtocol.harmonized
     /// Rules of their own for stages (by stage-name prefix), under seed-paper.
     public var stageStopping: [String: Stopping]?
     public var trainLimit: Int?
@@ -126,9 +133,8 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var carbonIntensityGPerKWh: Double?
     /// Where the carbon intensity comes from: `country:ISO3`, `world-average` or `given`.
     public var carbonIntensitySource: String?
-    /// How `peak_rss_bytes` was obtained: `vmhwm` (kernel high-water mark reset at the window
-    /// start) or `sampled` (the trace's maximum, where the reset is not possible).
-    public var peakRSSMethod = "sampled"
+    /// How `peak_rss_bytes` was obtained.
+    public var peakRSSMethod = PeakMemoryMethod.sampled
     /// The window's peak resident memory above its start (`peak_rss_bytes` less the resident
     /// set when the window opened): the memory training itself needed, the same alone, in a
     /// bench after other arms, or as a trial; nil for records of earlier builds.

@@ -39,7 +39,7 @@ public enum FairnessAudit {
             findings.append(Finding(kind: "measured under load", detail: "time and energy were measured while other processes used the CPUs — "
                                     + loaded.joined(separator: "; ")))
         }
-        differs("stopping rule", "the protocol") { $0.trainingProtocol }
+        differs("stopping rule", "the protocol") { $0.trainingProtocol.rawValue }
         differs("stopping rule", "the monitored value") { $0.stopping.monitor }
         differs("stopping rule", "patience") { $0.stopping.patience }
         differs("stopping rule", "min_delta") { $0.stopping.minDelta }

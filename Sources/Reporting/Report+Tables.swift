@@ -92,7 +92,7 @@ extension Report {
     /// or nil when the comparison has no seed-paper run the study has a row for.
     func studyTable(_ c: Comparison, _ stats: [ArmStatistics]) -> Table? {
         let rows = stats.compactMap { s -> [String]? in
-            guard s.arm.runs.contains(where: { $0.trainingProtocol == "seed-paper" }),
+            guard s.arm.runs.contains(where: { $0.trainingProtocol == .seedPaper }),
                   let study = StudyReference.row(dataset: c.dataset, architecture: c.architecture, algorithm: s.arm.algorithm) else { return nil }
             let spread = (study.accuracy.mean - 2 * study.accuracy.sd)...(study.accuracy.mean + 2 * study.accuracy.sd)
             let hardware = Set(s.arm.runs.compactMap { $0.environment.map { "\($0.cpuModel), \($0.cores) cores" } }).sorted().joined(separator: "; ")
@@ -122,7 +122,7 @@ extension Report {
             command += " --dataset \(run.dataset) --seed $seed"
             command += " --epochs \(run.stopping.maxEpochs)"
             command += " --patience \(run.stopping.patience)"
-            if run.trainingProtocol != "harmonized" { command += " --protocol \(run.trainingProtocol)" }
+            if run.trainingProtocol != .harmonized { command += " --protocol \(run.trainingProtocol.rawValue)" }
             if let limit = run.trainLimit { command += " --train-limit \(limit)" }
             let prefix = arm.descriptor?.family ?? arm.algorithm
             for (key, value) in run.hyperparameters.sorted(by: { $0.key < $1.key }) { command += " --set \(prefix).\(key)=\(value)" }

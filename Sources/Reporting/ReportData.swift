@@ -93,7 +93,7 @@ public struct ReportData: @unchecked Sendable {
     static func splitBySettings(_ groups: [String: [StoredRun]], epochCapSplits: Bool) -> [String: (original: String, runs: [StoredRun])] {
         let settings: [(StoredRun) -> String] = [
             { $0.trainLimit.map { "\($0) training samples" } ?? "all training samples" },
-            { "protocol \($0.trainingProtocol)" },
+            { "protocol \($0.trainingProtocol.rawValue)" },
             { "on \(deviceName($0))" },
         ] + (epochCapSplits ? [{ "cap \($0.stopping.maxEpochs) epochs" }] : [])
         var split: [String: (original: String, runs: [StoredRun])] = [:]

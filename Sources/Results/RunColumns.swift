@@ -78,7 +78,7 @@ extension ResultsStore {
     } + [
         // What makes two runs different settings (the store keeps these in the record).
         RunColumn("train_limit", .integer, stored: false) { $0.trainLimit.map { .integer(Int64($0)) } ?? .null },
-        RunColumn("protocol", .text, stored: false) { .text($0.trainingProtocol) },
+        RunColumn("protocol", .text, stored: false) { .text($0.trainingProtocol.rawValue) },
         RunColumn("max_epochs", .integer, stored: false) { .integer(Int64($0.stopping.maxEpochs)) },
         RunColumn("hyperparameters", .text, stored: false) { .text($0.hyperparameterSummary) },
     ]

@@ -3,9 +3,10 @@ import ArgumentParser
 import CUDA
 import Experiments
 import Foundation
-import TensorCore
+import Records
 import Reporting
 import Results
+import TensorCore
 import Tuning
 
 /// `bpfree bench`: a suite of fair comparisons, tuned and retrained, all in the results store;

@@ -4,6 +4,7 @@ import CUDA
 import Experiments
 import FileSystem
 import Foundation
+import Records
 import TensorCore
 import Training
 

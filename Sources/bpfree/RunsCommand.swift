@@ -16,7 +16,7 @@ struct RunsCommand: ParsableCommand {
         for r in runs {
             let energy = r.energyJoules.map { String(format: "%.0f J", $0) + " (\(r.energySource ?? "?"))" } ?? "-"
             print([String(r.id ?? 0), r.startedAt, r.role.rawValue + (r.study.map { " \($0)" } ?? "") + (r.trialNumber.map { "#\($0)" } ?? ""),
-                   r.algorithm, r.dataset, r.architecture, r.trainLimit.map(String.init) ?? "all", r.trainingProtocol,
+                   r.algorithm, r.dataset, r.architecture, r.trainLimit.map(String.init) ?? "all", r.trainingProtocol.rawValue,
                    String(r.seed), r.status.rawValue,
                    r.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-", String(r.effectiveEpochs),
                    String(format: "%.1f", r.trainSeconds), energy,

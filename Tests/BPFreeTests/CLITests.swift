@@ -109,7 +109,7 @@ import Training
         #expect(json["failure_reason"] is NSNull)
         let record = try JSONDecoder().decode(RunRecord.self, from: data)
         #expect(record.status == .completed)
-        if record.peakRSSMethod == "vmhwm" {
+        if record.peakRSSMethod == .vmhwm {
             #expect(record.peakRSSAboveStartBytes.map { $0 >= 0 && $0 < record.peakRSSBytes } == true)
         }
         #expect(record.trainSamples == 256)

@@ -424,7 +424,7 @@ extension TuneAndBenchCommandTests {
                          "--threads", "1", "--store", store]).run()
         let runs = try ResultsStore(path: store).runs().filter { $0.role == .final }
         #expect(Set(runs.map(\.algorithm)) == ["mf", "bp"] && runs.count == 6)
-        #expect(runs.allSatisfy { [42, 43, 44].contains($0.seed) && $0.trainingProtocol == "seed-paper" && $0.architecture == "mlp-2x1000" })
+        #expect(runs.allSatisfy { [42, 43, 44].contains($0.seed) && $0.trainingProtocol == .seedPaper && $0.architecture == "mlp-2x1000" })
         // The study's values, not a tuned trial's.
         #expect(runs.filter { $0.algorithm == "bp" }.allSatisfy { $0.hyperparameters["learning_rate"] == .real(2.1316290979390737e-4) })
         #expect(try ResultsStore(path: store).studies().isEmpty, "no tuning study")

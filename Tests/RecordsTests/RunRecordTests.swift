@@ -34,7 +34,7 @@ import TestSupport
     @Test func anEarlierRecordReadsWithEmptyFieldsAndAnIncompleteOneIsRefused() throws {
         let earlier = Data(#"{"algorithm": "bp", "dataset": "fashion-mnist", "architecture": "mlp-2x1000", "seed": 3, "status": "completed", "test_accuracy": 0.88}"#.utf8)
         let record = try RunRecord.decoded(from: earlier)
-        #expect(record.testAccuracy == 0.88 && record.role == .train && record.epochs.isEmpty && record.peakRSSMethod == "sampled")
+        #expect(record.testAccuracy == 0.88 && record.role == .train && record.epochs.isEmpty && record.peakRSSMethod == .sampled)
         let incomplete = Data(#"{"dataset": "fashion-mnist", "architecture": "mlp-2x1000", "seed": 3, "status": "completed"}"#.utf8)
         #expect { try RunRecord.decoded(from: incomplete) } throws: { "\($0)".contains("algorithm") }
     }

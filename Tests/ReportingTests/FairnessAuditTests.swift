@@ -157,7 +157,7 @@ extension FairnessAuditTests {
 /// Runs that differ in training-set size, protocol or (outside a benchmark) epoch cap are
 /// different comparisons, never pooled into one arm.
 @Suite struct ComparisonGroupingTests {
-    static func trainRun(seed: UInt64, accuracy: Double, trainLimit: Int? = nil, maxEpochs: Int = 100, trainingProtocol: String = "harmonized") -> StoredRun {
+    static func trainRun(seed: UInt64, accuracy: Double, trainLimit: Int? = nil, maxEpochs: Int = 100, trainingProtocol: TrainingProtocol = .harmonized) -> StoredRun {
         var record = RunRecord.example(algorithm: "bp", seed: seed, accuracy: accuracy)
         record.role = .train
         record.comparison = nil
@@ -171,7 +171,7 @@ extension FairnessAuditTests {
         let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/grouping.sqlite")
         for seed in 1...3 { try store.insert(Self.trainRun(seed: UInt64(seed), accuracy: 0.89)) }
         try store.insert(Self.trainRun(seed: 4, accuracy: 0.78, trainLimit: 6000))
-        try store.insert(Self.trainRun(seed: 5, accuracy: 0.80, maxEpochs: 3, trainingProtocol: "seed-paper"))
+        try store.insert(Self.trainRun(seed: 5, accuracy: 0.80, maxEpochs: 3, trainingProtocol: .seedPaper))
         let names = try ReportData(store: store).comparisons.map(\.name)
         let base = "\(RunRecord.example(algorithm: "bp", seed: 1).dataset)/\(RunRecord.example(algorithm: "bp", seed: 1).architecture)"
         #expect(names == ["\(base) (6000 training samples, protocol harmonized, cap 100 epochs)",

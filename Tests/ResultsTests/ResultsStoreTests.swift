@@ -209,7 +209,7 @@ import TestSupport
         // What makes runs different settings: the training-set size, protocol, cap and every option.
         let record = runs[0].record
         let options = record.hyperparameterSummary
-        #expect(!options.isEmpty && csv[1].hasSuffix(",\(record.trainLimit.map(String.init) ?? ""),\(record.trainingProtocol),"
+        #expect(!options.isEmpty && csv[1].hasSuffix(",\(record.trainLimit.map(String.init) ?? ""),\(record.trainingProtocol.rawValue),"
                                                      + "\(record.stopping.maxEpochs),\(ResultsExport.quoted(options))"), "\(csv[1])")
         #expect(ResultsExport.epochsCSV(runs).split(separator: "\n").count == 5)
         let json = try JSONSerialization.jsonObject(with: Data(try ResultsExport.runsJSON(runs).utf8)) as! [[String: Any]]
