@@ -17,19 +17,6 @@ public enum ResultsExport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// One line per epoch of every run: run_id, stage, epoch, train_loss, val_loss, val_accuracy,
-    /// seconds, val_seconds.
-    public static func epochsCSV(_ runs: [StoredRun]) -> String {
-        var lines = ["run_id,stage,epoch,train_loss,val_loss,val_accuracy,seconds,val_seconds"]
-        for r in runs {
-            for e in r.epochs {
-                lines.append([r.id.map(String.init) ?? "", quoted(e.stage), String(e.epoch), number(e.trainLoss), number(e.validationLoss),
-                              number(e.validationAccuracy), number(e.seconds), number(e.validationSeconds)].joined(separator: ","))
-            }
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
     /// The full run records as a JSON array, each with its store `id`.
     public static func runsJSON(_ runs: [StoredRun]) throws -> String {
         var objects: [Any] = []

@@ -131,14 +131,11 @@ public final class ResultsStore: Sendable {
             VALUES (\(Array(repeating: "?", count: arguments.count).joined(separator: ", ")))
             """, arguments, returning: "id")
         for e in r.epochs {
-            try db.execute("""
-                INSERT INTO epoch (run_id, stage, epoch, train_loss, val_loss, val_accuracy, seconds, val_seconds)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [id, e.stage, e.epoch, e.trainLoss, e.validationLoss, e.validationAccuracy, e.seconds, e.validationSeconds])
+            try db.execute(DetailTable.epoch.insertSQL,
+                           [id, e.stage, e.epoch, e.trainLoss, e.validationLoss, e.validationAccuracy, e.seconds, e.validationSeconds])
         }
         for (position, s) in r.stages.enumerated() {
-            try db.execute("INSERT INTO stage (run_id, position, name, epochs, best_epoch, best_val_loss) VALUES (?, ?, ?, ?, ?, ?)",
-                           [id, position, s.name, s.epochs, s.bestEpoch, s.bestValidationLoss])
+            try db.execute(DetailTable.stage.insertSQL, [id, position, s.name, s.epochs, s.bestEpoch, s.bestValidationLoss])
         }
         if !run.traceRows.isEmpty {
             let indices = TraceColumn.names.map { run.traceColumns.firstIndex(of: $0) }

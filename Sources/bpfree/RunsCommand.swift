@@ -28,17 +28,17 @@ struct RunsCommand: ParsableCommand {
 
 /// `bpfree export`: runs or epochs as CSV or JSON.
 struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export the runs (or their epochs) as CSV or JSON.")
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export the runs (or their epochs or stages) as CSV or JSON.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
-    enum Table: String, ExpressibleByArgument, CaseIterable { case runs, epochs, trials }
+    enum Table: String, ExpressibleByArgument, CaseIterable { case runs, epochs, stages, trials }
 
     @OptionGroup var storeOption: StoreOption
 
     @Option(help: "csv or json.")
     var format: Format = .csv
 
-    @Option(help: "runs, epochs or trials (JSON: the full run records, or for trials every study with its trials).")
+    @Option(help: "runs, epochs, stages or trials (JSON: the full run records, or for trials every study with its trials).")
     var table: Table = .runs
 
     @Option(help: "Write to this file (atomically) instead of standard output.")
@@ -54,7 +54,8 @@ struct ExportCommand: ParsableCommand {
             let runs = try results.runs()
             text = switch (format, table) {
             case (.json, _): try ResultsExport.runsJSON(runs)
-            case (.csv, .epochs): ResultsExport.epochsCSV(runs)
+            case (.csv, .epochs): try results.csv(of: .epoch)
+            case (.csv, .stages): try results.csv(of: .stage)
             default: ResultsExport.runsCSV(runs)
             }
         }

@@ -211,7 +211,13 @@ import TestSupport
         let options = record.hyperparameterSummary
         #expect(!options.isEmpty && csv[1].hasSuffix(",\(record.trainLimit.map(String.init) ?? ""),\(record.trainingProtocol.rawValue),"
                                                      + "\(record.stopping.maxEpochs),\(ResultsExport.quoted(options))"), "\(csv[1])")
-        #expect(ResultsExport.epochsCSV(runs).split(separator: "\n").count == 5)
+        // The epoch and stage tables, read back: a row per epoch and per stage of each record.
+        let epochs = try store.csv(of: .epoch).split(separator: "\n")
+        #expect(epochs == ["run_id,stage,epoch,train_loss,val_loss,val_accuracy,seconds,val_seconds",
+                           "1,layer1,1,0.5,0.4,0.85,3.0,0.3", "1,layer2,1,0.3,0.35,0.88,3.5,0.3",
+                           "2,layer1,1,0.5,0.4,0.85,3.0,0.3", "2,layer2,1,0.3,0.35,0.88,3.5,0.3"])
+        #expect(try store.csv(of: .stage).split(separator: "\n") == ["run_id,position,name,epochs,best_epoch,best_val_loss",
+                                                                      "1,0,layer1,1,1,0.4", "1,1,layer2,1,0,", "2,0,layer1,1,1,0.4", "2,1,layer2,1,0,"])
         let json = try JSONSerialization.jsonObject(with: Data(try ResultsExport.runsJSON(runs).utf8)) as! [[String: Any]]
         #expect(json.map { $0["id"] as? Int } == [1, 2])
         #expect(json[1]["seed"] as? Int == 2)
