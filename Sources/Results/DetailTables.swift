@@ -24,14 +24,7 @@ extension ResultsStore {
         try database.read { db in
             let rows = try db.rows("SELECT \(table.columns.joined(separator: ", ")) FROM \(table.rawValue) ORDER BY run_id, \(db.insertionOrder)", [])
             let lines = rows.map { row in
-                table.columns.map { column -> String in
-                    switch row.values[column] ?? .null {
-                    case .null: ""
-                    case .integer(let n): String(n)
-                    case .real(let x): x.isFinite ? "\(x)" : ""
-                    case .text(let s): ResultsExport.quoted(s)
-                    }
-                }.joined(separator: ",")
+                table.columns.map { ResultsExport.quoted((row.values[$0] ?? .null).csvText) }.joined(separator: ",")
             }
             return ([table.columns.joined(separator: ",")] + lines).joined(separator: "\n") + "\n"
         }

@@ -23,20 +23,24 @@ public struct RunColumn: Sendable {
         self.value = value
     }
 
-    /// The value as a CSV field (before quoting): numbers as Swift prints them, absent and
-    /// non-finite values empty.
+    /// The value as a CSV field, before quoting.
     func csv(_ record: RunRecord) -> String {
-        if let text { return text(record) }
-        switch value(record) {
-        case .null: return ""
-        case .integer(let n): return String(n)
-        case .real(let x): return x.isFinite ? "\(x)" : ""
-        case .text(let s): return s
-        }
+        text?(record) ?? value(record).csvText
     }
 }
 
 extension SQLValue {
+    /// The value as a CSV field, before quoting: numbers as Swift prints them, absent and
+    /// non-finite values empty.
+    var csvText: String {
+        switch self {
+        case .null: ""
+        case .integer(let n): String(n)
+        case .real(let x): x.isFinite ? "\(x)" : ""
+        case .text(let s): s
+        }
+    }
+
     /// A number's value as a double (an integer column read back as REAL, or the reverse).
     var real: Double? {
         switch self {
