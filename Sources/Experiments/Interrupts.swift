@@ -46,6 +46,7 @@ public enum Interrupts {
             for child in children.withLock({ $0 }) { kill(child, number) }
         case false?:
             FileHandle.standardError.write(Data("\nbpfree: \(name(of: number)) again: exiting now\n".utf8))
+            for child in children.withLock({ $0 }) { kill(child, number) }
             _exit(128 + number)
         case nil:
             break

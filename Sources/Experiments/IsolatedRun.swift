@@ -56,10 +56,11 @@ public enum IsolatedRun {
 
     static let jobFile = "job.json", resultFile = "result.json", failureFile = "failure.json", modelFile = "model.safetensors"
 
-    /// `TrainingRun.perform` in a child process when `executable` is set, in this one otherwise.
-    public static func perform(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [],
-                               keepingModel: Bool = false) throws -> (record: RunRecord, trace: [[Double?]], model: SavedModel?) {
-        guard let executable = executable.withLock({ $0 }) else {
+    /// `TrainingRun.perform` in a child process of `executable` (the bpfree program, by default
+    /// the one set for this process), in this process when there is none.
+    public static func perform(_ configuration: RunConfiguration, observers: [any TrainingObserver] = [], keepingModel: Bool = false,
+                               executable: String? = executable.withLock { $0 }) throws -> (record: RunRecord, trace: [[Double?]], model: SavedModel?) {
+        guard let executable else {
             return try TrainingRun.perform(configuration, observers: observers, keepingModel: keepingModel)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bpfree-run-\(UUID().uuidString)")
@@ -77,17 +78,18 @@ public enum IsolatedRun {
         process.standardOutput = events
         process.standardInput = answers
         try process.run()
-        let status = Interrupts.forwarding(to: [process.processIdentifier]) {
+        Interrupts.forwarding(to: [process.processIdentifier]) {
             relay(events.fileHandleForReading, answers: answers.fileHandleForWriting, to: observers)
             process.waitUntilExit()
-            return process.terminationStatus
         }
         if let data = try? Data(contentsOf: folder.appendingPathComponent(failureFile)) {
             let failure = (try? decoder.decode(ChildFailure.self, from: data)) ?? ChildFailure(description: "the run failed")
             throw failure.configuration ?? failure
         }
         guard let data = try? Data(contentsOf: folder.appendingPathComponent(resultFile)) else {
-            throw ChildFailure(description: "the run's process (bpfree run-child) ended with status \(status) and left no record")
+            let ending = process.terminationReason == .uncaughtSignal ? "was killed by signal \(process.terminationStatus)"
+                                                                      : "ended with status \(process.terminationStatus)"
+            throw ChildFailure(description: "the run's process (bpfree run-child) \(ending) and left no record")
         }
         let result = try decoder.decode(Result.self, from: data)
         let modelPath = folder.appendingPathComponent(modelFile).path
