@@ -13,11 +13,28 @@ public enum ComputeDevice {
         public var description: String { "--device \(device): \(reason)" }
     }
 
-    /// Returns when `device` can train here; otherwise says why in one line (no libcuda.so.1
-    /// and where it was looked for, no such GPU, a library or kernel that will not load). Opens
-    /// the GPU, so that a missing library is reported before any data is read.
-    public static func check(_ device: Device, math: CUBLAS.Math = .fp32) throws {
-        _ = try backend(for: device, math: math)
+    /// Returns when `device` is there to train on; otherwise says why in one line (no
+    /// libcuda.so.1 and where it was looked for, no such GPU). Makes no context: the run's own
+    /// process (IsolatedRun) opens the GPU, and says in one line when a library or kernel will
+    /// not load, before it reads any data — a context here would hold the card's memory for the
+    /// whole command.
+    public static func check(_ device: Device, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        _ = try driver(for: device, environment: environment)
+    }
+
+    /// The driver with `device` among its GPUs, and the GPUs.
+    private static func driver(for device: Device, environment: [String: String]) throws -> (CUDADriver, [GPUDevice])? {
+        guard case .cuda(let index) = device else { return nil }
+        let driver: CUDADriver
+        let gpus: [GPUDevice]
+        do {
+            driver = try CUDADriver(environment: environment)
+            gpus = try driver.devices()
+        } catch { throw Unavailable(device: device, reason: "\(error)") }
+        guard index < gpus.count else {
+            throw Unavailable(device: device, reason: "this machine has \(gpus.count) GPU\(gpus.count == 1 ? "" : "s")")
+        }
+        return (driver, gpus)
     }
 
     /// The backends opened so far, by GPU and math (`key`).
@@ -31,15 +48,7 @@ public enum ComputeDevice {
         guard case .cuda(let index) = device else { return nil }
         return try opened.withLock { opened in
             if let backend = opened[key(index, math)] { return backend }
-            let driver: CUDADriver
-            let gpus: [GPUDevice]
-            do {
-                driver = try CUDADriver(environment: environment)
-                gpus = try driver.devices()
-            } catch { throw Unavailable(device: device, reason: "\(error)") }
-            guard index < gpus.count else {
-                throw Unavailable(device: device, reason: "this machine has \(gpus.count) GPU\(gpus.count == 1 ? "" : "s")")
-            }
+            let (driver, gpus) = try Self.driver(for: device, environment: environment)!
             do {
                 let backend = try CUDABackend(index: index, driver: driver, math: math, environment: environment)
                 opened[key(index, math)] = backend

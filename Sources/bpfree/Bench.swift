@@ -146,7 +146,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeDevice.check(device, math: gpuMath)
+        try ComputeDevice.check(device)
         Interrupts.install()
         let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let results: [Benchmark.ArmResult], isScaling: Bool

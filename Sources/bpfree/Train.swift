@@ -66,7 +66,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeDevice.check(runOptions.device, math: runOptions.gpuMath)
+        try ComputeDevice.check(runOptions.device)
         Interrupts.install()
         let record: RunRecord
         do {

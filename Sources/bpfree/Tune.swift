@@ -62,7 +62,7 @@ struct Tune: ParsableCommand {
     }
 
     func run() throws {
-        try ComputeDevice.check(runOptions.device, math: runOptions.gpuMath)
+        try ComputeDevice.check(runOptions.device)
         Interrupts.install()
         let specification: StudySpecification
         let stored: StoredStudy

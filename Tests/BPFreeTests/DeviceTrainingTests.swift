@@ -105,6 +105,22 @@ import TestSupport
                 "\(errors)")
     }
 
+    /// Only the processes that train make a context on the card: each run's own (IsolatedRun),
+    /// not the command that started it, which would hold the card's memory all along.
+    @Test func onlyTheRunsProcessesHoldTheCard() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try Self.environment(cache: folder + "/cubin")
+        environment["BPFREE_FAKE_CONTEXT_LOG"] = folder + "/contexts"
+        let train = try BPFreeProcess.run(["train", "--device", "cuda", "--architecture", "mlp:16", "--dataset", Self.synthetic,
+                                           "--epochs", "1", "--threads", "1", "--no-store"], environment: environment)
+        #expect(train.status == 0, "\(train.errors)")
+        let tune = try BPFreeProcess.run(["tune", "--device", "cuda", "--algorithm", "bp", "--architecture", "mlp:16", "--dataset", Self.synthetic,
+                                          "--trials", "2", "--epochs", "1", "--threads", "1", "--store", folder + "/s.sqlite"], environment: environment)
+        #expect(tune.status == 0, "\(tune.errors)")
+        let processes = try String(contentsOfFile: folder + "/contexts", encoding: .utf8).split(separator: "\n")
+        #expect(processes.count == 3 && Set(processes).count == 3, "one context per run (train's, two trials'): \(processes)")
+    }
+
     /// A study on the device: its worker processes get `--device` and every trial trains there.
     @Test func aStudysWorkersTrainOnTheDevice() throws {
         let folder = IDXFiles.temporaryFolder()

@@ -7,8 +7,10 @@
 // Device memory is host memory (a CUdeviceptr holds the address); a module image is ignored and
 // cuModuleGetFunction finds the kernel by name; cuLaunchKernel runs every (block, thread) pair
 // in turn on the calling thread, as the kernels-on-CPU tests do.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -36,7 +38,15 @@ CUresult cuGetErrorString(CUresult error, const char** text) {
     *text = error == 2 ? "out of memory" : error == 500 ? "named symbol not found" : "emulated error";
     return 0;
 }
-CUresult cuDevicePrimaryCtxRetain(void** context, int) { *context = &context_token; return 0; }
+// A context made: its process id is appended to the file BPFREE_FAKE_CONTEXT_LOG names, if any
+// (tests count the processes that hold the card).
+CUresult cuDevicePrimaryCtxRetain(void** context, int) {
+    if (const char* path = getenv("BPFREE_FAKE_CONTEXT_LOG")) {
+        if (FILE* log = fopen(path, "a")) { fprintf(log, "%d\n", (int)getpid()); fclose(log); }
+    }
+    *context = &context_token;
+    return 0;
+}
 CUresult cuCtxSetCurrent(void*) { return 0; }
 CUresult cuCtxSynchronize() { return 0; }
 CUresult cuMemAlloc_v2(CUdeviceptr* address, size_t bytes) {
