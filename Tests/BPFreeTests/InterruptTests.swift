@@ -35,6 +35,14 @@ struct BPFreeProcess {
 
     var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
+    /// Whether `text` appeared in the output within `seconds` (a generous bound: a busy machine
+    /// is slow to start a run, and the test waits for the event, not for a time).
+    func waitForOutput(containing text: String, within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !output.contains(text), process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return output.contains(text)
+    }
+
     func kill() {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
@@ -70,7 +78,7 @@ struct BPFreeProcess {
                                        "--epochs", "1000", "--patience", "1000", "--threads", "1",
                                        "--output", folder + "/run.json", "--store", folder + "/runs.sqlite"], log: folder + "/log")
         defer { train.kill() }
-        Thread.sleep(forTimeInterval: 2.5)
+        #expect(train.waitForOutput(containing: "epoch 1/1000", within: 600), "\(train.output)")
         train.signal(SIGTERM)
         let status = train.exitStatus(within: 10)
         #expect(status == 128 + SIGTERM, "\(train.output)")
