@@ -87,6 +87,9 @@ public enum IsolatedRun {
             throw failure.configuration ?? failure
         }
         guard let data = try? Data(contentsOf: folder.appendingPathComponent(resultFile)) else {
+            // A signal that reached the child before it could handle one ended it at once:
+            // the run was interrupted, as it would have been at its first batch boundary.
+            if let signal = Interrupts.requested { throw Interrupted(signal: signal) }
             let ending = process.terminationReason == .uncaughtSignal ? "was killed by signal \(process.terminationStatus)"
                                                                       : "ended with status \(process.terminationStatus)"
             throw ChildFailure(description: "the run's process (bpfree run-child) \(ending) and left no record")

@@ -147,6 +147,8 @@ public final class StudyWorker {
                 var outcome: TrialOutcome
                 do {
                     outcome = try objective(context)
+                } catch is Interrupted {
+                    outcome = TrialOutcome(state: .fail, value: nil, interrupted: true)
                 } catch {
                     outcome = TrialOutcome(state: .fail, value: nil, failureReason: "\(error)")
                 }

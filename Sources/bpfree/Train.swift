@@ -84,6 +84,9 @@ struct Train: ParsableCommand {
                                           modelPath: saveModel)
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        } catch let interrupted as Interrupted {
+            // Stopped before its run could record anything: a single run does not resume.
+            throw Interrupted(signal: interrupted.signal, resumable: false)
         } catch let error as TrainingRun.SaveError {
             print(error.record.summaryLine)
             throw error

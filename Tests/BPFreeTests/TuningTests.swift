@@ -54,6 +54,23 @@ import Tuning
         #expect(Set(trials.compactMap(\.workerID)).count > 1, "the work was shared")
     }
 
+    /// A trial whose run's process a signal ended before it could record anything (the objective
+    /// throws `Interrupted`) is given back to the study, not counted as a failure.
+    @Test func aTrialInterruptedBeforeItsRunRecordedIsGivenBack() throws {
+        let store = try ResultsStore(path: IDXFiles.temporaryFolder() + "/given-back.sqlite")
+        let study = try store.openStudy(Self.study(budget: 3))
+        let worker = StudyWorker(store: store, study: study, space: Self.space, workerID: "w", heartbeatInterval: 1)
+        var calls = 0
+        try worker.run { context in
+            calls += 1
+            if calls == 1 { throw Interrupted(signal: SIGINT) }
+            return try Self.objective(context)
+        }
+        let trials = try store.trials(ofStudy: study.id!)
+        #expect(trials.countedTowardsBudget.count == 3 && trials.countedTowardsBudget.allSatisfy { $0.state == .complete })
+        #expect(trials.first?.state == .fail && trials.first?.failureReason?.contains("given back") == true, "\(trials.map(\.failureReason))")
+    }
+
     @Test func thePrunerStopsTrialsBelowTheMedian() throws {
         let path = IDXFiles.temporaryFolder() + "/prune.sqlite"
         let store = try ResultsStore(path: path)
