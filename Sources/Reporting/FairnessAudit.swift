@@ -138,8 +138,9 @@ public enum FairnessAudit {
             return accuracies.isEmpty ? nil : accuracies.reduce(0, +) / Double(accuracies.count) * 100
         }
         if let control, let rule = mean(runs), let floor = mean(control.runs), rule - floor < controlMargin {
-            reasons.append(String(format: "no better than the %@ control (%.2f%% vs %.2f%%, within %.1f points)",
-                                  control.id, rule, floor, controlMargin))
+            let gap = rule < floor ? String(format: "%.2f points below it", floor - rule)
+                                   : String(format: "within %.1f points", controlMargin)
+            reasons.append(String(format: "no better than the %@ control (%.2f%% vs %.2f%%, %@)", control.id, rule, floor, gap))
         }
         return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }

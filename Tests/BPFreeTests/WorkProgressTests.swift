@@ -1,5 +1,6 @@
 import Foundation
 import Records
+import Reporting
 import Results
 import Testing
 import TestSupport
@@ -50,5 +51,14 @@ import TestSupport
         let line = Bench.summaryLine(results[0], among: results)
         #expect(line.hasSuffix("NOT A FINDING: no better than the shallow control (80.00% vs 79.50%, within 1.5 points)"), "\(line)")
         #expect(Bench.summaryLine(results[1], among: results).hasSuffix("\tresult"), "BP declares no control")
+    }
+
+    @Test func aRuleBelowItsControlIsSaidToBeBelowIt() {
+        let runs = { (algorithm: String, accuracy: Double) in
+            (1...2).map { StoredRun(RunRecord.example(algorithm: algorithm, seed: UInt64($0), accuracy: accuracy)) }
+        }
+        let reason = FairnessAudit.whyNotAFinding(runs("fg", 0.823), control: ("shallow", runs("shallow", 0.8626)))
+        #expect(reason == "no better than the shallow control (82.30% vs 86.26%, 3.96 points below it)", "\(reason ?? "nil")")
+        #expect(FairnessAudit.whyNotAFinding(runs("drtp", 0.8777), control: ("shallow", runs("shallow", 0.8626))) == nil)
     }
 }
