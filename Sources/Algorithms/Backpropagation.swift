@@ -86,12 +86,11 @@ public final class Backpropagation: RegisteredAlgorithm {
     /// The whole network: its parameters and batch-norm statistics.
     public func state(of stage: Int) -> [StateTensor] { network.state }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+    public func trainBatch(_ batch: Batch, stage: Int, loss total: LossSum) {
         let logits = network.forward(batch.inputs, mode: .training)
-        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
+        loss.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)
         _ = network.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(trainable)
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

@@ -319,25 +319,26 @@ public final class CascadedForward: RegisteredAlgorithm {
     /// The labels of the training rows the features were computed for.
     private var trainLabels: [Int32] = []
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        if stage < firstPredictorStage { return trainBlocksWithDFA(batch) }
+    public func trainBatch(_ batch: Batch, stage: Int, loss total: LossSum) {
+        if stage < firstPredictorStage { return trainBlocksWithDFA(batch, loss: total) }
         let predictor = predictors[stage - firstPredictorStage]
         if loss == .mse {
             // Fitted in closed form at the start of the stage: nothing to train, report the loss.
             let logits = predictor.forward(batch.inputs, mode: .inference)
-            return Float(SquaredError.sum(logits: logits, of: batch) / Double(batch.labels.count))
+            return SquaredError.sum(logits: logits, of: batch, adding: 1 / Double(batch.labels.count), to: total)
         }
         let logits = predictor.forward(batch.inputs, mode: .training)
-        let (value, gradient) = loss == .ce
-            ? (crossEntropy.lossAndGradient(logits: logits, of: batch).loss, crossEntropy.gradient)
-            : (sparsemax.lossAndGradient(logits: logits, of: batch).loss, sparsemax.gradient)
-        _ = predictor.backward(gradient, inputGradient: .notNeeded)
+        if loss == .ce {
+            crossEntropy.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)
+        } else {
+            sparsemax.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)
+        }
+        _ = predictor.backward(loss == .ce ? crossEntropy.gradient : sparsemax.gradient, inputGradient: .notNeeded)
         if solver == .adam {
             predictorOptimizer.step(predictor.parameters)
         } else {
             fullBatchSteps += 1   // the step is taken at the end of the epoch
         }
-        return value
     }
 
     /// The official full-batch step: W ← W − step·∇, ∇ the mean of the epoch's batch gradients.
@@ -352,13 +353,13 @@ public final class CascadedForward: RegisteredAlgorithm {
     /// One DFA step on the blocks (spec §2.7): the auxiliary head and the last block get the
     /// true CE gradient; every earlier block gets `e·B_b` at its output, back-propagated inside
     /// the block only.
-    func trainBlocksWithDFA(_ batch: Batch) -> Float {
+    func trainBlocksWithDFA(_ batch: Batch, loss total: LossSum) {
         guard let auxiliary, let blockOptimizer else { preconditionFailure("DFA stage without its head") }
         var h = batch.inputs
         for block in blocks { h = block.forward(h, mode: .training) }
         let n = batch.labels.count
-        let (value, _) = crossEntropy.lossAndGradient(logits: auxiliary.forward(h.reshaped([n, featureSizes.last!]), mode: .training),
-                                                      of: batch)
+        crossEntropy.lossAndGradient(logits: auxiliary.forward(h.reshaped([n, featureSizes.last!]), mode: .training),
+                                     of: batch, addingMeanTo: total)
         let e = crossEntropy.gradient   // (softmax − Y)/N
         let top = auxiliary.backward(e, inputGradient: .needed)!
         _ = blocks.last!.backward(top.reshaped([n] + outputShapes.last!), inputGradient: .notNeeded)
@@ -367,7 +368,6 @@ public final class CascadedForward: RegisteredAlgorithm {
             _ = blocks[b].backward(signal.reshaped([n] + outputShapes[b]), inputGradient: .notNeeded)
         }
         blockOptimizer.step(parameters(of: 0))
-        return value
     }
 
     /// Fits W by least squares on one-hot targets from the normal equations, accumulated a

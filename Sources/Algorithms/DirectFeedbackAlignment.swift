@@ -84,15 +84,14 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
         return output.forward(h, mode: mode)
     }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = accumulateGradients(batch)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        accumulateGradients(batch, loss: loss)
         optimizer.step(trainable)
-        return value
     }
 
-    /// The batch loss with every gradient accumulated.
-    func accumulateGradients(_ batch: Batch) -> Float {
-        let (value, _) = loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), of: batch)
+    /// Every gradient accumulated; the batch loss added to `total`.
+    func accumulateGradients(_ batch: Batch, loss total: LossSum) {
+        loss.lossAndGradient(logits: logits(batch.inputs, mode: .training), of: batch, addingMeanTo: total)
         let e = loss.gradient  // (softmax − Y)/N
         // The output layer gets its true gradient; the hidden layers get e·B_ℓ.
         _ = output.backward(e, inputGradient: .notNeeded)
@@ -101,7 +100,6 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
             _ = layer.linear.backward(da, inputGradient: .notNeeded)  // dW += δaᵀ·h_{ℓ−1}
         }
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

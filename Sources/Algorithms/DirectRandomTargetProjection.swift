@@ -73,15 +73,14 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { trainable }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = accumulateGradients(batch)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        accumulateGradients(batch, loss: loss)
         optimizer.step(trainable)
-        return value
     }
 
-    /// The batch loss with every gradient accumulated; each hidden layer's update is made as soon
-    /// as its output exists.
-    func accumulateGradients(_ batch: Batch) -> Float {
+    /// Every gradient accumulated, each hidden layer's as soon as its output exists; the batch
+    /// loss added to `total`.
+    func accumulateGradients(_ batch: Batch, loss total: LossSum) {
         var h = batch.inputs
         let scale = 1 / Float(batch.inputs.rows)
         for (layer, b) in zip(hidden, feedback) {
@@ -91,9 +90,8 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
             let da = layer.activation.backward(hiddenSignal, inputGradient: .needed)!  // δa = δh ⊙ f'(a)
             _ = layer.linear.backward(da, inputGradient: .notNeeded)            // ∂W += δaᵀ·h_{ℓ−1}
         }
-        let (value, _) = loss.lossAndGradient(logits: output.forward(h, mode: .training), of: batch)
+        loss.lossAndGradient(logits: output.forward(h, mode: .training), of: batch, addingMeanTo: total)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
-        return value
     }
 
     func logits(_ x: Tensor) -> Tensor {

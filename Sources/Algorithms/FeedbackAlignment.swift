@@ -85,10 +85,9 @@ public final class FeedbackAlignment: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { model.trainable }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = model.accumulateGradients(batch) { index in feedback?[index] ?? model.linears[index].weight.value }
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        model.accumulateGradients(batch, loss: loss) { index in feedback?[index] ?? model.linears[index].weight.value }
         optimizer.step(model.trainable)
-        return value
     }
 
     /// The parameters and the fixed feedback matrices.

@@ -30,10 +30,10 @@ final class FeedbackNetwork {
     }
 
     /// Forward pass, softmax cross-entropy, and the chain with `feedback(ℓ)` (the shape of
-    /// `linears[ℓ].weight`) carrying the signal below dense layer ℓ ≥ 1. Returns the batch loss.
-    func accumulateGradients(_ batch: Batch, feedback: (Int) -> Tensor) -> Float {
+    /// `linears[ℓ].weight`) carrying the signal below dense layer ℓ ≥ 1. Adds the batch loss to `total`.
+    func accumulateGradients(_ batch: Batch, loss total: LossSum, feedback: (Int) -> Tensor) {
         let logits = network.forward(batch.inputs, mode: .training)
-        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
+        loss.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)
         var g = loss.gradient  // δ_{L+1} = (softmax − Y)/N
         var index = linears.count - 1
         for layer in network.layers.reversed() {
@@ -47,7 +47,6 @@ final class FeedbackNetwork {
             g = signals[index]
             index -= 1
         }
-        return value
     }
 
     func validate(_ batch: Batch) -> EvaluationSums {

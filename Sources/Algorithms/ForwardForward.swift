@@ -176,6 +176,8 @@ public final class ForwardForward: RegisteredAlgorithm {
     private var features = Tensor(zeros: [0])
     private var normalizedScratch = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
+    /// Where the readout's loss goes: it trains the readout, the run reports the layers' FF loss.
+    private let unreportedLoss = LossSum()
 
     init(units: [Unit], settings: Settings, classCount: Int, layerOptimizer: any Optimizer, readout: Linear?,
          readoutOptimizer: (any Optimizer)?, seed: UInt64) {
@@ -287,16 +289,15 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     // MARK: Training
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let loss = accumulateGradients(batch, stage: stage)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        accumulateGradients(batch, stage: stage, loss: loss)
         layerOptimizer.step(trainedUnits(stage).flatMap(\.linear.parameters))
         if let readout, let readoutOptimizer { readoutOptimizer.step(readout.parameters) }
-        return loss
     }
 
-    /// The mean FF loss of the batch's positive and negative rows, with the gradients of the
-    /// stage's layers (and the readout) accumulated; peer-normalisation means are updated.
-    func accumulateGradients(_ batch: Batch, stage: Int) -> Float {
+    /// The gradients of the stage's layers (and the readout) accumulated, peer-normalisation means
+    /// updated, and the mean FF loss of the batch's positive and negative rows added to `total`.
+    func accumulateGradients(_ batch: Batch, stage: Int, loss total: LossSum) {
         let b = batch.labels.count
         labels.removeAll(keepingCapacity: true)
         labels.append(contentsOf: batch.labels)
@@ -308,23 +309,21 @@ public final class ForwardForward: RegisteredAlgorithm {
             let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).moved(to: nil)
             for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
         }
-        let lossSum = trainLayers(batch, stage: stage)
+        trainLayers(batch, stage: stage, loss: total)
         if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
-            _ = readoutLoss.lossAndGradient(logits: logits, of: batch)
+            readoutLoss.lossAndGradient(logits: logits, of: batch, addingMeanTo: unreportedLoss)
             _ = readout.backward(readoutLoss.gradient, inputGradient: .notNeeded)
         }
-        return Float(lossSum / Double(2 * b))
     }
 
     /// The layers' half of a step: forward the stacked positive and negative rows, accumulate
-    /// each trained layer's local gradient. Returns the summed loss over the 2B rows.
-    private func trainLayers(_ batch: Batch, stage: Int) -> Double {
+    /// each trained layer's local gradient; adds the summed loss over the 2B rows, over 2B, to `total`.
+    private func trainLayers(_ batch: Batch, stage: Int, loss total: LossSum) {
         let b = batch.labels.count
         // Rows [0, B) positive, [B, 2B) negative.
         embed(batch.inputs, labels: labels, copies: 2)
         var h = embedded
-        var lossSum = 0.0
         let trained = trainedUnits(stage)
         for (index, unit) in units.enumerated() where index <= trained.endIndex - 1 {
             guard index >= trained.startIndex else {
@@ -332,8 +331,8 @@ public final class ForwardForward: RegisteredAlgorithm {
                 continue
             }
             h = unit.forward(h, settings: settings, mode: .training)
-            lossSum += ForwardForwardLoss.lossAndGradient(h, positives: b, threshold: unit.threshold,
-                                                       kind: settings.goodness, gradient: &unit.gradient)
+            ForwardForwardLoss.lossAndGradient(h, positives: b, threshold: unit.threshold, kind: settings.goodness,
+                                               gradient: &unit.gradient, adding: 1 / Double(2 * b), to: total)
             if settings.peerWeight > 0 {
                 _ = ForwardForwardLoss.peerNormalization(h, positives: b, runningMean: &unit.runningMean, weight: settings.peerWeight,
                                                       momentum: settings.peerMomentum, gradient: &unit.gradient)
@@ -341,7 +340,6 @@ public final class ForwardForward: RegisteredAlgorithm {
             // dW += (∂L/∂Z)ᵀ·X̂, db += Σ ∂L/∂Z; the normalised input is a constant.
             _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         }
-        return lossSum
     }
 
     /// A wrong label sampled from softmax of the candidate scores, the true class excluded.

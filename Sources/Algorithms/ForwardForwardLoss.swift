@@ -20,14 +20,14 @@ enum ForwardForwardLoss {
     /// The layer loss over rows whose first `positives` are positive and the rest negative:
     /// `L = (1/M) Σ_n softplus(−s_n (G_n − θ))`, M the row count; writes
     /// `∂L/∂Z = (σ(G_n − θ) − t_n)/M · 2H (· 1/d for mean goodness)` into `gradient`.
-    /// Returns the summed (not averaged) loss.
+    /// Adds `lossScale ×` the summed loss (M·L) to `total`.
     ///
     /// Shapes: h M×d (ReLU output), gradient M×d.
     /// NOTE: the ReLU mask is implied: H is 0 wherever Z ≤ 0, so the gradient is too.
     static func lossAndGradient(_ h: Tensor, positives: Int, threshold: Float, kind: Goodness,
-                                gradient: inout Tensor) -> Double {
+                                gradient: inout Tensor, adding lossScale: Double, to total: LossSum) {
         LogisticKernels.squaredNormLossAndGradient(h, scale: kind.scale(width: h.columns), shift: threshold,
-                                                   positives: positives, gradient: &gradient)
+                                                   positives: positives, gradient: &gradient, adding: lossScale, to: total)
     }
 
     /// Peer normalisation (Hinton; loeweX's loss form): updates the running mean activities

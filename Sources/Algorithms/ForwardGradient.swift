@@ -61,6 +61,8 @@ public final class ForwardGradient: RegisteredAlgorithm {
     /// Fills a tangent (standard normal; a test substitutes basis vectors).
     var drawTangent: (inout Tensor, inout SeededGenerator) -> Void = { tangent, generator in tangent.fillNormal(using: &generator) }
     private let loss = SoftmaxCrossEntropy(), headLoss = SoftmaxCrossEntropy()
+    /// Where the heads' local losses go: they train, the run reports the output layer's loss.
+    private let unreportedLoss = LossSum()
     // Per hidden layer: activities h_ℓ = f(a_ℓ) and, for weight tangents, pre-activations and tangents ȧ_ℓ, ḣ_ℓ.
     private var activities: [Tensor], preactivations: [Tensor], tangentPre: [Tensor], tangentActivities: [Tensor]
     /// Weight tangents, one per trainable parameter (weight perturbation only).
@@ -108,22 +110,21 @@ public final class ForwardGradient: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { trainable }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = perturbation == .activity ? activityStep(batch) : weightStep(batch)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        if perturbation == .activity { activityStep(batch, loss: loss) } else { weightStep(batch, loss: loss) }
         optimizer.step(estimated)
         exactOptimizer.step(exact)
-        return value
     }
 
-    /// Ren et al.'s local activity-perturbed forward gradients; returns the output layer's loss.
-    func activityStep(_ batch: Batch) -> Float {
+    /// Ren et al.'s local activity-perturbed forward gradients; adds the output layer's loss to `total`.
+    func activityStep(_ batch: Batch, loss total: LossSum) {
         var input = batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns])
         let share = 1 / Float(tangentCount)
         for (index, layer) in hidden.enumerated() {
             let a = layer.forward(input, mode: .training)
             ActivationKernels.reluForward(a, into: &activities[index])                           // h = f(a)
             let head = heads[index]
-            _ = headLoss.lossAndGradient(logits: head.forward(activities[index], mode: .training), of: batch)
+            headLoss.lossAndGradient(logits: head.forward(activities[index], mode: .training), of: batch, addingMeanTo: unreportedLoss)
             _ = head.backward(headLoss.gradient, inputGradient: .notNeeded)                       // exact ∂M, ∂c
             estimate.resize(to: a.shape, on: a.backend)
             estimate.fill(0)
@@ -139,13 +140,12 @@ public final class ForwardGradient: RegisteredAlgorithm {
             _ = layer.backward(estimate, inputGradient: .notNeeded)                               // ∂W += Ĝᵀ·h_{ℓ−1}
             input = activities[index]
         }
-        let (value, _) = loss.lossAndGradient(logits: output.forward(input, mode: .training), of: batch)
+        loss.lossAndGradient(logits: output.forward(input, mode: .training), of: batch, addingMeanTo: total)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
-        return value
     }
 
-    /// Baydin et al.'s weight-perturbed forward gradient; returns the batch loss.
-    func weightStep(_ batch: Batch) -> Float {
+    /// Baydin et al.'s weight-perturbed forward gradient; adds the batch loss to `total`.
+    func weightStep(_ batch: Batch, loss total: LossSum) {
         let x = batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns])
         var input = x
         for (index, layer) in hidden.enumerated() {
@@ -156,7 +156,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
         }
         Tensor.matmul(input, .none, output.weight.value, .transposed, into: &logits)
         BiasKernels.addRows(&logits, bias: output.bias!.value)
-        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)  // e = (softmax − Y)/N
+        loss.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)  // e = (softmax − Y)/N
         let layers = hidden + [output]
         for _ in 0..<tangentCount {
             for index in weightTangents.indices { drawTangent(&weightTangents[index], &generator) }
@@ -186,7 +186,6 @@ public final class ForwardGradient: RegisteredAlgorithm {
                 parameter.gradient.add(tangent, scaledBy: directional / Float(tangentCount))  // ĝ = d·V
             }
         }
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

@@ -99,21 +99,23 @@ public final class MonoForward: RegisteredAlgorithm {
         /// `G = a·Mᵀ`. Shapes: N×classes.
         func scores(_ a: Tensor) -> Tensor { projection.forward(features(a), mode: .inference) }
 
-        /// One local step on `x` (a constant): returns the local loss and the pre-update activations.
-        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
-            let result = accumulateGradients(x, batch: batch, loss: loss)
+        /// One local step on `x` (a constant): adds the local loss to `total` and returns the
+        /// pre-update activations.
+        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy, total: LossSum) -> Tensor {
+            let a = accumulateGradients(x, batch: batch, loss: loss, total: total)
             optimizer.step(parameters)
-            return result
+            return a
         }
 
-        /// The local loss on `x` with its gradients accumulated into the unit's weights and M.
-        func accumulateGradients(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> (Float, Tensor) {
+        /// The local loss on `x` (added to `total`) with its gradients accumulated into the unit's
+        /// weights and M; returns the activations.
+        func accumulateGradients(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy, total: LossSum) -> Tensor {
             let a = activations(x, mode: .training)
-            let (value, _) = loss.lossAndGradient(logits: projection.forward(features(a), mode: .training), of: batch)
+            loss.lossAndGradient(logits: projection.forward(features(a), mode: .training), of: batch, addingMeanTo: total)
             // dM += ΔGᵀ·a; da = ΔG·M; then back through the unit's own layers — and nothing flows into x.
             let da = projection.backward(loss.gradient, inputGradient: .needed)!
             _ = body.backward(a.shape.count == 2 ? da : da.reshaped(a.shape), inputGradient: .notNeeded)
-            return (value, a)
+            return a
         }
     }
 
@@ -127,11 +129,10 @@ public final class MonoForward: RegisteredAlgorithm {
             optimizer = Adam(learningRate: learningRate, weightDecay: weightDecay)
         }
 
-        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy) -> Float {
-            let (value, _) = loss.lossAndGradient(logits: projection.forward(x, mode: .training), of: batch)
+        func trainStep(_ x: Tensor, batch: Batch, loss: SoftmaxCrossEntropy, total: LossSum) {
+            loss.lossAndGradient(logits: projection.forward(x, mode: .training), of: batch, addingMeanTo: total)
             _ = projection.backward(loss.gradient, inputGradient: .notNeeded)
             optimizer.step(projection.parameters)
-            return value
         }
     }
 
@@ -140,6 +141,8 @@ public final class MonoForward: RegisteredAlgorithm {
     let schedule: Schedule
     let inference: Inference
     private let loss = SoftmaxCrossEntropy()
+    /// Where the local losses that the run does not report go (every unit but the last, concurrently).
+    private let unreportedLoss = LossSum()
     private var scoreSum = Tensor(zeros: [0])
 
     /// `layer` or `block`: the stages' names are this and the unit's number.
@@ -219,22 +222,22 @@ public final class MonoForward: RegisteredAlgorithm {
         return stage < layerStageOffset ? m0 : units[stage - layerStageOffset].state
     }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+    public func trainBatch(_ batch: Batch, stage: Int, loss total: LossSum) {
         var x = batch.inputs
         switch schedule {
         case .sequential:
-            if stage < layerStageOffset { return inputProjection!.trainStep(x, batch: batch, loss: loss) }
+            if stage < layerStageOffset { return inputProjection!.trainStep(x, batch: batch, loss: loss, total: total) }
             let layer = stage - layerStageOffset
             // Frozen layers below the stage only feed it.
             for unit in units[..<layer] { x = unit.activations(x, mode: .inference) }
-            return units[layer].trainStep(x, batch: batch, loss: loss).0
+            _ = units[layer].trainStep(x, batch: batch, loss: loss, total: total)
         case .concurrent:
             // NOTE: the reported training loss is the last layer's local loss; validation monitors
             // the inference rule's cross-entropy (the same quantity with `inference=last`).
-            _ = inputProjection?.trainStep(x, batch: batch, loss: loss)
-            var last: Float = 0
-            for unit in units { (last, x) = unit.trainStep(x, batch: batch, loss: loss) }
-            return last
+            inputProjection?.trainStep(x, batch: batch, loss: loss, total: unreportedLoss)
+            for (index, unit) in units.enumerated() {
+                x = unit.trainStep(x, batch: batch, loss: loss, total: index == units.count - 1 ? total : unreportedLoss)
+            }
         }
     }
 

@@ -55,6 +55,8 @@ public final class PEPITA: RegisteredAlgorithm {
     private let baseLearningRate: Float
     private var generator: SeededGenerator
     private let firstLoss = SoftmaxCrossEntropy(), secondLoss = SoftmaxCrossEntropy()
+    /// Where the modulated pass's loss goes: its gradient is used, the run reports the first pass's loss.
+    private let unreportedLoss = LossSum()
     // Per hidden layer: dropout masks, pre-activations, both passes' activities.
     private var masks: [Tensor], preactivations: [Tensor], first: [Tensor], second: [Tensor]
     private var firstLogits = Tensor(zeros: [0]), secondLogits = Tensor(zeros: [0])
@@ -116,14 +118,13 @@ public final class PEPITA: RegisteredAlgorithm {
         Tensor.matmul(activities[layers.count - 2], .none, layers.last!.weight.value, .transposed, into: &logits)
     }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = accumulateGradients(batch)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        accumulateGradients(batch, loss: loss)
         optimizer.step(parameters(of: 0))
-        return value
     }
 
-    /// Both passes and every layer's update G; returns the first pass's loss.
-    func accumulateGradients(_ batch: Batch) -> Float {
+    /// Both passes and every layer's update G; adds the first pass's loss to `total`.
+    func accumulateGradients(_ batch: Batch, loss total: LossSum) {
         let x = batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns])
         let n = Float(x.rows)
         for index in masks.indices {
@@ -131,13 +132,13 @@ public final class PEPITA: RegisteredAlgorithm {
             masks[index].fillDropoutMask(keep: keep, using: &generator)
         }
         forward(x, activities: &first, logits: &firstLogits, masked: true)
-        let (value, _) = firstLoss.lossAndGradient(logits: firstLogits, of: batch)
+        firstLoss.lossAndGradient(logits: firstLogits, of: batch, addingMeanTo: total)
         error.assign(firstLoss.gradient)
         error.scale(by: n)                                                             // e = softmax − Y
         modulated.assign(x)
         Tensor.matmul(error, .none, feedback, .transposed, into: &modulated, alpha: -1, beta: 1)  // x̃ = x − e·Fᵀ
         forward(modulated, activities: &second, logits: &secondLogits, masked: true)
-        _ = secondLoss.lossAndGradient(logits: secondLogits, of: batch)     // ẽ/N
+        secondLoss.lossAndGradient(logits: secondLogits, of: batch, addingMeanTo: unreportedLoss)     // ẽ/N
         for index in 0..<(layers.count - 1) {
             difference.assignDifference(first[index], second[index])                   // h − h̃
             let presynaptic = index == 0 ? modulated : second[index - 1]
@@ -145,7 +146,6 @@ public final class PEPITA: RegisteredAlgorithm {
         }
         let outputSignal = outputError == .modulated ? secondLoss.gradient : firstLoss.gradient
         Tensor.matmul(outputSignal, .transposed, second[layers.count - 2], .none, into: &layers.last!.weight.gradient, beta: 1)
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

@@ -108,20 +108,19 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         outputError.assignDifference(probabilities, targets)
     }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let value = accumulateGradients(batch)
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
+        accumulateGradients(batch, loss: loss)
         optimizer.step(trainable)
-        return value
     }
 
-    /// Relaxes the value nodes and accumulates every layer's gradient; returns the feedforward loss.
-    func accumulateGradients(_ batch: Batch) -> Float {
+    /// Relaxes the value nodes and accumulates every layer's gradient; adds the feedforward loss to `total`.
+    func accumulateGradients(_ batch: Batch, loss total: LossSum) {
         let x = batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns])
         let n = Float(x.rows)
         let hiddenCount = values.count
         // Feedforward initialisation: μ_ℓ = f(a_ℓ), so every ε_ℓ starts at 0.
         predict(x, from: 0, settingValues: true)
-        let (value, _) = loss.lossAndGradient(logits: logits, of: batch)
+        loss.lossAndGradient(logits: logits, of: batch, addingMeanTo: total)
         targets.assignOneHot(ofLabels: batch, classCount: logits.columns)
         computeErrors()
         for _ in 0..<steps {
@@ -155,7 +154,6 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         let top = variant == .strict ? values[hiddenCount - 1] : predictions[hiddenCount - 1]
         Tensor.matmul(outputError, .transposed, top, .none, into: &layers.last!.weight.gradient, beta: 1)
         BiasKernels.accumulateColumnSums(of: outputError, into: &layers.last!.bias!.gradient)
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

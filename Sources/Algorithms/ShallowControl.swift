@@ -48,12 +48,11 @@ public final class ShallowControl: RegisteredAlgorithm {
     /// The fixed random layers and the trained output layer.
     public var modelState: [StateTensor] { hidden.state + output.state }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+    public func trainBatch(_ batch: Batch, stage: Int, loss total: LossSum) {
         let features = hidden.forward(batch.inputs, mode: .inference)
-        let (value, _) = loss.lossAndGradient(logits: output.forward(features, mode: .training), of: batch)
+        loss.lossAndGradient(logits: output.forward(features, mode: .training), of: batch, addingMeanTo: total)
         _ = output.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(output.parameters)
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

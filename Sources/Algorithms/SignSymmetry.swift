@@ -109,11 +109,10 @@ public final class SignSymmetry: RegisteredAlgorithm {
 
     public func parameters(of stage: Int) -> [Parameter] { model.trainable }
 
-    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+    public func trainBatch(_ batch: Batch, stage: Int, loss: LossSum) {
         rebuildFeedback()
-        let value = model.accumulateGradients(batch) { feedback[$0] }
+        model.accumulateGradients(batch, loss: loss) { feedback[$0] }
         step(model.trainable)
-        return value
     }
 
     public func validate(_ batch: Batch, stage: Int) -> EvaluationSums { model.validate(batch) }

@@ -26,7 +26,7 @@ public final class ProgressReporter: TrainingObserver {
         let eta = Double((p.batchCount - p.batch) * p.batchSize) / max(p.samplesPerSecond, 1e-9)
         let stage = p.stageCount > 1 ? "[\(p.stage) \(p.stageIndex + 1)/\(p.stageCount)] " : ""
         let text = "\r\u{1B}[K\(stage)epoch \(p.epoch)/\(p.maxEpochs)  batch \(p.batch)/\(p.batchCount)  "
-            + "\(format("%.0f", p.samplesPerSecond)) samples/s  loss \(format("%.4f", p.loss))  epoch ETA \(Self.duration(eta))"
+            + "\(format("%.0f", p.samplesPerSecond)) samples/s  \(p.loss.map { "loss \(format("%.4f", $0))  " } ?? "")epoch ETA \(Self.duration(eta))"
         write(text)
     }
 

@@ -23,13 +23,13 @@ public final class SoftmaxCrossEntropy {
         return (Float(result.lossSum / Double(n)), result.correct)
     }
 
-    /// `lossAndGradient` on a device: the labels a tensor of class indices as floats there.
+    /// `lossAndGradient` on a device while training: the batch's mean loss is added to `total`
+    /// there, with no wait.
     ///
     /// Shapes: logits N×C, labels N.
-    public func lossAndGradient(logits: Tensor, deviceLabels labels: Tensor) -> (loss: Float, correct: Int) {
+    public func lossAndGradient(logits: Tensor, deviceLabels labels: Tensor, addingMeanTo total: LossSum) {
         let n = logits.rows
-        let result = SoftmaxKernels.crossEntropy(logits: logits, labels: labels, gradient: &gradient, gradientScale: 1 / Float(n))
-        return (Float(result.lossSum / Double(n)), result.correct)
+        SoftmaxKernels.crossEntropy(logits: logits, labels: labels, gradient: &gradient, gradientScale: 1 / Float(n), adding: 1 / Double(n), to: total)
     }
 
     /// The summed loss and correct count, without a gradient (for evaluation).

@@ -54,13 +54,13 @@ public final class SparsemaxLoss {
         return (Float(result.lossSum / Double(n)), result.correct)
     }
 
-    /// `lossAndGradient` on a device, the labels a tensor of class indices as floats there.
+    /// `lossAndGradient` on a device while training: the batch's mean loss is added to `total`
+    /// there, with no wait.
     ///
     /// Shapes: z N×C, labels N.
-    public func lossAndGradient(logits z: Tensor, deviceLabels labels: Tensor) -> (loss: Float, correct: Int) {
+    public func lossAndGradient(logits z: Tensor, deviceLabels labels: Tensor, addingMeanTo total: LossSum) {
         let n = z.rows
-        let result = DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, withGradient: true, scale: 1 / Float(n))
-        return (Float(result.lossSum / Double(n)), result.correct)
+        DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, scale: 1 / Float(n), adding: 1 / Double(n), to: total)
     }
 
     /// `evaluate` on a device, the labels a tensor of class indices as floats there.

@@ -26,4 +26,11 @@ public enum SquaredError {
     public static func sum(logits z: Tensor, deviceLabels labels: Tensor) -> Double {
         DeviceLayerKernels.squaredError(logits: z, labels: labels)
     }
+
+    /// `sum` on a device while training: `scale ×` the sum added to `total` there, with no wait.
+    ///
+    /// Shapes: z N×C, labels N.
+    public static func sum(logits z: Tensor, deviceLabels labels: Tensor, adding scale: Double, to total: LossSum) {
+        DeviceLayerKernels.squaredError(logits: z, labels: labels, adding: scale, to: total)
+    }
 }

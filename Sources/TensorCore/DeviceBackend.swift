@@ -68,7 +68,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     // losses.cu
     case softmaxCrossEntropy = "softmax_cross_entropy", squaredNormLoss = "squared_norm_loss", candidateLoss = "candidate_loss"
     case blendColumnMeans = "blend_column_means", addCentered = "add_centered"
-    case squaredError = "squared_error", sparsemaxRows = "sparsemax_rows", sparsemaxLoss = "sparsemax_loss"
+    case squaredError = "squared_error", sparsemaxRows = "sparsemax_rows", sparsemaxLoss = "sparsemax_loss", addScaledSum = "add_scaled_sum"
     // optimizers.cu
     case adamStep = "adam_step", sgdStep = "sgd_step"
     // rows.cu
@@ -97,5 +97,13 @@ extension DeviceBackend {
         var slots: (Double, UInt32, UInt32) = (0, 0, 0)
         withUnsafeMutableBytes(of: &slots) { download(from: reductionSlots, bytes: 16, to: $0.baseAddress!) }
         return (slots.0, Int(slots.1))
+    }
+
+    /// `reduce` without the wait: adds `scale ×` the kernel's sum to `total`'s part on this
+    /// device, queued after the kernel.
+    func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument], adding scale: Double, to total: LossSum) {
+        launch(.fill, threads: 4, [.pointer(reductionSlots), .int64(4), .float32(0)])
+        launch(kernel, threads: threads, arguments)
+        launch(.addScaledSum, threads: 1, [.pointer(reductionSlots), .pointer(total.address(on: self)), .float32(Float(scale))])
     }
 }

@@ -129,6 +129,13 @@ public enum DeviceLayerKernels {
                                                               .int32(Int32(z.columns)), device.sumSlot]).sum
     }
 
+    /// `squaredError` while training: `scale ×` the sum added to `total` there, with no wait.
+    public static func squaredError(logits z: Tensor, labels: Tensor, adding scale: Double, to total: LossSum) {
+        let device = z.backend!
+        device.reduce(.squaredError, threads: z.rows, [.pointer(z.address), .pointer(labels.address), .int32(Int32(z.rows)),
+                                                       .int32(Int32(z.columns)), device.sumSlot], adding: scale, to: total)
+    }
+
     /// Sparsemax of every row (at most 128 classes). Shapes: z N×C → p N×C.
     public static func sparsemaxRows(_ z: Tensor, into p: inout Tensor) {
         let device = z.backend!
@@ -144,10 +151,25 @@ public enum DeviceLayerKernels {
         let device = z.backend!
         precondition(z.columns <= 128, "sparsemax on a device: \(z.columns) classes, at most 128")
         if withGradient { gradient.resize(to: z.shape, on: device) }
-        let result = device.reduce(.sparsemaxLoss, threads: z.rows, [
-            .pointer(z.address), .pointer(labels.address), .pointer(withGradient ? gradient.mutableAddress() : 0), .int32(Int32(z.rows)),
-            .int32(Int32(z.columns)), .float32(scale), device.sumSlot, device.countSlot,
-        ])
+        let result = device.reduce(.sparsemaxLoss, threads: z.rows, sparsemaxLossArguments(z, labels, gradient: withGradient ? gradient.mutableAddress() : 0,
+                                                                                         scale: scale, on: device))
         return (result.sum, result.count)
+    }
+
+    /// `sparsemaxLoss` while training: fills `gradient` (resized) with `(sparsemax(z) − onehot(y))·scale`
+    /// and adds `lossScale ×` the summed loss to `total` there, with no wait.
+    public static func sparsemaxLoss(logits z: Tensor, labels: Tensor, gradient: inout Tensor, scale: Float,
+                                     adding lossScale: Double, to total: LossSum) {
+        let device = z.backend!
+        precondition(z.columns <= 128, "sparsemax on a device: \(z.columns) classes, at most 128")
+        gradient.resize(to: z.shape, on: device)
+        device.reduce(.sparsemaxLoss, threads: z.rows, sparsemaxLossArguments(z, labels, gradient: gradient.mutableAddress(), scale: scale, on: device),
+                      adding: lossScale, to: total)
+    }
+
+    private static func sparsemaxLossArguments(_ z: Tensor, _ labels: Tensor, gradient: UInt64, scale: Float,
+                                               on device: any DeviceBackend) -> [KernelArgument] {
+        [.pointer(z.address), .pointer(labels.address), .pointer(gradient), .int32(Int32(z.rows)), .int32(Int32(z.columns)), .float32(scale),
+         device.sumSlot, device.countSlot]
     }
 }

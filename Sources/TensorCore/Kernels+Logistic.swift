@@ -48,6 +48,22 @@ public enum LogisticKernels {
         return lossSum
     }
 
+    /// `squaredNormLossAndGradient` while training: `lossScale ×` the summed loss is added to
+    /// `total` (on a device there, with no wait).
+    ///
+    /// Shapes: h M×d, gradient M×d.
+    public static func squaredNormLossAndGradient(_ h: Tensor, scale: Float, shift: Float, positives: Int, gradient: inout Tensor,
+                                                  adding lossScale: Double, to total: LossSum) {
+        guard let device = h.backend else {
+            return total.add(lossScale * squaredNormLossAndGradient(h, scale: scale, shift: shift, positives: positives, gradient: &gradient))
+        }
+        let (m, d) = (h.rows, h.columns)
+        gradient.resize(to: [m, d], on: device)
+        device.reduce(.squaredNormLoss, threads: m, [.pointer(h.address), .pointer(gradient.mutableAddress()), .int32(Int32(m)), .int32(Int32(d)),
+                                                     .float32(scale), .float32(shift), .int32(Int32(positives)), device.sumSlot],
+                      adding: lossScale, to: total)
+    }
+
     /// Per sample r: `softplus(shift − s[y_r, r])` for its label and the mean over the other
     /// candidates of `softplus(s[l, r] − shift)`, halved, summed over samples.
     ///

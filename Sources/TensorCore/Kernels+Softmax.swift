@@ -45,31 +45,35 @@ public enum SoftmaxKernels {
         return Result(lossSum: lossSum, correct: correct)
     }
 
-    /// `crossEntropy` on a device, with its gradient: the labels a tensor of class indices as
-    /// floats on the logits' device; `gradient` is resized there and receives
-    /// `(softmax(z) − onehot(y))·gradientScale`.
+    /// `crossEntropy` on a device while training — the labels a tensor of class indices as floats
+    /// on the logits' device: fills `gradient` (resized there) with
+    /// `(softmax(z) − onehot(y))·gradientScale` and adds `scale ×` the summed loss to `total`
+    /// on the device, with no wait.
     ///
     /// Shapes: logits N×C, labels N, gradient N×C.
-    public static func crossEntropy(logits: Tensor, labels: Tensor, gradient: inout Tensor, gradientScale: Float) -> Result {
+    public static func crossEntropy(logits: Tensor, labels: Tensor, gradient: inout Tensor, gradientScale: Float,
+                                    adding scale: Double, to total: LossSum) {
         gradient.resize(to: logits.shape, on: logits.backend)
-        return crossEntropy(logits: logits, labels: labels, gradientAddress: gradient.mutableAddress(), gradientScale: gradientScale)
+        let (device, arguments) = crossEntropyArguments(logits: logits, labels: labels, gradientAddress: gradient.mutableAddress(),
+                                                        gradientScale: gradientScale)
+        device.reduce(.softmaxCrossEntropy, threads: logits.rows, arguments, adding: scale, to: total)
     }
 
     /// `crossEntropy` on a device, without a gradient (evaluation).
     ///
     /// Shapes: logits N×C, labels N.
     public static func crossEntropy(logits: Tensor, labels: Tensor) -> Result {
-        crossEntropy(logits: logits, labels: labels, gradientAddress: 0, gradientScale: 1)
+        let (device, arguments) = crossEntropyArguments(logits: logits, labels: labels, gradientAddress: 0, gradientScale: 1)
+        let (sum, correct) = device.reduce(.softmaxCrossEntropy, threads: logits.rows, arguments)
+        return Result(lossSum: sum, correct: correct)
     }
 
-    private static func crossEntropy(logits: Tensor, labels: Tensor, gradientAddress: UInt64, gradientScale: Float) -> Result {
+    private static func crossEntropyArguments(logits: Tensor, labels: Tensor, gradientAddress: UInt64,
+                                              gradientScale: Float) -> (any DeviceBackend, [KernelArgument]) {
         let (n, c) = (logits.rows, logits.columns)
         guard let device = logits.backend else { preconditionFailure("crossEntropy(labels: Tensor) is the device form") }
         precondition(labels.count >= n && labels.backend === device, "crossEntropy: \(labels.count) labels on \(labels.device) for \(n) rows")
-        let (sum, correct) = device.reduce(.softmaxCrossEntropy, threads: n, [
-            .pointer(logits.address), .pointer(labels.address), .pointer(gradientAddress), .int32(Int32(n)), .int32(Int32(c)),
-            .float32(gradientScale), device.sumSlot, device.countSlot,
-        ])
-        return Result(lossSum: sum, correct: correct)
+        return (device, [.pointer(logits.address), .pointer(labels.address), .pointer(gradientAddress), .int32(Int32(n)), .int32(Int32(c)),
+                         .float32(gradientScale), device.sumSlot, device.countSlot])
     }
 }

@@ -6,12 +6,13 @@ import TensorCore
 // `[Int32]` labels, or the float labels gathered beside the rows on a device.
 
 extension SoftmaxCrossEntropy {
-    /// The batch's mean loss and correct count; fills `gradient`.
+    /// Fills `gradient` for the batch's mean loss and adds that loss to `total`: on the device of
+    /// the batch's rows with no wait, or on the host.
     ///
     /// Shapes: logits N×C for the batch's N rows.
-    public func lossAndGradient(logits: Tensor, of batch: Batch) -> (loss: Float, correct: Int) {
-        logits.backend == nil ? lossAndGradient(logits: logits, labels: batch.labels)
-                              : lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels)
+    public func lossAndGradient(logits: Tensor, of batch: Batch, addingMeanTo total: LossSum) {
+        guard logits.backend != nil else { return total.add(Double(lossAndGradient(logits: logits, labels: batch.labels).loss)) }
+        lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels, addingMeanTo: total)
     }
 
     /// The batch's summed loss and correct count, without a gradient.
@@ -24,12 +25,13 @@ extension SoftmaxCrossEntropy {
 }
 
 extension SparsemaxLoss {
-    /// The batch's mean loss and correct count; fills `gradient`.
+    /// Fills `gradient` for the batch's mean loss and adds that loss to `total`: on the device of
+    /// the batch's rows with no wait, or on the host.
     ///
     /// Shapes: logits N×C for the batch's N rows.
-    public func lossAndGradient(logits: Tensor, of batch: Batch) -> (loss: Float, correct: Int) {
-        logits.backend == nil ? lossAndGradient(logits: logits, labels: batch.labels)
-                              : lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels)
+    public func lossAndGradient(logits: Tensor, of batch: Batch, addingMeanTo total: LossSum) {
+        guard logits.backend != nil else { return total.add(Double(lossAndGradient(logits: logits, labels: batch.labels).loss)) }
+        lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels, addingMeanTo: total)
     }
 
     /// The batch's summed loss and correct count, without a gradient.
@@ -46,6 +48,15 @@ extension SquaredError {
     /// Shapes: logits N×C for the batch's N rows.
     public static func sum(logits: Tensor, of batch: Batch) -> Double {
         logits.backend == nil ? sum(logits: logits, labels: batch.labels) : sum(logits: logits, deviceLabels: batch.deviceLabels)
+    }
+
+    /// `scale ×` the batch's summed squared error added to `total`: on the device of the batch's
+    /// rows with no wait, or on the host.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public static func sum(logits: Tensor, of batch: Batch, adding scale: Double, to total: LossSum) {
+        guard logits.backend != nil else { return total.add(scale * sum(logits: logits, labels: batch.labels)) }
+        sum(logits: logits, deviceLabels: batch.deviceLabels, adding: scale, to: total)
     }
 }
 

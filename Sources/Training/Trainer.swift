@@ -111,6 +111,10 @@ public final class Trainer {
         let clock = ContinuousClock()
         var augmenter = SeededGenerator(seed: configuration.seed, stream: "augmentation")
         var augmentationScratch: [Float] = []
+        // The epoch's summed batch losses, on the device that computes them; read once an epoch
+        // and for a progress event at most ten times a second.
+        let epochLoss = LossSum()
+        var lastProgress = clock.now
         stageLoop: for (stageIndex, stage) in stages.enumerated() {
             var rule = configuration.rule(forStage: stage.name)
             if let limit = stage.epochLimit { rule.maxEpochs = min(rule.maxEpochs, limit) }
@@ -138,30 +142,41 @@ public final class Trainer {
                 let epoch = stopper.epoch + 1
                 schedule.startEpoch(using: &shuffler)
                 algorithm.epochWillStart(epoch, maxEpochs: rule.maxEpochs, stage: stageIndex)
-                var lossSum = 0.0
+                epochLoss.reset()
                 for index in 0..<schedule.batchCount {
                     schedule.fill(&batch, index: index, from: train)
                     train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
                                                    scratch: &augmentationScratch, using: &augmenter)
-                    let loss = algorithm.trainBatch(batch, stage: stageIndex)
-                    guard loss.isFinite else {
+                    algorithm.trainBatch(batch, stage: stageIndex, loss: epochLoss)
+                    // On the host the sum is at hand: a divergence stops at its batch. On a device
+                    // it is found at the epoch's end, with no wait per batch.
+                    if epochLoss.isOnHost, case let loss = epochLoss.value, !loss.isFinite {
                         result.stop(.failed, reason: "diverged: training loss is \(loss) at stage \(stage.name), epoch \(epoch), batch \(index + 1)")
                         break stageLoop
                     }
-                    lossSum += Double(loss)
                     result.window.trainSamples += batch.labels.count
                     if !observers.isEmpty {
-                        let elapsed = (clock.now - epochStart).seconds
-                        let progress = BatchProgress(stage: stage.name, stageIndex: stageIndex, stageCount: stages.count,
-                                                     epoch: epoch, maxEpochs: rule.maxEpochs, batch: index + 1,
-                                                     batchCount: schedule.batchCount, batchSize: configuration.batchSize, loss: loss,
-                                                     samplesPerSecond: Double((index + 1) * configuration.batchSize) / max(elapsed, 1e-9))
-                        observers.forEach { $0.batchDidEnd(progress) }
+                        let now = clock.now
+                        if now - lastProgress >= .milliseconds(100) || index + 1 == schedule.batchCount {
+                            lastProgress = now
+                            let elapsed = (now - epochStart).seconds
+                            let progress = BatchProgress(stage: stage.name, stageIndex: stageIndex, stageCount: stages.count,
+                                                         epoch: epoch, maxEpochs: rule.maxEpochs, batch: index + 1,
+                                                         batchCount: schedule.batchCount, batchSize: configuration.batchSize,
+                                                         loss: epochLoss.isOnHost ? Float(epochLoss.value / Double(index + 1)) : nil,
+                                                         samplesPerSecond: Double((index + 1) * configuration.batchSize) / max(elapsed, 1e-9))
+                            observers.forEach { $0.batchDidEnd(progress) }
+                        }
                         if let reason = observers.lazy.compactMap({ $0.interruptReason() }).first {
                             result.stop(.interrupted, reason: reason)
                             break stageLoop
                         }
                     }
+                }
+                let trainLoss = epochLoss.value / Double(schedule.batchCount)
+                guard trainLoss.isFinite else {
+                    result.stop(.failed, reason: "diverged: training loss is \(trainLoss) at stage \(stage.name), epoch \(epoch)")
+                    break stageLoop
                 }
                 algorithm.epochDidEnd(epoch, stage: stageIndex)
                 let validationStart = clock.now
@@ -184,7 +199,7 @@ public final class Trainer {
                     break
                 }
                 let record = EpochRecord(stage: stage.name, epoch: epoch,
-                                         trainLoss: lossSum / Double(schedule.batchCount),
+                                         trainLoss: trainLoss,
                                          validationLoss: validationLoss,
                                          validationAccuracy: validationAccuracy,
                                          seconds: (clock.now - epochStart).seconds,

@@ -43,8 +43,9 @@ public protocol TrainingAlgorithm: AnyObject {
     /// what no stage trains (frozen random layers). A saved model holds exactly these.
     /// Default: every stage's state.
     var modelState: [StateTensor] { get }
-    /// Trains one batch of `stage` and returns its mean training loss.
-    func trainBatch(_ batch: Batch, stage: Int) -> Float
+    /// Trains one batch of `stage` and adds its mean training loss to `loss`, where it was
+    /// computed: on a device the sum stays there and the trainer reads it once an epoch.
+    func trainBatch(_ batch: Batch, stage: Int, loss: LossSum)
     /// The stage's monitored loss (summed) and correct count on a batch, in inference mode.
     func validate(_ batch: Batch, stage: Int) -> EvaluationSums
     /// Correct predictions of the finished model on a batch (the test metric).
@@ -67,6 +68,14 @@ public protocol TrainingAlgorithm: AnyObject {
 }
 
 extension TrainingAlgorithm {
+    /// One batch trained on its own (tests, one-off steps): its mean training loss, read back at once.
+    @discardableResult
+    public func trainBatch(_ batch: Batch, stage: Int) -> Float {
+        let loss = LossSum()
+        trainBatch(batch, stage: stage, loss: loss)
+        return Float(loss.value)
+    }
+
     public func state(of stage: Int) -> [StateTensor] { parameters(of: stage).map { StateTensor($0) } }
     public var modelState: [StateTensor] { stages.indices.flatMap { state(of: $0) } }
     public func epochWillStart(_ epoch: Int, maxEpochs: Int, stage: Int) {}

@@ -10,14 +10,16 @@ public struct BatchProgress: Sendable, Codable {
     public var batch: Int
     public var batchCount: Int
     public var batchSize: Int
-    public var loss: Float
+    /// The epoch's mean training loss so far; nil while it is summed on a device, where reading
+    /// it would make the host wait for the card.
+    public var loss: Float?
     /// Training samples per second in the current epoch so far.
     public var samplesPerSecond: Double
 }
 
 /// Watches training events; progress lines, metering and recording observe, they do not loop.
 public protocol TrainingObserver: AnyObject {
-    /// After each training batch.
+    /// After a training batch: at most ten times a second, and after an epoch's last batch.
     func batchDidEnd(_ progress: BatchProgress)
     /// After each epoch's validation.
     func epochDidEnd(_ record: EpochRecord, stageIndex: Int, stageCount: Int, maxEpochs: Int)

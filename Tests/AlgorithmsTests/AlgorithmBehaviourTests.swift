@@ -81,15 +81,16 @@ import Training
         var generator = SeededGenerator(seed: 1)
         schedule.startEpoch(using: &generator)
         var batch = Batch()
+        let loss = LossSum()
         let stage = algorithm.stages.count - 1
         for index in 0..<3 {
             schedule.fill(&batch, index: index, from: Self.data.train)
-            _ = algorithm.trainBatch(batch, stage: stage)
+            algorithm.trainBatch(batch, stage: stage, loss: loss)
         }
         let allocations = OperationCounter.counting { counter in
             for index in 3..<schedule.batchCount {
                 schedule.fill(&batch, index: index, from: Self.data.train)
-                _ = algorithm.trainBatch(batch, stage: stage)
+                algorithm.trainBatch(batch, stage: stage, loss: loss)
             }
             return counter.allocations
         }
@@ -121,9 +122,9 @@ import Training
         let batch = firstBatch(of: Self.data.train, count: 16)
         let loss = SoftmaxCrossEntropy()
         mf.units.flatMap(\.parameters).forEach { $0.zeroGradient() }
-        let (_, a1) = mf.units[0].accumulateGradients(batch.inputs, batch: batch, loss: loss)
+        let a1 = mf.units[0].accumulateGradients(batch.inputs, batch: batch, loss: loss, total: LossSum())
         let firstAlone = mf.units[0].parameters.map(\.gradient.scalars)
-        _ = mf.units[1].accumulateGradients(a1, batch: batch, loss: loss)
+        _ = mf.units[1].accumulateGradients(a1, batch: batch, loss: loss, total: LossSum())
         #expect(mf.units[0].parameters.map(\.gradient.scalars) == firstAlone, "layer 2's loss reached layer 1")
     }
 
@@ -132,12 +133,12 @@ import Training
         let batch = firstBatch(of: Self.data.train, count: 16)
         let all = ff.parameters(of: 0)
         all.forEach { $0.zeroGradient() }
-        _ = ff.accumulateGradients(batch, stage: 0)
+        ff.accumulateGradients(batch, stage: 0, loss: LossSum())
         let both = all.map(\.gradient.scalars)
         // Layer 1's gradient with layer 2 frozen (greedy stage 0) is the same.
         let greedy = build("ff", widths: [8, 8], options: ["ff.schedule": "greedy"]) as! ForwardForward
         greedy.parameters(of: 0).forEach { $0.zeroGradient() }
-        _ = greedy.accumulateGradients(batch, stage: 0)
+        greedy.accumulateGradients(batch, stage: 0, loss: LossSum())
         #expect(greedy.parameters(of: 0).map(\.gradient.scalars) == Array(both.prefix(2)))
         #expect(greedy.parameters(of: 1).allSatisfy { $0.gradient.scalars.allSatisfy { $0 == 0 } })
     }

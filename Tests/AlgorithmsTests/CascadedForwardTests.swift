@@ -121,7 +121,7 @@ import Training
         let labels: [Int32] = [0, 1, 2, 1, 0]
         let loss = SoftmaxCrossEntropy()
         unit.parameters.forEach { $0.zeroGradient() }
-        _ = unit.accumulateGradients(x, batch: .testing(inputs: x, labels: labels), loss: loss)
+        _ = unit.accumulateGradients(x, batch: .testing(inputs: x, labels: labels), loss: loss, total: LossSum())
         func localLoss() -> Double {
             let g = unit.projection.forward(unit.features(unit.activations(x, mode: .training)), mode: .inference)
             return SoftmaxCrossEntropy.evaluate(logits: g, labels: labels).lossSum / 5

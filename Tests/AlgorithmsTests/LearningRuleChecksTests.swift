@@ -82,7 +82,7 @@ import Training
         let linears = fa.model.linears
         Self.setGoldenWeights(linears)
         let feedback = fa.feedback!
-        _ = fa.model.accumulateGradients(Self.goldenBatch) { feedback[$0] }
+        fa.model.accumulateGradients(Self.goldenBatch, loss: LossSum()) { feedback[$0] }
         // Direct: h1, h2, e; δ2 = (e·B3) ⊙ [a2 > 0]; δ1 = (δ2·B2) ⊙ [a1 > 0]; ∂W1 = δ1ᵀ·x.
         let x = Self.goldenBatch.inputs.scalars, n = 4
         func dense(_ input: [Float], _ layer: Linear) -> [Float] {
@@ -160,7 +160,7 @@ import Training
             b.weight.value = s.weight.value
         }
         sign.rebuildFeedback()
-        _ = sign.model.accumulateGradients(Self.goldenBatch) { sign.feedback[$0] }
+        sign.model.accumulateGradients(Self.goldenBatch, loss: LossSum()) { sign.feedback[$0] }
         let loss = SoftmaxCrossEntropy()
         _ = loss.lossAndGradient(logits: bp.network.forward(Self.goldenBatch.inputs, mode: .training), labels: Self.goldenBatch.labels)
         _ = bp.network.backward(loss.gradient, inputGradient: .notNeeded)
@@ -173,7 +173,7 @@ import Training
         let drtp = Self.make("drtp") as! DirectRandomTargetProjection
         Self.setGoldenWeights(drtp.hidden.map(\.linear) + [drtp.output])
         drtp.feedback = [Self.table(3, 5, phase: 2.5, scale: 0.7), Self.table(3, 4, phase: 3.5, scale: 0.7)]
-        _ = drtp.accumulateGradients(Self.goldenBatch)
+        drtp.accumulateGradients(Self.goldenBatch, loss: LossSum())
         let gradients = (drtp.hidden.map(\.linear) + [drtp.output]).flatMap(\.parameters).map(\.gradient)
         for (index, (actual, expected)) in zip(gradients, RulesGolden.drtp).enumerated() { Self.expectClose(actual, expected, "DRTP parameter \(index)") }
     }
@@ -183,7 +183,7 @@ import Training
         func hiddenGradients(outputScale: Float) -> [Tensor] {
             let drtp = Self.make("drtp") as! DirectRandomTargetProjection
             drtp.output.weight.value.scale(by: outputScale)
-            _ = drtp.accumulateGradients(Self.goldenBatch)
+            drtp.accumulateGradients(Self.goldenBatch, loss: LossSum())
             return drtp.hidden.flatMap(\.linear.parameters).map(\.gradient)
         }
         #expect(hiddenGradients(outputScale: 1) == hiddenGradients(outputScale: -3))
@@ -194,7 +194,7 @@ import Training
         let pepita = Self.make("pepita", options: ["pepita.dropout": "0", "pepita.output_error": outputError]) as! PEPITA
         Self.setGoldenWeights(pepita.layers)
         pepita.feedback = Self.table(6, 3, phase: 4.5, scale: 0.3)
-        _ = pepita.accumulateGradients(Self.goldenBatch)
+        pepita.accumulateGradients(Self.goldenBatch, loss: LossSum())
         var expected = RulesGolden.pepita
         if outputError == "forward" { expected[2] = RulesGolden.pepitaForwardOutput }
         // The hidden updates are differences of two passes' activities: float32 cancellation leaves ~1e-4.
@@ -207,7 +207,7 @@ import Training
     @Test func pepitaWithoutFeedbackChangesNoHiddenLayer() {
         let pepita = Self.make("pepita") as! PEPITA
         pepita.feedback.fill(0)
-        _ = pepita.accumulateGradients(Self.goldenBatch)
+        pepita.accumulateGradients(Self.goldenBatch, loss: LossSum())
         #expect(pepita.layers.dropLast().allSatisfy { $0.weight.gradient.scalars.allSatisfy { $0 == 0 } })
         #expect(pepita.layers.last!.weight.gradient.scalars.contains { $0 != 0 })
     }
@@ -231,7 +231,7 @@ import Training
         for (p, parameter) in parameters.enumerated() {
             for element in 0..<parameter.value.count {
                 target = (p, element)
-                _ = fg.weightStep(Self.goldenBatch)
+                fg.weightStep(Self.goldenBatch, loss: LossSum())
                 for (index, other) in parameters.enumerated() { sum[index].add(other.gradient); other.zeroGradient() }
             }
         }
@@ -239,7 +239,7 @@ import Training
 
         fg.drawTangent = { tangent, generator in tangent.fillNormal(using: &generator) }
         let k = 20_000, count = parameters.reduce(0) { $0 + $1.value.count }
-        for _ in 0..<k { _ = fg.weightStep(Self.goldenBatch) }
+        for _ in 0..<k { fg.weightStep(Self.goldenBatch, loss: LossSum()) }
         let mean = parameters.map { parameter -> Tensor in var g = parameter.gradient; g.scale(by: 1 / Float(k)); return g }
         let predicted = (Double(count + 1) / Double(k)).squareRoot()
         let error = Self.relativeError(mean, truth)
@@ -259,7 +259,7 @@ import Training
             column += 1
         }
         // Layer 1 only: its width, 5, is the tangent count.
-        _ = fg.activityStep(Self.goldenBatch)
+        fg.activityStep(Self.goldenBatch, loss: LossSum())
         let layer = fg.hidden[0], head = fg.heads[0]
         // Direct: a = x·Wᵀ + b, h = relu(a), E = (softmax(h·Mᵀ + c) − Y)/N, δa = (E·M) ⊙ [a > 0], ∂W = δaᵀ·x.
         var a = Tensor(zeros: [0]), h = Tensor(zeros: [0]), s = Tensor(zeros: [0]), delta = Tensor(zeros: [0]), expected = Tensor(zeros: [0])
@@ -289,7 +289,7 @@ import Training
         func error(beta: Double) -> Double {
             let pc = Self.make("pc", options: ["pc.beta": "\(beta)", "pc.T": "400", "pc.gamma": "0.1"]) as! PredictiveCoding
             Self.setGoldenWeights(pc.layers)
-            _ = pc.accumulateGradients(Self.goldenBatch)
+            pc.accumulateGradients(Self.goldenBatch, loss: LossSum())
             let update = pc.parameters(of: 0).map { parameter -> Tensor in var g = parameter.gradient; g.scale(by: Float(1 / beta)); return g }
             return Self.relativeError(update, truth)
         }

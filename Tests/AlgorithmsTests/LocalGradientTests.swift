@@ -17,7 +17,7 @@ import Training
         let batch = firstBatch(of: data.train, count: 5)
         let loss = SoftmaxCrossEntropy()
         unit.parameters.forEach { $0.zeroGradient() }
-        _ = unit.accumulateGradients(batch.inputs, batch: batch, loss: loss)
+        _ = unit.accumulateGradients(batch.inputs, batch: batch, loss: loss, total: LossSum())
         func localLoss() -> Double {
             let g = unit.projection.forward(unit.activations(batch.inputs, mode: .inference), mode: .inference)
             return SoftmaxCrossEntropy.evaluate(logits: g, labels: batch.labels).lossSum / 5
@@ -50,15 +50,18 @@ import Training
             let h = unit.forward(x, settings: ff.settings, mode: .inference)
             var gradient = Tensor(zeros: [0])
             var running = r0
-            let ffLoss = ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &gradient) / 6
+            let ffLoss = LossSum()
+            ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &gradient,
+                                               adding: 1.0 / 6, to: ffLoss)
             ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &gradient)
             let penalty = ForwardForwardLoss.peerPenalty(running)
-            return ffLoss + Double(weight * penalty)
+            return ffLoss.value + Double(weight * penalty)
         }
         unit.linear.parameters.forEach { $0.zeroGradient() }
         let h = unit.forward(x, settings: ff.settings, mode: .training)
         var running = r0
-        _ = ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &unit.gradient)
+        ForwardForwardLoss.lossAndGradient(h, positives: 3, threshold: unit.threshold, kind: ff.settings.goodness, gradient: &unit.gradient,
+                                           adding: 1, to: LossSum())
         ForwardForwardLoss.peerNormalization(h, positives: 3, runningMean: &running, weight: weight, momentum: momentum, gradient: &unit.gradient)
         _ = unit.linear.backward(unit.gradient, inputGradient: .notNeeded)
         #expect(h.scalars.allSatisfy { $0 > 0 }, "every unit on, so gating cannot matter")
@@ -87,7 +90,7 @@ import Training
         let data = syntheticSplits()
         let batch = firstBatch(of: data.train, count: 6)
         dfa.parameters(of: 0).forEach { $0.zeroGradient() }
-        _ = dfa.accumulateGradients(batch)
+        dfa.accumulateGradients(batch, loss: LossSum())
 
         // Reference: forward by hand, e = (softmax − Y)/N, δh = e·B, δa = δh ⊙ 1[a > 0], dW = δaᵀ·h_{ℓ−1}.
         var inputs: [Tensor] = [batch.inputs]

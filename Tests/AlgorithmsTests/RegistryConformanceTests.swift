@@ -98,14 +98,15 @@ enum Conformance {
         var generator = SeededGenerator(seed: 1)
         schedule.startEpoch(using: &generator)
         var batch = Batch()
+        let loss = LossSum()
         for index in 0..<3 {
             schedule.fill(&batch, index: index, from: train)
-            _ = algorithm.trainBatch(batch, stage: stage)
+            algorithm.trainBatch(batch, stage: stage, loss: loss)
         }
         let allocations = OperationCounter.counting { counter in
             for index in 3..<8 {
                 schedule.fill(&batch, index: index, from: train)
-                _ = algorithm.trainBatch(batch, stage: stage)
+                algorithm.trainBatch(batch, stage: stage, loss: loss)
             }
             return counter.allocations
         }
@@ -241,11 +242,10 @@ final class ToyRule: RegisteredAlgorithm {
     var stages: [Stage] { [Stage(name: "model")] }
     func parameters(of stage: Int) -> [Parameter] { layer.parameters }
 
-    func trainBatch(_ batch: Batch, stage: Int) -> Float {
-        let (value, _) = loss.lossAndGradient(logits: layer.forward(batch.inputs, mode: .training), labels: batch.labels)
+    func trainBatch(_ batch: Batch, stage: Int, loss total: LossSum) {
+        loss.lossAndGradient(logits: layer.forward(batch.inputs, mode: .training), of: batch, addingMeanTo: total)
         _ = layer.backward(loss.gradient, inputGradient: .notNeeded)
         optimizer.step(layer.parameters)
-        return value
     }
 
     func validate(_ batch: Batch, stage: Int) -> EvaluationSums {

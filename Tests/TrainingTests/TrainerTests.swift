@@ -104,8 +104,10 @@ import Training
     @Test func anInterruptStopsAtTheNextBatchBoundary() {
         final class Interrupter: TrainingObserver {
             var batches = 0
-            func batchDidEnd(_ progress: BatchProgress) { batches += 1 }
-            func interruptReason() -> String? { batches >= 70 ? "interrupted by SIGTERM" : nil }
+            func interruptReason() -> String? {
+                batches += 1   // asked after every batch
+                return batches >= 70 ? "interrupted by SIGTERM" : nil
+            }
         }
         let interrupter = Interrupter()
         var trainer = Self.trainer(epochs: 10)
@@ -113,7 +115,7 @@ import Training
         let result = trainer.fit(Self.bp(seed: 1), data: Self.data)
         // 1024 / 32 = 32 batches an epoch: two epochs finished, the third stopped after its 6th batch.
         #expect(result.status == .interrupted && result.failureReason == "interrupted by SIGTERM")
-        #expect(interrupter.batches == 70 && result.epochs.count == 2 && result.window.trainSamples == 70 * 32)
+        #expect(result.epochs.count == 2 && result.window.trainSamples == 70 * 32)
         #expect(result.stages.count == 1 && result.stages[0].epochs == 2 && result.testAccuracy == nil)
     }
 
@@ -147,14 +149,15 @@ import Training
         var generator = SeededGenerator(seed: 1)
         schedule.startEpoch(using: &generator)
         var batch = Batch()
+        let loss = LossSum()
         for index in 0..<3 {
             schedule.fill(&batch, index: index, from: Self.data.train)
-            _ = algorithm.trainBatch(batch, stage: 0)
+            algorithm.trainBatch(batch, stage: 0, loss: loss)
         }
         let allocated = OperationCounter.counting { counter in
             for index in 3..<schedule.batchCount {
                 schedule.fill(&batch, index: index, from: Self.data.train)
-                _ = algorithm.trainBatch(batch, stage: 0)
+                algorithm.trainBatch(batch, stage: 0, loss: loss)
             }
             return counter.allocations
         }

@@ -139,3 +139,9 @@ extern "C" __global__ void sparsemax_loss(const float* z, const float* labels, f
     atomicAdd(loss, value);
     if (best == y) atomicAdd(correct, 1u);
 }
+
+// total += scale·sum: a reduction's sum added to a running loss on the device (LossSum), so the
+// host reads the loss once an epoch instead of waiting for it every batch.
+extern "C" __global__ void add_scaled_sum(const double* sum, double* total, float scale) {
+    if (blockIdx.x * blockDim.x + threadIdx.x == 0) *total += *sum * (double)scale;
+}

@@ -22,6 +22,10 @@ extern "C" void bpfree_cpu_set_thread(unsigned block, unsigned thread, unsigned 
 static int context_token, module_token, stream_token;
 // How many device allocations are live and how many launches ran: what tests read back.
 extern "C" { long long bpfree_fake_live_allocations = 0, bpfree_fake_launches = 0; }
+// Copies each way and waits on the stream so far, which tests read (`bpfree_fake_crossings`) to
+// check that none of them grows with the batches of an epoch.
+static long long copies_to_device = 0, copies_to_host = 0, waits = 0;
+extern "C" void bpfree_fake_crossings(long long* counts) { counts[0] = copies_to_device; counts[1] = copies_to_host; counts[2] = waits; }
 
 extern "C" {
 CUresult cuInit(unsigned) { return 0; }
@@ -64,8 +68,8 @@ CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     return 0;
 }
 CUresult cuMemFree_v2(CUdeviceptr address) { free((void*)address); bpfree_fake_live_allocations -= 1; return 0; }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void* from, size_t bytes) { memcpy((void*)to, from, bytes); return 0; }
-CUresult cuMemcpyDtoH_v2(void* to, CUdeviceptr from, size_t bytes) { memcpy(to, (const void*)from, bytes); return 0; }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void* from, size_t bytes) { memcpy((void*)to, from, bytes); copies_to_device += 1; return 0; }
+CUresult cuMemcpyDtoH_v2(void* to, CUdeviceptr from, size_t bytes) { memcpy(to, (const void*)from, bytes); copies_to_host += 1; return 0; }
 CUresult cuMemcpyDtoD_v2(CUdeviceptr to, CUdeviceptr from, size_t bytes) { memmove((void*)to, (const void*)from, bytes); return 0; }
 CUresult cuModuleLoadData(void** module, const void*) { *module = &module_token; return 0; }
 CUresult cuModuleGetFunction(const void** function, void*, const char* name) {
@@ -88,7 +92,7 @@ CUresult cuLaunchKernel(const void* function, unsigned gx, unsigned gy, unsigned
     return 0;
 }
 CUresult cuStreamCreate(void** stream, unsigned) { *stream = &stream_token; return 0; }
-CUresult cuStreamSynchronize(void*) { return 0; }
+CUresult cuStreamSynchronize(void*) { waits += 1; return 0; }
 }
 
 // cuBLAS's part bpfree calls (libcublas.so.13), emulated with OpenBLAS's column-major sgemm.
