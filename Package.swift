@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "CUDA", dependencies: ["TensorCore"], resources: [
             .embedInCode("Kernels/rows.cu"), .embedInCode("Kernels/elementwise.cu"),
             .embedInCode("Kernels/losses.cu"), .embedInCode("Kernels/optimizers.cu"), .embedInCode("Kernels/convolution.cu"),
+            .embedInCode("Kernels/random.cu"),
         ]),
         .target(name: "Datasets", dependencies: ["TensorCore", "CZlib", "FileSystem"], swiftSettings: numericSettings),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: numericSettings),

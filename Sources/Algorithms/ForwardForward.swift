@@ -169,10 +169,10 @@ public final class ForwardForward: RegisteredAlgorithm {
     private var embedded = Tensor(zeros: [0])
     /// The last embedded rows (for tests).
     var embeddedForTesting: Tensor { embedded }
+    /// A training batch's 2B labels, positives then negatives: on the host, or as floats on the
+    /// device of its rows.
     private var labels: [Int32] = []
-    /// `labels` as floats, and on the device of the rows they label when that is not the host.
-    private var labelFloats: [Float] = []
-    private var deviceLabels = Tensor(zeros: [0])
+    private var pairLabels = Tensor(zeros: [0])
     private var features = Tensor(zeros: [0])
     private var normalizedScratch = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
@@ -264,27 +264,29 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     // MARK: Samples
 
-    /// Copies the rows of `x` into `embedded` once per label column, overwriting the first C
-    /// inputs with `labelValue · onehot(label)` (or the neutral `labelValue/C` when nil).
-    /// Shapes: x N×D; labels N·k (one per output row) → embedded (N·k)×D, block b holding x again.
-    /// On a device the labels are copied there first (one small copy per call).
-    func embed(_ x: Tensor, labels rowLabels: [Int32]?, copies: Int) {
-        embedded.assignRepeatedRows(of: x, copies: copies)
-        if let rowLabels, let device = x.backend {
-            labelFloats.removeAll(keepingCapacity: true)
-            labelFloats.append(contentsOf: rowLabels.lazy.map(Float.init))
-            deviceLabels.setScalars(labelFloats, on: device)
-            embedded.setLeadingColumns(oneHot: deviceLabels, classCount: classCount, value: settings.labelValue)
-        } else if let rowLabels {
-            embedded.setLeadingColumns(oneHot: rowLabels, classCount: classCount, value: settings.labelValue)
-        } else {
-            embedded.fillLeadingColumns(classCount, with: settings.labelValue / Float(classCount))
-        }
+    /// The labels `embed` writes into the rows.
+    enum EmbeddedLabels {
+        /// One per output row, on the host.
+        case perRow([Int32])
+        /// One per output row, as floats on the rows' device.
+        case perRowOnDevice(Tensor)
+        /// Block b of the `copies` blocks holds candidate label b (copies = C).
+        case candidateByBlock
+        /// The neutral `labelValue/C` in every label input.
+        case neutral
     }
 
-    /// A wrong label for `label`, uniform over the other classes.
-    func uniformNegative(for label: Int32) -> Int32 {
-        Int32((Int(label) + 1 + negativeGenerator.nextInt(below: classCount - 1)) % classCount)
+    /// Copies the rows of `x` into `embedded` `copies` times (block b holding x again),
+    /// overwriting the first C inputs of each row with `labelValue · onehot(label)`.
+    /// Shapes: x N×D → embedded (N·copies)×D.
+    func embed(_ x: Tensor, labels: EmbeddedLabels, copies: Int) {
+        embedded.assignRepeatedRows(of: x, copies: copies)
+        switch labels {
+        case .perRow(let rowLabels): embedded.setLeadingColumns(oneHot: rowLabels, classCount: classCount, value: settings.labelValue)
+        case .perRowOnDevice(let rowLabels): embedded.setLeadingColumns(oneHot: rowLabels, classCount: classCount, value: settings.labelValue)
+        case .candidateByBlock: embedded.setLeadingColumns(oneHotByBlockOf: x.rows, classCount: classCount, value: settings.labelValue)
+        case .neutral: embedded.fillLeadingColumns(classCount, with: settings.labelValue / Float(classCount))
+        }
     }
 
     // MARK: Training
@@ -298,18 +300,25 @@ public final class ForwardForward: RegisteredAlgorithm {
     /// The gradients of the stage's layers (and the readout) accumulated, peer-normalisation means
     /// updated, and the mean FF loss of the batch's positive and negative rows added to `total`.
     func accumulateGradients(_ batch: Batch, stage: Int, loss total: LossSum) {
-        let b = batch.labels.count
-        labels.removeAll(keepingCapacity: true)
-        labels.append(contentsOf: batch.labels)
-        switch settings.negatives {
-        case .uniform:
-            for label in batch.labels { labels.append(uniformNegative(for: label)) }
-        case .hard:
-            // Sampled on the host, from the scores copied back once.
-            let scores = goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).moved(to: nil)
-            for (n, label) in batch.labels.enumerated() { labels.append(hardNegative(scores: scores, row: n, label: label)) }
+        // Each row's negative from draw `row` of one key per batch: on a device, drawn there.
+        let key = negativeGenerator.next()
+        let scores = settings.negatives == .hard ? goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)) : nil
+        if batch.inputs.backend != nil {
+            WrongClassSampling.labelsAndWrongClasses(batch.deviceLabels, classCount: classCount, scores: scores, key: key, into: &pairLabels)
+            trainLayers(batch, stage: stage, labels: .perRowOnDevice(pairLabels), loss: total)
+        } else {
+            labels.removeAll(keepingCapacity: true)
+            labels.append(contentsOf: batch.labels)
+            let c = classCount
+            func appendNegatives(_ scores: UnsafePointer<Float>?) {
+                for (row, label) in batch.labels.enumerated() {
+                    labels.append(Int32(WrongClassSampling.draw(label: Int(label), classCount: c, scores: scores.map { $0 + row * c },
+                                                                key: key, row: row)))
+                }
+            }
+            if let scores { scores.withUnsafePointer { appendNegatives($0) } } else { appendNegatives(nil) }
+            trainLayers(batch, stage: stage, labels: .perRow(labels), loss: total)
         }
-        trainLayers(batch, stage: stage, loss: total)
         if let readout {
             let logits = readout.forward(neutralFeatures(batch.inputs), mode: .training)
             readoutLoss.lossAndGradient(logits: logits, of: batch, addingMeanTo: unreportedLoss)
@@ -319,7 +328,7 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     /// The layers' half of a step: forward the stacked positive and negative rows, accumulate
     /// each trained layer's local gradient; adds the summed loss over the 2B rows, over 2B, to `total`.
-    private func trainLayers(_ batch: Batch, stage: Int, loss total: LossSum) {
+    private func trainLayers(_ batch: Batch, stage: Int, labels: EmbeddedLabels, loss total: LossSum) {
         let b = batch.labels.count
         // Rows [0, B) positive, [B, 2B) negative.
         embed(batch.inputs, labels: labels, copies: 2)
@@ -342,29 +351,10 @@ public final class ForwardForward: RegisteredAlgorithm {
         }
     }
 
-    /// A wrong label sampled from softmax of the candidate scores, the true class excluded.
-    func hardNegative(scores: Tensor, row: Int, label: Int32) -> Int32 {
-        let c = classCount
-        var maximum = -Float.infinity
-        for j in 0..<c where j != Int(label) { maximum = max(maximum, scores[row * c + j]) }
-        var weights = [Float](repeating: 0, count: c)
-        var total: Float = 0
-        for j in 0..<c where j != Int(label) {
-            weights[j] = Foundation.exp(scores[row * c + j] - maximum)
-            total += weights[j]
-        }
-        var u = negativeGenerator.nextUnitFloat() * total
-        for j in 0..<c where j != Int(label) {
-            u -= weights[j]
-            if u < 0 { return Int32(j) }
-        }
-        return Int32((Int(label) + 1) % c)
-    }
-
     /// Normalised activities of layers ≥ 2 under the neutral label, concatenated.
     /// Shapes: x N×D → N×Σd_ℓ (ℓ ≥ 2).
     func neutralFeatures(_ x: Tensor) -> Tensor {
-        embed(x, labels: nil, copies: 1)
+        embed(x, labels: .neutral, copies: 1)
         var h = embedded
         let n = x.rows
         let width = units.dropFirst().reduce(0) { $0 + $1.linear.outputSize }
@@ -406,14 +396,11 @@ public final class ForwardForward: RegisteredAlgorithm {
         var lossSum = 0.0
         var goodness = Tensor(zeros: [0])
         var chunk = Tensor(zeros: [0])
-        var candidateLabels = [Int32](repeating: 0, count: 0)
         let deepest = max(layers.upperBound, lossLayers?.upperBound ?? 0)
         for start in stride(from: 0, to: n, by: Self.evaluationChunk) {
             let size = min(Self.evaluationChunk, n - start)
             chunk.assignRows(start..<(start + size), of: x)
-            candidateLabels.removeAll(keepingCapacity: true)
-            for label in 0..<c { candidateLabels.append(contentsOf: repeatElement(Int32(label), count: size)) }
-            embed(chunk, labels: candidateLabels, copies: c)
+            embed(chunk, labels: .candidateByBlock, copies: c)
             var h = embedded
             for index in 0...deepest {
                 let unit = units[index]

@@ -59,7 +59,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
     private let trainable: [Parameter]
     private var generator: SeededGenerator
     /// Fills a tangent (standard normal; a test substitutes basis vectors).
-    var drawTangent: (inout Tensor, inout SeededGenerator) -> Void = { tangent, generator in tangent.fillNormal(using: &generator) }
+    var drawTangent: (inout Tensor, inout SeededGenerator) -> Void = { tangent, generator in tangent.fillNormal(key: generator.next()) }
     private let loss = SoftmaxCrossEntropy(), headLoss = SoftmaxCrossEntropy()
     /// Where the heads' local losses go: they train, the run reports the output layer's loss.
     private let unreportedLoss = LossSum()
@@ -68,7 +68,7 @@ public final class ForwardGradient: RegisteredAlgorithm {
     /// Weight tangents, one per trainable parameter (weight perturbation only).
     private var weightTangents: [Tensor]
     private var noise = Tensor(zeros: [0]), masked = Tensor(zeros: [0]), headTangent = Tensor(zeros: [0])
-    private var dots = Tensor(zeros: [0]), estimate = Tensor(zeros: [0]), logits = Tensor(zeros: [0]), outputTangent = Tensor(zeros: [0])
+    private var dots = Tensor(zeros: [0]), directional = Tensor(zeros: [0]), estimate = Tensor(zeros: [0]), logits = Tensor(zeros: [0]), outputTangent = Tensor(zeros: [0])
 
     init(hidden: [Linear], output: Linear, heads: [Linear], hyperparameters h: Hyperparameters, seed: UInt64) {
         self.hidden = hidden
@@ -180,10 +180,9 @@ public final class ForwardGradient: RegisteredAlgorithm {
                 }
             }
             loss.gradient.rowDots(outputTangent, into: &dots)
-            var directional: Float = 0                                                 // d = ∇L·V = Σ e ⊙ ȧ_{L+1}
-            for dot in dots.scalars { directional += dot }
+            dots.sumInOrder(into: &directional)                                        // d = ∇L·V = Σ e ⊙ ȧ_{L+1}
             for (parameter, tangent) in zip(trainable, weightTangents) {
-                parameter.gradient.add(tangent, scaledBy: directional / Float(tangentCount))  // ĝ = d·V
+                parameter.gradient.add(tangent, scaledByScalarIn: directional, over: Float(tangentCount))  // ĝ = d·V
             }
         }
     }

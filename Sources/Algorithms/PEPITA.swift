@@ -129,7 +129,7 @@ public final class PEPITA: RegisteredAlgorithm {
         let n = Float(x.rows)
         for index in masks.indices {
             masks[index].resize(to: [x.rows, layers[index].outputSize], on: x.backend)
-            masks[index].fillDropoutMask(keep: keep, using: &generator)
+            masks[index].fillDropoutMask(keep: keep, key: generator.next())
         }
         forward(x, activities: &first, logits: &firstLogits, masked: true)
         firstLoss.lossAndGradient(logits: firstLogits, of: batch, addingMeanTo: total)

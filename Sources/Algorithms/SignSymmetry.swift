@@ -88,7 +88,7 @@ public final class SignSymmetry: RegisteredAlgorithm {
     private func drawMagnitudes() {
         for (index, linear) in model.linears.enumerated() {
             let bound = (6 / Float(linear.inputSize + linear.outputSize)).squareRoot()
-            magnitudes[index].fillUniform(in: -bound...bound, using: &generator)
+            magnitudes[index].fillUniform(in: -bound...bound, key: generator.next())
         }
     }
 

@@ -22,6 +22,7 @@ public enum KernelCatalog {
         SourceFile(name: "losses.cu", source: String(decoding: PackageResources.losses_cu, as: UTF8.self)),
         SourceFile(name: "optimizers.cu", source: String(decoding: PackageResources.optimizers_cu, as: UTF8.self)),
         SourceFile(name: "convolution.cu", source: String(decoding: PackageResources.convolution_cu, as: UTF8.self)),
+        SourceFile(name: "random.cu", source: String(decoding: PackageResources.random_cu, as: UTF8.self)),
     ]
 
     /// FNV-1a, 64 bits: a cache key, not a checksum against tampering.

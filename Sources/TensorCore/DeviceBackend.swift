@@ -62,7 +62,8 @@ public enum KernelArgument: Sendable, Equatable {
 /// `Sources/CUDA/Kernels/*.cu` (a test checks that the two lists agree).
 public enum DeviceKernel: String, CaseIterable, Sendable {
     // elementwise.cu
-    case addScaled = "add_scaled", fill, scale, multiply, difference, assignSigns = "assign_signs", rowDots = "row_dots", scaleRows = "scale_rows"
+    case addScaled = "add_scaled", addScaledByScalar = "add_scaled_by_scalar", sumInOrder = "sum_in_order"
+    case fill, scale, multiply, difference, assignSigns = "assign_signs", rowDots = "row_dots", scaleRows = "scale_rows"
     case addBiasRows = "add_bias_rows", accumulateColumnSums = "accumulate_column_sums"
     case reluForward = "relu_forward", reluBackward = "relu_backward", tanhForward = "tanh_forward", tanhBackward = "tanh_backward"
     // losses.cu
@@ -73,7 +74,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case adamStep = "adam_step", sgdStep = "sgd_step"
     // rows.cu
     case gatherRows = "gather_rows", addToRows = "add_to_rows", repeatRows = "repeat_rows", setColumns = "set_columns"
-    case setLeadingOneHot = "set_leading_onehot", fillLeading = "fill_leading", addTransposed = "add_transposed"
+    case setLeadingOneHot = "set_leading_onehot", setBlockOneHot = "set_block_onehot", fillLeading = "fill_leading", addTransposed = "add_transposed"
     case countArgmaxMatches = "count_argmax_matches", softmaxRows = "softmax_rows", rowSquaredSums = "row_squared_sums"
     case normalizeRows = "normalize_rows", cropFlip = "crop_flip"
     // convolution.cu
@@ -81,6 +82,8 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case channelsLast = "channels_last", channelsFirst = "channels_first"
     case batchNormStatistics = "batch_norm_statistics", batchNormInference = "batch_norm_inference", batchNormForward = "batch_norm_forward"
     case batchNormBackwardSums = "batch_norm_backward_sums", batchNormBackward = "batch_norm_backward", channelMoments = "channel_moments"
+    // random.cu
+    case uniformFill = "uniform_fill", dropoutMask = "dropout_mask", normalFill = "normal_fill", negativeLabels = "negative_labels"
 }
 
 extension DeviceBackend {

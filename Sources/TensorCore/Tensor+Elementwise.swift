@@ -89,14 +89,51 @@ extension Tensor {
         }
     }
 
-    /// Fills the tensor with an inverted-dropout mask: each scalar is `1/keep` with probability
-    /// `keep`, else 0.
-    public mutating func fillDropoutMask(keep: Float, using generator: inout SeededGenerator) {
-        if backend != nil { return fillOnHost { $0.fillDropoutMask(keep: keep, using: &generator) } }
+    /// Fills the tensor with scalars uniform in [lower, upper) from the counter-based draws of
+    /// `key`: on a device, drawn there.
+    public mutating func fillUniform(in range: ClosedRange<Float>, key: UInt64) {
+        let n = count, width = range.upperBound - range.lowerBound
+        if let device = backend {
+            return device.launch(.uniformFill, threads: n, [.pointer(mutableAddress()), .int64(Int64(n)), .float32(range.lowerBound),
+                                                            .float32(width), .int64(Int64(bitPattern: key))])
+        }
+        withUnsafeMutablePointer { p in
+            for i in 0..<n { p[i] = range.lowerBound + width * CounterRandom.unitFloat(key: key, index: UInt64(i)) }
+        }
+    }
+
+    /// Fills the tensor with standard normal scalars (Box–Muller on counter-based draws
+    /// 2p and 2p+1 of `key`) times `standardDeviation`: on a device, drawn there.
+    public mutating func fillNormal(standardDeviation: Float = 1, key: UInt64) {
         let n = count
+        if let device = backend {
+            return device.launch(.normalFill, threads: (n + 1) / 2, [.pointer(mutableAddress()), .int64(Int64(n)),
+                                                                     .float32(standardDeviation), .int64(Int64(bitPattern: key))])
+        }
+        withUnsafeMutablePointer { p in
+            var i = 0
+            while i < n {
+                let u1 = max(CounterRandom.unitDouble(key: key, index: UInt64(i)), .leastNormalMagnitude)
+                let u2 = CounterRandom.unitDouble(key: key, index: UInt64(i + 1))
+                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * .pi * u2
+                p[i] = Float(radius * Foundation.cos(angle)) * standardDeviation
+                if i + 1 < n { p[i + 1] = Float(radius * Foundation.sin(angle)) * standardDeviation }
+                i += 2
+            }
+        }
+    }
+
+    /// Fills the tensor with an inverted-dropout mask from the counter-based draws of `key`: each
+    /// scalar is `1/keep` with probability `keep`, else 0. On a device, drawn there.
+    public mutating func fillDropoutMask(keep: Float, key: UInt64) {
+        let n = count
+        if let device = backend {
+            return device.launch(.dropoutMask, threads: n, [.pointer(mutableAddress()), .int64(Int64(n)), .float32(keep),
+                                                            .int64(Int64(bitPattern: key))])
+        }
         let kept = 1 / keep
         withUnsafeMutablePointer { p in
-            for i in 0..<n { p[i] = generator.nextUnitFloat() < keep ? kept : 0 }
+            for i in 0..<n { p[i] = CounterRandom.unitFloat(key: key, index: UInt64(i)) < keep ? kept : 0 }
         }
     }
 

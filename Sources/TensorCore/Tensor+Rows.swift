@@ -153,6 +153,24 @@ extension Tensor {
                                                           .int32(Int32(c)), .float32(value)])
     }
 
+    /// The first `classCount` columns of row r become `value · onehot(r / blockRows)`: block b of
+    /// `blockRows` rows holds candidate label b (Forward-Forward's scoring of every label).
+    ///
+    /// Shapes: self (C·blockRows)×D, D ≥ classCount.
+    public mutating func setLeadingColumns(oneHotByBlockOf blockRows: Int, classCount c: Int, value: Float) {
+        let (n, d) = (rows, columns)
+        precondition(n == c * blockRows && c <= d, "setLeadingColumns: \(c) blocks of \(blockRows) rows for \(shape)")
+        if let device = backend {
+            return device.launch(.setBlockOneHot, threads: n * c, [.pointer(mutableAddress()), .int32(Int32(n)), .int32(Int32(d)),
+                                                                   .int32(Int32(c)), .int32(Int32(blockRows)), .float32(value)])
+        }
+        withUnsafeMutablePointer { dst in
+            for r in 0..<n {
+                for j in 0..<c { dst[r * d + j] = j == r / blockRows ? value : 0 }
+            }
+        }
+    }
+
     /// The first `count` columns of every row become `value`.
     ///
     /// Shapes: self N×D (D ≥ count).
@@ -206,6 +224,28 @@ extension Tensor {
         x.withUnsafePointer { src in
             withUnsafeMutablePointer { dst in for i in 0..<n { dst[i] += alpha * src[i] } }
         }
+    }
+
+    /// `self += (s[0] / divisor)·x`, the factor read where `s` lives (no copy back from a device).
+    ///
+    /// Shapes: x as self, s 1.
+    public mutating func add(_ x: Tensor, scaledByScalarIn s: Tensor, over divisor: Float) {
+        let n = count
+        precondition(x.count == n && s.count == 1 && s.backend === backend, "add(scaledByScalarIn:): \(shape), \(x.shape), \(s.shape)")
+        guard let device = backend else { return add(x, scaledBy: s[0] / divisor) }
+        device.launch(.addScaledByScalar, threads: n, [.pointer(x.address), .pointer(mutableAddress()), .int64(Int64(n)),
+                                                       .pointer(s.address), .float32(divisor)])
+    }
+
+    /// `total[0] = Σ self[i]`, added in index order on either device (so both give the same float).
+    public func sumInOrder(into total: inout Tensor) {
+        total.resize(to: [1], on: backend)
+        if let device = backend {
+            return device.launch(.sumInOrder, threads: 1, [.pointer(address), .int64(Int64(count)), .pointer(total.mutableAddress())])
+        }
+        var sum: Float = 0
+        withUnsafePointer { p in for i in 0..<count { sum += p[i] } }
+        total[0] = sum
     }
 
     // MARK: Row reductions

@@ -148,27 +148,30 @@ import Training
     @Test func labelEmbeddingOverwritesTheFirstInputs() {
         let ff = build("ff", widths: [4], inputSize: 6, classCount: 3, options: ["ff.label_value": "2"]) as! ForwardForward
         let x = Tensor(shape: [2, 6], scalars: [9, 9, 9, 1, 2, 3, 8, 8, 8, 4, 5, 6])
-        ff.embed(x, labels: [2, 0, 1, 1], copies: 2)
+        ff.embed(x, labels: .perRow([2, 0, 1, 1]), copies: 2)
         #expect(ff.embeddedForTesting.scalars == [0, 0, 2, 1, 2, 3, 2, 0, 0, 4, 5, 6,
                                                   0, 2, 0, 1, 2, 3, 0, 2, 0, 4, 5, 6])
-        ff.embed(x, labels: nil, copies: 1)
+        // Every candidate: block b of the copies carries label b.
+        ff.embed(x, labels: .candidateByBlock, copies: 3)
+        #expect(ff.embeddedForTesting.scalars == [2, 0, 0, 1, 2, 3, 2, 0, 0, 4, 5, 6,
+                                                  0, 2, 0, 1, 2, 3, 0, 2, 0, 4, 5, 6,
+                                                  0, 0, 2, 1, 2, 3, 0, 0, 2, 4, 5, 6])
+        ff.embed(x, labels: .neutral, copies: 1)
         #expect(ff.embeddedForTesting.scalars.prefix(3).allSatisfy { abs($0 - 2.0 / 3) < 1e-6 })
     }
 
     @Test func uniformNegativesNeverPickTheTrueLabelAndCoverTheOthers() {
-        let ff = build("ff", widths: [4], classCount: 5) as! ForwardForward
-        for label in Int32(0)..<5 {
-            let draws = (0..<400).map { _ in ff.uniformNegative(for: label) }
+        for label in 0..<5 {
+            let draws = (0..<400).map { WrongClassSampling.draw(label: label, classCount: 5, scores: nil, key: 11, row: $0) }
             #expect(!draws.contains(label))
             #expect(Set(draws).count == 4)
         }
     }
 
     @Test func hardNegativesNeverPickTheTrueLabel() {
-        let ff = build("ff", widths: [4], classCount: 4) as! ForwardForward
         // The true class has by far the highest score; it must still never be drawn.
-        let scores = Tensor(shape: [1, 4], scalars: [100, 1, 2, 3])
-        let draws = (0..<300).map { _ in ff.hardNegative(scores: scores, row: 0, label: 0) }
+        let scores: [Float] = [100, 1, 2, 3]
+        let draws = (0..<300).map { row in WrongClassSampling.draw(label: 0, classCount: 4, scores: scores, key: 11, row: row) }
         #expect(!draws.contains(0))
         #expect(draws.filter { $0 == 3 }.count > draws.filter { $0 == 1 }.count)
     }

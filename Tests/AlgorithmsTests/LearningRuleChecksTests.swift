@@ -237,7 +237,7 @@ import Training
         }
         #expect(Self.relativeError(sum, truth) < 1e-5, "a full basis gives the gradient")
 
-        fg.drawTangent = { tangent, generator in tangent.fillNormal(using: &generator) }
+        fg.drawTangent = { tangent, generator in tangent.fillNormal(key: generator.next()) }
         let k = 20_000, count = parameters.reduce(0) { $0 + $1.value.count }
         for _ in 0..<k { fg.weightStep(Self.goldenBatch, loss: LossSum()) }
         let mean = parameters.map { parameter -> Tensor in var g = parameter.gradient; g.scale(by: 1 / Float(k)); return g }

@@ -40,7 +40,7 @@ import TestSupport
 
     @Test func everyKernelSourceDeclaresItsKernels() {
         let kernels = KernelCatalog.files.flatMap(\.kernels)
-        #expect(KernelCatalog.files.count == 5)
+        #expect(KernelCatalog.files.map(\.name) == ["rows.cu", "elementwise.cu", "losses.cu", "optimizers.cu", "convolution.cu", "random.cu"])
         for name in ["gather_rows", "count_argmax_matches", "softmax_rows", "normalize_rows", "squared_norm_loss", "candidate_loss",
                      "softmax_cross_entropy", "adam_step", "sgd_step", "add_bias_rows", "relu_backward"] {
             #expect(kernels.contains(name), "\(name)")

@@ -107,6 +107,58 @@ import TensorCore
         #expect(deviceScores == scores.scalars)
     }
 
+    /// The counter-based draws of random.cu are the host's (`CounterRandom`), draw for draw, and
+    /// so are the wrong classes, the candidate embedding and the in-order sum built on them.
+    @Test mutating func randomKernelsDrawWhatTheHostDraws() throws {
+        let key: UInt64 = 0xDEAD_BEEF_1234_5678, n = 301
+        var host = Tensor(zeros: [n]), device = [Float](repeating: .nan, count: n)
+        host.fillUniform(in: -0.5...1.5, key: key)
+        let uniform: @convention(c) (F, Int64, Float, Float, Int64) -> Void = try Self.kernel("uniform_fill")
+        try Self.launch(n) { uniform(&device, Int64(n), -0.5, 2, Int64(bitPattern: key)) }
+        #expect(device == host.scalars && Set(host.scalars).count > n - 3)
+        host.fillDropoutMask(keep: 0.8, key: key)
+        let dropout: @convention(c) (F, Int64, Float, Int64) -> Void = try Self.kernel("dropout_mask")
+        try Self.launch(n) { dropout(&device, Int64(n), 0.8, Int64(bitPattern: key)) }
+        #expect(device == host.scalars && Set(host.scalars) == [0, 1 / Float(0.8)])
+        host.fillNormal(standardDeviation: 0.7, key: key)
+        let normal: @convention(c) (F, Int64, Float, Int64) -> Void = try Self.kernel("normal_fill")
+        try Self.launch((n + 1) / 2) { normal(&device, Int64(n), 0.7, Int64(bitPattern: key)) }
+        #expect(Self.relativeError(device, host.scalars) < 1e-6)   // libm's and the kernel's log, sin, cos may differ in the last bit
+        // Wrong classes, uniform and from scores.
+        let (rows, c) = (40, 7)
+        let labels = (0..<rows).map { Float(($0 * 3) % c) }, scores = random([rows, c])
+        let negatives: @convention(c) (CF, CF?, F, Int32, Int32, Int64) -> Void = try Self.kernel("negative_labels")
+        for hard in [false, true] {
+            var pairs = [Float](repeating: .nan, count: 2 * rows)
+            try scores.withUnsafePointer { sp in
+                try Self.launch(rows) { negatives(labels, hard ? sp : nil, &pairs, Int32(rows), Int32(c), Int64(bitPattern: key)) }
+            }
+            let expected = try (0..<rows).map { row in
+                try scores.withUnsafePointer { sp in
+                    Float(WrongClassSampling.draw(label: Int(labels[row]), classCount: c, scores: hard ? sp + row * c : nil, key: key, row: row))
+                }
+            }
+            #expect(pairs == labels + expected && zip(labels, expected).allSatisfy { $0 != $1 }, "hard: \(hard)")
+        }
+        // Every candidate label by block.
+        var embedded = random([3 * 4, 9]), deviceEmbedded = embedded.scalars
+        embedded.setLeadingColumns(oneHotByBlockOf: 4, classCount: 3, value: 2)
+        let blockOneHot: @convention(c) (F, Int32, Int32, Int32, Int32, Float) -> Void = try Self.kernel("set_block_onehot")
+        try Self.launch(12 * 3) { blockOneHot(&deviceEmbedded, 12, 9, 3, 4, 2) }
+        #expect(deviceEmbedded == embedded.scalars)
+        // A factor summed and applied on the device: ĝ += (Σ d / K)·v.
+        let dots = random([n]), tangent = random([n])
+        var sum = Tensor(zeros: [0]), gradient = random([n]), deviceSum: Float = .nan
+        var deviceGradient = gradient.scalars
+        dots.sumInOrder(into: &sum)
+        gradient.add(tangent, scaledByScalarIn: sum, over: 3)
+        let sumInOrder: @convention(c) (CF, Int64, UnsafeMutablePointer<Float>) -> Void = try Self.kernel("sum_in_order")
+        let addScaledByScalar: @convention(c) (CF, F, Int64, CF, Float) -> Void = try Self.kernel("add_scaled_by_scalar")
+        try Self.launch(1) { dots.withUnsafePointer { sumInOrder($0, Int64(n), &deviceSum) } }
+        try Self.launch(n) { tangent.withUnsafePointer { addScaledByScalar($0, &deviceGradient, Int64(n), [deviceSum], 3) } }
+        #expect(deviceSum == sum.scalars[0] && deviceGradient == gradient.scalars)
+    }
+
     @Test mutating func rowReductionsMatchTheTensorPrimitives() throws {
         let (n, c) = (300, 10)
         let z = random([n, c])

@@ -7,6 +7,21 @@ extern "C" __global__ void add_scaled(const float* x, float* y, long long n, flo
     if (i < n) y[i] += alpha * x[i];
 }
 
+// y[i] += (s[0] / divisor)·x[i]: a factor computed on the device, never copied back.
+extern "C" __global__ void add_scaled_by_scalar(const float* x, float* y, long long n, const float* s, float divisor) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    float alpha = s[0] / divisor;
+    if (i < n) y[i] += alpha * x[i];
+}
+
+// out[0] = Σ x[i] in index order, by one thread: the host's order, so both give the same float.
+extern "C" __global__ void sum_in_order(const float* x, long long n, float* out) {
+    if (blockIdx.x * blockDim.x + threadIdx.x != 0) return;
+    float sum = 0.0f;
+    for (long long i = 0; i < n; i++) sum += x[i];
+    out[0] = sum;
+}
+
 // y[i] = value
 extern "C" __global__ void fill(float* y, long long n, float value) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;

@@ -42,6 +42,14 @@ extern "C" __global__ void set_leading_onehot(const float* labels, float* out, i
     out[r * d + j] = (j == (int)labels[r]) ? value : 0.0f;
 }
 
+// out[r, j] = value·[j = r / block_rows] for j < c: block b of block_rows rows holds label b   (out N×d)
+extern "C" __global__ void set_block_onehot(float* out, int rows, int d, int c, int block_rows, float value) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)rows * c) return;
+    long long r = i / c, j = i % c;
+    out[r * d + j] = (j == r / block_rows) ? value : 0.0f;
+}
+
 // out[r, 0..<c] = value   (out N×d)
 extern "C" __global__ void fill_leading(float* out, int rows, int d, int c, float value) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
