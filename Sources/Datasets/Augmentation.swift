@@ -7,42 +7,43 @@ public enum Augmentation: String, Sendable {
     /// (protocol §2, CIFAR).
     case cropAndFlip
 
-    /// Transforms every sample of `batch` in place. `scratch` holds one sample between calls.
+    /// Reflect padding of the crop, in pixels.
+    static let pad = 4
+
+    /// Sample `row`'s crop offsets (each in −4…4) and flip, from counter-based draws 3·row,
+    /// 3·row + 1 and 3·row + 2 of `key` (`crop_flip` in rows.cu draws the same on a device).
+    public static func draw(row: Int, key: UInt64) -> (dy: Int, dx: Int, flip: Bool) {
+        func offset(_ index: Int) -> Int {
+            Int((CounterRandom.unitFloat(key: key, index: UInt64(index)) * Float(2 * pad + 1)).rounded(.down)) - pad
+        }
+        return (offset(3 * row), offset(3 * row + 1), CounterRandom.unitFloat(key: key, index: UInt64(3 * row + 2)) < 0.5)
+    }
+
+    /// Transforms every sample of `inputs` in place, with the draws of `key` (one per batch from
+    /// the run's seeded generator): on a device, drawn and moved there. `scratch` keeps its
+    /// storage between calls (one sample on the host, the batch on a device).
     /// Shapes: inputs N×(C·H·W) with `sampleShape` [C, H, W].
-    public func apply(to inputs: inout Tensor, sampleShape: [Int], scratch: inout [Float], using generator: inout SeededGenerator) {
+    public func apply(to inputs: inout Tensor, sampleShape: [Int], scratch: inout Tensor, key: UInt64) {
         precondition(sampleShape.count == 3, "augmentation needs [C, H, W] samples, got \(sampleShape)")
         let (channels, height, width) = (sampleShape[0], sampleShape[1], sampleShape[2])
         let size = channels * height * width
-        let pad = 4
-        if scratch.count != size { scratch = [Float](repeating: 0, count: size) }
         let rows = inputs.rows
         if inputs.backend != nil {
-            // The same draws as on the CPU, row by row; the images are moved on the device.
-            var params = [Float]()
-            params.reserveCapacity(3 * rows)
-            for _ in 0..<rows {
-                let dy = generator.nextInt(below: 2 * pad + 1) - pad
-                let dx = generator.nextInt(below: 2 * pad + 1) - pad
-                params += [Float(dy), Float(dx), generator.nextUnitFloat() < 0.5 ? 1 : 0]
-            }
-            var draws = Tensor(zeros: [0]), source = Tensor(zeros: [0])
-            draws.setScalars(params, on: inputs.backend)
-            source.assign(inputs)
-            DeviceLayerKernels.cropAndFlip(source, params: draws.reshaped([rows, 3]), channels: channels, height: height, width: width, into: &inputs)
+            scratch.assign(inputs)
+            DeviceLayerKernels.cropAndFlip(scratch, key: key, channels: channels, height: height, width: width, into: &inputs)
             return
         }
+        scratch.resize(to: [size], on: nil)
         // Reflect padding without repeating the edge: index −1 reads 1, index n reads n − 2.
         @inline(__always) func reflect(_ i: Int, _ n: Int) -> Int { i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i) }
         inputs.withUnsafeMutablePointer { p in
-            scratch.withUnsafeMutableBufferPointer { sample in
+            scratch.withUnsafeMutablePointer { sample in
                 for r in 0..<rows {
                     let image = p + r * size
-                    let dy = generator.nextInt(below: 2 * pad + 1) - pad
-                    let dx = generator.nextInt(below: 2 * pad + 1) - pad
-                    let flip = generator.nextUnitFloat() < 0.5
-                    sample.baseAddress!.update(from: image, count: size)
+                    let (dy, dx, flip) = Self.draw(row: r, key: key)
+                    sample.update(from: image, count: size)
                     for c in 0..<channels {
-                        let plane = sample.baseAddress! + c * height * width
+                        let plane = sample + c * height * width
                         for y in 0..<height {
                             let sourceRow = plane + reflect(y + dy, height) * width
                             let out = image + (c * height + y) * width

@@ -76,7 +76,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case gatherRows = "gather_rows", addToRows = "add_to_rows", repeatRows = "repeat_rows", setColumns = "set_columns"
     case setLeadingOneHot = "set_leading_onehot", setBlockOneHot = "set_block_onehot", fillLeading = "fill_leading", addTransposed = "add_transposed"
     case countArgmaxMatches = "count_argmax_matches", softmaxRows = "softmax_rows", rowSquaredSums = "row_squared_sums"
-    case normalizeRows = "normalize_rows", cropFlip = "crop_flip"
+    case normalizeRows = "normalize_rows"
     // convolution.cu
     case im2col, col2im, maxPoolForward = "max_pool_forward", maxPoolBackward = "max_pool_backward"
     case channelsLast = "channels_last", channelsFirst = "channels_first"
@@ -84,6 +84,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case batchNormBackwardSums = "batch_norm_backward_sums", batchNormBackward = "batch_norm_backward", channelMoments = "channel_moments"
     // random.cu
     case uniformFill = "uniform_fill", dropoutMask = "dropout_mask", normalFill = "normal_fill", negativeLabels = "negative_labels"
+    case cropFlip = "crop_flip"
 }
 
 extension DeviceBackend {

@@ -26,14 +26,14 @@ public enum DeviceLayerKernels {
                       + inputShape.map { .int32(Int32($0)) })
     }
 
-    /// Random crop and flip of channels-first images by each row's `(dy, dx, flip)` in `params`
-    /// (reflect padding), `source` read and `images` written.
+    /// Random crop and flip of channels-first images (reflect padding), each row's offsets and
+    /// flip drawn from `key` as `Augmentation.draw` draws them; `source` read, `images` written.
     ///
-    /// Shapes: source and images N×(C·H·W), params N×3.
-    public static func cropAndFlip(_ source: Tensor, params: Tensor, channels c: Int, height h: Int, width w: Int, into images: inout Tensor) {
+    /// Shapes: source and images N×(C·H·W).
+    public static func cropAndFlip(_ source: Tensor, key: UInt64, channels c: Int, height h: Int, width w: Int, into images: inout Tensor) {
         let device = source.backend!
         images.resize(to: source.shape, on: device)
-        device.launch(.cropFlip, threads: source.count, [.pointer(source.address), .pointer(params.address), .pointer(images.mutableAddress())]
+        device.launch(.cropFlip, threads: source.count, [.pointer(source.address), .int64(Int64(bitPattern: key)), .pointer(images.mutableAddress())]
                       + [source.rows, c, h, w].map { .int32(Int32($0)) })
     }
 

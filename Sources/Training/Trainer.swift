@@ -110,7 +110,7 @@ public final class Trainer {
         let stages = algorithm.stages
         let clock = ContinuousClock()
         var augmenter = SeededGenerator(seed: configuration.seed, stream: "augmentation")
-        var augmentationScratch: [Float] = []
+        var augmentationScratch = Tensor(zeros: [0])
         // The epoch's summed batch losses, on the device that computes them; read once an epoch
         // and for a progress event at most ten times a second.
         let epochLoss = LossSum()
@@ -146,7 +146,7 @@ public final class Trainer {
                 for index in 0..<schedule.batchCount {
                     schedule.fill(&batch, index: index, from: train)
                     train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
-                                                   scratch: &augmentationScratch, using: &augmenter)
+                                                   scratch: &augmentationScratch, key: augmenter.next())
                     algorithm.trainBatch(batch, stage: stageIndex, loss: epochLoss)
                     // On the host the sum is at hand: a divergence stops at its batch. On a device
                     // it is found at the epoch's end, with no wait per batch.

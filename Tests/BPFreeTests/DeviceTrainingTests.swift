@@ -111,6 +111,8 @@ import Training
         let dataset = algorithm.firstIndex(of: "--dataset").map { algorithm[$0 + 1] } ?? Self.synthetic
         var data = try RunConfiguration(algorithm: algorithm[0], dataset: dataset, seed: 5, threads: 1).loadData()
         data = DataSplits(train: data.train.moved(to: backend), validation: data.validation.moved(to: backend), test: data.test.moved(to: backend))
+        // Colour images are augmented as CIFAR's are: the crops are drawn on the card too.
+        if data.train.sampleShape.first == 3 { data.train.augmentation = .cropAndFlip }
         func crossings(batchSize: Int) throws -> [Int64] {
             let built = try AlgorithmRegistry.make(id: algorithm[0], architecture: Architecture(parsing: architecture),
                                                    inputShape: data.train.sampleShape, classCount: data.train.classCount,

@@ -98,13 +98,11 @@ import TestSupport
         var sawFlip = false, sawShift = false
         for seed in UInt64(0)..<40 {
             var inputs = Self.image()
-            var scratch: [Float] = []
-            var generator = SeededGenerator(seed: seed)
-            Augmentation.cropAndFlip.apply(to: &inputs, sampleShape: [1, 32, 32], scratch: &scratch, using: &generator)
+            var scratch = Tensor(zeros: [0])
+            Augmentation.cropAndFlip.apply(to: &inputs, sampleShape: [1, 32, 32], scratch: &scratch, key: seed)
             // Replay the draws to know the expected transform.
-            var replay = SeededGenerator(seed: seed)
-            let dy = replay.nextInt(below: 9) - 4, dx = replay.nextInt(below: 9) - 4
-            let flip = replay.nextUnitFloat() < 0.5
+            let (dy, dx, flip) = Augmentation.draw(row: 0, key: seed)
+            #expect(abs(dy) <= 4 && abs(dx) <= 4)
             func reflect(_ i: Int) -> Int { i < 0 ? -i : (i > 31 ? 62 - i : i) }
             for y in [0, 5, 31] {
                 for x in [0, 13, 31] {
@@ -122,12 +120,10 @@ import TestSupport
     @Test func keepsThePixelsWhenTheDrawIsIdentity() {
         // Search a seed whose draw is (0, 0, no flip): the image must come back unchanged.
         for seed in UInt64(0)..<2000 {
-            var replay = SeededGenerator(seed: seed)
-            guard replay.nextInt(below: 9) == 4, replay.nextInt(below: 9) == 4, replay.nextUnitFloat() >= 0.5 else { continue }
+            guard case (0, 0, false) = Augmentation.draw(row: 0, key: seed) else { continue }
             var inputs = Self.image()
-            var scratch: [Float] = []
-            var generator = SeededGenerator(seed: seed)
-            Augmentation.cropAndFlip.apply(to: &inputs, sampleShape: [1, 32, 32], scratch: &scratch, using: &generator)
+            var scratch = Tensor(zeros: [0])
+            Augmentation.cropAndFlip.apply(to: &inputs, sampleShape: [1, 32, 32], scratch: &scratch, key: seed)
             #expect(inputs == Self.image())
             return
         }

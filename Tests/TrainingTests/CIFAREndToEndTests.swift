@@ -37,9 +37,8 @@ import Training
         var schedule = BatchSchedule(count: 8, batchSize: 8, order: .sequential)
         schedule.fill(&batch, index: 0, from: dataset)
         let labels = batch.labels
-        var generator = SeededGenerator(seed: 3)
-        var scratch: [Float] = []
-        Augmentation.cropAndFlip.apply(to: &batch.inputs, sampleShape: [3, 32, 32], scratch: &scratch, using: &generator)
+        var scratch = Tensor(zeros: [0])
+        Augmentation.cropAndFlip.apply(to: &batch.inputs, sampleShape: [3, 32, 32], scratch: &scratch, key: 3)
         #expect(batch.labels == labels)
         #expect(batch.inputs != dataset.inputs, "the batch copy changes")
         #expect(Set(batch.inputs.scalars).isSubset(of: Set(dataset.inputs.scalars)), "crops only move pixels")

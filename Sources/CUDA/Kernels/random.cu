@@ -69,3 +69,21 @@ extern "C" __global__ void negative_labels(const float* labels, const float* sco
     }
     out[rows + r] = (float)((y + 1) % c);
 }
+
+// CIFAR's augmentation: each image cropped from its 4-pixel reflect padding at offsets
+// (dy, dx) in −4…4 and flipped with p = 0.5, drawn from draws 3r, 3r+1, 3r+2 of the key
+// (Datasets/Augmentation.swift draws the same on the host). in and out N×(C·H·W).
+extern "C" __global__ void crop_flip(const float* in, long long key, float* out, int rows, int c, int h, int w) {
+    long long size = (long long)c * h * w;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)rows * size) return;
+    long long r = i / size, within = i % size;
+    int x = (int)(within % w), y = (int)(within / w % h), channel = (int)(within / w / h);
+    unsigned long long k = (unsigned long long)key, first = 3ull * (unsigned long long)r;
+    int dy = (int)floorf(bpfree_draw_float(k, first) * 9.0f) - 4, dx = (int)floorf(bpfree_draw_float(k, first + 1) * 9.0f) - 4;
+    int flip = bpfree_draw_float(k, first + 2) < 0.5f;
+    int sy = y + dy, sx = (flip ? w - 1 - x : x) + dx;
+    sy = sy < 0 ? -sy : (sy >= h ? 2 * h - 2 - sy : sy);
+    sx = sx < 0 ? -sx : (sx >= w ? 2 * w - 2 - sx : sx);
+    out[i] = in[r * size + ((long long)channel * h + sy) * w + sx];
+}

@@ -110,19 +110,3 @@ extern "C" __global__ void normalize_rows(const float* x, float* y, int rows, in
     float scale = 1.0f / (norm + epsilon);
     for (int j = 0; j < d; j++) out[j] = row[j] * scale;
 }
-
-// Random crop (reflect padding, offsets dy, dx) and horizontal flip of channels-first images,
-// each row's (dy, dx, flip) drawn on the host: out[r, c, y, x] = in[r, c, reflect(y + dy),
-// reflect((flip ? W − 1 − x : x) + dx)], reflect(−1) = 1, reflect(n) = n − 2.
-extern "C" __global__ void crop_flip(const float* in, const float* params, float* out, int rows, int c, int h, int w) {
-    long long size = (long long)c * h * w;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (long long)rows * size) return;
-    long long r = i / size, within = i % size;
-    int x = (int)(within % w), y = (int)(within / w % h), channel = (int)(within / w / h);
-    int dy = (int)params[r * 3], dx = (int)params[r * 3 + 1], flip = params[r * 3 + 2] != 0.0f;
-    int sy = y + dy, sx = (flip ? w - 1 - x : x) + dx;
-    sy = sy < 0 ? -sy : (sy >= h ? 2 * h - 2 - sy : sy);
-    sx = sx < 0 ? -sx : (sx >= w ? 2 * w - 2 - sx : sx);
-    out[i] = in[r * size + ((long long)channel * h + sy) * w + sx];
-}
