@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A self-check of a GPU through bpfree's own host code: kernels compiled and loaded, launches
 /// over many blocks with every kind of argument, copies both ways, and cuBLAS products in every
@@ -89,6 +90,21 @@ public enum DeviceCheck {
                 return shrunk - stepSize * (m / (v.squareRoot() / correction2 + epsilon))
             }
             return (try download(wb, n), reference)
+        })
+        // normal_fill: a 64-bit key; the card draws what CounterRandom draws on the host (training's
+        // random fills are made there from a key and must match the CPU's).
+        results.append(check("normal_fill, 100,001 counter-based draws") {
+            let (n, key) = (100_001, UInt64(0x5EED_0000_0000_0017))
+            let block = try device.allocator.block(bytes: n * 4)
+            defer { device.allocator.release(block) }
+            try device.launch("normal_fill", threads: (n + 1) / 2, [.pointer(block.address), .int64(Int64(n)), .float32(1), .int64(Int64(bitPattern: key))])
+            var reference: [Double] = []
+            for i in stride(from: 0, to: n, by: 2) {
+                let u1 = max(CounterRandom.unitDouble(key: key, index: UInt64(i)), .leastNormalMagnitude)
+                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * .pi * CounterRandom.unitDouble(key: key, index: UInt64(i + 1))
+                reference += [radius * Foundation.cos(angle), radius * Foundation.sin(angle)].prefix(n - i)
+            }
+            return (try download(block, n), reference)
         })
         guard let blas else { return results }
         for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {

@@ -94,7 +94,7 @@ import TensorCore
         let device = try Self.device()
         let blas = try CUBLAS(device: device, environment: ["BPFREE_CUDA_LIBS": try #require(Self.driverFolder)])
         let results = DeviceCheck.run(device, blas: blas)
-        #expect(results.count == 8 && results.allSatisfy(\.passed), "\(results)")
+        #expect(results.count == 9 && results.allSatisfy(\.passed), "\(results)")
         #expect(device.allocator.liveBytes == 0)
     }
 
