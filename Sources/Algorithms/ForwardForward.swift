@@ -309,14 +309,7 @@ public final class ForwardForward: RegisteredAlgorithm {
         } else {
             labels.removeAll(keepingCapacity: true)
             labels.append(contentsOf: batch.labels)
-            let c = classCount
-            func appendNegatives(_ scores: UnsafePointer<Float>?) {
-                for (row, label) in batch.labels.enumerated() {
-                    labels.append(Int32(WrongClassSampling.draw(label: Int(label), classCount: c, scores: scores.map { $0 + row * c },
-                                                                key: key, row: row)))
-                }
-            }
-            if let scores { scores.withUnsafePointer { appendNegatives($0) } } else { appendNegatives(nil) }
+            WrongClassSampling.appendWrongClasses(of: batch.labels, classCount: classCount, scores: scores, key: key, to: &labels)
             trainLayers(batch, stage: stage, labels: .perRow(labels), loss: total)
         }
         if let readout {

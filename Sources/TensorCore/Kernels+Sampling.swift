@@ -22,6 +22,19 @@ public enum WrongClassSampling {
         return (label + 1) % c
     }
 
+    /// On the host: appends to `pairs` a wrong class for each of `labels`, drawn as `draw` draws
+    /// it (`scores` N×C on the host, or nil for uniform).
+    public static func appendWrongClasses(of labels: [Int32], classCount c: Int, scores: Tensor?, key: UInt64, to pairs: inout [Int32]) {
+        precondition(scores.map { $0.backend == nil && $0.rows == labels.count && $0.columns == c } ?? true,
+                     "appendWrongClasses: scores \(scores?.shape ?? []) on \(scores?.device.description ?? "the host")")
+        func append(_ scores: UnsafePointer<Float>?) {
+            for (row, label) in labels.enumerated() {
+                pairs.append(Int32(draw(label: Int(label), classCount: c, scores: scores.map { $0 + row * c }, key: key, row: row)))
+            }
+        }
+        if let scores { scores.withUnsafePointer { append($0) } } else { append(nil) }
+    }
+
     /// On a device: `pairs` (2N) becomes the N labels followed by a wrong class for each, drawn
     /// there as `draw` draws them (`scores` N×C on the same device, or nil for uniform).
     ///

@@ -159,6 +159,19 @@ enum Conformance {
 
     /// The suites the declarations give: the study's configurations exactly in seed-paper (not
     /// bpfree's additions: MF on the CNN, DFA and the newer rules), every rule in quick.
+    /// The rules touch memory only through TensorCore's primitives, so that every rule runs on
+    /// whichever device implements them: no raw pointer in Sources/Algorithms.
+    @Test func noRuleUsesARawPointer() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/Algorithms")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") }
+        #expect(files.count >= 15)
+        for file in files {
+            let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            #expect(!text.contains("Unsafe") && !text.contains("withUnsafe"), "\(file) uses a raw pointer")
+        }
+    }
+
     @Test func theSuitesFollowTheDeclarations() {
         let seedPaper = Benchmark.Suite.seedPaper.comparisons.map { "\($0.algorithm) \($0.architecture) \($0.datasets.sorted())" }
         #expect(seedPaper.sorted() == [
