@@ -18,10 +18,12 @@ fi
 if ! grep -q '10.200.0.0/16' $conf/pg_hba.conf; then
   echo "host all all 10.200.0.0/16 scram-sha-256" | $SUDO tee -a $conf/pg_hba.conf >/dev/null; changed=1
 fi
+# pg_ctl waits 60 s by default; crash recovery of a large data directory on a busy machine
+# (a machine restarted mid-test) takes longer.
 if pg_lsclusters -h | grep -q '^15 *main .*online'; then
-  [ -z "$changed" ] || $SUDO pg_ctlcluster 15 main restart >&2
+  [ -z "$changed" ] || $SUDO pg_ctlcluster 15 main restart -- -t 600 >&2
 else
-  $SUDO pg_ctlcluster 15 main start >&2
+  $SUDO pg_ctlcluster 15 main start -- -t 600 >&2
 fi
 # Waits for the server on port $1, then makes the test role and database there if missing.
 prepare() {
@@ -41,7 +43,7 @@ if [ "${FAULTS:-0}" = 1 ]; then
     echo "listen_addresses = '*'" | $SUDO tee -a /etc/postgresql/15/faults/postgresql.conf >/dev/null
     echo "host all all 10.200.0.0/16 scram-sha-256" | $SUDO tee -a /etc/postgresql/15/faults/pg_hba.conf >/dev/null
   fi
-  pg_lsclusters -h | grep -q '^15 *faults .*online' || $SUDO pg_ctlcluster 15 faults start >&2
+  pg_lsclusters -h | grep -q '^15 *faults .*online' || $SUDO pg_ctlcluster 15 faults start -- -t 600 >&2
   prepare 5433
 fi
 echo "postgresql://bpfree_test:bpfree_test@127.0.0.1:5432/bpfree_test"
