@@ -100,9 +100,8 @@ public enum DeviceCheck {
             try device.launch("normal_fill", threads: (n + 1) / 2, [.pointer(block.address), .int64(Int64(n)), .float32(1), .int64(Int64(bitPattern: key))])
             var reference: [Double] = []
             for i in stride(from: 0, to: n, by: 2) {
-                let u1 = max(CounterRandom.unitDouble(key: key, index: UInt64(i)), .leastNormalMagnitude)
-                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * .pi * CounterRandom.unitDouble(key: key, index: UInt64(i + 1))
-                reference += [radius * Foundation.cos(angle), radius * Foundation.sin(angle)].prefix(n - i)
+                let pair = BoxMuller.pair(CounterRandom.unitDouble(key: key, index: UInt64(i)), CounterRandom.unitDouble(key: key, index: UInt64(i + 1)))
+                reference += [pair.0, pair.1].prefix(n - i)
             }
             return (try download(block, n), reference)
         })

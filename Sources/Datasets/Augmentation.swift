@@ -11,7 +11,7 @@ public enum Augmentation: String, Sendable {
     static let pad = 4
 
     /// Sample `row`'s crop offsets (each in −4…4) and flip, from counter-based draws 3·row,
-    /// 3·row + 1 and 3·row + 2 of `key` (`crop_flip` in rows.cu draws the same on a device).
+    /// 3·row + 1 and 3·row + 2 of `key` (`crop_flip` in random.cu draws the same on a device).
     public static func draw(row: Int, key: UInt64) -> (dy: Int, dx: Int, flip: Bool) {
         func offset(_ index: Int) -> Int {
             Int((CounterRandom.unitFloat(key: key, index: UInt64(index)) * Float(2 * pad + 1)).rounded(.down)) - pad

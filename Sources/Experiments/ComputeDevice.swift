@@ -19,12 +19,12 @@ public enum ComputeDevice {
     /// not load, before it reads any data — a context here would hold the card's memory for the
     /// whole command.
     public static func check(_ device: Device, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        _ = try driver(for: device, environment: environment)
+        guard case .cuda(let index) = device else { return }
+        _ = try driver(for: device, index: index, environment: environment)
     }
 
-    /// The driver with `device` among its GPUs, and the GPUs.
-    private static func driver(for device: Device, environment: [String: String]) throws -> (CUDADriver, [GPUDevice])? {
-        guard case .cuda(let index) = device else { return nil }
+    /// The driver with GPU `index` (of `device`) among its GPUs, and the GPUs.
+    private static func driver(for device: Device, index: Int, environment: [String: String]) throws -> (CUDADriver, [GPUDevice]) {
         let driver: CUDADriver
         let gpus: [GPUDevice]
         do {
@@ -48,7 +48,7 @@ public enum ComputeDevice {
         guard case .cuda(let index) = device else { return nil }
         return try opened.withLock { opened in
             if let backend = opened[key(index, math)] { return backend }
-            let (driver, gpus) = try Self.driver(for: device, environment: environment)!
+            let (driver, gpus) = try Self.driver(for: device, index: index, environment: environment)
             do {
                 let backend = try CUDABackend(index: index, driver: driver, math: math, environment: environment)
                 opened[key(index, math)] = backend

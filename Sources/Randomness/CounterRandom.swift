@@ -1,3 +1,5 @@
+import Foundation
+
 /// Counter-based draws: draw `i` of a fill is SplitMix64's output at counter `i` from a 64-bit
 /// key, so each draw can be computed where it is used, from the key alone — on a device, by the
 /// kernels of `Sources/CUDA/Kernels/random.cu`, which compute exactly these numbers — and nothing
@@ -24,5 +26,16 @@ public enum CounterRandom {
     @inline(__always)
     public static func unitDouble(key: UInt64, index: UInt64) -> Double {
         Double(bits(key: key, index: index) >> 11) * 0x1p-53
+    }
+}
+
+/// Box–Muller: two independent standard normals from two uniforms in [0, 1) (the first clamped
+/// away from 0), as every normal fill draws them — on the host from either generator, and in
+/// `normal_fill` on a device.
+public enum BoxMuller {
+    @inline(__always)
+    public static func pair(_ u1: Double, _ u2: Double) -> (Double, Double) {
+        let radius = (-2 * log(max(u1, .leastNormalMagnitude))).squareRoot(), angle = 2 * .pi * u2
+        return (radius * cos(angle), radius * sin(angle))
     }
 }

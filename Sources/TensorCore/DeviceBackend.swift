@@ -95,18 +95,22 @@ extension DeviceBackend {
     /// Zeroes the reduction slots, runs `kernel` (whose arguments name `sumSlot` and
     /// `countSlot` where it adds its results) and returns both.
     func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument]) -> (sum: Double, count: Int) {
-        // Zeroed by a launch, not a copy: the copy back below is the only wait.
-        launch(.fill, threads: 4, [.pointer(reductionSlots), .int64(4), .float32(0)])
+        zeroReductionSlots()
         launch(kernel, threads: threads, arguments)
         var slots: (Double, UInt32, UInt32) = (0, 0, 0)
         withUnsafeMutableBytes(of: &slots) { download(from: reductionSlots, bytes: 16, to: $0.baseAddress!) }
         return (slots.0, Int(slots.1))
     }
 
+    /// Zeroes the slots by a launch, not a copy: nothing waits.
+    private func zeroReductionSlots() {
+        launch(.fill, threads: 4, [.pointer(reductionSlots), .int64(4), .float32(0)])
+    }
+
     /// `reduce` without the wait: adds `scale ×` the kernel's sum to `total`'s part on this
     /// device, queued after the kernel.
     func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument], adding scale: Double, to total: LossSum) {
-        launch(.fill, threads: 4, [.pointer(reductionSlots), .int64(4), .float32(0)])
+        zeroReductionSlots()
         launch(kernel, threads: threads, arguments)
         launch(.addScaledSum, threads: 1, [.pointer(reductionSlots), .pointer(total.address(on: self)), .float32(Float(scale))])
     }

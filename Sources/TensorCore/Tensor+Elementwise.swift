@@ -76,17 +76,7 @@ extension Tensor {
     /// Fills the tensor with standard normal scalars (Box–Muller) times `standardDeviation`.
     public mutating func fillNormal(standardDeviation: Float = 1, using generator: inout SeededGenerator) {
         if backend != nil { return fillOnHost { $0.fillNormal(standardDeviation: standardDeviation, using: &generator) } }
-        let n = count
-        withUnsafeMutablePointer { p in
-            var i = 0
-            while i < n {
-                let u1 = max(generator.nextUnitDouble(), .leastNormalMagnitude), u2 = generator.nextUnitDouble()
-                let radius = (-2 * Foundation.log(u1)).squareRoot()
-                p[i] = Float(radius * Foundation.cos(2 * .pi * u2)) * standardDeviation
-                if i + 1 < n { p[i + 1] = Float(radius * Foundation.sin(2 * .pi * u2)) * standardDeviation }
-                i += 2
-            }
-        }
+        fillNormalPairs(standardDeviation: standardDeviation) { _ in generator.nextUnitDouble() }
     }
 
     /// Fills the tensor with scalars uniform in [lower, upper) from the counter-based draws of
@@ -110,15 +100,18 @@ extension Tensor {
             return device.launch(.normalFill, threads: (n + 1) / 2, [.pointer(mutableAddress()), .int64(Int64(n)),
                                                                      .float32(standardDeviation), .int64(Int64(bitPattern: key))])
         }
+        fillNormalPairs(standardDeviation: standardDeviation) { CounterRandom.unitDouble(key: key, index: UInt64($0)) }
+    }
+
+    /// Scalars 2p and 2p+1 from `BoxMuller.pair(uniform(2p), uniform(2p + 1))`, times
+    /// `standardDeviation`, the uniforms asked for in index order.
+    private mutating func fillNormalPairs(standardDeviation: Float, _ uniform: (Int) -> Double) {
+        let n = count
         withUnsafeMutablePointer { p in
-            var i = 0
-            while i < n {
-                let u1 = max(CounterRandom.unitDouble(key: key, index: UInt64(i)), .leastNormalMagnitude)
-                let u2 = CounterRandom.unitDouble(key: key, index: UInt64(i + 1))
-                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * .pi * u2
-                p[i] = Float(radius * Foundation.cos(angle)) * standardDeviation
-                if i + 1 < n { p[i + 1] = Float(radius * Foundation.sin(angle)) * standardDeviation }
-                i += 2
+            for i in stride(from: 0, to: n, by: 2) {
+                let (first, second) = BoxMuller.pair(uniform(i), uniform(i + 1))
+                p[i] = Float(first) * standardDeviation
+                if i + 1 < n { p[i + 1] = Float(second) * standardDeviation }
             }
         }
     }

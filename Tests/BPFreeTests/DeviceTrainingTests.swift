@@ -87,10 +87,7 @@ import Training
     /// rule and variant above, trained in this process on the emulated card.
     @Test(arguments: rules)
     func nothingCrossesOnceABatch(algorithm: [String]) throws {
-        let folder = try #require(EmulatedGPU.folder)
-        let environment = ["BPFREE_CUDA_LIBS": folder]
-        let backend = try CUDABackend(index: 0, driver: CUDADriver(environment: environment), images: { _, _ in [0x7F] },
-                                      environment: environment)
+        let backend = try EmulatedGPU.backend()
         let read: @convention(c) (UnsafeMutablePointer<Int64>) -> Void = try backend.cuda.driver.library.function("bpfree_fake_crossings")
         final class Window: TrainingObserver {
             let read: @convention(c) (UnsafeMutablePointer<Int64>) -> Void

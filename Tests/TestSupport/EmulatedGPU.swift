@@ -32,6 +32,13 @@ public enum EmulatedGPU {
         }
     }()
 
+    /// A backend on the emulated card, opened in this process (module images are placeholders:
+    /// the emulator finds kernels by name).
+    public static func backend() throws -> CUDABackend {
+        let environment = ["BPFREE_CUDA_LIBS": try #require(folder)]
+        return try CUDABackend(index: 0, driver: CUDADriver(environment: environment), images: { _, _ in [0x7F] }, environment: environment)
+    }
+
     /// `extern "C"` declarations of every kernel and a trampoline that calls it from the
     /// `void**` argument array `cuLaunchKernel` gets, with the table the emulator searches.
     static func trampolineSource() -> String {
