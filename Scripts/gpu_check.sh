@@ -9,7 +9,7 @@
 #   4. trains every rule that runs on a GPU 200 steps (batch 128, seed 1) on the card and on the
 #      CPU and compares the losses (relative difference ≤ 1e-3);
 #   5. times training on the card (BP and concurrent MF on mlp-3x2000, FF on mlp-4x2000, BP on
-#      cnn-3block) and runs a BP training there whose energy NVML measures (energy by meter,
+#      cnn-3block; the two MLPs also without CUDA graphs) and runs a BP training there whose energy NVML measures (energy by meter,
 #      10 Hz trace of power, SM clock, utilisation and memory);
 #   6. times PyTorch eager CUDA at batch 128 on the issue's models (the peer of every ratio).
 # It prints one table last and writes everything under $OUT (default ./gpu-check-out).
@@ -70,7 +70,13 @@ for rule in "bp mlp-3x2000" "mf mlp-3x2000 --set mf.schedule=concurrent" "ff mlp
     rule=$(echo "$rule" | cut -d' ' -f1,3-)
     step "speed-$name" 120 "$bpfree" train --algorithm $rule --architecture $architecture --dataset fashion-mnist --data-dir "$data" \
         --train-limit 48000 --epochs 2 --device cuda --no-store --output "$OUT/speed-$name.json"
-    row "bpfree on the card $name $architecture, batch 128" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name.json')); print(round(r['samples_per_second']), 'samples/s,', [round(e['seconds'], 2) for e in r['epochs']], 's per epoch')" 2>&1)"
+    row "bpfree on the card $name $architecture, batch 128" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name.json')); print(round(r['samples_per_second']), 'samples/s,', [round(e['seconds'], 2) for e in r['epochs']], 's per epoch,', r['environment']['gpu'].get('graph_steps'), 'steps as graphs')" 2>&1)"
+    # The same without CUDA graphs (every kernel launched by itself), for the MLPs whose steps are launch-bound.
+    case $name in bp-mlp-3x2000|ff-mlp-4x2000)
+        step "speed-$name-no-graphs" 120 env BPFREE_CUDA_GRAPHS=off "$bpfree" train --algorithm $rule --architecture $architecture \
+            --dataset fashion-mnist --data-dir "$data" --train-limit 48000 --epochs 1 --device cuda --no-store --output "$OUT/speed-$name-no-graphs.json"
+        row "  the same, BPFREE_CUDA_GRAPHS=off" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name-no-graphs.json')); print(round(r['samples_per_second']), 'samples/s')" 2>&1)"
+    esac
 done
 
 step nvml 150 "$bpfree" train --device cuda --algorithm bp --architecture mlp-3x2000 --dataset fashion-mnist --data-dir "$data" \

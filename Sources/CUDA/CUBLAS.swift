@@ -33,13 +33,21 @@ public final class CUBLAS: @unchecked Sendable {
         let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try library.function("cublasCreate_v2")
         let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try library.function("cublasSetStream_v2")
         let setMathMode: @convention(c) (OpaquePointer?, Int32) -> Status = try library.function("cublasSetMathMode")
+        let setWorkspace: @convention(c) (OpaquePointer?, UInt64, Int) -> Status = try library.function("cublasSetWorkspace_v2")
         cublasSgemm = try library.function("cublasSgemm_v2")
         var handle: OpaquePointer?
         try Self.check(create(&handle), "cublasCreate_v2")
         self.handle = handle
         try Self.check(setStream(handle, device.stream), "cublasSetStream_v2")
         try Self.check(setMathMode(handle, math.rawValue), "cublasSetMathMode")
+        // A fixed workspace, so that a product captured into a step's graph allocates nothing.
+        workspace = try device.allocator.block(bytes: Self.workspaceBytes)
+        try Self.check(setWorkspace(handle, workspace.address, workspace.bytes), "cublasSetWorkspace_v2")
     }
+
+    /// cuBLAS's workspace: 32 MiB, what NVIDIA advises for Hopper.
+    static let workspaceBytes = 32 << 20
+    let workspace: DeviceAllocator.Block
 
     static func check(_ status: Status, _ call: String) throws {
         guard status != 0 else { return }

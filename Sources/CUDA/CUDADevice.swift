@@ -66,12 +66,36 @@ public final class CUDADevice: @unchecked Sendable {
         argumentPointers.deallocate()
     }
 
+    /// The loaded function of `kernel` (a name in `KernelCatalog`).
+    public func function(_ kernel: String) -> OpaquePointer? {
+        guard let function = functions[kernel] else { preconditionFailure("no kernel \(kernel) in KernelCatalog") }
+        return function
+    }
+
     /// Launches `kernel` over `threads` threads (one per element) in blocks of `blockSize`.
     public func launch(_ kernel: String, threads: Int, blockSize: Int = 256, _ arguments: [KernelArgument]) throws {
-        guard let function = functions[kernel] else { preconditionFailure("no kernel \(kernel) in KernelCatalog") }
-        precondition(arguments.count <= Self.maximumArguments, "\(kernel): \(arguments.count) arguments")
-        let blocks = max(1, (threads + blockSize - 1) / blockSize)
-        try lock.withLock {
+        try launch(function(kernel), named: kernel, threads: threads, blockSize: blockSize, arguments)
+    }
+
+    /// Launches a loaded `function` (`name` for errors) over `threads` threads in blocks of `blockSize`.
+    func launch(_ function: OpaquePointer?, named name: @autoclosure () -> String, threads: Int, blockSize: Int = 256,
+                _ arguments: [KernelArgument]) throws {
+        let blocks = Self.blocks(threads: threads, blockSize: blockSize)
+        try withMarshalled(arguments) { parameters in
+            try driver.check(driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(blockSize), 1, 1, 0, stream, parameters, nil),
+                             "cuLaunchKernel (\(name()))")
+        }
+    }
+
+    /// Blocks of `blockSize` that cover `threads` threads.
+    static func blocks(threads: Int, blockSize: Int) -> Int { max(1, (threads + blockSize - 1) / blockSize) }
+
+    /// Runs `body` with `arguments` marshalled into the fixed area: the `void*` array the driver
+    /// reads each argument from (and copies at once).
+    func withMarshalled<Result>(_ arguments: [KernelArgument],
+                                _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws -> Result) throws -> Result {
+        precondition(arguments.count <= Self.maximumArguments, "\(arguments.count) kernel arguments")
+        return try lock.withLock {
             for (index, argument) in arguments.enumerated() {
                 let slot = argumentValues + 8 * index
                 switch argument {
@@ -81,8 +105,7 @@ public final class CUDADevice: @unchecked Sendable {
                 case .float32(let value): slot.storeBytes(of: value, as: Float.self)
                 }
             }
-            try driver.check(driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(blockSize), 1, 1, 0, stream, argumentPointers, nil),
-                             "cuLaunchKernel (\(kernel))")
+            return try body(argumentPointers)
         }
     }
 
@@ -98,10 +121,9 @@ public final class CUDADevice: @unchecked Sendable {
         try driver.check(driver.cuMemcpyDtoH(destination.baseAddress!, address, destination.count), "cuMemcpyDtoH_v2")
     }
 
-    /// Copies device memory to device memory. NOTE: a synchronous copy on the legacy default
-    /// stream, which the blocking stream `stream` is ordered with, both ways.
+    /// Copies device memory to device memory, queued on the stream.
     public func copy(from source: UInt64, to destination: UInt64, bytes: Int) throws {
-        try driver.check(driver.cuMemcpyDtoD(destination, source, bytes), "cuMemcpyDtoD_v2")
+        try driver.check(driver.cuMemcpyDtoDAsync(destination, source, bytes, stream), "cuMemcpyDtoDAsync_v2")
     }
 
     /// A block from the allocator holding `values`.
@@ -123,6 +145,19 @@ public final class CUDADevice: @unchecked Sendable {
         var (free, total) = (0, 0)
         try driver.check(driver.cuMemGetInfo(&free, &total), "cuMemGetInfo_v2")
         return free + allocator.reservedBytes - allocator.liveBytes
+    }
+
+    /// The graph of the calls `body` queues on the stream, which it captures instead of running
+    /// (relaxed capture: only this stream's calls are recorded).
+    func capture(_ body: () throws -> Void) throws -> OpaquePointer? {
+        try driver.check(driver.cuStreamBeginCapture(stream, 2), "cuStreamBeginCapture_v2")
+        var failure: Error?
+        do { try body() } catch { failure = error }
+        var graph: OpaquePointer?
+        let ended = driver.cuStreamEndCapture(stream, &graph)
+        if let failure { throw failure }
+        try driver.check(ended, "cuStreamEndCapture")
+        return graph
     }
 
     /// Waits for everything queued on the stream.

@@ -24,13 +24,39 @@ public final class CUDADriver: @unchecked Sendable {
     let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
     let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Result
     let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Result
-    let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> Result
+    let cuMemcpyDtoDAsync: @convention(c) (UInt64, UInt64, Int, OpaquePointer?) -> Result
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> Result
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> Result
     let cuLaunchKernel: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
     let cuStreamCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> Result
     let cuStreamSynchronize: @convention(c) (OpaquePointer?) -> Result
+    // Graphs (`CUgraph`, `CUgraphNode`, `CUgraphExec` are opaque pointers).
+    let cuStreamBeginCapture: @convention(c) (OpaquePointer?, Int32) -> Result
+    let cuStreamEndCapture: @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>) -> Result
+    let cuGraphCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> Result
+    let cuGraphAddKernelNode: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<OpaquePointer?>?, Int,
+                                              UnsafeRawPointer) -> Result
+    let cuGraphAddChildGraphNode: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<OpaquePointer?>?, Int,
+                                                  OpaquePointer?) -> Result
+    let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UInt64) -> Result
+    let cuGraphExecKernelNodeSetParams: @convention(c) (OpaquePointer?, OpaquePointer?, UnsafeRawPointer) -> Result
+    let cuGraphLaunch: @convention(c) (OpaquePointer?, OpaquePointer?) -> Result
+    let cuGraphExecDestroy: @convention(c) (OpaquePointer?) -> Result
+    let cuGraphDestroy: @convention(c) (OpaquePointer?) -> Result
+
+    /// `CUDA_KERNEL_NODE_PARAMS_v2` (cuda.h), for the `_v2` kernel-node calls: Swift lays a
+    /// struct's fields out in order with C's alignment (72 bytes, checked when the driver loads).
+    struct KernelNodeParameters {
+        var function: OpaquePointer?
+        var gridX: UInt32, gridY: UInt32 = 1, gridZ: UInt32 = 1
+        var blockX: UInt32, blockY: UInt32 = 1, blockZ: UInt32 = 1
+        var sharedMemoryBytes: UInt32 = 0
+        var parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        var extra: UnsafeMutablePointer<UnsafeMutableRawPointer?>? = nil
+        var kernel: OpaquePointer? = nil
+        var context: OpaquePointer? = nil
+    }
 
     /// `CUdevice_attribute` values (cuda.h).
     enum Attribute: Int32 {
@@ -66,12 +92,24 @@ public final class CUDADriver: @unchecked Sendable {
         cuMemGetInfo = try library.function("cuMemGetInfo_v2")
         cuMemcpyHtoD = try library.function("cuMemcpyHtoD_v2")
         cuMemcpyDtoH = try library.function("cuMemcpyDtoH_v2")
-        cuMemcpyDtoD = try library.function("cuMemcpyDtoD_v2")
+        cuMemcpyDtoDAsync = try library.function("cuMemcpyDtoDAsync_v2")
         cuModuleLoadData = try library.function("cuModuleLoadData")
         cuModuleGetFunction = try library.function("cuModuleGetFunction")
         cuLaunchKernel = try library.function("cuLaunchKernel")
         cuStreamCreate = try library.function("cuStreamCreate")
         cuStreamSynchronize = try library.function("cuStreamSynchronize")
+        cuStreamBeginCapture = try library.function("cuStreamBeginCapture_v2")
+        cuStreamEndCapture = try library.function("cuStreamEndCapture")
+        cuGraphCreate = try library.function("cuGraphCreate")
+        cuGraphAddKernelNode = try library.function("cuGraphAddKernelNode_v2")
+        cuGraphAddChildGraphNode = try library.function("cuGraphAddChildGraphNode")
+        cuGraphInstantiateWithFlags = try library.function("cuGraphInstantiateWithFlags")
+        cuGraphExecKernelNodeSetParams = try library.function("cuGraphExecKernelNodeSetParams_v2")
+        cuGraphLaunch = try library.function("cuGraphLaunch")
+        cuGraphExecDestroy = try library.function("cuGraphExecDestroy")
+        cuGraphDestroy = try library.function("cuGraphDestroy")
+        precondition(MemoryLayout<KernelNodeParameters>.size == 72 && MemoryLayout<KernelNodeParameters>.offset(of: \.parameters) == 40,
+                     "CUDA_KERNEL_NODE_PARAMS_v2's layout")
         try check(cuInit(0), "cuInit")
     }
 

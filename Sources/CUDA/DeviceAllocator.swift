@@ -64,8 +64,13 @@ public final class DeviceAllocator: @unchecked Sendable {
         }
     }
 
+    /// Called before cached blocks go back to the driver (the backend queues a step it is
+    /// recording, which may use them).
+    var willEmptyCache: (() -> Void)?
+
     /// Frees every cached block to the driver.
     public func emptyCache() {
+        willEmptyCache?()
         let blocks = state.withLock { state -> [(Int, UInt64)] in
             let all = state.cached.flatMap { size, addresses in addresses.map { (size, $0) } }
             state.cached = [:]

@@ -37,10 +37,13 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         public var driverVersion: String?
         /// The NVRTC that compiled the kernels, e.g. "13.0".
         public var nvrtc: String?
+        /// Training steps the process ran as one CUDA graph each; absent when graphs were off
+        /// (`BPFREE_CUDA_GRAPHS=off`) and in earlier records.
+        public var graphSteps: Int?
 
         enum CodingKeys: String, CodingKey {
             case name, computeCapability = "compute_capability", multiprocessors, memoryBytes = "memory_bytes"
-            case driverCUDA = "driver_cuda", math, driverVersion = "driver_version", nvrtc
+            case driverCUDA = "driver_cuda", math, driverVersion = "driver_version", nvrtc, graphSteps = "graph_steps"
         }
 
         public init(name: String, computeCapability: String, multiprocessors: Int, memoryBytes: Int, driverCUDA: String, math: String) {

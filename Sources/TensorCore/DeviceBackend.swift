@@ -35,6 +35,13 @@ public protocol DeviceBackend: AnyObject, Sendable {
     /// 16 bytes of device memory for the sums a reduction kernel returns to the host (a double
     /// and a 32-bit count), owned by the backend.
     var reductionSlots: UInt64 { get }
+    /// Runs `body`, one training step, whose calls the backend may queue as one unit (a CUDA
+    /// graph) when it ends; by default they are queued as they come.
+    func step(_ body: () -> Void)
+}
+
+extension DeviceBackend {
+    public func step(_ body: () -> Void) { body() }
 }
 
 /// Device memory handed out by a backend: its address and the bytes its size class holds.

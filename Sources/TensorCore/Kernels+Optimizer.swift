@@ -67,7 +67,7 @@ public enum OptimizerKernels {
         let n = w.count
         precondition(g.count == n && (b?.count ?? n) == n, "sgd: value \(w.shape), gradient \(g.shape)")
         if let device = w.backend {
-            let buffer = b.map { _ in b!.mutableAddress() } ?? 0
+            let buffer = b != nil ? b!.mutableAddress() : 0
             return device.launch(.sgdStep, threads: n, [
                 .pointer(w.mutableAddress()), .pointer(g.mutableAddress()), .pointer(buffer), .int64(Int64(n)), .float32(lr),
                 .float32(mu), .float32(wd), .float32(keep), .float32(add), .int32(nesterov ? 1 : 0),

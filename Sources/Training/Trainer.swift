@@ -144,10 +144,14 @@ public final class Trainer {
                 algorithm.epochWillStart(epoch, maxEpochs: rule.maxEpochs, stage: stageIndex)
                 epochLoss.reset()
                 for index in 0..<schedule.batchCount {
-                    schedule.fill(&batch, index: index, from: train)
-                    train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
-                                                   scratch: &augmentationScratch, key: augmenter.next())
-                    algorithm.trainBatch(batch, stage: stageIndex, loss: epochLoss)
+                    // One step: on a card, its calls may run as one graph.
+                    let step = {
+                        schedule.fill(&batch, index: index, from: train)
+                        train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
+                                                       scratch: &augmentationScratch, key: augmenter.next())
+                        algorithm.trainBatch(batch, stage: stageIndex, loss: epochLoss)
+                    }
+                    if let device = train.inputs.backend { device.step(step) } else { step() }
                     // On the host the sum is at hand: a divergence stops at its batch. On a device
                     // it is found at the epoch's end, with no wait per batch.
                     if epochLoss.isOnHost, case let loss = epochLoss.value, !loss.isFinite {

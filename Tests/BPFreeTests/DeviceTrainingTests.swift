@@ -73,6 +73,7 @@ import Training
                 && gpu.environment?.gpu?.computeCapability == "9.0" && gpu.environment?.gpu?.math == "fp32")
         // The NVRTC that compiled the kernels; no NVML on the emulation, so no driver version.
         #expect(gpu.environment?.gpu?.nvrtc?.hasPrefix("13.") == true && gpu.environment?.gpu?.driverVersion == nil)
+        #expect((gpu.environment?.gpu?.graphSteps ?? 0) > 0, "the steps ran as CUDA graphs")
         #expect(cpu.environment?.device == "cpu" && cpu.environment?.gpu == nil && cpu.peakDeviceBytes == nil)
         // The model, its gradients and Adam's moments, the data and the batch buffers.
         #expect((gpu.peakDeviceBytes ?? 0) > 900 * 64 * 4, "\(String(describing: gpu.peakDeviceBytes))")
@@ -100,30 +101,63 @@ import Training
                 crossings = zip(end, start).map { $0 - $1 }
             }
         }
+        func crossings(batchSize: Int) throws -> [Int64] {
+            let window = Window(read: read)
+            #expect(try Self.trainInProcess(algorithm, on: backend, batchSize: batchSize, observers: [window]).status == .completed)
+            return window.crossings
+        }
+        let (small, large) = (try crossings(batchSize: 16), try crossings(batchSize: 48))
+        #expect(small == large, "copies to the card, copies back and waits in the window: \(small) at batch 16, \(large) at batch 48")
+    }
+
+    /// `algorithm` (a row of `rules`) trained for two epochs in this process on `backend`, with
+    /// the data moved there.
+    static func trainInProcess(_ algorithm: [String], on backend: CUDABackend, batchSize: Int,
+                               observers: [any TrainingObserver] = []) throws -> TrainingResult {
         var (options, architecture) = ([String: String](), "mlp:48,32")
         for (flag, value) in zip(algorithm.dropFirst(), algorithm.dropFirst(2)) {
             if flag == "--set" { let pair = value.split(separator: "=", maxSplits: 1); options[String(pair[0])] = String(pair[1]) }
             if flag == "--architecture" { architecture = value }
         }
-        let dataset = algorithm.firstIndex(of: "--dataset").map { algorithm[$0 + 1] } ?? Self.synthetic
+        let dataset = algorithm.firstIndex(of: "--dataset").map { algorithm[$0 + 1] } ?? synthetic
         var data = try RunConfiguration(algorithm: algorithm[0], dataset: dataset, seed: 5, threads: 1).loadData()
         data = DataSplits(train: data.train.moved(to: backend), validation: data.validation.moved(to: backend), test: data.test.moved(to: backend))
         // Colour images are augmented as CIFAR's are: the crops are drawn on the card too.
         if data.train.sampleShape.first == 3 { data.train.augmentation = .cropAndFlip }
-        func crossings(batchSize: Int) throws -> [Int64] {
-            let built = try AlgorithmRegistry.make(id: algorithm[0], architecture: Architecture(parsing: architecture),
-                                                   inputShape: data.train.sampleShape, classCount: data.train.classCount,
-                                                   common: CommonHyperparameters(batchSize: batchSize), options: options, seed: 5)
-            built.algorithm.move(to: backend)
-            let window = Window(read: read)
-            let trainer = Trainer(configuration: .init(stopping: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 2), batchSize: batchSize,
-                                                       evaluationBatchSize: 64, seed: 5),
-                                  observers: [window])
-            #expect(trainer.fit(built.algorithm, data: data).status == .completed)
-            return window.crossings
-        }
-        let (small, large) = (try crossings(batchSize: 16), try crossings(batchSize: 48))
-        #expect(small == large, "copies to the card, copies back and waits in the window: \(small) at batch 16, \(large) at batch 48")
+        let built = try AlgorithmRegistry.make(id: algorithm[0], architecture: Architecture(parsing: architecture),
+                                               inputShape: data.train.sampleShape, classCount: data.train.classCount,
+                                               common: CommonHyperparameters(batchSize: batchSize), options: options, seed: 5)
+        built.algorithm.move(to: backend)
+        let trainer = Trainer(configuration: .init(stopping: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 2), batchSize: batchSize,
+                                                   evaluationBatchSize: 64, seed: 5),
+                              observers: observers)
+        return trainer.fit(built.algorithm, data: data)
+    }
+
+    /// A training step runs as one CUDA graph, replayed with each step's arguments patched in,
+    /// and trains exactly as when every call is launched by itself: the same losses and
+    /// accuracies to the bit, for every rule and variant. Only an epoch's first two steps run
+    /// call by call (the first copies the epoch's order to the card; a graph is built once two
+    /// steps in a row have the same shape).
+    @Test(arguments: rules)
+    func aStepRunsAsOneGraph(algorithm: [String]) throws {
+        let graphs = try EmulatedGPU.backend(), calls = try EmulatedGPU.backend(graphs: false)
+        let read: @convention(c) (UnsafeMutablePointer<Int64>) -> Void = try graphs.cuda.driver.library.function("bpfree_fake_graphs")
+        var (before, after) = ([Int64](repeating: 0, count: 2), [Int64](repeating: 0, count: 2))
+        read(&before)
+        let replayed = try Self.trainInProcess(algorithm, on: graphs, batchSize: 16)
+        read(&after)
+        let direct = try Self.trainInProcess(algorithm, on: calls, batchSize: 16)
+        #expect(replayed.status == .completed && direct.status == .completed)
+        #expect(replayed.epochs.map(\.trainLoss) == direct.epochs.map(\.trainLoss))
+        #expect(replayed.epochs.map(\.validationLoss) == direct.epochs.map(\.validationLoss))
+        #expect(replayed.epochs.map(\.validationAccuracy) == direct.epochs.map(\.validationAccuracy))
+        #expect(replayed.testAccuracy == direct.testAccuracy)
+        let steps = replayed.window.trainSamples / 16
+        #expect(calls.graphSteps == 0 && graphs.graphSteps >= steps - 2 * replayed.epochs.count,
+                "\(graphs.graphSteps) of \(steps) steps ran as a graph")
+        // The driver launched them; the batch's offset changes every step, so arguments were patched.
+        #expect(after[0] - before[0] == Int64(graphs.graphSteps) && after[1] - before[1] >= Int64(graphs.graphSteps))
     }
 
     /// Every registered rule is among the rules above: a new one is checked on the device too.

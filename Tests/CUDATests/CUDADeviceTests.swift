@@ -89,13 +89,13 @@ import TensorCore
     }
 
     /// `bpfree info --check-gpu`'s checks pass on the emulation (and so test the host code the
-    /// GPU check runs on the card), with every block given back.
+    /// GPU check runs on the card), with every block given back but cuBLAS's workspace.
     @Test func theGPUSelfCheckPassesOnTheEmulation() throws {
         let device = try Self.device()
         let blas = try CUBLAS(device: device, environment: ["BPFREE_CUDA_LIBS": try #require(Self.driverFolder)])
         let results = DeviceCheck.run(device, blas: blas)
         #expect(results.count == 9 && results.allSatisfy(\.passed), "\(results)")
-        #expect(device.allocator.liveBytes == 0)
+        #expect(device.allocator.liveBytes == CUBLAS.workspaceBytes)
     }
 
     /// Freed blocks are reused by size class: a training loop's buffers come from the driver

@@ -33,9 +33,10 @@ public enum EmulatedGPU {
     }()
 
     /// A backend on the emulated card, opened in this process (module images are placeholders:
-    /// the emulator finds kernels by name).
-    public static func backend() throws -> CUDABackend {
-        let environment = ["BPFREE_CUDA_LIBS": try #require(folder)]
+    /// the emulator finds kernels by name); `graphs: false` runs every step call by call.
+    public static func backend(graphs: Bool = true) throws -> CUDABackend {
+        var environment = ["BPFREE_CUDA_LIBS": try #require(folder)]
+        if !graphs { environment["BPFREE_CUDA_GRAPHS"] = "off" }
         return try CUDABackend(index: 0, driver: CUDADriver(environment: environment), images: { _, _ in [0x7F] }, environment: environment)
     }
 
@@ -52,11 +53,11 @@ public enum EmulatedGPU {
                 let arguments = types.enumerated().map { "*(\($1)*)p[\($0)]" }.joined(separator: ", ")
                 declarations.append("extern \"C\" void \(name)(\(parameters.joined(separator: ", ")));")
                 declarations.append("static void call_\(name)(void** p) { \(name)(\(arguments)); }")
-                table.append("{\"\(name)\", call_\(name)}")
+                table.append("{\"\(name)\", call_\(name), \(types.count)}")
             }
         }
         return """
-            struct bpfree_kernel_entry { const char* name; void (*call)(void** params); };
+            struct bpfree_kernel_entry { const char* name; void (*call)(void** params); int parameters; };
             \(declarations.joined(separator: "\n"))
             extern "C" const bpfree_kernel_entry bpfree_kernel_table[] = {\(table.joined(separator: ", "))};
             extern "C" const int bpfree_kernel_count = \(table.count);

@@ -6,15 +6,18 @@
 //
 // Device memory is host memory (a CUdeviceptr holds the address); a module image is ignored and
 // cuModuleGetFunction finds the kernel by name; cuLaunchKernel runs every (block, thread) pair
-// in turn on the calling thread, as the kernels-on-CPU tests do.
+// in turn on the calling thread, as the kernels-on-CPU tests do. Graphs are lists of nodes run in
+// the order they were added (bpfree chains each node after the one before); a stream being
+// captured adds its launches, products and copies to its graph instead of running them.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
+#include <vector>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
-struct bpfree_kernel_entry { const char* name; void (*call)(void** params); };
+struct bpfree_kernel_entry { const char* name; void (*call)(void** params); int parameters; };
 extern "C" const bpfree_kernel_entry bpfree_kernel_table[];
 extern "C" const int bpfree_kernel_count;
 extern "C" void bpfree_cpu_set_thread(unsigned block, unsigned thread, unsigned block_size, unsigned grid);
@@ -26,6 +29,28 @@ extern "C" { long long bpfree_fake_live_allocations = 0, bpfree_fake_launches = 
 // check that none of them grows with the batches of an epoch.
 static long long copies_to_device = 0, copies_to_host = 0, waits = 0;
 extern "C" void bpfree_fake_crossings(long long* counts) { counts[0] = copies_to_device; counts[1] = copies_to_host; counts[2] = waits; }
+// Graphs launched and kernel nodes patched so far, which tests read.
+static long long graph_launches = 0, patched_nodes = 0;
+extern "C" void bpfree_fake_graphs(long long* counts) { counts[0] = graph_launches; counts[1] = patched_nodes; }
+
+// A graph node: a kernel with its arguments (8 bytes each, as bpfree marshals them), a cuBLAS
+// product, a device copy, or a child graph.
+struct Graph;
+struct Node {
+    enum Kind { kernel, gemm, copy, child } kind;
+    const bpfree_kernel_entry* entry = nullptr;
+    unsigned grid = 0, block = 0;
+    std::vector<unsigned long long> arguments;
+    int transa = 0, transb = 0, m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldc = 0;
+    float alpha = 0, beta = 0;
+    CUdeviceptr a = 0, b = 0, c = 0;
+    size_t bytes = 0;
+    Graph* graph = nullptr;
+};
+struct Graph { std::vector<Node*> nodes; ~Graph() { for (Node* node : nodes) delete node; } };
+// An executable graph: its own copies of the nodes, found by the graph's node handles.
+struct Exec { std::vector<Node*> handles; std::vector<Node> nodes; };
+static Graph* capturing = nullptr;
 
 extern "C" {
 CUresult cuInit(unsigned) { return 0; }
@@ -70,7 +95,16 @@ CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
 CUresult cuMemFree_v2(CUdeviceptr address) { free((void*)address); bpfree_fake_live_allocations -= 1; return 0; }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void* from, size_t bytes) { memcpy((void*)to, from, bytes); copies_to_device += 1; return 0; }
 CUresult cuMemcpyDtoH_v2(void* to, CUdeviceptr from, size_t bytes) { memcpy(to, (const void*)from, bytes); copies_to_host += 1; return 0; }
-CUresult cuMemcpyDtoD_v2(CUdeviceptr to, CUdeviceptr from, size_t bytes) { memmove((void*)to, (const void*)from, bytes); return 0; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr to, CUdeviceptr from, size_t bytes, void*) {
+    if (capturing) {
+        Node* node = new Node{Node::copy};
+        node->c = to; node->a = from; node->bytes = bytes;
+        capturing->nodes.push_back(node);
+        return 0;
+    }
+    memmove((void*)to, (const void*)from, bytes);
+    return 0;
+}
 CUresult cuModuleLoadData(void** module, const void*) { *module = &module_token; return 0; }
 CUresult cuModuleGetFunction(const void** function, void*, const char* name) {
     for (int i = 0; i < bpfree_kernel_count; i++) {
@@ -82,6 +116,13 @@ CUresult cuLaunchKernel(const void* function, unsigned gx, unsigned gy, unsigned
                         unsigned, void*, void** params, void**) {
     if (gy != 1 || gz != 1 || by != 1 || bz != 1) return 1;   // bpfree's kernels are 1-D
     const bpfree_kernel_entry* entry = (const bpfree_kernel_entry*)function;
+    if (capturing) {
+        Node* node = new Node{Node::kernel};
+        node->entry = entry; node->grid = gx; node->block = bx;
+        for (int i = 0; i < entry->parameters; i++) node->arguments.push_back(*(unsigned long long*)params[i]);
+        capturing->nodes.push_back(node);
+        return 0;
+    }
     for (unsigned block = 0; block < gx; block++) {
         for (unsigned thread = 0; thread < bx; thread++) {
             bpfree_cpu_set_thread(block, thread, bx, gx);
@@ -93,6 +134,90 @@ CUresult cuLaunchKernel(const void* function, unsigned gx, unsigned gy, unsigned
 }
 CUresult cuStreamCreate(void** stream, unsigned) { *stream = &stream_token; return 0; }
 CUresult cuStreamSynchronize(void*) { waits += 1; return 0; }
+CUresult cuGraphCreate(Graph** graph, unsigned) { *graph = new Graph; return 0; }
+CUresult cuGraphDestroy(Graph* graph) { delete graph; return 0; }
+// Only relaxed capture (mode 2), as bpfree asks; a capture in progress cannot begin again.
+CUresult cuStreamBeginCapture_v2(void*, int mode) {
+    if (capturing || mode != 2) return 1;
+    capturing = new Graph;
+    return 0;
+}
+CUresult cuStreamEndCapture(void*, Graph** graph) {
+    if (!capturing) return 1;
+    *graph = capturing;
+    capturing = nullptr;
+    return 0;
+}
+// CUDA_KERNEL_NODE_PARAMS_v2.
+struct KernelNodeParams {
+    const void* func; unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+    void** kernelParams; void** extra; void* kern; void* ctx;
+};
+// The dependency must be the graph's last node (bpfree chains every node after the one before).
+static bool chained(Graph* graph, Node* const* dependencies, size_t count) {
+    if (graph->nodes.empty()) return count == 0;
+    return count == 1 && dependencies[0] == graph->nodes.back();
+}
+static CUresult kernel_node(Node* node, const KernelNodeParams* params) {
+    if (params->gridDimY != 1 || params->gridDimZ != 1 || params->blockDimY != 1 || params->blockDimZ != 1 || params->extra) return 1;
+    node->entry = (const bpfree_kernel_entry*)params->func;
+    node->grid = params->gridDimX; node->block = params->blockDimX;
+    node->arguments.clear();
+    for (int i = 0; i < node->entry->parameters; i++) node->arguments.push_back(*(unsigned long long*)params->kernelParams[i]);
+    return 0;
+}
+CUresult cuGraphAddKernelNode_v2(Node** node, Graph* graph, Node* const* dependencies, size_t count, const KernelNodeParams* params) {
+    if (!chained(graph, dependencies, count)) return 1;
+    *node = new Node{Node::kernel};
+    if (CUresult result = kernel_node(*node, params)) { delete *node; return result; }
+    graph->nodes.push_back(*node);
+    return 0;
+}
+// The child is copied, as the driver clones it.
+CUresult cuGraphAddChildGraphNode(Node** node, Graph* graph, Node* const* dependencies, size_t count, Graph* child) {
+    if (!chained(graph, dependencies, count)) return 1;
+    *node = new Node{Node::child};
+    (*node)->graph = new Graph;
+    for (Node* inner : child->nodes) (*node)->graph->nodes.push_back(new Node(*inner));
+    graph->nodes.push_back(*node);
+    return 0;
+}
+CUresult cuGraphInstantiateWithFlags(Exec** exec, Graph* graph, unsigned long long) {
+    *exec = new Exec;
+    for (Node* node : graph->nodes) { (*exec)->handles.push_back(node); (*exec)->nodes.push_back(*node); }
+    return 0;
+}
+CUresult cuGraphExecDestroy(Exec* exec) { delete exec; return 0; }
+CUresult cuGraphExecKernelNodeSetParams_v2(Exec* exec, Node* handle, const KernelNodeParams* params) {
+    for (size_t i = 0; i < exec->handles.size(); i++) {
+        if (exec->handles[i] == handle && exec->nodes[i].kind == Node::kernel) { patched_nodes += 1; return kernel_node(&exec->nodes[i], params); }
+    }
+    return 1;
+}
+}
+
+extern "C" int cublasSgemm_v2(void*, int, int, int, int, int, const float*, CUdeviceptr, int, CUdeviceptr, int, const float*, CUdeviceptr, int);
+static void run(const Node& node) {
+    switch (node.kind) {
+    case Node::kernel: {
+        std::vector<void*> params;
+        for (const unsigned long long& argument : node.arguments) params.push_back((void*)&argument);
+        cuLaunchKernel(node.entry, node.grid, 1, 1, node.block, 1, 1, 0, nullptr, params.data(), nullptr);
+        break;
+    }
+    case Node::gemm:
+        cublasSgemm_v2(nullptr, node.transa, node.transb, node.m, node.n, node.k, &node.alpha, node.a, node.lda, node.b, node.ldb,
+                       &node.beta, node.c, node.ldc);
+        break;
+    case Node::copy: memmove((void*)node.c, (const void*)node.a, node.bytes); break;
+    case Node::child: for (Node* inner : node.graph->nodes) run(*inner); break;
+    }
+}
+extern "C" CUresult cuGraphLaunch(Exec* exec, void*) {
+    if (capturing) return 1;
+    for (const Node& node : exec->nodes) run(node);
+    graph_launches += 1;
+    return 0;
 }
 
 // cuBLAS's part bpfree calls (libcublas.so.13), emulated with OpenBLAS's column-major sgemm.
@@ -102,9 +227,17 @@ extern "C" {
 int cublasCreate_v2(void** handle) { *handle = &cublas_token; return 0; }
 int cublasSetStream_v2(void*, void*) { return 0; }
 int cublasSetMathMode(void*, int mode) { return mode == 0 || mode == 3 ? 0 : 7; }
+int cublasSetWorkspace_v2(void*, void* workspace, size_t bytes) { return workspace && bytes > 0 ? 0 : 7; }
 int cublasSgemm_v2(void*, int transa, int transb, int m, int n, int k, const float* alpha, CUdeviceptr a, int lda,
                    CUdeviceptr b, int ldb, const float* beta, CUdeviceptr c, int ldc) {
     if (m < 0 || n < 0 || k < 0) return 7;
+    if (capturing) {
+        Node* node = new Node{Node::gemm};
+        node->transa = transa; node->transb = transb; node->m = m; node->n = n; node->k = k; node->alpha = *alpha;
+        node->a = a; node->lda = lda; node->b = b; node->ldb = ldb; node->beta = *beta; node->c = c; node->ldc = ldc;
+        capturing->nodes.push_back(node);
+        return 0;
+    }
     cblas_sgemm(CblasColMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, m, n, k, *alpha,
                 (const float*)a, lda, (const float*)b, ldb, *beta, (float*)c, ldc);
     return 0;
