@@ -93,9 +93,8 @@ public final class Backpropagation: RegisteredAlgorithm {
         optimizer.step(trainable)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
+        SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int {

@@ -417,19 +417,18 @@ public final class CascadedForward: RegisteredAlgorithm {
 
     /// The stage's own loss (summed), and the accuracy of the ensemble so far: the earlier
     /// predictors' outputs on the batch's rows (from the stage's context) plus this one's.
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         if stage < firstPredictorStage {
             var h = batch.inputs
             for block in blocks { h = block.forward(h, mode: .inference) }
             let logits = auxiliary!.forward(h.reshaped([batch.labels.count, featureSizes.last!]), mode: .inference)
-            let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
-            return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+            return SoftmaxCrossEntropy.evaluate(logits: logits, of: batch, into: sums)
         }
         let logits = predictors[stage - firstPredictorStage].forward(batch.inputs, mode: .inference)
-        let lossSum: Double = switch loss {
-        case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, of: batch).lossSum
-        case .sl: sparsemax.evaluate(logits: logits, of: batch).lossSum
-        case .mse: SquaredError.sum(logits: logits, of: batch)
+        switch loss {
+        case .ce: SoftmaxCrossEntropy.evaluate(logits: logits, of: batch, addingLossTo: sums.loss, countingInto: nil)
+        case .sl: sparsemax.evaluate(logits: logits, of: batch, addingLossTo: sums.loss)
+        case .mse: SquaredError.sum(logits: logits, of: batch, adding: 1, to: sums.loss)
         }
         if logits.backend == nil {
             ensembleScratch.gatherRows(batch.samples, of: validationEnsemble)
@@ -440,7 +439,7 @@ public final class CascadedForward: RegisteredAlgorithm {
             ensembleScratch.assignRows(first..<(first + batch.samples.count), of: validationEnsemble)
         }
         ensembleScratch.add(output(logits))
-        return EvaluationSums(lossSum: lossSum, correct: ensembleScratch.countArgmaxMatches(of: batch))
+        ensembleScratch.countArgmaxMatches(of: batch, into: sums)
     }
 
     /// Every block once on the batch, every predictor on its block's output, outputs summed.

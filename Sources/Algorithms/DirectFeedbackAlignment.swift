@@ -102,9 +102,8 @@ public final class DirectFeedbackAlignment: RegisteredAlgorithm {
         }
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs, mode: .inference), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
+        SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs, mode: .inference), of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -100,9 +100,8 @@ public final class DirectRandomTargetProjection: RegisteredAlgorithm {
         return output.forward(h, mode: .inference)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
+        SoftmaxCrossEntropy.evaluate(logits: logits(batch.inputs), of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

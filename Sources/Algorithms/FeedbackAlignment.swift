@@ -96,7 +96,7 @@ public final class FeedbackAlignment: RegisteredAlgorithm {
         feedback = feedback?.map { $0.moved(to: backend) }
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums { model.validate(batch) }
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) { model.validate(batch, into: sums) }
 
-    public func countCorrect(_ batch: Batch) -> Int { model.validate(batch).correct }
+    public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
 }

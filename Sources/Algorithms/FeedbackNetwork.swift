@@ -49,8 +49,7 @@ final class FeedbackNetwork {
         }
     }
 
-    func validate(_ batch: Batch) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    func validate(_ batch: Batch, into sums: EvaluationSums) {
+        SoftmaxCrossEntropy.evaluate(logits: network.forward(batch.inputs, mode: .inference), of: batch, into: sums)
     }
 }

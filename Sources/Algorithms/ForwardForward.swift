@@ -375,18 +375,17 @@ public final class ForwardForward: RegisteredAlgorithm {
 
     /// Goodness summed over `layers` for every candidate label. Shapes: x N×D → scores N×C.
     func goodnessScores(_ x: Tensor, layers: ClosedRange<Int>) -> Tensor {
-        scoresAndLoss(x, layers: layers).scores
+        scoresAndLoss(x, layers: layers)
     }
 
     /// Goodness summed over `layers` for every candidate label, as one batched pass of C·N rows;
-    /// with `labels`, also each sample's FF loss summed over `lossLayers` against its true label
-    /// (positive) and the mean over its wrong labels (negatives).
+    /// with `labels`, also adds to `loss` each sample's FF loss summed over `lossLayers` against
+    /// its true label (positive) and the mean over its wrong labels (negatives).
     /// Shapes: x N×D → scores N×C.
     func scoresAndLoss(_ x: Tensor, layers: ClosedRange<Int>, labels batch: Batch? = nil,
-                       lossLayers: ClosedRange<Int>? = nil) -> (scores: Tensor, lossSum: Double) {
+                       lossLayers: ClosedRange<Int>? = nil, addingLossTo loss: LossSum? = nil) -> Tensor {
         let n = x.rows, c = classCount
         var scores = Tensor(zeros: [n, c], on: x.backend)
-        var lossSum = 0.0
         var goodness = Tensor(zeros: [0])
         var chunk = Tensor(zeros: [0])
         let deepest = max(layers.upperBound, lossLayers?.upperBound ?? 0)
@@ -402,32 +401,40 @@ public final class ForwardForward: RegisteredAlgorithm {
                 // Row `label` of the C×size goodness holds every sample under that candidate.
                 let byCandidate = goodness.reshaped([c, size])
                 if layers.contains(index) { scores.addTransposed(byCandidate, atRow: start) }
-                if let lossLayers, lossLayers.contains(index), let batch {
-                    lossSum += ForwardForwardLoss.expectedLoss(goodness: byCandidate, of: batch, startingAt: start, threshold: unit.threshold)
+                if let lossLayers, lossLayers.contains(index), let batch, let loss {
+                    ForwardForwardLoss.expectedLoss(goodness: byCandidate, of: batch, startingAt: start, threshold: unit.threshold, addingTo: loss)
                 }
             }
         }
-        return (scores, lossSum)
+        return scores
     }
 
     /// Monitored loss: the FF layer-loss sum of the trained layers (greedy: the stage's layer);
     /// accuracy: the goodness inference over the layers trained so far (or the readout).
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         let last = settings.schedule == .greedy ? stage : units.count - 1
         let lossLayers = settings.schedule == .greedy ? stage...stage : 0...(units.count - 1)
-        let (scores, lossSum) = scoresAndLoss(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch, lossLayers: lossLayers)
-        let correct = settings.inference == .readout && last == units.count - 1
-            ? readoutCorrect(batch) : scores.countArgmaxMatches(of: batch)
-        return EvaluationSums(lossSum: lossSum, correct: correct)
+        let scores = scoresAndLoss(batch.inputs, layers: inferenceLayers(upTo: last), labels: batch, lossLayers: lossLayers, addingLossTo: sums.loss)
+        if settings.inference == .readout && last == units.count - 1 {
+            countReadoutMatches(batch, into: sums.correct)
+        } else {
+            scores.countArgmaxMatches(of: batch, into: sums)
+        }
     }
 
-    func readoutCorrect(_ batch: Batch) -> Int {
-        guard let readout else { return 0 }
-        return SoftmaxCrossEntropy.evaluate(logits: readout.forward(neutralFeatures(batch.inputs), mode: .inference), of: batch).correct
+    /// Adds the readout's correct predictions on `batch` to `correct` (none without a readout).
+    func countReadoutMatches(_ batch: Batch, into correct: LossSum) {
+        guard let readout else { return }
+        SoftmaxCrossEntropy.evaluate(logits: readout.forward(neutralFeatures(batch.inputs), mode: .inference), of: batch,
+                                     addingLossTo: nil, countingInto: correct)
     }
 
     public func countCorrect(_ batch: Batch) -> Int {
-        if settings.inference == .readout { return readoutCorrect(batch) }
+        if settings.inference == .readout {
+            let correct = LossSum()
+            countReadoutMatches(batch, into: correct)
+            return Int(correct.value)
+        }
         return goodnessScores(batch.inputs, layers: inferenceLayers(upTo: units.count - 1)).countArgmaxMatches(of: batch)
     }
 

@@ -57,9 +57,11 @@ enum ForwardForwardLoss {
     ///
     /// Shapes: goodness C×R (candidate-major: row l holds every sample under label l), the
     /// batch's rows `start ..< start + R`.
-    static func expectedLoss(goodness: Tensor, of batch: Batch, startingAt start: Int, threshold: Float) -> Double {
-        goodness.backend == nil
-            ? LogisticKernels.candidateLoss(scores: goodness, labels: batch.labels[start..<(start + goodness.columns)], shift: threshold)
-            : LogisticKernels.candidateLoss(scores: goodness, labels: batch.deviceLabels, startingAt: start, shift: threshold)
+    /// Adds it to `total` where it is computed.
+    static func expectedLoss(goodness: Tensor, of batch: Batch, startingAt start: Int, threshold: Float, addingTo total: LossSum) {
+        guard goodness.backend != nil else {
+            return total.add(LogisticKernels.candidateLoss(scores: goodness, labels: batch.labels[start..<(start + goodness.columns)], shift: threshold))
+        }
+        LogisticKernels.candidateLoss(scores: goodness, labels: batch.deviceLabels, startingAt: start, shift: threshold, addingTo: total)
     }
 }

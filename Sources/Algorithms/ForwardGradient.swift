@@ -187,14 +187,13 @@ public final class ForwardGradient: RegisteredAlgorithm {
         }
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         var h = batch.inputs
         for (index, layer) in hidden.enumerated() {
             ActivationKernels.reluForward(layer.forward(h, mode: .inference), into: &activities[index])
             h = activities[index]
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: output.forward(h, mode: .inference), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: output.forward(h, mode: .inference), of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -241,8 +241,8 @@ public final class MonoForward: RegisteredAlgorithm {
         }
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        guard schedule == .sequential else { return predictionSums(batch) }
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
+        guard schedule == .sequential else { return predictionSums(batch, into: sums) }
         var x = batch.inputs
         let logits: Tensor
         if stage < layerStageOffset {
@@ -252,14 +252,17 @@ public final class MonoForward: RegisteredAlgorithm {
             for unit in units[...layer] { x = unit.activations(x, mode: .inference) }
             logits = units[layer].scores(x)
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: logits, of: batch, into: sums)
     }
 
-    public func countCorrect(_ batch: Batch) -> Int { predictionSums(batch).correct }
+    public func countCorrect(_ batch: Batch) -> Int {
+        let sums = EvaluationSums()
+        predictionSums(batch, into: sums)
+        return sums.value.correct
+    }
 
     /// Cross-entropy and correct count of the inference rule's scores (last G or Σ G).
-    func predictionSums(_ batch: Batch) -> EvaluationSums {
+    func predictionSums(_ batch: Batch, into sums: EvaluationSums) {
         var x = batch.inputs
         var scores = Tensor(zeros: [0])
         for (index, unit) in units.enumerated() {
@@ -271,7 +274,6 @@ public final class MonoForward: RegisteredAlgorithm {
                 scores = scoreSum
             }
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: scores, of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: scores, of: batch, into: sums)
     }
 }

@@ -148,11 +148,10 @@ public final class PEPITA: RegisteredAlgorithm {
         Tensor.matmul(outputSignal, .transposed, second[layers.count - 2], .none, into: &layers.last!.weight.gradient, beta: 1)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         forward(batch.inputs.reshaped([batch.inputs.rows, batch.inputs.columns]), activities: &evaluation, logits: &evaluationLogits,
                 masked: false)
-        let result = SoftmaxCrossEntropy.evaluate(logits: evaluationLogits, of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: evaluationLogits, of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -156,14 +156,13 @@ public final class PredictiveCoding: RegisteredAlgorithm {
         BiasKernels.accumulateColumnSums(of: outputError, into: &layers.last!.bias!.gradient)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         var h = batch.inputs
         for (index, layer) in layers.dropLast().enumerated() {
             ActivationKernels.reluForward(layer.forward(h, mode: .inference), into: &predictions[index])
             h = predictions[index]
         }
-        let result = SoftmaxCrossEntropy.evaluate(logits: layers.last!.forward(h, mode: .inference), of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: layers.last!.forward(h, mode: .inference), of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -55,10 +55,9 @@ public final class ShallowControl: RegisteredAlgorithm {
         optimizer.step(output.parameters)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
         let logits = output.forward(hidden.forward(batch.inputs, mode: .inference), mode: .inference)
-        let result = SoftmaxCrossEntropy.evaluate(logits: logits, of: batch)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+        SoftmaxCrossEntropy.evaluate(logits: logits, of: batch, into: sums)
     }
 
     public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -115,7 +115,7 @@ public final class SignSymmetry: RegisteredAlgorithm {
         step(model.trainable)
     }
 
-    public func validate(_ batch: Batch, stage: Int) -> EvaluationSums { model.validate(batch) }
+    public func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) { model.validate(batch, into: sums) }
 
     /// The parameters, the feedback matrices and their random magnitudes.
     public func move(to backend: (any DeviceBackend)?) {
@@ -124,5 +124,5 @@ public final class SignSymmetry: RegisteredAlgorithm {
         feedback = feedback.map { $0.moved(to: backend) }
     }
 
-    public func countCorrect(_ batch: Batch) -> Int { model.validate(batch).correct }
+    public func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }
 }

@@ -63,13 +63,6 @@ public final class SparsemaxLoss {
         DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, scale: 1 / Float(n), adding: 1 / Double(n), to: total)
     }
 
-    /// `evaluate` on a device, the labels a tensor of class indices as floats there.
-    ///
-    /// Shapes: z N×C, labels N.
-    public func evaluate(logits z: Tensor, deviceLabels labels: Tensor) -> (lossSum: Double, correct: Int) {
-        DeviceLayerKernels.sparsemaxLoss(logits: z, labels: labels, gradient: &gradient, withGradient: false, scale: 1)
-    }
-
     /// The summed loss and correct count, without a gradient.
     ///
     /// Shapes: z N×C, labels N.

@@ -20,14 +20,8 @@ public enum SquaredError {
         return sum
     }
 
-    /// `sum` on a device, the labels a tensor of class indices as floats there.
-    ///
-    /// Shapes: z N×C, labels N.
-    public static func sum(logits z: Tensor, deviceLabels labels: Tensor) -> Double {
-        DeviceLayerKernels.squaredError(logits: z, labels: labels)
-    }
-
-    /// `sum` on a device while training: `scale ×` the sum added to `total` there, with no wait.
+    /// `sum` on a device, the labels a tensor of class indices as floats there: `scale ×` the sum
+    /// added to `total` there, with no wait.
     ///
     /// Shapes: z N×C, labels N.
     public static func sum(logits z: Tensor, deviceLabels labels: Tensor, adding scale: Double, to total: LossSum) {

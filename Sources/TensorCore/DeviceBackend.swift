@@ -77,6 +77,7 @@ public enum DeviceKernel: String, CaseIterable, Sendable {
     case softmaxCrossEntropy = "softmax_cross_entropy", squaredNormLoss = "squared_norm_loss", candidateLoss = "candidate_loss"
     case blendColumnMeans = "blend_column_means", addCentered = "add_centered"
     case squaredError = "squared_error", sparsemaxRows = "sparsemax_rows", sparsemaxLoss = "sparsemax_loss", addScaledSum = "add_scaled_sum"
+    case addCount = "add_count"
     // optimizers.cu
     case adamStep = "adam_step", sgdStep = "sgd_step"
     // rows.cu
@@ -115,10 +116,12 @@ extension DeviceBackend {
     }
 
     /// `reduce` without the wait: adds `scale ×` the kernel's sum to `total`'s part on this
-    /// device, queued after the kernel.
-    func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument], adding scale: Double, to total: LossSum) {
+    /// device and its count to `counts`'s, queued after the kernel.
+    func reduce(_ kernel: DeviceKernel, threads: Int, _ arguments: [KernelArgument], adding scale: Double = 1, to total: LossSum?,
+                countingInto counts: LossSum? = nil) {
         zeroReductionSlots()
         launch(kernel, threads: threads, arguments)
-        launch(.addScaledSum, threads: 1, [.pointer(reductionSlots), .pointer(total.address(on: self)), .float32(Float(scale))])
+        if let total { launch(.addScaledSum, threads: 1, [.pointer(reductionSlots), .pointer(total.address(on: self)), .float32(Float(scale))]) }
+        if let counts { launch(.addCount, threads: 1, [.pointer(reductionSlots + 8), .pointer(counts.address(on: self))]) }
     }
 }

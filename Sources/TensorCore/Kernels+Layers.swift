@@ -122,14 +122,8 @@ public enum DeviceLayerKernels {
 
     // MARK: Class-score losses of CaFo's predictors (the labels as floats on the device)
 
-    /// `Σ_r Σ_j (z_rj − [j = y_r])²`, each row in double. Shapes: z N×C, labels N.
-    public static func squaredError(logits z: Tensor, labels: Tensor) -> Double {
-        let device = z.backend!
-        return device.reduce(.squaredError, threads: z.rows, [.pointer(z.address), .pointer(labels.address), .int32(Int32(z.rows)),
-                                                              .int32(Int32(z.columns)), device.sumSlot]).sum
-    }
-
-    /// `squaredError` while training: `scale ×` the sum added to `total` there, with no wait.
+    /// `scale × Σ_r Σ_j (z_rj − [j = y_r])²` (each row in double) added to `total` there, with no
+    /// wait. Shapes: z N×C, labels N.
     public static func squaredError(logits z: Tensor, labels: Tensor, adding scale: Double, to total: LossSum) {
         let device = z.backend!
         device.reduce(.squaredError, threads: z.rows, [.pointer(z.address), .pointer(labels.address), .int32(Int32(z.rows)),
@@ -144,16 +138,11 @@ public enum DeviceLayerKernels {
         device.launch(.sparsemaxRows, threads: z.rows, [.pointer(z.address), .pointer(p.mutableAddress()), .int32(Int32(z.rows)), .int32(Int32(z.columns))])
     }
 
-    /// The summed sparsemax loss and the rows whose first maximum is the label; with `gradient`
-    /// (resized), `(sparsemax(z) − onehot(y))·scale`. Shapes: z N×C, labels N, gradient N×C.
-    public static func sparsemaxLoss(logits z: Tensor, labels: Tensor, gradient: inout Tensor, withGradient: Bool,
-                                     scale: Float) -> (lossSum: Double, correct: Int) {
+    /// `sparsemaxLoss` without a gradient (evaluation), with no wait: adds the summed loss to `total` there.
+    public static func sparsemaxLoss(logits z: Tensor, labels: Tensor, addingLossTo total: LossSum) {
         let device = z.backend!
         precondition(z.columns <= 128, "sparsemax on a device: \(z.columns) classes, at most 128")
-        if withGradient { gradient.resize(to: z.shape, on: device) }
-        let result = device.reduce(.sparsemaxLoss, threads: z.rows, sparsemaxLossArguments(z, labels, gradient: withGradient ? gradient.mutableAddress() : 0,
-                                                                                         scale: scale, on: device))
-        return (result.sum, result.count)
+        device.reduce(.sparsemaxLoss, threads: z.rows, sparsemaxLossArguments(z, labels, gradient: 0, scale: 1, on: device), to: total)
     }
 
     /// `sparsemaxLoss` while training: fills `gradient` (resized) with `(sparsemax(z) − onehot(y))·scale`

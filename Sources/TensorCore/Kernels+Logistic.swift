@@ -85,18 +85,23 @@ public enum LogisticKernels {
         return lossSum
     }
 
-    /// `candidateLoss` with the labels rows `start ..< start + R` of a tensor of class indices as
-    /// floats on the scores' device.
+    /// `candidateLoss` with the labels rows `start ..< start + N` of a tensor of class indices as
+    /// floats on the scores' device, added to `total` there with no wait.
     ///
-    /// Shapes: scores C×R (candidate-major), labels ≥ start + R.
-    public static func candidateLoss(scores: Tensor, labels: Tensor, startingAt start: Int, shift: Float) -> Double {
-        let (c, n) = (scores.rows, scores.columns)
+    /// Shapes: scores C×N (candidate-major), labels ≥ start + N.
+    public static func candidateLoss(scores: Tensor, labels: Tensor, startingAt start: Int, shift: Float, addingTo total: LossSum) {
+        let n = scores.columns
         precondition(start >= 0 && start + n <= labels.count, "candidateLoss: labels \(start)..<\(start + n) of \(labels.count)")
         guard let device = scores.backend else {
-            return candidateLoss(scores: scores, labels: labels.scalars[start..<(start + n)].map { Int32($0) }, shift: shift)
+            return total.add(candidateLoss(scores: scores, labels: labels.scalars[start..<(start + n)].map { Int32($0) }, shift: shift))
         }
-        return device.reduce(.candidateLoss, threads: n, [.pointer(scores.address), .pointer(labels.address + UInt64(start * 4)), .int32(Int32(c)),
-                                                          .int32(Int32(n)), .float32(shift), device.sumSlot]).sum
+        device.reduce(.candidateLoss, threads: scores.columns, candidateLossArguments(scores, labels, startingAt: start, shift: shift, on: device), to: total)
+    }
+
+    private static func candidateLossArguments(_ scores: Tensor, _ labels: Tensor, startingAt start: Int, shift: Float,
+                                               on device: any DeviceBackend) -> [KernelArgument] {
+        [.pointer(scores.address), .pointer(labels.address + UInt64(start * 4)), .int32(Int32(scores.rows)), .int32(Int32(scores.columns)),
+         .float32(shift), device.sumSlot]
     }
 
     /// `mean ← momentum·mean + (1 − momentum)·(column means of h's first `rows` rows)`.

@@ -59,13 +59,13 @@ public enum SoftmaxKernels {
         device.reduce(.softmaxCrossEntropy, threads: logits.rows, arguments, adding: scale, to: total)
     }
 
-    /// `crossEntropy` on a device, without a gradient (evaluation).
+    /// `crossEntropy` on a device without a gradient (evaluation), with no wait: adds the summed
+    /// loss to `loss` and the correct count to `correct` there.
     ///
     /// Shapes: logits N×C, labels N.
-    public static func crossEntropy(logits: Tensor, labels: Tensor) -> Result {
+    public static func crossEntropy(logits: Tensor, labels: Tensor, addingLossTo loss: LossSum?, countingInto correct: LossSum?) {
         let (device, arguments) = crossEntropyArguments(logits: logits, labels: labels, gradientAddress: 0, gradientScale: 1)
-        let (sum, correct) = device.reduce(.softmaxCrossEntropy, threads: logits.rows, arguments)
-        return Result(lossSum: sum, correct: correct)
+        device.reduce(.softmaxCrossEntropy, threads: logits.rows, arguments, to: loss, countingInto: correct)
     }
 
     private static func crossEntropyArguments(logits: Tensor, labels: Tensor, gradientAddress: UInt64,

@@ -277,8 +277,20 @@ extension Tensor {
         let (n, c) = (rows, columns)
         precondition(labels.count == n, "countArgmaxMatches: \(labels.count) labels for \(n) rows")
         guard let device = backend else { return countArgmaxMatches(labels.scalars.map { Int32($0) }) }
-        return device.reduce(.countArgmaxMatches, threads: n, [.pointer(address), .pointer(labels.address), .int32(Int32(n)), .int32(Int32(c)),
-                                                               device.countSlot]).count
+        return device.reduce(.countArgmaxMatches, threads: n, countArgmaxArguments(labels, on: device)).count
+    }
+
+    /// `countArgmaxMatches(labels:)` on a device with no wait: adds the count to `correct` there.
+    ///
+    /// Shapes: self N×C, labels N.
+    public func countArgmaxMatches(labels: Tensor, countingInto correct: LossSum) {
+        precondition(labels.count == rows, "countArgmaxMatches: \(labels.count) labels for \(rows) rows")
+        guard let device = backend else { return correct.add(Double(countArgmaxMatches(labels: labels))) }
+        device.reduce(.countArgmaxMatches, threads: rows, countArgmaxArguments(labels, on: device), to: nil, countingInto: correct)
+    }
+
+    private func countArgmaxArguments(_ labels: Tensor, on device: any DeviceBackend) -> [KernelArgument] {
+        [.pointer(address), .pointer(labels.address), .int32(Int32(rows)), .int32(Int32(columns)), device.countSlot]
     }
 
     /// `softmax` of each row, the row maximum subtracted first.

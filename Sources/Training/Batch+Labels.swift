@@ -15,12 +15,26 @@ extension SoftmaxCrossEntropy {
         lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels, addingMeanTo: total)
     }
 
-    /// The batch's summed loss and correct count, without a gradient.
+    /// Adds the batch's summed loss and correct count to `sums`, without a gradient: on the
+    /// device of the batch's rows with no wait, or on the host.
     ///
     /// Shapes: logits N×C for the batch's N rows.
-    public static func evaluate(logits: Tensor, of batch: Batch) -> SoftmaxKernels.Result {
-        logits.backend == nil ? evaluate(logits: logits, labels: batch.labels)
-                              : SoftmaxKernels.crossEntropy(logits: logits, labels: batch.deviceLabels)
+    public static func evaluate(logits: Tensor, of batch: Batch, into sums: EvaluationSums) {
+        evaluate(logits: logits, of: batch, addingLossTo: sums.loss, countingInto: sums.correct)
+    }
+
+    /// Adds the batch's summed loss to `loss` and its correct count to `correct` (each if given),
+    /// without a gradient: on the device of the batch's rows with no wait, or on the host.
+    ///
+    /// Shapes: logits N×C for the batch's N rows.
+    public static func evaluate(logits: Tensor, of batch: Batch, addingLossTo loss: LossSum?, countingInto correct: LossSum?) {
+        guard logits.backend != nil else {
+            let result = evaluate(logits: logits, labels: batch.labels)
+            loss?.add(result.lossSum)
+            correct?.add(Double(result.correct))
+            return
+        }
+        SoftmaxKernels.crossEntropy(logits: logits, labels: batch.deviceLabels, addingLossTo: loss, countingInto: correct)
     }
 }
 
@@ -34,22 +48,17 @@ extension SparsemaxLoss {
         lossAndGradient(logits: logits, deviceLabels: batch.deviceLabels, addingMeanTo: total)
     }
 
-    /// The batch's summed loss and correct count, without a gradient.
+    /// Adds the batch's summed loss to `total`, without a gradient: on the device of the batch's
+    /// rows with no wait, or on the host.
     ///
     /// Shapes: logits N×C for the batch's N rows.
-    public func evaluate(logits: Tensor, of batch: Batch) -> (lossSum: Double, correct: Int) {
-        logits.backend == nil ? evaluate(logits: logits, labels: batch.labels) : evaluate(logits: logits, deviceLabels: batch.deviceLabels)
+    public func evaluate(logits: Tensor, of batch: Batch, addingLossTo total: LossSum) {
+        guard logits.backend != nil else { return total.add(evaluate(logits: logits, labels: batch.labels).lossSum) }
+        DeviceLayerKernels.sparsemaxLoss(logits: logits, labels: batch.deviceLabels, addingLossTo: total)
     }
 }
 
 extension SquaredError {
-    /// The batch's summed squared error against one-hot targets.
-    ///
-    /// Shapes: logits N×C for the batch's N rows.
-    public static func sum(logits: Tensor, of batch: Batch) -> Double {
-        logits.backend == nil ? sum(logits: logits, labels: batch.labels) : sum(logits: logits, deviceLabels: batch.deviceLabels)
-    }
-
     /// `scale ×` the batch's summed squared error added to `total`: on the device of the batch's
     /// rows with no wait, or on the host.
     ///
@@ -66,6 +75,14 @@ extension Tensor {
     /// Shapes: self N×C for the batch's N rows.
     public func countArgmaxMatches(of batch: Batch) -> Int {
         backend == nil ? countArgmaxMatches(batch.labels) : countArgmaxMatches(labels: batch.deviceLabels)
+    }
+
+    /// `countArgmaxMatches(of:)` added to `sums`'s correct count, with no wait on a device.
+    ///
+    /// Shapes: self N×C for the batch's N rows.
+    public func countArgmaxMatches(of batch: Batch, into sums: EvaluationSums) {
+        guard backend != nil else { return sums.add(lossSum: 0, correct: countArgmaxMatches(batch.labels)) }
+        countArgmaxMatches(labels: batch.deviceLabels, countingInto: sums.correct)
     }
 
     /// `self = onehot(labels)` of the batch, on the device of its rows.

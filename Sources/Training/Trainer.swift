@@ -94,7 +94,7 @@ public final class Trainer {
 
         guard result.status == .completed, data.test.count > 0 else { return result }
         let test = OperationCounter.counting { counter in
-            (evaluate(data.test) { EvaluationSums(lossSum: 0, correct: algorithm.countCorrect($0)) }, counter.flops)
+            (evaluate(data.test) { batch, sums in sums.add(lossSum: 0, correct: algorithm.countCorrect(batch)) }, counter.flops)
         }
         result.testAccuracy = Double(test.0.correct) / Double(data.test.count)
         result.forwardFLOPsPerSample = Double(test.1) / Double(data.test.count)
@@ -184,7 +184,7 @@ public final class Trainer {
                 }
                 algorithm.epochDidEnd(epoch, stage: stageIndex)
                 let validationStart = clock.now
-                let validationSums = evaluate(validation) { algorithm.validate($0, stage: stageIndex) }
+                let validationSums = evaluate(validation) { algorithm.validate($0, stage: stageIndex, into: $1) }
                 let validationLoss = validationSums.lossSum / Double(validation.count)
                 guard validationLoss.isFinite else {
                     result.stop(.failed, reason: "diverged: validation loss is \(validationLoss) at stage \(stage.name), epoch \(epoch)")
@@ -219,17 +219,15 @@ public final class Trainer {
 
     }
 
-    /// Sums `body` over `dataset` in order, in evaluation-sized batches.
-    private func evaluate(_ dataset: Dataset, _ body: (Batch) -> EvaluationSums) -> EvaluationSums {
+    /// Sums what `body` adds over `dataset` in order, in evaluation-sized batches; read once at the end.
+    private func evaluate(_ dataset: Dataset, _ body: (Batch, EvaluationSums) -> Void) -> (lossSum: Double, correct: Int) {
         var schedule = BatchSchedule(count: dataset.count, batchSize: configuration.evaluationBatchSize, order: .sequential)
         var batch = Batch()
-        var total = EvaluationSums(lossSum: 0, correct: 0)
+        let sums = EvaluationSums()
         for index in 0..<schedule.batchCount {
             schedule.fill(&batch, index: index, from: dataset)
-            let sums = body(batch)
-            total.lossSum += sums.lossSum
-            total.correct += sums.correct
+            body(batch, sums)
         }
-        return total
+        return sums.value
     }
 }

@@ -17,16 +17,25 @@ public struct Stage: Sendable, Equatable {
     }
 }
 
-/// Summed loss and correct predictions over some samples.
-public struct EvaluationSums: Sendable {
-    public var lossSum: Double
-    public var correct: Int
+/// Summed loss and correct predictions over the batches of an evaluation pass, kept where they
+/// are computed as `LossSum`s are: on a device each batch adds to them there, and the pass reads
+/// them once at its end.
+public final class EvaluationSums {
+    public let loss = LossSum()
+    /// The correct predictions, counted as a double (exact up to 2⁵³).
+    public let correct = LossSum()
 
-    /// Sums over a batch.
-    public init(lossSum: Double, correct: Int) {
-        self.lossSum = lossSum
-        self.correct = correct
+    /// Sums at zero.
+    public init() {}
+
+    /// Adds a batch's sums computed on the host.
+    public func add(lossSum: Double, correct: Int) {
+        loss.add(lossSum)
+        self.correct.add(Double(correct))
     }
+
+    /// The sums so far (waits for a device's queued work).
+    public var value: (lossSum: Double, correct: Int) { (loss.value, Int(correct.value)) }
 }
 
 /// A learning rule as a strategy of the one `Trainer`: it declares its stages, trains one batch
@@ -46,8 +55,9 @@ public protocol TrainingAlgorithm: AnyObject {
     /// Trains one batch of `stage` and adds its mean training loss to `loss`, where it was
     /// computed: on a device the sum stays there and the trainer reads it once an epoch.
     func trainBatch(_ batch: Batch, stage: Int, loss: LossSum)
-    /// The stage's monitored loss (summed) and correct count on a batch, in inference mode.
-    func validate(_ batch: Batch, stage: Int) -> EvaluationSums
+    /// Adds the stage's monitored loss (summed) and correct count on a batch, in inference mode,
+    /// to `sums`, where they are computed.
+    func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums)
     /// Correct predictions of the finished model on a batch (the test metric).
     func countCorrect(_ batch: Batch) -> Int
     /// Called before each training epoch of a stage (1-based), e.g. for learning-rate schedules.
@@ -74,6 +84,13 @@ extension TrainingAlgorithm {
         let loss = LossSum()
         trainBatch(batch, stage: stage, loss: loss)
         return Float(loss.value)
+    }
+
+    /// One batch validated on its own (tests, one-off checks): its sums, read back at once.
+    public func validate(_ batch: Batch, stage: Int) -> (lossSum: Double, correct: Int) {
+        let sums = EvaluationSums()
+        validate(batch, stage: stage, into: sums)
+        return sums.value
     }
 
     public func state(of stage: Int) -> [StateTensor] { parameters(of: stage).map { StateTensor($0) } }

@@ -261,9 +261,8 @@ final class ToyRule: RegisteredAlgorithm {
         optimizer.step(layer.parameters)
     }
 
-    func validate(_ batch: Batch, stage: Int) -> EvaluationSums {
-        let result = SoftmaxCrossEntropy.evaluate(logits: layer.forward(batch.inputs, mode: .inference), labels: batch.labels)
-        return EvaluationSums(lossSum: result.lossSum, correct: result.correct)
+    func validate(_ batch: Batch, stage: Int, into sums: EvaluationSums) {
+        SoftmaxCrossEntropy.evaluate(logits: layer.forward(batch.inputs, mode: .inference), of: batch, into: sums)
     }
 
     func countCorrect(_ batch: Batch) -> Int { validate(batch, stage: 0).correct }

@@ -82,10 +82,11 @@ import Training
     }
 
     /// Nothing crosses between the host and the card once a batch: inside the training window,
-    /// the copies each way and the waits of two trainings that differ only in how many batches an
-    /// epoch has are the same: each batch's loss stays on the card until the epoch's end, and
-    /// random draws (FF's negatives, PEPITA's masks, tangents) are made there from a key. Every
-    /// rule and variant above, trained in this process on the emulated card.
+    /// the copies each way and the waits of two trainings that differ only in how many training
+    /// and validation batches an epoch has are the same: each batch's loss (and a validation
+    /// batch's correct count) stays on the card until the epoch's (the pass's) end, and random
+    /// draws (FF's negatives, PEPITA's masks, tangents) are made there from a key. Every rule and
+    /// variant above, trained in this process on the emulated card.
     @Test(arguments: rules)
     func nothingCrossesOnceABatch(algorithm: [String]) throws {
         let backend = try EmulatedGPU.backend()
@@ -101,18 +102,19 @@ import Training
                 crossings = zip(end, start).map { $0 - $1 }
             }
         }
-        func crossings(batchSize: Int) throws -> [Int64] {
+        func crossings(batchSize: Int, evaluationBatchSize: Int) throws -> [Int64] {
             let window = Window(read: read)
-            #expect(try Self.trainInProcess(algorithm, on: backend, batchSize: batchSize, observers: [window]).status == .completed)
+            #expect(try Self.trainInProcess(algorithm, on: backend, batchSize: batchSize, evaluationBatchSize: evaluationBatchSize,
+                                            observers: [window]).status == .completed)
             return window.crossings
         }
-        let (small, large) = (try crossings(batchSize: 16), try crossings(batchSize: 48))
-        #expect(small == large, "copies to the card, copies back and waits in the window: \(small) at batch 16, \(large) at batch 48")
+        let (small, large) = (try crossings(batchSize: 16, evaluationBatchSize: 32), try crossings(batchSize: 48, evaluationBatchSize: 64))
+        #expect(small == large, "copies to the card, copies back and waits in the window: \(small) at batches 16 and 32, \(large) at 48 and 64")
     }
 
     /// `algorithm` (a row of `rules`) trained for two epochs in this process on `backend`, with
     /// the data moved there.
-    static func trainInProcess(_ algorithm: [String], on backend: CUDABackend, batchSize: Int,
+    static func trainInProcess(_ algorithm: [String], on backend: CUDABackend, batchSize: Int, evaluationBatchSize: Int = 64,
                                observers: [any TrainingObserver] = []) throws -> TrainingResult {
         var (options, architecture) = ([String: String](), "mlp:48,32")
         for (flag, value) in zip(algorithm.dropFirst(), algorithm.dropFirst(2)) {
@@ -129,7 +131,7 @@ import Training
                                                common: CommonHyperparameters(batchSize: batchSize), options: options, seed: 5)
         built.algorithm.move(to: backend)
         let trainer = Trainer(configuration: .init(stopping: StoppingRule(patience: 20, minDelta: 0, maxEpochs: 2), batchSize: batchSize,
-                                                   evaluationBatchSize: 64, seed: 5),
+                                                   evaluationBatchSize: evaluationBatchSize, seed: 5),
                               observers: observers)
         return trainer.fit(built.algorithm, data: data)
     }

@@ -145,3 +145,8 @@ extern "C" __global__ void sparsemax_loss(const float* z, const float* labels, f
 extern "C" __global__ void add_scaled_sum(const double* sum, double* total, float scale) {
     if (blockIdx.x * blockDim.x + threadIdx.x == 0) *total += *sum * (double)scale;
 }
+
+// *total += *count: a reduction's count (correct predictions) into a running double.
+extern "C" __global__ void add_count(const unsigned* count, double* total) {
+    if (blockIdx.x * blockDim.x + threadIdx.x == 0) *total += (double)*count;
+}
