@@ -225,8 +225,12 @@ public final class Trainer {
         var batch = Batch()
         let sums = EvaluationSums()
         for index in 0..<schedule.batchCount {
-            schedule.fill(&batch, index: index, from: dataset)
-            body(batch, sums)
+            // One batch: on a card, its calls may run as one graph, as a training step's do.
+            func step() {
+                schedule.fill(&batch, index: index, from: dataset)
+                body(batch, sums)
+            }
+            if let device = dataset.inputs.backend { device.step(step) } else { step() }
         }
         return sums.value
     }
