@@ -33,7 +33,13 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seed", type=int, default=1)
 p.add_argument("--device", default="cpu", help="cpu, or cuda: data and model on the card, timed after a synchronisation")
 p.add_argument("--warmup-batches", type=int, default=3, help="untimed batches first (allocator and oneDNN set-up)")
+p.add_argument("--math", choices=["fp32", "tf32"], default="fp32",
+               help="on CUDA: FP32 everywhere (bpfree's default), or TF32 in matmuls and convolutions (bpfree's --gpu-math tf32)")
 a = p.parse_args()
+# PyTorch's own defaults differ by operation (matmuls FP32, cuDNN convolutions TF32): set both, so
+# that the peer computes at the precision bpfree does; cuDNN may pick its fastest algorithm.
+torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = a.math == "tf32"
+torch.backends.cudnn.benchmark = True
 torch.set_num_threads(a.threads)
 torch.manual_seed(a.seed)
 
@@ -131,4 +137,4 @@ synchronize()
 seconds = time.perf_counter() - start
 samples = batches * a.batch_size
 print(f"pytorch {a.model} {samples} samples in {seconds:.2f} s: {samples / seconds:.1f} samples/s training only "
-      f"(torch {torch.__version__}, {a.device if device.type == 'cuda' else f'{a.threads} threads'})")
+      f"(torch {torch.__version__}, {f'{a.device}, {a.math}' if device.type == 'cuda' else f'{a.threads} threads'})")
