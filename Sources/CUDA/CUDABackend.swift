@@ -7,7 +7,8 @@ import TensorCore
 /// A training step (`step`) is recorded rather than launched call by call, and runs as one CUDA
 /// graph (`StepGraph`) once two steps in a row had the same shape, or call by call when not. A
 /// step that reads from or writes to the host part-way runs call by call from there on.
-/// `BPFREE_CUDA_GRAPHS=off` turns graphs off.
+/// `BPFREE_CUDA_GRAPHS=off` turns graphs off; a driver that refuses to build one turns them off
+/// for the rest of the run, with one line on stderr.
 ///
 /// NOTE: a driver or cuBLAS failure mid-run leaves the context unusable (CUDA's errors are
 /// sticky), so it ends the process with one line naming the call and the driver's reason.
@@ -18,8 +19,10 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     public let reductionSlots: UInt64
     /// cuBLAS's math mode.
     public let math: CUBLAS.Math
-    /// Whether training steps run as CUDA graphs.
-    public let usesGraphs: Bool
+    /// Whether training steps were to run as CUDA graphs (not `BPFREE_CUDA_GRAPHS=off`).
+    public let graphsRequested: Bool
+    /// Whether they still do: a graph the driver refused to build turns them off.
+    public private(set) var usesGraphs: Bool
     /// Steps run as a graph so far.
     public private(set) var graphSteps = 0
     /// Each kernel's function, by `DeviceKernel.ordinal`.
@@ -37,7 +40,8 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
         blas = try CUBLAS(device: cuda, math: math, environment: environment)
         device = .cuda(index)
         self.math = math
-        usesGraphs = environment["BPFREE_CUDA_GRAPHS"] != "off"
+        graphsRequested = environment["BPFREE_CUDA_GRAPHS"] != "off"
+        usesGraphs = graphsRequested
         reductionSlots = try cuda.allocator.block(bytes: 16).address
         functions = DeviceKernel.allCases.map { cuda.function($0.rawValue) }
         cuda.allocator.willEmptyCache = { [unowned self] in flushStep() }
@@ -105,8 +109,8 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
                 graphs.insert(graph, at: 0)
                 try graph.launch(calls)
                 graphSteps += 1
-            } else if calls.count == lastStep.count, zip(calls, lastStep).allSatisfy({ $0.hasShape(of: $1) }) {
-                let graph = try StepGraph(calls, on: self)
+            } else if calls.count == lastStep.count, zip(calls, lastStep).allSatisfy({ $0.hasShape(of: $1) }),
+                      let graph = buildGraph(calls) {
                 graphs.insert(graph, at: 0)
                 if graphs.count > 4 { graphs.removeLast() }
                 try graph.launch(calls)
@@ -116,6 +120,17 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
             }
         }
         lastStep = calls
+    }
+
+    /// The graph of `calls`, or nil when the driver refuses it: then graphs are off for the rest
+    /// of the run (building queues nothing, so the step can still run call by call).
+    private func buildGraph(_ calls: [StepCall]) -> StepGraph? {
+        do { return try StepGraph(calls, on: self) } catch {
+            FileHandle.standardError.write(Data("bpfree: \(device) (\(cuda.gpu.name)): CUDA graphs off for this run, each call launched by itself: \(error)\n".utf8))
+            usesGraphs = false
+            graphs = []
+            return nil
+        }
     }
 
     /// Queues `call` on the stream, or adds it to the step being recorded.

@@ -65,7 +65,7 @@ public enum ComputeDevice {
                                        multiprocessors: gpu.multiprocessors, memoryBytes: gpu.memoryBytes,
                                        driverCUDA: "\(gpu.driverVersion / 1000).\(gpu.driverVersion % 1000 / 10)", math: backend.math.name)
         info.nvrtc = (try? NVRTC()).map { "\($0.version.major).\($0.version.minor)" }
-        info.graphSteps = backend.usesGraphs ? backend.graphSteps : nil
+        info.graphSteps = backend.graphsRequested ? backend.graphSteps : nil
         return info
     }
 

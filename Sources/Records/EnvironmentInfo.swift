@@ -37,8 +37,9 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         public var driverVersion: String?
         /// The NVRTC that compiled the kernels, e.g. "13.0".
         public var nvrtc: String?
-        /// Training steps the process ran as one CUDA graph each; absent when graphs were off
-        /// (`BPFREE_CUDA_GRAPHS=off`) and in earlier records.
+        /// Training steps (and validation batches) the process ran as one CUDA graph each: 0 when
+        /// the driver refused to build one; absent when graphs were off (`BPFREE_CUDA_GRAPHS=off`)
+        /// and in earlier records.
         public var graphSteps: Int?
 
         enum CodingKeys: String, CodingKey {

@@ -162,6 +162,23 @@ import Training
         #expect(after[0] - before[0] == Int64(graphs.graphSteps) && after[1] - before[1] >= Int64(graphs.graphSteps))
     }
 
+    /// A driver that refuses to build a graph does not end the run: one line says graphs are off
+    /// and why, every step runs call by call, and the record says no step ran as a graph.
+    @Test func aDriverThatRefusesGraphsTrainsCallByCall() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try Self.environment(cache: folder + "/cubin")
+        let expected = try Self.train(["bp"], architecture: "mlp:16", device: "cuda", folder: folder, environment: environment)
+        environment["BPFREE_FAKE_NO_GRAPHS"] = "1"
+        let (status, errors) = try BPFreeProcess.run(["train", "--algorithm", "bp", "--architecture", "mlp:16", "--dataset", Self.synthetic,
+                                                      "--epochs", "3", "--seed", "5", "--threads", "1", "--device", "cuda", "--no-store",
+                                                      "--output", folder + "/refused.json"], environment: environment)
+        #expect(status == 0 && errors.contains("cuda:0 (bpfree CPU emulator): CUDA graphs off for this run, each call launched by itself: "
+                                                + "cuGraphInstantiateWithFlags failed: operation not supported (CUDA error 801)"), "\(errors)")
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/refused.json")))
+        #expect(record.environment?.gpu?.graphSteps == 0 && (expected.environment?.gpu?.graphSteps ?? 0) > 0)
+        #expect(record.epochs.map(\.trainLoss) == expected.epochs.map(\.trainLoss) && record.testAccuracy == expected.testAccuracy)
+    }
+
     /// Every registered rule is among the rules above: a new one is checked on the device too.
     @Test func everyRegisteredRuleIsCheckedOnTheDevice() {
         let checked = Set(Self.rules.map { try! AlgorithmRegistry.algorithm($0[0]).id })

@@ -64,7 +64,8 @@ CUresult cuDeviceGetAttribute(int* value, int attribute, int) {
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = size_t(1) << 30; return 0; }
 CUresult cuGetErrorString(CUresult error, const char** text) {
-    *text = error == 2 ? "out of memory" : error == 500 ? "named symbol not found" : "emulated error";
+    *text = error == 2 ? "out of memory" : error == 500 ? "named symbol not found"
+          : error == 801 ? "operation not supported" : "emulated error";
     return 0;
 }
 // A context made: its process id is appended to the file BPFREE_FAKE_CONTEXT_LOG names, if any
@@ -182,7 +183,9 @@ CUresult cuGraphAddChildGraphNode(Node** node, Graph* graph, Node* const* depend
     graph->nodes.push_back(*node);
     return 0;
 }
+// BPFREE_FAKE_NO_GRAPHS set: the driver refuses to instantiate (CUDA_ERROR_NOT_SUPPORTED).
 CUresult cuGraphInstantiateWithFlags(Exec** exec, Graph* graph, unsigned long long) {
+    if (getenv("BPFREE_FAKE_NO_GRAPHS")) return 801;
     *exec = new Exec;
     for (Node* node : graph->nodes) { (*exec)->handles.push_back(node); (*exec)->nodes.push_back(*node); }
     return 0;
