@@ -109,8 +109,7 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
                 graphs.insert(graph, at: 0)
                 try graph.launch(calls)
                 graphSteps += 1
-            } else if calls.count == lastStep.count, zip(calls, lastStep).allSatisfy({ $0.hasShape(of: $1) }),
-                      let graph = buildGraph(calls) {
+            } else if calls.hasShape(of: lastStep), let graph = buildGraph(calls) {
                 graphs.insert(graph, at: 0)
                 if graphs.count > 4 { graphs.removeLast() }
                 try graph.launch(calls)

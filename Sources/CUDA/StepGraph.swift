@@ -25,6 +25,14 @@ enum StepCall {
     }
 }
 
+extension [StepCall] {
+    /// Whether a graph built from these calls can run `other`'s: the same calls in order, up to
+    /// kernel arguments.
+    func hasShape(of other: [StepCall]) -> Bool {
+        count == other.count && zip(self, other).allSatisfy { $0.hasShape(of: $1) }
+    }
+}
+
 /// A training step as one CUDA graph, replayed for every step of the same shape: its kernels as
 /// kernel nodes, its cuBLAS products and copies as child graphs captured from the stream, each
 /// node after the one before, as the stream ran them. A step's kernel arguments that differ from
@@ -83,9 +91,7 @@ final class StepGraph {
     }
 
     /// Whether this graph can run a step of `calls`.
-    func matches(_ calls: [StepCall]) -> Bool {
-        calls.count == self.calls.count && zip(calls, self.calls).allSatisfy { $0.hasShape(of: $1) }
-    }
+    func matches(_ calls: [StepCall]) -> Bool { self.calls.hasShape(of: calls) }
 
     /// Runs a step of `calls` (which `matches`): patches the kernel nodes whose arguments
     /// differ, then launches the graph on the stream.

@@ -95,13 +95,8 @@ public enum LogisticKernels {
         guard let device = scores.backend else {
             return total.add(candidateLoss(scores: scores, labels: labels.scalars[start..<(start + n)].map { Int32($0) }, shift: shift))
         }
-        device.reduce(.candidateLoss, threads: scores.columns, candidateLossArguments(scores, labels, startingAt: start, shift: shift, on: device), to: total)
-    }
-
-    private static func candidateLossArguments(_ scores: Tensor, _ labels: Tensor, startingAt start: Int, shift: Float,
-                                               on device: any DeviceBackend) -> [KernelArgument] {
-        [.pointer(scores.address), .pointer(labels.address + UInt64(start * 4)), .int32(Int32(scores.rows)), .int32(Int32(scores.columns)),
-         .float32(shift), device.sumSlot]
+        device.reduce(.candidateLoss, threads: n, [.pointer(scores.address), .pointer(labels.address + UInt64(start * 4)), .int32(Int32(scores.rows)),
+                                                   .int32(Int32(n)), .float32(shift), device.sumSlot], to: total)
     }
 
     /// `mean ← momentum·mean + (1 − momentum)·(column means of h's first `rows` rows)`.
