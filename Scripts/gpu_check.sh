@@ -5,7 +5,7 @@
 #   1. lists the GPUs (nvidia-smi, bpfree info) and the NVIDIA libraries bpfree finds;
 #   2. compiles every kernel with the machine's NVRTC for the card (bpfree info --compile-kernels);
 #   3. checks the card through bpfree's own host code against the CPU (bpfree info --check-gpu:
-#      kernels launched over many blocks, copies, cuBLAS in every transpose);
+#      kernels launched over many blocks, copies, cuBLAS in every transpose, a step as a CUDA graph);
 #   4. trains every rule that runs on a GPU 200 steps (batch 128, seed 1) on the card and on the
 #      CPU and compares the losses (relative difference ≤ 1e-3);
 #   5. times training on the card (BP and concurrent MF on mlp-3x2000, FF on mlp-4x2000, BP on

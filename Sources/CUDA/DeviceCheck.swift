@@ -14,6 +14,11 @@ public enum DeviceCheck {
         public let note: String?
         public var passed: Bool { relativeError.map { $0 <= DeviceCheck.tolerance } ?? false }
 
+        /// A check's outcome: its error, or why it could not run.
+        public init(name: String, relativeError: Double?, note: String?) {
+            (self.name, self.relativeError, self.note) = (name, relativeError, note)
+        }
+
         public var description: String {
             let error = relativeError.map { String(format: "relative error %.2e", $0) } ?? "not run"
             return "\(passed ? "ok  " : "FAIL") \(name): \(error)" + (note.map { " (\($0))" } ?? "")
@@ -122,6 +127,45 @@ public enum DeviceCheck {
             })
         }
         return results
+    }
+
+    /// A step of a cuBLAS product, a kernel and a device copy (`Y = A·B + α·X`) run three times
+    /// through `backend.step` with a different α: call by call, then built into a CUDA graph,
+    /// then that graph with the kernel's α patched; every output against a float64 reference,
+    /// and two of the three steps must have run as a graph.
+    public static func stepGraph(on backend: CUDABackend) -> Result {
+        let name = "a step as a CUDA graph: built, then patched"
+        guard backend.usesGraphs else { return Result(name: name, relativeError: nil, note: "graphs are off (BPFREE_CUDA_GRAPHS=off)") }
+        var generator = Mixer(seed: 13)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.unit() * 4 - 2) } }
+        let (m, n, k) = (33, 17, 65)
+        let (a, b, x) = (values(m * k), values(k * n), values(m * n))
+        func block(_ values: [Float]) -> DeviceBlock {
+            let block = backend.allocate(bytes: values.count * 4)
+            values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: block.address) }
+            return block
+        }
+        let (ab, bb, xb, cb, yb) = (block(a), block(b), block(x), block(x), block(x))
+        defer { for block in [ab, bb, xb, cb, yb] { backend.release(block) } }
+        let before = backend.graphSteps
+        var (outputs, reference) = ([Float](), [Double]())
+        for alpha in [Float(0.5), -1.25, 2] {
+            backend.step {
+                backend.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: ab.address, lda: k, b: bb.address, ldb: n,
+                             beta: 0, c: cb.address, ldc: n)
+                backend.launch(.addScaled, threads: m * n, [.pointer(xb.address), .pointer(cb.address), .int64(Int64(m * n)), .float32(alpha)])
+                backend.copy(from: cb.address, to: yb.address, bytes: m * n * 4)
+            }
+            var y = [Float](repeating: .nan, count: m * n)
+            y.withUnsafeMutableBytes { backend.download(from: yb.address, bytes: $0.count, to: $0.baseAddress!) }
+            outputs += y
+            reference += (0..<(m * n)).map { index in
+                (0..<k).reduce(0.0) { $0 + Double(a[index / n * k + $1]) * Double(b[$1 * n + index % n]) } + Double(alpha) * Double(x[index])
+            }
+        }
+        let graphSteps = backend.graphSteps - before
+        guard graphSteps == 2 else { return Result(name: name, relativeError: nil, note: "\(graphSteps) of 3 steps ran as a graph, not 2") }
+        return Result(name: name, relativeError: relativeError(outputs, reference), note: nil)
     }
 
     /// SplitMix64: the check's inputs, the same on every machine.

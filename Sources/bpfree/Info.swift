@@ -74,7 +74,13 @@ struct Info: ParsableCommand {
                 print("FAIL cuBLAS: \(error)")
                 failed += 1
             }
-            for result in DeviceCheck.run(device, blas: blas) {
+            var results = DeviceCheck.run(device, blas: blas)
+            if blas != nil {
+                do { results.append(DeviceCheck.stepGraph(on: try CUDABackend(index: index, driver: driver))) } catch {
+                    results.append(DeviceCheck.Result(name: "a step as a CUDA graph", relativeError: nil, note: "\(error)"))
+                }
+            }
+            for result in results {
                 print(result)
                 if !result.passed { failed += 1 }
             }

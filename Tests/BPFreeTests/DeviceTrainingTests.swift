@@ -179,6 +179,17 @@ import Training
         #expect(record.epochs.map(\.trainLoss) == expected.epochs.map(\.trainLoss) && record.testAccuracy == expected.testAccuracy)
     }
 
+    /// `bpfree info --check-gpu` on the emulated card: every check passes, the CUDA graph one
+    /// (built through a backend of its own) among them.
+    @Test func theGPUCheckCommandPassesOnTheEmulation() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try Self.environment(cache: folder + "/cubin")
+        let (status, output) = try BPFreeProcess.runCapturingOutput(["info", "--check-gpu"], environment: environment)
+        let lines = output.split(separator: "\n")
+        #expect(status == 0 && lines.filter { $0.hasPrefix("ok  ") }.count == 10 && !output.contains("FAIL"), "\(output)")
+        #expect(lines.contains { $0.hasPrefix("ok   a step as a CUDA graph: built, then patched") }, "\(output)")
+    }
+
     /// Every registered rule is among the rules above: a new one is checked on the device too.
     @Test func everyRegisteredRuleIsCheckedOnTheDevice() {
         let checked = Set(Self.rules.map { try! AlgorithmRegistry.algorithm($0[0]).id })

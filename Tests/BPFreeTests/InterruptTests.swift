@@ -51,6 +51,18 @@ struct BPFreeProcess {
     /// standard error. Standard output is discarded.
     static func run(_ arguments: [String], environment: [String: String]? = nil,
                     in folder: String? = nil) throws -> (status: Int32, errors: String) {
+        try run(arguments, environment: environment, in: folder, output: FileHandle.nullDevice)
+    }
+
+    /// `run`, with standard output and standard error together.
+    static func runCapturingOutput(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let (status, text) = try run(arguments, environment: environment, in: nil, output: nil)
+        return (status, text)
+    }
+
+    /// `output`: where standard output goes; nil: with standard error.
+    private static func run(_ arguments: [String], environment: [String: String]?, in folder: String?,
+                            output: FileHandle?) throws -> (status: Int32, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -58,7 +70,7 @@ struct BPFreeProcess {
         if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         let errors = Pipe()
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output ?? errors
         try process.run()
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

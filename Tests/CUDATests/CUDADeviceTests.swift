@@ -96,6 +96,9 @@ import TensorCore
         let results = DeviceCheck.run(device, blas: blas)
         #expect(results.count == 9 && results.allSatisfy(\.passed), "\(results)")
         #expect(device.allocator.liveBytes == CUBLAS.workspaceBytes)
+        let graph = DeviceCheck.stepGraph(on: try EmulatedGPU.backend())
+        #expect(graph.passed, "\(graph)")
+        #expect(!DeviceCheck.stepGraph(on: try EmulatedGPU.backend(graphs: false)).passed)
     }
 
     /// Freed blocks are reused by size class: a training loop's buffers come from the driver
