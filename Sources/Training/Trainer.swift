@@ -145,7 +145,7 @@ public final class Trainer {
                 epochLoss.reset()
                 for index in 0..<schedule.batchCount {
                     // One step: on a card, its calls may run as one graph.
-                    let step = {
+                    func step() {
                         schedule.fill(&batch, index: index, from: train)
                         train.augmentation?.apply(to: &batch.inputs, sampleShape: train.sampleShape,
                                                        scratch: &augmentationScratch, key: augmenter.next())
