@@ -175,6 +175,8 @@ public final class ForwardForward: RegisteredAlgorithm {
     private var pairLabels = Tensor(zeros: [0])
     private var features = Tensor(zeros: [0])
     private var normalizedScratch = Tensor(zeros: [0])
+    /// Evaluation's buffers: the scores it returns, a chunk of its rows and their goodness.
+    private var evaluationScores = Tensor(zeros: [0]), evaluationRows = Tensor(zeros: [0]), evaluationGoodness = Tensor(zeros: [0])
     private let readoutLoss = SoftmaxCrossEntropy()
     /// Where the readout's loss goes: it trains the readout, the run reports the layers' FF loss.
     private let unreportedLoss = LossSum()
@@ -385,28 +387,27 @@ public final class ForwardForward: RegisteredAlgorithm {
     func scoresAndLoss(_ x: Tensor, layers: ClosedRange<Int>, labels batch: Batch? = nil,
                        lossLayers: ClosedRange<Int>? = nil, addingLossTo loss: LossSum? = nil) -> Tensor {
         let n = x.rows, c = classCount
-        var scores = Tensor(zeros: [n, c], on: x.backend)
-        var goodness = Tensor(zeros: [0])
-        var chunk = Tensor(zeros: [0])
+        evaluationScores.resize(to: [n, c], on: x.backend)
+        evaluationScores.fill(0)
         let deepest = max(layers.upperBound, lossLayers?.upperBound ?? 0)
         for start in stride(from: 0, to: n, by: Self.evaluationChunk) {
             let size = min(Self.evaluationChunk, n - start)
-            chunk.assignRows(start..<(start + size), of: x)
-            embed(chunk, labels: .candidateByBlock, copies: c)
+            evaluationRows.assignRows(start..<(start + size), of: x)
+            embed(evaluationRows, labels: .candidateByBlock, copies: c)
             var h = embedded
             for index in 0...deepest {
                 let unit = units[index]
                 h = unit.forward(h, settings: settings, mode: .inference)
-                h.rowSquaredSums(scale: settings.goodness.scale(width: h.columns), into: &goodness)
+                h.rowSquaredSums(scale: settings.goodness.scale(width: h.columns), into: &evaluationGoodness)
                 // Row `label` of the C×size goodness holds every sample under that candidate.
-                let byCandidate = goodness.reshaped([c, size])
-                if layers.contains(index) { scores.addTransposed(byCandidate, atRow: start) }
+                let byCandidate = evaluationGoodness.reshaped([c, size])
+                if layers.contains(index) { evaluationScores.addTransposed(byCandidate, atRow: start) }
                 if let lossLayers, lossLayers.contains(index), let batch, let loss {
                     ForwardForwardLoss.expectedLoss(goodness: byCandidate, of: batch, startingAt: start, threshold: unit.threshold, addingTo: loss)
                 }
             }
         }
-        return scores
+        return evaluationScores
     }
 
     /// Monitored loss: the FF layer-loss sum of the trained layers (greedy: the stage's layer);
