@@ -25,6 +25,13 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     public private(set) var usesGraphs: Bool
     /// Steps run as a graph so far.
     public private(set) var graphSteps = 0
+    /// How convolutions are computed (`BPFREE_CUDA_CONVOLUTIONS`).
+    public let convolutions: ConvolutionRoutes
+    /// cuDNN, once a convolution asked for it and it loaded; why it did not, when it did not.
+    private(set) var cudnn: CUDNN?
+    public private(set) var cudnnUnavailable: String?
+    private var cudnnTried = false
+    private let environment: [String: String]
     /// Each kernel's function, by `DeviceKernel.ordinal`.
     private var functions: [OpaquePointer?] = []
     /// The calls of the step being recorded; nil outside a step, or once it ran call by call.
@@ -41,6 +48,11 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
         device = .cuda(index)
         self.math = math
         graphsRequested = environment["BPFREE_CUDA_GRAPHS"] != "off"
+        guard let convolutions = ConvolutionRoutes(rawValue: environment["BPFREE_CUDA_CONVOLUTIONS"] ?? "measure") else {
+            throw ConvolutionRoutes.Invalid(value: environment["BPFREE_CUDA_CONVOLUTIONS"]!)
+        }
+        self.convolutions = convolutions
+        self.environment = environment
         usesGraphs = graphsRequested
         reductionSlots = try cuda.allocator.block(bytes: 16).address
         functions = DeviceKernel.allCases.map { cuda.function($0.rawValue) }
@@ -48,7 +60,7 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
         precondition(DeviceKernel.allCases.enumerated().allSatisfy { $0.offset == $0.element.ordinal }, "DeviceKernel's ordinals")
     }
 
-    private func check(_ body: () throws -> Void) {
+    func check(_ body: () throws -> Void) {
         do { try body() } catch {
             FileHandle.standardError.write(Data("bpfree: \(device) (\(cuda.gpu.name)): \(error)\n".utf8))
             exit(70)
@@ -95,6 +107,49 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)))
     }
 
+    public func milliseconds(_ body: () -> Void) -> Double {
+        flushStep()
+        var milliseconds = 0.0
+        check { milliseconds = try cuda.milliseconds(body) }
+        return milliseconds
+    }
+
+    // MARK: Convolutions
+
+    /// How the card computes convolutions: each pass of each shape timed both ways and the faster
+    /// kept (`measure`, the default), or always cuDNN or always im2col and cuBLAS.
+    public enum ConvolutionRoutes: String, Sendable {
+        case measure, cudnn, im2col
+
+        /// A `BPFREE_CUDA_CONVOLUTIONS` that names none of them.
+        public struct Invalid: Error, CustomStringConvertible {
+            let value: String
+            public var description: String { "BPFREE_CUDA_CONVOLUTIONS=\(value): expected measure, cudnn or im2col" }
+        }
+    }
+
+    /// cuDNN, loaded when a convolution first needs it; nil with `im2col`, or when it does not load
+    /// (one line on stderr says why, and convolutions are lowered). With `cudnn` asked for by name,
+    /// a cuDNN that does not load ends the run.
+    public var convolutionLibrary: (any ConvolutionLibrary)? {
+        guard convolutions != .im2col else { return nil }
+        if !cudnnTried {
+            cudnnTried = true
+            do { cudnn = try CUDNN(backend: self, math: math, measures: convolutions == .measure, environment: environment) } catch {
+                cudnnUnavailable = "\(error)"
+                let consequence = convolutions == .cudnn ? "BPFREE_CUDA_CONVOLUTIONS=cudnn cannot be met" : "convolutions run as im2col and cuBLAS"
+                FileHandle.standardError.write(Data("bpfree: \(device) (\(cuda.gpu.name)): cuDNN not loaded, \(consequence): \(error)\n".utf8))
+                if convolutions == .cudnn { exit(70) }
+            }
+        }
+        return cudnn
+    }
+
+    /// The convolution choices made on this card so far, in order.
+    public var convolutionChoices: [ConvolutionChoice] { cudnn?.choices ?? [] }
+    /// The convolution library's name and version, e.g. "cuDNN 9.10.2", once loaded.
+    public var convolutionLibraryName: String? { cudnn?.name }
+
     // MARK: Steps as graphs
 
     public func step(_ body: () -> Void) {
@@ -133,13 +188,13 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     }
 
     /// Queues `call` on the stream, or adds it to the step being recorded.
-    private func record(_ call: StepCall) {
+    func record(_ call: StepCall) {
         if recording != nil { recording!.append(call) } else { check { try issue(call) } }
     }
 
     /// Ends the recording of the step in progress: what it recorded is queued now, and the rest
     /// of the step as it comes.
-    private func flushStep() {
+    func flushStep() {
         guard let calls = recording else { return }
         recording = nil
         lastStep = []
@@ -156,6 +211,8 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
                           b: p.b, ldb: p.ldb, beta: p.beta, c: p.c, ldc: p.ldc)
         case let .copy(source, destination, bytes):
             try cuda.copy(from: source, to: destination, bytes: bytes)
+        case let .convolution(convolution):
+            try cudnn!.issue(convolution)
         }
     }
 

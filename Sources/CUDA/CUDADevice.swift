@@ -160,6 +160,45 @@ public final class CUDADevice: @unchecked Sendable {
         return graph
     }
 
+    /// Device memory outside the allocator for a moment's scratch (cuDNN's algorithm search):
+    /// `bytes`, or half as much until the card has it (nothing below 1 MiB: then 0 bytes).
+    func scratch(upTo bytes: Int) throws -> (address: UInt64, bytes: Int) {
+        var size = bytes
+        while size >= 1 << 20 {
+            var address: UInt64 = 0
+            if driver.cuMemAlloc(&address, size) == 0 { return (address, size) }
+            size /= 2
+        }
+        return (0, 0)
+    }
+
+    /// Frees what `scratch` gave.
+    func freeScratch(_ address: UInt64) {
+        if address != 0 { _ = driver.cuMemFree(address) }
+    }
+
+    /// The card's milliseconds for the work `body` queues: the median of five runs after one to
+    /// warm up, each between two events on the stream. Waits.
+    func milliseconds(_ body: () throws -> Void) throws -> Double {
+        var (start, end): (OpaquePointer?, OpaquePointer?) = (nil, nil)
+        try driver.check(driver.cuEventCreate(&start, 0), "cuEventCreate")
+        defer { _ = driver.cuEventDestroy(start) }
+        try driver.check(driver.cuEventCreate(&end, 0), "cuEventCreate")
+        defer { _ = driver.cuEventDestroy(end) }
+        try body()
+        var times: [Double] = []
+        for _ in 0..<5 {
+            try driver.check(driver.cuEventRecord(start, stream), "cuEventRecord")
+            try body()
+            try driver.check(driver.cuEventRecord(end, stream), "cuEventRecord")
+            try driver.check(driver.cuEventSynchronize(end), "cuEventSynchronize")
+            var milliseconds: Float = 0
+            try driver.check(driver.cuEventElapsedTime(&milliseconds, start, end), "cuEventElapsedTime")
+            times.append(Double(milliseconds))
+        }
+        return times.sorted()[times.count / 2]
+    }
+
     /// Waits for everything queued on the stream.
     public func synchronize() throws {
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")

@@ -44,6 +44,12 @@ public final class CUDADriver: @unchecked Sendable {
     let cuGraphLaunch: @convention(c) (OpaquePointer?, OpaquePointer?) -> Result
     let cuGraphExecDestroy: @convention(c) (OpaquePointer?) -> Result
     let cuGraphDestroy: @convention(c) (OpaquePointer?) -> Result
+    // Events, to time work on the stream by the card's clock.
+    let cuEventCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> Result
+    let cuEventRecord: @convention(c) (OpaquePointer?, OpaquePointer?) -> Result
+    let cuEventSynchronize: @convention(c) (OpaquePointer?) -> Result
+    let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, OpaquePointer?, OpaquePointer?) -> Result
+    let cuEventDestroy: @convention(c) (OpaquePointer?) -> Result
 
     /// `CUDA_KERNEL_NODE_PARAMS_v2` (cuda.h), for the `_v2` kernel-node calls: Swift lays a
     /// struct's fields out in order with C's alignment (72 bytes, checked when the driver loads).
@@ -108,6 +114,11 @@ public final class CUDADriver: @unchecked Sendable {
         cuGraphLaunch = try library.function("cuGraphLaunch")
         cuGraphExecDestroy = try library.function("cuGraphExecDestroy")
         cuGraphDestroy = try library.function("cuGraphDestroy")
+        cuEventCreate = try library.function("cuEventCreate")
+        cuEventRecord = try library.function("cuEventRecord")
+        cuEventSynchronize = try library.function("cuEventSynchronize")
+        cuEventElapsedTime = try library.function("cuEventElapsedTime")
+        cuEventDestroy = try library.function("cuEventDestroy_v2")
         precondition(MemoryLayout<KernelNodeParameters>.size == 72 && MemoryLayout<KernelNodeParameters>.offset(of: \.parameters) == 40,
                      "CUDA_KERNEL_NODE_PARAMS_v2's layout")
         try check(cuInit(0), "cuInit")

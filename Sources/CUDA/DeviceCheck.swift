@@ -12,11 +12,13 @@ public enum DeviceCheck {
         /// ‖out − ref‖/‖ref‖, or nil when the check could not run.
         public let relativeError: Double?
         public let note: String?
-        public var passed: Bool { relativeError.map { $0 <= DeviceCheck.tolerance } ?? false }
+        /// The largest error that passes.
+        public let tolerance: Double
+        public var passed: Bool { relativeError.map { $0 <= tolerance } ?? false }
 
         /// A check's outcome: its error, or why it could not run.
-        public init(name: String, relativeError: Double?, note: String?) {
-            (self.name, self.relativeError, self.note) = (name, relativeError, note)
+        public init(name: String, relativeError: Double?, note: String?, tolerance: Double = DeviceCheck.tolerance) {
+            (self.name, self.relativeError, self.note, self.tolerance) = (name, relativeError, note, tolerance)
         }
 
         public var description: String {
@@ -166,6 +168,62 @@ public enum DeviceCheck {
         let graphSteps = backend.graphSteps - before
         guard graphSteps == 2 else { return Result(name: name, relativeError: nil, note: "\(graphSteps) of 3 steps ran as a graph, not 2") }
         return Result(name: name, relativeError: relativeError(outputs, reference), note: nil)
+    }
+
+    /// The three passes of a strided, padded convolution through the card's convolution library
+    /// (cuDNN), each by the algorithm its search finds fastest among the deterministic ones, the
+    /// weight gradient added to weights already there; against float64. cuDNN's FFT and
+    /// Winograd algorithms round more than a direct sum, so the bar is 1e-4.
+    public static func convolutions(on backend: CUDABackend) -> Result {
+        let shape = ConvolutionShape(batch: 8, height: 9, width: 9, inputChannels: 5, outputChannels: 7, kernelSize: 3, stride: 2, padding: 1)
+        let name = "cuDNN convolutions, each pass, \(shape)"
+        guard let library = backend.convolutionLibrary else {
+            return Result(name: name, relativeError: nil, note: backend.cudnnUnavailable ?? "BPFREE_CUDA_CONVOLUTIONS=im2col")
+        }
+        var generator = Mixer(seed: 14)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.unit() * 4 - 2) } }
+        let (n, h, w, c, o, k, ho, wo) = (shape.batch, shape.height, shape.width, shape.inputChannels, shape.outputChannels, shape.kernelSize,
+                                          shape.outputHeight, shape.outputWidth)
+        let (x, weights, y) = (values(n * h * w * c), values(o * k * k * c), values(n * ho * wo * o))
+        // Float64 references: y = x ⊛ w, x = y ⊛ᵀ w, w + xᵀ ⊛ y.
+        var reference: [ConvolutionPass: [Double]] = [.forward: .init(repeating: 0, count: y.count), .backwardData: .init(repeating: 0, count: x.count),
+                                                      .backwardWeights: weights.map(Double.init)]
+        for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for f in 0..<o { for ky in 0..<k { for kx in 0..<k {
+            let (iy, ix) = (oy * shape.stride - shape.padding + ky, ox * shape.stride - shape.padding + kx)
+            guard (0..<h).contains(iy) && (0..<w).contains(ix) else { continue }
+            let yi = ((b * ho + oy) * wo + ox) * o + f
+            for q in 0..<c {
+                let (xi, wi) = (((b * h + iy) * w + ix) * c + q, ((f * k + ky) * k + kx) * c + q)
+                reference[.forward]![yi] += Double(x[xi]) * Double(weights[wi])
+                reference[.backwardData]![xi] += Double(y[yi]) * Double(weights[wi])
+                reference[.backwardWeights]![wi] += Double(x[xi]) * Double(y[yi])
+            }
+        } } } } } }
+        func block(_ values: [Float]) -> DeviceBlock {
+            let block = backend.allocate(bytes: values.count * 4)
+            values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: block.address) }
+            return block
+        }
+        var (outputs, references, algorithms) = ([Float](), [Double](), [String]())
+        for pass in ConvolutionPass.allCases {
+            var (xb, wb, yb) = (block(x), block(weights), block(y))
+            defer { for block in [xb, wb, yb] { backend.release(block) } }
+            guard let algorithm = library.fastestAlgorithm(for: pass, shape, x: xb.address, w: wb.address, y: yb.address) else {
+                return Result(name: name, relativeError: nil, note: "no deterministic algorithm for the \(pass.rawValue) pass")
+            }
+            // The search wrote the pass's output: start again from the inputs.
+            for block in [xb, wb, yb] { backend.release(block) }
+            (xb, wb, yb) = (block(x), block(weights), block(y))
+            library.run(pass, shape, algorithm, x: xb.address, w: wb.address, y: yb.address)
+            let written = pass == .forward ? yb : pass == .backwardData ? xb : wb
+            var output = [Float](repeating: .nan, count: reference[pass]!.count)
+            output.withUnsafeMutableBytes { backend.download(from: written.address, bytes: $0.count, to: $0.baseAddress!) }
+            outputs += output
+            references += reference[pass]!
+            algorithms.append("\(pass.rawValue) \(algorithm.name)")
+        }
+        return Result(name: name, relativeError: relativeError(outputs, references), note: "\(backend.convolutionLibraryName ?? "cuDNN"): " + algorithms.joined(separator: ", "),
+                      tolerance: 1e-4)
     }
 
     /// SplitMix64: the check's inputs, the same on every machine.

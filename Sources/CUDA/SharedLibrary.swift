@@ -59,6 +59,19 @@ public final class SharedLibrary: @unchecked Sendable {
         throw NotFound(names: names, searched: searched)
     }
 
+    /// Opens every `prefix…suffix` library in `folder`, so that a library that opens them by name
+    /// alone (cuDNN's shim) finds them loaded: in rounds, since one may need another opened first.
+    /// Returns those that would not open.
+    @discardableResult
+    static func preload(in folder: String, prefix: String, suffix: String) -> [String] {
+        var left = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }.sorted()
+        while true {
+            let before = left.count
+            left.removeAll { dlopen(folder + "/" + $0, RTLD_NOW | RTLD_GLOBAL) != nil }
+            if left.isEmpty || left.count == before { return left }
+        }
+    }
+
     /// The places searched, each with the folders it stands for, in order.
     static func searchFolders(environment: [String: String]) -> [(label: String, folders: [String])] {
         let listed = environment["BPFREE_CUDA_LIBS"].map { $0.split(separator: ":").map(String.init) } ?? []

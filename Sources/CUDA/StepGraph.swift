@@ -5,6 +5,7 @@ enum StepCall {
     case kernel(DeviceKernel, threads: Int, [KernelArgument])
     case gemm(MatrixProduct)
     case copy(source: UInt64, destination: UInt64, bytes: Int)
+    case convolution(Convolution)
 
     /// A cuBLAS product's arguments (`DeviceBackend.gemm`).
     struct MatrixProduct: Equatable {
@@ -12,14 +13,22 @@ enum StepCall {
         var b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int
     }
 
+    /// A cuDNN convolution's arguments (`CUDNN.run`): the pass writes one of x, w and y.
+    struct Convolution: Equatable {
+        var pass: ConvolutionPass, shape: ConvolutionShape, algorithm: Int32, x: UInt64, w: UInt64, y: UInt64
+        var workspace: UInt64, workspaceBytes: Int
+    }
+
     /// Whether a graph built from `self` can run `other`: the same kernel over the same threads
-    /// (its arguments may differ: a graph patches them), or the same product or copy exactly.
+    /// (its arguments may differ: a graph patches them), or the same product, copy or
+    /// convolution exactly.
     func hasShape(of other: StepCall) -> Bool {
         switch (self, other) {
         case let (.kernel(kernel, threads, _), .kernel(otherKernel, otherThreads, _)): kernel == otherKernel && threads == otherThreads
         case let (.gemm(product), .gemm(otherProduct)): product == otherProduct
         case let (.copy(source, destination, bytes), .copy(otherSource, otherDestination, otherBytes)):
             source == otherSource && destination == otherDestination && bytes == otherBytes
+        case let (.convolution(convolution), .convolution(otherConvolution)): convolution == otherConvolution
         default: false
         }
     }
@@ -34,8 +43,8 @@ extension [StepCall] {
 }
 
 /// A training step as one CUDA graph, replayed for every step of the same shape: its kernels as
-/// kernel nodes, its cuBLAS products and copies as child graphs captured from the stream, each
-/// node after the one before, as the stream ran them. A step's kernel arguments that differ from
+/// kernel nodes, its cuBLAS products, cuDNN convolutions and copies as child graphs captured
+/// from the stream, each node after the one before, as the stream ran them. A step's kernel arguments that differ from
 /// the graph's (the batch's offset in the epoch order, a draw's key, Adam's bias corrections) are
 /// patched into the executable graph before it launches; nothing else may differ (`matches`).
 ///
@@ -67,7 +76,7 @@ final class StepGraph {
                     }
                 }
                 nodes.append(node)
-            case .gemm, .copy:
+            case .gemm, .copy, .convolution:
                 let child = try cuda.capture { try backend.issue(call) }
                 defer { _ = driver.cuGraphDestroy(child) }
                 try withDependency(previous) { try driver.check(driver.cuGraphAddChildGraphNode(&node, graph, $0, $1, child), "cuGraphAddChildGraphNode") }

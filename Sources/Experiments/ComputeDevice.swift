@@ -66,7 +66,21 @@ public enum ComputeDevice {
                                        driverCUDA: "\(gpu.driverVersion / 1000).\(gpu.driverVersion % 1000 / 10)", math: backend.math.name)
         info.nvrtc = (try? NVRTC()).map { "\($0.version.major).\($0.version.minor)" }
         info.graphSteps = backend.graphsRequested ? backend.graphSteps : nil
+        info.convolutions = convolutions(of: backend)
         return info
+    }
+
+    /// How `backend` computed convolutions, nil when it met none.
+    static func convolutions(of backend: CUDABackend) -> EnvironmentInfo.GPU.Convolutions? {
+        let choices = backend.convolutionChoices
+        let library = backend.convolutionLibraryName ?? backend.cudnnUnavailable.map { "not loaded: \($0)" }
+        guard let library = library ?? (backend.convolutions == .im2col ? "not used (BPFREE_CUDA_CONVOLUTIONS=im2col)" : nil) else { return nil }
+        let passes = choices.map { choice in
+            EnvironmentInfo.GPU.Convolutions.Pass(shape: "\(choice.shape)", pass: choice.pass.rawValue, route: choice.usesLibrary ? "cudnn" : "im2col",
+                                                  algorithm: choice.algorithm?.name, im2colMilliseconds: choice.loweredMilliseconds,
+                                                  cudnnMilliseconds: choice.libraryMilliseconds)
+        }
+        return .init(library: library, selection: backend.convolutions.rawValue, passes: passes)
     }
 
     /// One line per GPU for `bpfree info`, or one line saying why there is none.

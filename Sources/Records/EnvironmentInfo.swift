@@ -41,10 +41,51 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         /// the driver refused to build one; absent when graphs were off (`BPFREE_CUDA_GRAPHS=off`)
         /// and in earlier records.
         public var graphSteps: Int?
+        /// How the card computed convolutions (absent when the run had none, and in earlier records).
+        public var convolutions: Convolutions?
 
         enum CodingKeys: String, CodingKey {
             case name, computeCapability = "compute_capability", multiprocessors, memoryBytes = "memory_bytes"
-            case driverCUDA = "driver_cuda", math, driverVersion = "driver_version", nvrtc, graphSteps = "graph_steps"
+            case driverCUDA = "driver_cuda", math, driverVersion = "driver_version", nvrtc, graphSteps = "graph_steps", convolutions
+        }
+
+        /// The convolution library, how a route was chosen, and the route of each pass of each
+        /// shape the process met, with the times that chose it.
+        public struct Convolutions: Sendable, Codable, Equatable {
+            /// "cuDNN 9.10.2"; or why none: "not loaded: …", "not used (BPFREE_CUDA_CONVOLUTIONS=im2col)".
+            public var library: String
+            /// "measure" (each pass timed both ways, the faster kept), "cudnn" or "im2col"
+            /// (`BPFREE_CUDA_CONVOLUTIONS`).
+            public var selection: String
+            public var passes: [Pass]
+
+            public init(library: String, selection: String, passes: [Pass]) {
+                (self.library, self.selection, self.passes) = (library, selection, passes)
+            }
+
+            public struct Pass: Sendable, Codable, Equatable {
+                /// e.g. "128×28×28×1 → 32, 3×3 stride 1 padding 1".
+                public var shape: String
+                /// "forward", "backward-data" or "backward-weights".
+                public var pass: String
+                /// "cudnn" or "im2col".
+                public var route: String
+                /// cuDNN's fastest deterministic algorithm, e.g. "IMPLICIT_PRECOMP_GEMM", whichever
+                /// route won (absent when none ran).
+                public var algorithm: String?
+                /// Card milliseconds per pass each way, as measured (absent when not measured).
+                public var im2colMilliseconds: Double?
+                public var cudnnMilliseconds: Double?
+
+                enum CodingKeys: String, CodingKey {
+                    case shape, pass, route, algorithm, im2colMilliseconds = "im2col_ms", cudnnMilliseconds = "cudnn_ms"
+                }
+
+                public init(shape: String, pass: String, route: String, algorithm: String?, im2colMilliseconds: Double?, cudnnMilliseconds: Double?) {
+                    (self.shape, self.pass, self.route, self.algorithm) = (shape, pass, route, algorithm)
+                    (self.im2colMilliseconds, self.cudnnMilliseconds) = (im2colMilliseconds, cudnnMilliseconds)
+                }
+            }
         }
 
         public init(name: String, computeCapability: String, multiprocessors: Int, memoryBytes: Int, driverCUDA: String, math: String) {

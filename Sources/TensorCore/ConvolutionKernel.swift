@@ -8,6 +8,10 @@ import CDNNL
 /// im2col + OpenBLAS sgemm, forward + backward ms: 1→32 on 28×28 1.0 vs 10.7, 32→128 on 14×14
 /// 30.8 vs 43.6, 128→512 on 7×7 97.1 vs 119.2. The weights are reordered into oneDNN's blocked
 /// layout on every call (they change every step; it costs a few µs), the weight gradient back.
+///
+/// On a device, each pass of each shape runs either lowered to im2col and a matrix product or
+/// through the device's convolution library (cuDNN), whichever the device timed faster the first
+/// time they met (`route`).
 public final class ConvolutionKernel {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -56,11 +60,12 @@ public final class ConvolutionKernel {
     ///
     /// Shapes: x N×H×W×C, weights O×(k·k·C) → y N×Ho×Wo×O.
     public func forward(_ x: Tensor, weights: Tensor, into y: inout Tensor) {
-        if x.backend != nil {
-            // Y = cols(X)·Wᵀ   (N·Ho·Wo × k²C · k²C × O), channels-last out
-            let (n, ho, wo) = lowerToColumns(x)
-            Tensor.matmul(columns, .none, weights, .transposed, into: &y)
-            return y = y.reshaped([n, ho, wo, outputChannels])
+        if let device = x.backend {
+            let shape = self.shape(of: x.shape)
+            guard case let .library(library, algorithm) = route(.forward, shape, on: device) else { return lowerForward(x, weights: weights, into: &y) }
+            y.resize(to: [shape.batch, shape.outputHeight, shape.outputWidth, outputChannels], on: device)
+            OperationCounter.addFLOPs(shape.flops)
+            return library.run(.forward, shape, algorithm, x: x.address, w: weights.address, y: y.mutableAddress())
         }
         let plan = self.plan(for: x.shape)
         y.resize(to: [plan.extent.n, outputExtent(plan.extent.h), outputExtent(plan.extent.w), outputChannels])
@@ -79,12 +84,13 @@ public final class ConvolutionKernel {
     /// Shapes: g N×Ho×Wo×O (of the input `shape`), weights O×(k·k·C) → dx N×H×W×C.
     public func backwardData(_ g: Tensor, weights: Tensor, inputShape shape: [Int], into dx: inout Tensor) {
         if let device = g.backend {
-            // dcols = G·W   (N·Ho·Wo × O · O × k²C), then each input sums the columns it fed
-            let (n, h, w) = (shape[0], shape[1], shape[2])
-            let (ho, wo) = (outputExtent(h), outputExtent(w))
-            Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .none, weights, .none, into: &columnGradient)
+            let convolution = self.shape(of: shape)
+            guard case let .library(library, algorithm) = route(.backwardData, convolution, on: device) else {
+                return lowerBackwardData(g, weights: weights, inputShape: shape, into: &dx)
+            }
             dx.resize(to: shape, on: device)
-            return device.launch(.col2im, threads: dx.count, [.pointer(columnGradient.address), .pointer(dx.mutableAddress())] + geometry(n, h, w, ho, wo))
+            OperationCounter.addFLOPs(convolution.flops)
+            return library.run(.backwardData, convolution, algorithm, x: dx.mutableAddress(), w: weights.address, y: g.address)
         }
         let plan = self.plan(for: shape)
         let (primitive, arguments) = plan.backwardData()
@@ -102,10 +108,13 @@ public final class ConvolutionKernel {
     ///
     /// Shapes: x N×H×W×C, g N×Ho×Wo×O, dW O×(k·k·C).
     public func backwardWeights(_ x: Tensor, _ g: Tensor, accumulatingInto dW: inout Tensor) {
-        if x.backend != nil {
-            // dW += Gᵀ·cols(X)   (O × N·Ho·Wo · N·Ho·Wo × k²C)
-            let (n, ho, wo) = lowerToColumns(x)
-            return Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .transposed, columns, .none, into: &dW, beta: 1)
+        if let device = x.backend {
+            let shape = self.shape(of: x.shape)
+            guard case let .library(library, algorithm) = route(.backwardWeights, shape, on: device) else {
+                return lowerBackwardWeights(x, g, accumulatingInto: &dW)
+            }
+            OperationCounter.addFLOPs(shape.flops)
+            return library.run(.backwardWeights, shape, algorithm, x: x.address, w: dW.mutableAddress(), y: g.address)
         }
         let plan = self.plan(for: x.shape)
         let (primitive, arguments) = plan.backwardWeights()
@@ -117,6 +126,83 @@ public final class ConvolutionKernel {
             }
         }
         dW.withUnsafeMutablePointer { plan.weightGradient.accumulate(into: $0, stream: plan.stream) }
+    }
+
+    // MARK: On a device
+
+    /// How a pass runs on a device: lowered to im2col and a matrix product, or by the device's library.
+    enum Route {
+        case lowered
+        case library(any ConvolutionLibrary, ConvolutionAlgorithm)
+    }
+
+    /// The convolution of an input of `shape` (N×H×W×C).
+    private func shape(of shape: [Int]) -> ConvolutionShape {
+        precondition(shape.count == 4 && shape[3] == inputChannels, "ConvolutionKernel: input \(shape) is not N×H×W×\(inputChannels)")
+        return ConvolutionShape(batch: shape[0], height: shape[1], width: shape[2], inputChannels: inputChannels, outputChannels: outputChannels,
+                                kernelSize: kernelSize, stride: stride, padding: padding)
+    }
+
+    /// How `pass` over `shape` runs on `device`: as chosen the first time the device met them
+    /// (uncounted: the choice is not part of the work).
+    private func route(_ pass: ConvolutionPass, _ shape: ConvolutionShape, on device: any DeviceBackend) -> Route {
+        guard let library = device.convolutionLibrary else { return .lowered }
+        let choice = library.choice(for: pass, shape) ?? OperationCounter.uncounted { choose(pass, shape, on: device, library) }
+        return choice.usesLibrary ? .library(library, choice.algorithm!) : .lowered
+    }
+
+    /// The device library's fastest algorithm for `pass` when it is faster than the lowering
+    /// (both timed by the device on the same drawn operands: never on zeros), or when the user
+    /// asked for the library; the lowering otherwise. The library keeps the choice.
+    private func choose(_ pass: ConvolutionPass, _ shape: ConvolutionShape, on device: any DeviceBackend,
+                        _ library: any ConvolutionLibrary) -> ConvolutionChoice {
+        var x = Tensor(uninitialized: [shape.batch, shape.height, shape.width, inputChannels], on: device)
+        var w = Tensor(uninitialized: [outputChannels, kernelSize * kernelSize * inputChannels], on: device)
+        var y = Tensor(uninitialized: [shape.batch, shape.outputHeight, shape.outputWidth, outputChannels], on: device)
+        x.fillUniform(in: -1...1, key: 0xC0_0001)
+        w.fillUniform(in: -1...1, key: 0xC0_0002)
+        y.fillUniform(in: -1...1, key: 0xC0_0003)
+        let algorithm = library.fastestAlgorithm(for: pass, shape, x: x.mutableAddress(), w: w.mutableAddress(), y: y.mutableAddress())
+        var choice = ConvolutionChoice(shape: shape, pass: pass, algorithm: algorithm, usesLibrary: algorithm != nil,
+                                       loweredMilliseconds: nil, libraryMilliseconds: nil)
+        if library.measures {
+            let lowered = device.milliseconds {
+                switch pass {
+                case .forward: lowerForward(x, weights: w, into: &y)
+                case .backwardData: lowerBackwardData(y, weights: w, inputShape: x.shape, into: &x)
+                case .backwardWeights: lowerBackwardWeights(x, y, accumulatingInto: &w)
+                }
+            }
+            let byLibrary = algorithm.map { algorithm in
+                device.milliseconds { library.run(pass, shape, algorithm, x: x.mutableAddress(), w: w.mutableAddress(), y: y.mutableAddress()) }
+            }
+            choice = ConvolutionChoice(shape: shape, pass: pass, algorithm: algorithm, usesLibrary: byLibrary.map { $0 < lowered } ?? false,
+                                       loweredMilliseconds: lowered, libraryMilliseconds: byLibrary)
+        }
+        library.note(choice)
+        return choice
+    }
+
+    /// `y = cols(x)·Wᵀ` (N·Ho·Wo × k²C · k²C × O), channels-last out.
+    private func lowerForward(_ x: Tensor, weights: Tensor, into y: inout Tensor) {
+        let (n, ho, wo) = lowerToColumns(x)
+        Tensor.matmul(columns, .none, weights, .transposed, into: &y)
+        y = y.reshaped([n, ho, wo, outputChannels])
+    }
+
+    /// `dcols = G·W` (N·Ho·Wo × O · O × k²C), then each input sums the columns it fed.
+    private func lowerBackwardData(_ g: Tensor, weights: Tensor, inputShape shape: [Int], into dx: inout Tensor) {
+        let (n, h, w) = (shape[0], shape[1], shape[2])
+        let (ho, wo) = (outputExtent(h), outputExtent(w))
+        Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .none, weights, .none, into: &columnGradient)
+        dx.resize(to: shape, on: g.backend)
+        g.backend!.launch(.col2im, threads: dx.count, [.pointer(columnGradient.address), .pointer(dx.mutableAddress())] + geometry(n, h, w, ho, wo))
+    }
+
+    /// `dW += Gᵀ·cols(x)` (O × N·Ho·Wo · N·Ho·Wo × k²C).
+    private func lowerBackwardWeights(_ x: Tensor, _ g: Tensor, accumulatingInto dW: inout Tensor) {
+        let (n, ho, wo) = lowerToColumns(x)
+        Tensor.matmul(g.reshaped([n * ho * wo, outputChannels]), .transposed, columns, .none, into: &dW, beta: 1)
     }
 
     /// `columns = im2col(x)` on x's device. Shapes: x N×H×W×C → columns (N·Ho·Wo)×(k²·C).

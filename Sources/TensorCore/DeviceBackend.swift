@@ -38,6 +38,13 @@ public protocol DeviceBackend: AnyObject, Sendable {
     /// Runs `body`, one training step, whose calls the backend may queue as one unit (a CUDA
     /// graph) when it ends; by default they are queued as they come.
     func step(_ body: () -> Void)
+    /// The device's convolution library (cuDNN on an NVIDIA GPU), nil when it has none or when
+    /// the user asked for the lowering: then `ConvolutionKernel` lowers every convolution to
+    /// im2col and a matrix product.
+    var convolutionLibrary: (any ConvolutionLibrary)? { get }
+    /// The device's milliseconds for the calls of `body` (its own clock: the median of five runs
+    /// after one to warm up); the work queued before runs first and is not counted. Waits.
+    func milliseconds(_ body: () -> Void) -> Double
 }
 
 extension DeviceBackend {

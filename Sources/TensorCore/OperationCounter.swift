@@ -30,6 +30,12 @@ public final class OperationCounter: Sendable {
         return try $current.withValue(counter) { try body(counter) }
     }
 
+    /// Runs `body` outside every counting scope: what it computes is not part of the work
+    /// (a measurement that chooses between two ways of computing the same thing).
+    static func uncounted<R>(_ body: () throws -> R) rethrows -> R {
+        try $current.withValue(OperationCounter(parent: nil)) { try body() }
+    }
+
     static func addFLOPs(_ operations: Int) {
         var counter: OperationCounter? = current
         while let c = counter {

@@ -76,8 +76,11 @@ struct Info: ParsableCommand {
             }
             var results = DeviceCheck.run(device, blas: blas)
             if blas != nil {
-                do { results.append(DeviceCheck.stepGraph(on: try CUDABackend(index: index, driver: driver))) } catch {
-                    results.append(DeviceCheck.Result(name: "a step as a CUDA graph", relativeError: nil, note: "\(error)"))
+                do {
+                    let backend = try CUDABackend(index: index, driver: driver)
+                    results += [DeviceCheck.stepGraph(on: backend), DeviceCheck.convolutions(on: backend)]
+                } catch {
+                    results.append(DeviceCheck.Result(name: "a step as a CUDA graph; cuDNN convolutions", relativeError: nil, note: "\(error)"))
                 }
             }
             for result in results {

@@ -140,10 +140,11 @@ import Training
     /// and trains exactly as when every call is launched by itself: the same losses and
     /// accuracies to the bit, for every rule and variant. Only an epoch's first two steps run
     /// call by call (the first copies the epoch's order to the card; a graph is built once two
-    /// steps in a row have the same shape).
+    /// steps in a row have the same shape). cuDNN's convolutions are captured into the graphs too.
     @Test(arguments: rules)
     func aStepRunsAsOneGraph(algorithm: [String]) throws {
-        let graphs = try EmulatedGPU.backend(), calls = try EmulatedGPU.backend(graphs: false)
+        // Convolutions through cuDNN in both (measured, the route could differ between the two).
+        let graphs = try EmulatedGPU.backend(convolutions: "cudnn"), calls = try EmulatedGPU.backend(graphs: false, convolutions: "cudnn")
         let read: @convention(c) (UnsafeMutablePointer<Int64>) -> Void = try graphs.cuda.driver.library.function("bpfree_fake_graphs")
         var (before, after) = ([Int64](repeating: 0, count: 2), [Int64](repeating: 0, count: 2))
         read(&before)
@@ -180,14 +181,17 @@ import Training
     }
 
     /// `bpfree info --check-gpu` on the emulated card: every check passes, the CUDA graph one
-    /// (built through a backend of its own) among them.
+    /// and the cuDNN one (through a backend of their own) among them.
     @Test func theGPUCheckCommandPassesOnTheEmulation() throws {
         let folder = IDXFiles.temporaryFolder()
         let environment = try Self.environment(cache: folder + "/cubin")
         let (status, output) = try BPFreeProcess.runCapturingOutput(["info", "--check-gpu"], environment: environment)
         let lines = output.split(separator: "\n")
-        #expect(status == 0 && lines.filter { $0.hasPrefix("ok  ") }.count == 10 && !output.contains("FAIL"), "\(output)")
+        #expect(status == 0 && lines.filter { $0.hasPrefix("ok  ") }.count == 11 && !output.contains("FAIL"), "\(output)")
         #expect(lines.contains { $0.hasPrefix("ok   a step as a CUDA graph: built, then patched") }, "\(output)")
+        #expect(lines.contains { $0.hasPrefix("ok   cuDNN convolutions, each pass, 8×9×9×5 → 7, 3×3 stride 2 padding 1: relative error")
+                                 && $0.hasSuffix("(cuDNN 9.10.2: forward IMPLICIT_PRECOMP_GEMM, backward-data ALGO_1, backward-weights ALGO_1)") },
+                "\(output)")
     }
 
     /// Every registered rule is among the rules above: a new one is checked on the device too.

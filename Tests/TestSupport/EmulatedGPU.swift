@@ -4,10 +4,10 @@ import Testing
 
 /// A CPU emulation of an NVIDIA GPU for the tests (`Tests/CUDATests/CPU/fake_driver.cpp`): a
 /// `libcuda.so.1` built here with bpfree's kernels compiled as C++ and a trampoline per kernel
-/// generated from its signature, which also answers for cuBLAS. bpfree's GPU host code runs
+/// generated from its signature, which also answers for cuBLAS and cuDNN. bpfree's GPU host code runs
 /// unchanged against it; only the card itself is left for the GPU check.
 public enum EmulatedGPU {
-    /// The folder holding the emulated `libcuda.so.1` (and `libcublas.so.13`, the same library), built once per test process.
+    /// The folder holding the emulated `libcuda.so.1` (and `libcublas.so.13` and `libcudnn.so.9`, the same library), built once per test process.
     public static let folder: String? = {
         let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/CUDATests"
         let kernels = URL(fileURLWithPath: here).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources/CUDA/Kernels").path
@@ -20,11 +20,13 @@ public enum EmulatedGPU {
             let toolchain = swift.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent().path + "/clang++" }
             let compiler = toolchain.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? "clang++"
             try PythonEnvironment.run("/usr/bin/env", [compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Werror",
-                                                       "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/launch.cpp",
+                                                       "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/fake_cudnn.cpp", here + "/CPU/launch.cpp",
                                                        trampolines, "-include", here + "/CPU/cuda_on_cpu.h", "-x", "c++"]
                                       + KernelCatalog.files.map { kernels + "/" + $0.name } + ["-lopenblas"])
-            // The same library answers for cuBLAS.
-            try FileManager.default.createSymbolicLink(atPath: folder + "/libcublas.so.13", withDestinationPath: folder + "/libcuda.so.1")
+            // The same library answers for cuBLAS and cuDNN.
+            for library in ["libcublas.so.13", "libcudnn.so.9"] {
+                try FileManager.default.createSymbolicLink(atPath: folder + "/" + library, withDestinationPath: folder + "/libcuda.so.1")
+            }
             return folder
         } catch {
             Issue.record("the emulated driver did not build: \(error)")
@@ -33,9 +35,10 @@ public enum EmulatedGPU {
     }()
 
     /// A backend on the emulated card, opened in this process (module images are placeholders:
-    /// the emulator finds kernels by name); `graphs: false` runs every step call by call.
-    public static func backend(graphs: Bool = true) throws -> CUDABackend {
-        var environment = ["BPFREE_CUDA_LIBS": try #require(folder)]
+    /// the emulator finds kernels by name); `graphs: false` runs every step call by call;
+    /// `convolutions` is `BPFREE_CUDA_CONVOLUTIONS` (measure, cudnn or im2col).
+    public static func backend(graphs: Bool = true, convolutions: String = "measure") throws -> CUDABackend {
+        var environment = ["BPFREE_CUDA_LIBS": try #require(folder), "BPFREE_CUDA_CONVOLUTIONS": convolutions]
         if !graphs { environment["BPFREE_CUDA_GRAPHS"] = "off" }
         return try CUDABackend(index: 0, driver: CUDADriver(environment: environment), images: { _, _ in [0x7F] }, environment: environment)
     }

@@ -9,9 +9,11 @@
 // in turn on the calling thread, as the kernels-on-CPU tests do. Graphs are lists of nodes run in
 // the order they were added (bpfree chains each node after the one before); a stream being
 // captured adds its launches, products and copies to its graph instead of running them.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unistd.h>
 #include <vector>
 
@@ -34,10 +36,10 @@ static long long graph_launches = 0, patched_nodes = 0;
 extern "C" void bpfree_fake_graphs(long long* counts) { counts[0] = graph_launches; counts[1] = patched_nodes; }
 
 // A graph node: a kernel with its arguments (8 bytes each, as bpfree marshals them), a cuBLAS
-// product, a device copy, or a child graph.
+// product, a device copy, a child graph, or other work captured (a cuDNN call, fake_cudnn.cpp).
 struct Graph;
 struct Node {
-    enum Kind { kernel, gemm, copy, child } kind;
+    enum Kind { kernel, gemm, copy, child, captured } kind;
     const bpfree_kernel_entry* entry = nullptr;
     unsigned grid = 0, block = 0;
     std::vector<unsigned long long> arguments;
@@ -46,6 +48,7 @@ struct Node {
     CUdeviceptr a = 0, b = 0, c = 0;
     size_t bytes = 0;
     Graph* graph = nullptr;
+    std::function<void()> work;
 };
 struct Graph { std::vector<Node*> nodes; ~Graph() { for (Node* node : nodes) delete node; } };
 // An executable graph: its own copies of the nodes, found by the graph's node handles.
@@ -214,8 +217,36 @@ static void run(const Node& node) {
         break;
     case Node::copy: memmove((void*)node.c, (const void*)node.a, node.bytes); break;
     case Node::child: for (Node* inner : node.graph->nodes) run(*inner); break;
+    case Node::captured: node.work(); break;
     }
 }
+// Adds `work` to the graph being captured and returns true, or returns false when nothing is
+// being captured (the caller then runs it).
+bool fake_capture(std::function<void()> work) {
+    if (!capturing) return false;
+    Node* node = new Node{Node::captured};
+    node->work = std::move(work);
+    capturing->nodes.push_back(node);
+    return true;
+}
+
+// Events hold the host clock when recorded: the emulator runs everything as it is queued.
+struct Event { double seconds = 0; };
+extern "C" {
+CUresult cuEventCreate(Event** event, unsigned) { *event = new Event; return 0; }
+CUresult cuEventDestroy_v2(Event* event) { delete event; return 0; }
+CUresult cuEventRecord(Event* event, void*) {
+    if (capturing) return 1;
+    event->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return 0;
+}
+CUresult cuEventSynchronize(Event*) { return 0; }
+CUresult cuEventElapsedTime(float* milliseconds, Event* start, Event* end) {
+    *milliseconds = float((end->seconds - start->seconds) * 1000);
+    return 0;
+}
+}
+
 extern "C" CUresult cuGraphLaunch(Exec* exec, void*) {
     if (capturing) return 1;
     for (const Node& node : exec->nodes) run(node);

@@ -1,0 +1,208 @@
+import Foundation
+import TensorCore
+
+/// cuDNN 9 (`libcudnn.so.9`, from PyPI's `nvidia-cudnn-cu13` or a CUDA install), loaded at run
+/// time through its legacy convolution API: the card's convolution library, used for a pass of a
+/// shape when it beats im2col and cuBLAS there (`ConvolutionKernel` times both), or always when
+/// `BPFREE_CUDA_CONVOLUTIONS=cudnn`.
+///
+/// bpfree's layouts are cuDNN's NHWC: maps N×H×W×C, filters O×kh×kw×C (KRSC), cross-correlation
+/// as in PyTorch. Only deterministic algorithms are chosen (the same seed trains to the same
+/// bits); FP32 math unless TF32 was asked for, as for cuBLAS.
+///
+/// NOTE: `libcudnn.so.9` is a shim that opens its sub-libraries (`libcudnn_cnn.so.9`, …) by name,
+/// which fails when their folder is not on the loader path (a wheel's): they are opened first
+/// from the folder `libcudnn.so.9` was found in (pytorch/pytorch PR 189043).
+final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
+    typealias Status = Int32
+    typealias Descriptor = OpaquePointer?
+    let library: SharedLibrary
+    /// e.g. "cuDNN 9.10.2".
+    let name: String
+    let measures: Bool
+    private unowned let backend: CUDABackend
+    private let handle: OpaquePointer?
+    private let mathType: Int32
+    /// The workspace every call gets: as large as the largest chosen algorithm needs.
+    private var workspace: DeviceAllocator.Block?
+    /// The descriptors of each shape met.
+    private var descriptors: [ConvolutionShape: Descriptors] = [:]
+    private(set) var choices: [ConvolutionChoice] = []
+
+    private let getErrorString: @convention(c) (Status) -> UnsafePointer<CChar>?
+    private let createTensorDescriptor, createFilterDescriptor, createConvolutionDescriptor: @convention(c) (UnsafeMutablePointer<Descriptor>) -> Status
+    private let setTensor4dDescriptor: @convention(c) (Descriptor, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    private let setFilter4dDescriptor: @convention(c) (Descriptor, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    private let setConvolution2dDescriptor: @convention(c) (Descriptor, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Status
+    private let setConvolutionMathType: @convention(c) (Descriptor, Int32) -> Status
+    /// `cudnnFind…AlgorithmEx(handle, desc, operand, desc, operand, convolution, desc, written operand, requested, returned, results,
+    /// workspace, bytes)`: forward (x, w → y), backward data (w, dy → dx), backward filter (x, dy → dw).
+    private typealias Find = @convention(c) (OpaquePointer?, Descriptor, UInt64, Descriptor, UInt64, Descriptor, Descriptor, UInt64, Int32,
+                                             UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer, UInt64, Int) -> Status
+    private let find: [ConvolutionPass: Find]
+    /// `cudnnConvolution…(handle, α, desc, operand, desc, operand, convolution, algorithm, workspace, bytes, β, desc, written operand)`.
+    private typealias Run = @convention(c) (OpaquePointer?, UnsafeRawPointer, Descriptor, UInt64, Descriptor, UInt64, Descriptor, Int32,
+                                            UInt64, Int, UnsafeRawPointer, Descriptor, UInt64) -> Status
+    private let runs: [ConvolutionPass: Run]
+
+    /// A cuDNN call that failed, with cuDNN's words.
+    struct Failure: Error, CustomStringConvertible {
+        let call: String
+        let status: Int32
+        let message: String
+        var description: String { "\(call) failed: \(message) (cuDNN status \(status))" }
+    }
+
+    /// The x, w and y descriptors of a shape and its convolution's.
+    private struct Descriptors {
+        let x: Descriptor, w: Descriptor, y: Descriptor, convolution: Descriptor
+    }
+
+    /// The algorithms of each pass by their code (`cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t`).
+    static let algorithmNames: [ConvolutionPass: [String]] = [
+        .forward: ["IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"],
+        .backwardData: ["ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"],
+        .backwardWeights: ["ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"],
+    ]
+
+    static let runNames: [ConvolutionPass: String] = [.forward: "cudnnConvolutionForward", .backwardData: "cudnnConvolutionBackwardData",
+                                                      .backwardWeights: "cudnnConvolutionBackwardFilter"]
+
+    /// The most workspace an algorithm may use (Find gets this much, or what the card can spare).
+    static let findWorkspaceBytes = 256 << 20
+
+    /// cuDNN on `backend`'s stream, with FP32 math (`CUDNN_FMA_MATH`: no tensor cores) unless
+    /// `math` is TF32 (`CUDNN_DEFAULT_MATH`, which lets FP32 convolutions use TF32 tensor cores).
+    init(backend: CUDABackend, math: CUBLAS.Math, measures: Bool, environment: [String: String]) throws {
+        library = try SharedLibrary.open(["libcudnn.so.9"], environment: environment)
+        if let folder = library.folder { SharedLibrary.preload(in: folder, prefix: "libcudnn_", suffix: ".so.9") }
+        self.backend = backend
+        self.measures = measures
+        mathType = math == .fp32 ? 3 : 0
+        getErrorString = try library.function("cudnnGetErrorString")
+        createTensorDescriptor = try library.function("cudnnCreateTensorDescriptor")
+        createFilterDescriptor = try library.function("cudnnCreateFilterDescriptor")
+        createConvolutionDescriptor = try library.function("cudnnCreateConvolutionDescriptor")
+        setTensor4dDescriptor = try library.function("cudnnSetTensor4dDescriptor")
+        setFilter4dDescriptor = try library.function("cudnnSetFilter4dDescriptor")
+        setConvolution2dDescriptor = try library.function("cudnnSetConvolution2dDescriptor")
+        setConvolutionMathType = try library.function("cudnnSetConvolutionMathType")
+        find = [.forward: try library.function("cudnnFindConvolutionForwardAlgorithmEx"),
+                .backwardData: try library.function("cudnnFindConvolutionBackwardDataAlgorithmEx"),
+                .backwardWeights: try library.function("cudnnFindConvolutionBackwardFilterAlgorithmEx")]
+        runs = [.forward: try library.function(Self.runNames[.forward]!), .backwardData: try library.function(Self.runNames[.backwardData]!),
+                .backwardWeights: try library.function(Self.runNames[.backwardWeights]!)]
+        let getVersion: @convention(c) () -> Int = try library.function("cudnnGetVersion")
+        let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try library.function("cudnnCreate")
+        let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try library.function("cudnnSetStream")
+        let version = getVersion()
+        name = "cuDNN \(version / 10000).\(version % 10000 / 100).\(version % 100)"
+        var handle: OpaquePointer?
+        let created = create(&handle)
+        self.handle = handle
+        try check(created, "cudnnCreate")
+        try check(setStream(handle, backend.cuda.stream), "cudnnSetStream")
+    }
+
+    private func check(_ status: Status, _ call: String) throws {
+        guard status != 0 else { return }
+        throw Failure(call: call, status: status, message: getErrorString(status).map { String(cString: $0) } ?? "unknown status")
+    }
+
+    /// The descriptors of `shape`, made on first use (NHWC float tensors, a KRSC filter).
+    private func descriptors(_ shape: ConvolutionShape) throws -> Descriptors {
+        if let made = descriptors[shape] { return made }
+        var (x, w, y, convolution): (Descriptor, Descriptor, Descriptor, Descriptor) = (nil, nil, nil, nil)
+        let (nhwc, float) = (Int32(1), Int32(0))
+        func int(_ value: Int) -> Int32 { Int32(value) }
+        try check(createTensorDescriptor(&x), "cudnnCreateTensorDescriptor")
+        try check(setTensor4dDescriptor(x, nhwc, float, int(shape.batch), int(shape.inputChannels), int(shape.height), int(shape.width)),
+                  "cudnnSetTensor4dDescriptor (input \(shape))")
+        try check(createFilterDescriptor(&w), "cudnnCreateFilterDescriptor")
+        try check(setFilter4dDescriptor(w, float, nhwc, int(shape.outputChannels), int(shape.inputChannels), int(shape.kernelSize), int(shape.kernelSize)),
+                  "cudnnSetFilter4dDescriptor (\(shape))")
+        try check(createTensorDescriptor(&y), "cudnnCreateTensorDescriptor")
+        try check(setTensor4dDescriptor(y, nhwc, float, int(shape.batch), int(shape.outputChannels), int(shape.outputHeight), int(shape.outputWidth)),
+                  "cudnnSetTensor4dDescriptor (output \(shape))")
+        try check(createConvolutionDescriptor(&convolution), "cudnnCreateConvolutionDescriptor")
+        // Padding, stride and dilation in both dimensions; CUDNN_CROSS_CORRELATION; float compute.
+        try check(setConvolution2dDescriptor(convolution, int(shape.padding), int(shape.padding), int(shape.stride), int(shape.stride), 1, 1, 1, float),
+                  "cudnnSetConvolution2dDescriptor (\(shape))")
+        try check(setConvolutionMathType(convolution, mathType), "cudnnSetConvolutionMathType")
+        let made = Descriptors(x: x, w: w, y: y, convolution: convolution)
+        descriptors[shape] = made
+        return made
+    }
+
+    /// `cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t`: all three have this layout (48 bytes).
+    private struct Performance {
+        var algorithm: Int32 = 0, status: Int32 = 0
+        var milliseconds: Float = 0
+        var memory: Int = 0
+        var determinism: Int32 = 0, mathType: Int32 = 0
+        var reserved: (Int32, Int32, Int32) = (0, 0, 0)
+    }
+
+    func fastestAlgorithm(for pass: ConvolutionPass, _ shape: ConvolutionShape, x: UInt64, w: UInt64, y: UInt64) -> ConvolutionAlgorithm? {
+        var fastest: ConvolutionAlgorithm?
+        backend.check {
+            let d = try descriptors(shape)
+            backend.flushStep()
+            var results = [Performance](repeating: .init(), count: 8)
+            var returned: Int32 = 0
+            let (scratch, bytes) = try backend.cuda.scratch(upTo: Self.findWorkspaceBytes)
+            defer { backend.cuda.freeScratch(scratch) }
+            try results.withUnsafeMutableBytes { results in
+                let find = find[pass]!
+                switch pass {
+                case .forward: try check(find(handle, d.x, x, d.w, w, d.convolution, d.y, y, 8, &returned, results.baseAddress!, scratch, bytes),
+                                         "cudnnFindConvolutionForwardAlgorithmEx (\(shape))")
+                case .backwardData: try check(find(handle, d.w, w, d.y, y, d.convolution, d.x, x, 8, &returned, results.baseAddress!, scratch, bytes),
+                                              "cudnnFindConvolutionBackwardDataAlgorithmEx (\(shape))")
+                case .backwardWeights: try check(find(handle, d.x, x, d.y, y, d.convolution, d.w, w, 8, &returned, results.baseAddress!, scratch, bytes),
+                                                 "cudnnFindConvolutionBackwardFilterAlgorithmEx (\(shape))")
+                }
+            }
+            // Sorted fastest first; CUDNN_STATUS_SUCCESS and CUDNN_DETERMINISTIC only.
+            guard let best = results.prefix(Int(returned)).first(where: { $0.status == 0 && $0.determinism == 1 && $0.memory <= bytes }) else { return }
+            let names = Self.algorithmNames[pass]!
+            fastest = ConvolutionAlgorithm(code: best.algorithm, name: names.indices.contains(Int(best.algorithm)) ? names[Int(best.algorithm)] : "\(best.algorithm)",
+                                           workspaceBytes: best.memory)
+            try growWorkspace(to: best.memory)
+        }
+        return fastest
+    }
+
+    /// Makes the workspace at least `bytes`: between steps (a graph built before holds the old
+    /// block's address in its calls, so it matches no later step).
+    private func growWorkspace(to bytes: Int) throws {
+        guard bytes > (workspace?.bytes ?? 0) else { return }
+        if let workspace { backend.cuda.allocator.release(workspace) }
+        workspace = try backend.cuda.allocator.block(bytes: bytes)
+    }
+
+    func run(_ pass: ConvolutionPass, _ shape: ConvolutionShape, _ algorithm: ConvolutionAlgorithm, x: UInt64, w: UInt64, y: UInt64) {
+        precondition(algorithm.workspaceBytes <= (workspace?.bytes ?? 0), "cuDNN: \(algorithm.name) needs more workspace than chosen")
+        backend.record(.convolution(.init(pass: pass, shape: shape, algorithm: algorithm.code, x: x, w: w, y: y,
+                                          workspace: workspace?.address ?? 0, workspaceBytes: workspace?.bytes ?? 0)))
+    }
+
+    /// Queues `call` on the stream: α = 1, β = 0 but for the weight gradient, which accumulates.
+    func issue(_ call: StepCall.Convolution) throws {
+        let d = try descriptors(call.shape)
+        var (alpha, beta): (Float, Float) = (1, call.pass == .backwardWeights ? 1 : 0)
+        let run = runs[call.pass]!
+        let status = switch call.pass {
+        case .forward: run(handle, &alpha, d.x, call.x, d.w, call.w, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.y, call.y)
+        case .backwardData: run(handle, &alpha, d.w, call.w, d.y, call.y, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.x, call.x)
+        case .backwardWeights: run(handle, &alpha, d.x, call.x, d.y, call.y, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.w, call.w)
+        }
+        try check(status, "\(Self.runNames[call.pass]!) (\(call.shape))")
+    }
+
+    func choice(for pass: ConvolutionPass, _ shape: ConvolutionShape) -> ConvolutionChoice? {
+        choices.first { $0.pass == pass && $0.shape == shape }
+    }
+
+    func note(_ choice: ConvolutionChoice) { choices.append(choice) }
+}

@@ -1,0 +1,101 @@
+@testable import CUDA
+import Foundation
+import Records
+import Testing
+import TestSupport
+
+/// Convolutions on the emulated card through cuDNN (`Tests/CUDATests/CPU/fake_cudnn.cpp`: direct
+/// convolutions, strict about layouts, workspace and algorithms) or lowered to im2col and cuBLAS,
+/// chosen by timing both on the card the first time a pass of a shape is met.
+@Suite(.serialized) struct DeviceConvolutionTests {
+    static let cnn = ["bp", "--architecture", "cnn:4,6"]
+
+    /// The emulated cuDNN's count of convolutions run.
+    static func cudnnConvolutions(_ backend: CUDABackend) throws -> Int64 {
+        let read: @convention(c) () -> Int64 = try backend.cuda.driver.library.function("bpfree_fake_cudnn_convolutions")
+        return read()
+    }
+
+    /// A CNN trains alike through cuDNN and through im2col (float rounding apart), and through
+    /// cuDNN the same to the bit whether its steps run as CUDA graphs or call by call. Every pass
+    /// of every shape took cuDNN's fastest deterministic algorithm (the emulated search lists a
+    /// faster one that is not, first), with a workspace as large as it needs.
+    @Test func aCNNTrainsAlikeThroughCuDNNAndIm2col() throws {
+        let (cudnn, cudnnCalls, im2col) = (try EmulatedGPU.backend(convolutions: "cudnn"), try EmulatedGPU.backend(graphs: false, convolutions: "cudnn"),
+                                           try EmulatedGPU.backend(convolutions: "im2col"))
+        let before = try Self.cudnnConvolutions(cudnn)
+        let library = try DeviceTrainingTests.trainInProcess(Self.cnn, on: cudnn, batchSize: 16)
+        let afterLibrary = try Self.cudnnConvolutions(cudnn)
+        let direct = try DeviceTrainingTests.trainInProcess(Self.cnn, on: cudnnCalls, batchSize: 16)
+        let afterDirect = try Self.cudnnConvolutions(cudnn)
+        let lowered = try DeviceTrainingTests.trainInProcess(Self.cnn, on: im2col, batchSize: 16)
+        #expect(try Self.cudnnConvolutions(cudnn) == afterDirect, "im2col asked for: no cuDNN call")
+        #expect(library.status == .completed && lowered.status == .completed && direct.status == .completed)
+        for (a, b) in zip(library.epochs, lowered.epochs) {
+            #expect(abs(a.trainLoss - b.trainLoss) <= 1e-4 * abs(b.trainLoss) && abs(a.validationLoss - b.validationLoss) <= 1e-4 * abs(b.validationLoss),
+                    "epoch \(a.epoch): \(a.trainLoss), \(a.validationLoss) through cuDNN vs \(b.trainLoss), \(b.validationLoss) through im2col")
+        }
+        #expect(library.testAccuracy == lowered.testAccuracy)
+        #expect(library.epochs.map(\.trainLoss) == direct.epochs.map(\.trainLoss) && library.testAccuracy == direct.testAccuracy)
+        #expect(cudnn.graphSteps > 0 && afterLibrary - before > 0)
+        // Two convolutions a step, five passes (the first needs no input gradient): every one through cuDNN.
+        let steps = Int64(library.window.trainSamples / 16)
+        #expect(afterLibrary - before >= 5 * steps, "\(afterLibrary - before) cuDNN convolutions in \(steps) steps")
+        let choices = cudnn.convolutionChoices
+        #expect(!choices.isEmpty && choices.allSatisfy { $0.usesLibrary && $0.loweredMilliseconds == nil && $0.libraryMilliseconds == nil })
+        let algorithms = Dictionary(grouping: choices, by: \.pass).mapValues { Set($0.map { $0.algorithm!.name }) }
+        #expect(algorithms == [.forward: ["IMPLICIT_PRECOMP_GEMM"], .backwardData: ["ALGO_1"], .backwardWeights: ["ALGO_1"]], "\(algorithms)")
+        #expect(im2col.convolutionChoices.isEmpty && im2col.convolutionLibraryName == nil)
+    }
+
+    /// By default each pass of each shape is timed both ways on the card, the faster kept; the
+    /// run record lists every choice with both times, and the library by name and version.
+    @Test func theRecordSaysHowEachPassWasChosen() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
+        let record = try DeviceTrainingTests.train(Self.cnn, architecture: "", device: "cuda", folder: folder, environment: environment)
+        let convolutions = try #require(record.environment?.gpu?.convolutions)
+        #expect(convolutions.library == "cuDNN 9.10.2" && convolutions.selection == "measure")
+        // Training batches (and a last, partial one) run every pass; validation and test batches the forward one.
+        let passes = Dictionary(grouping: convolutions.passes, by: \.shape).mapValues { Set($0.map(\.pass)) }
+        #expect(passes.values.contains(["forward", "backward-data", "backward-weights"]) && passes.values.contains(["forward"]), "\(passes)")
+        #expect(convolutions.passes.count == Set(convolutions.passes.map { "\($0.shape) \($0.pass)" }).count, "each pass of a shape chosen once")
+        for pass in convolutions.passes {
+            let (im2col, cudnn) = (try #require(pass.im2colMilliseconds), try #require(pass.cudnnMilliseconds))
+            #expect(im2col > 0 && cudnn > 0 && pass.route == (cudnn < im2col ? "cudnn" : "im2col") && pass.algorithm != nil, "\(pass)")
+        }
+        let mlp = try DeviceTrainingTests.train(["bp"], architecture: "mlp:16", device: "cuda", folder: folder, environment: environment)
+        #expect(mlp.environment?.gpu != nil && mlp.environment?.gpu?.convolutions == nil, "no convolution: cuDNN not even loaded")
+    }
+
+    /// A `BPFREE_CUDA_CONVOLUTIONS` that names no route is refused in one line; a cuDNN that does
+    /// not load lowers every convolution (one line says so, the record says why), unless cuDNN
+    /// was asked for by name: then the run ends, saying why.
+    @Test func aMissingCuDNNOrABadRouteIsSaidInOneLine() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
+        let arguments = ["train", "--algorithm", "bp", "--architecture", "cnn:4", "--dataset", DeviceTrainingTests.synthetic, "--epochs", "1",
+                         "--threads", "1", "--device", "cuda", "--no-store", "--output", folder + "/run.json"]
+        environment["BPFREE_CUDA_CONVOLUTIONS"] = "fastest"
+        let bad = try BPFreeProcess.run(arguments, environment: environment)
+        #expect(bad.status != 0 && bad.errors.contains("BPFREE_CUDA_CONVOLUTIONS=fastest: expected measure, cudnn or im2col"), "\(bad.errors)")
+        // A folder with the driver and cuBLAS but no cuDNN.
+        let bare = folder + "/bare"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        for library in ["libcuda.so.1", "libcublas.so.13"] {
+            try FileManager.default.createSymbolicLink(atPath: bare + "/" + library, withDestinationPath: try #require(EmulatedGPU.folder) + "/libcuda.so.1")
+        }
+        environment["BPFREE_CUDA_LIBS"] = bare
+        environment["BPFREE_CUDA_CONVOLUTIONS"] = nil
+        let lowered = try BPFreeProcess.run(arguments, environment: environment)
+        #expect(lowered.status == 0 && lowered.errors.contains("cuDNN not loaded, convolutions run as im2col and cuBLAS: libcudnn.so.9 not found; searched: BPFREE_CUDA_LIBS=\(bare)"),
+                "\(lowered.errors)")
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
+        #expect(record.environment?.gpu?.convolutions?.library.hasPrefix("not loaded: libcudnn.so.9 not found") == true
+                && record.environment?.gpu?.convolutions?.passes == [])
+        environment["BPFREE_CUDA_CONVOLUTIONS"] = "cudnn"
+        let refused = try BPFreeProcess.run(arguments, environment: environment)
+        #expect(refused.status != 0 && refused.errors.contains("cuDNN not loaded, BPFREE_CUDA_CONVOLUTIONS=cudnn cannot be met: libcudnn.so.9 not found"),
+                "\(refused.errors)")
+    }
+}
