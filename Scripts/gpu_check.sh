@@ -5,11 +5,13 @@
 #   1. lists the GPUs (nvidia-smi, bpfree info) and the NVIDIA libraries bpfree finds;
 #   2. compiles every kernel with the machine's NVRTC for the card (bpfree info --compile-kernels);
 #   3. checks the card through bpfree's own host code against the CPU (bpfree info --check-gpu:
-#      kernels launched over many blocks, copies, cuBLAS in every transpose, a step as a CUDA graph);
+#      kernels launched over many blocks, copies, cuBLAS in every transpose, a step as a CUDA graph,
+#      cuDNN's three convolution passes);
 #   4. trains every rule that runs on a GPU 200 steps (batch 128, seed 1) on the card and on the
 #      CPU and compares the losses (relative difference ≤ 1e-3);
 #   5. times training on the card (BP and concurrent MF on mlp-3x2000, FF on mlp-4x2000, BP on
-#      cnn-3block; the two MLPs also without CUDA graphs) and runs a BP training there whose energy NVML measures (energy by meter,
+#      cnn-3block; the two MLPs also without CUDA graphs, the CNN with each convolution route
+#      pinned, and how each of its passes was chosen) and runs a BP training there whose energy NVML measures (energy by meter,
 #      10 Hz trace of power, SM clock, utilisation and memory);
 #   6. times PyTorch eager CUDA at batch 128 on the issue's models (the peer of every ratio).
 # It prints one table last and writes everything under $OUT (default ./gpu-check-out).
@@ -34,7 +36,7 @@ step() {  # step NAME SECONDS COMMAND...: runs with a time limit, output to $OUT
 }
 
 step machine 30 bash -c "nvidia-smi; echo; python3 -c 'import torch; print(\"torch\", torch.__version__, torch.version.cuda)'; \
-    find / -name 'libnvrtc.so*' -o -name 'libcublas.so*' -o -name 'libcuda.so*' -o -name 'libnvidia-ml.so*' 2>/dev/null | head -20"
+    find / -name 'libnvrtc.so*' -o -name 'libcublas.so*' -o -name 'libcudnn.so*' -o -name 'libcuda.so*' -o -name 'libnvidia-ml.so*' 2>/dev/null | head -20"
 step info 60 "$bpfree" info
 row "GPUs (bpfree info)" "$(grep -c '^GPU:' "$OUT/info.txt") listed"
 
@@ -75,7 +77,22 @@ for rule in "bp mlp-3x2000" "mf mlp-3x2000 --set mf.schedule=concurrent" "ff mlp
     case $name in bp-mlp-3x2000|ff-mlp-4x2000)
         step "speed-$name-no-graphs" 120 env BPFREE_CUDA_GRAPHS=off "$bpfree" train --algorithm $rule --architecture $architecture \
             --dataset fashion-mnist --data-dir "$data" --train-limit 48000 --epochs 1 --device cuda --no-store --output "$OUT/speed-$name-no-graphs.json"
-        row "  the same, BPFREE_CUDA_GRAPHS=off" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name-no-graphs.json')); print(round(r['samples_per_second']), 'samples/s')" 2>&1)"
+        row "  the same, BPFREE_CUDA_GRAPHS=off" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name-no-graphs.json')); print(round(r['samples_per_second']), 'samples/s')" 2>&1)";;
+    # The CNN's convolutions: how each pass was chosen (cuDNN or im2col, timed on the card), then each route pinned.
+    bp-cnn-3block)
+        row "  convolutions (each pass timed both ways)" "$(python3 - "$OUT/speed-$name.json" <<'PY' 2>&1
+import json, sys
+c = json.load(open(sys.argv[1]))["environment"]["gpu"]["convolutions"]
+train = [p for p in c["passes"] if p["shape"].startswith("128×")]
+print(c["library"], "|", "; ".join(f"{p['shape'].split(',')[0]} {p['pass']}: {p['route']} {p.get('algorithm')} "
+                                   f"{p.get('cudnn_ms', 0):.3f} vs im2col {p.get('im2col_ms', 0):.3f} ms" for p in train))
+PY
+)"
+        for route in cudnn im2col; do
+            step "speed-$name-$route" 120 env BPFREE_CUDA_CONVOLUTIONS=$route "$bpfree" train --algorithm $rule --architecture $architecture \
+                --dataset fashion-mnist --data-dir "$data" --train-limit 48000 --epochs 1 --device cuda --no-store --output "$OUT/speed-$name-$route.json"
+            row "  the same, BPFREE_CUDA_CONVOLUTIONS=$route" "$(python3 -c "import json; r=json.load(open('$OUT/speed-$name-$route.json')); print(round(r['samples_per_second']), 'samples/s')" 2>&1)"
+        done;;
     esac
 done
 

@@ -199,6 +199,12 @@ public final class CUDADevice: @unchecked Sendable {
         return times.sorted()[times.count / 2]
     }
 
+    /// Makes the card's context current on the calling thread (the driver's calls act on the
+    /// thread's current context; the device sets it on the thread that opens it).
+    public func makeCurrent() throws {
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
     /// Waits for everything queued on the stream.
     public func synchronize() throws {
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")

@@ -47,7 +47,11 @@ public enum ComputeDevice {
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any DeviceBackend)? {
         guard case .cuda(let index) = device else { return nil }
         return try opened.withLock { opened in
-            if let backend = opened[key(index, math)] { return backend }
+            if let backend = opened[key(index, math)] {
+                // This thread may not be the one that opened it.
+                do { try backend.cuda.makeCurrent() } catch { throw Unavailable(device: device, reason: "\(error)") }
+                return backend
+            }
             let (driver, gpus) = try Self.driver(for: device, index: index, environment: environment)
             do {
                 let backend = try CUDABackend(index: index, driver: driver, math: math, environment: environment)
