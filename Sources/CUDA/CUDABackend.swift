@@ -17,7 +17,7 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     public let blas: CUBLAS
     public let device: Device
     public let reductionSlots: UInt64
-    /// cuBLAS's math mode.
+    /// cuBLAS's and cuDNN's math.
     public let math: CUBLAS.Math
     /// Whether training steps were to run as CUDA graphs (not `BPFREE_CUDA_GRAPHS=off`).
     public let graphsRequested: Bool

@@ -137,7 +137,7 @@ public struct Benchmark: Sendable {
     public var threads: Int
     /// Where every run computes.
     public var device = Device.cpu
-    /// cuBLAS's math on a GPU.
+    /// cuBLAS's and cuDNN's math on a GPU.
     public var gpuMath = CUBLAS.Math.fp32
     public var pruner: StudySpecification.Pruner = .none
     /// What every arm's study optimises; with a cost, each arm's final runs retrain its front's knee.

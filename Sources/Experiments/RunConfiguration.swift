@@ -28,7 +28,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public var trainingProtocol = TrainingProtocol.harmonized
     /// Where the run computes (`--device`).
     public var device = Device.cpu
-    /// cuBLAS's math on a GPU (`--gpu-math`): FP32, or TF32 tensor cores.
+    /// cuBLAS's and cuDNN's math on a GPU (`--gpu-math`): FP32, or TF32 tensor cores.
     public var gpuMath = CUBLAS.Math.fp32
     /// A single run, a study's trial or a bench's final run (its record says so).
     public var origin = RunOrigin()
@@ -65,7 +65,7 @@ public struct RunConfiguration: Sendable, Equatable, Codable {
     public func validate() throws {
         _ = try AlgorithmRegistry.algorithm(algorithm)
         if gpuMath != .fp32, device == .cpu {
-            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's math on a GPU; this run computes on the CPU (--device cuda)")
+            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's and cuDNN's math on a GPU; this run computes on the CPU (--device cuda)")
         }
         if dataset.hasPrefix("synthetic") {
             do { _ = try SyntheticDataset.Specification(parsing: dataset) } catch let error as DatasetError {

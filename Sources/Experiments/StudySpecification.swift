@@ -36,7 +36,7 @@ public struct StudySpecification: Sendable, Equatable {
     public var measurement = MeasurementConfiguration()
     /// Where every trial computes (`--device`): each run records it with its GPU.
     public var device = Device.cpu
-    /// cuBLAS's math on a GPU (`--gpu-math`).
+    /// cuBLAS's and cuDNN's math on a GPU (`--gpu-math`).
     public var gpuMath = CUBLAS.Math.fp32
     /// Part of the study's identity (its settings).
     public var trainingProtocol = TrainingProtocol.harmonized

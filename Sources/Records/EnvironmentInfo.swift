@@ -31,7 +31,7 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         public var memoryBytes: Int
         /// The CUDA version the driver supports, e.g. "13.0".
         public var driverCUDA: String
-        /// cuBLAS's math: "fp32", or "tf32" when asked for.
+        /// cuBLAS's and cuDNN's math: "fp32", or "tf32" when asked for.
         public var math: String
         /// The NVIDIA driver's version (from NVML, when it loads), e.g. "580.65.06".
         public var driverVersion: String?

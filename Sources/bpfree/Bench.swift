@@ -66,7 +66,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Where every run computes: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
     var device: Device = .cpu
 
-    @Option(help: ArgumentHelp("cuBLAS's math on a GPU: fp32, or tf32 (tensor cores, recorded with every run).", valueName: "math"))
+    @Option(help: ArgumentHelp("cuBLAS's and cuDNN's math on a GPU: fp32, or tf32 (tensor cores, recorded with every run).", valueName: "math"))
     var gpuMath: CUBLAS.Math = .fp32
 
     @Option(help: "Folder with the dataset files.")
@@ -122,7 +122,7 @@ struct Bench: ParsableCommand {
         benchmark.device = device
         benchmark.gpuMath = gpuMath
         if gpuMath != .fp32, device == .cpu {
-            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's math on a GPU; these runs compute on the CPU (--device cuda)")
+            throw ConfigurationError(field: "--gpu-math", problem: "\(gpuMath.name) is cuBLAS's and cuDNN's math on a GPU; these runs compute on the CPU (--device cuda)")
         }
         benchmark.objectives = try StudySpecification.Objective.list(parsing: objectives)
         if benchmark.objectives.count > 1, !chosen.isTuned {

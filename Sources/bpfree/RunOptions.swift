@@ -67,7 +67,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where to compute: cpu, cuda (the first GPU) or cuda:N.", valueName: "device"))
     var device: Device = .cpu
 
-    @Option(help: ArgumentHelp("cuBLAS's math on a GPU: fp32, or tf32 (tensor cores, recorded with the run).", valueName: "math"))
+    @Option(help: ArgumentHelp("cuBLAS's and cuDNN's math on a GPU: fp32, or tf32 (tensor cores, recorded with the run).", valueName: "math"))
     var gpuMath: CUBLAS.Math = .fp32
 
     @OptionGroup var storeOption: StoreOption
