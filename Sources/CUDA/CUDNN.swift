@@ -95,6 +95,7 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         let getVersion: @convention(c) () -> Int = try library.function("cudnnGetVersion")
         let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try library.function("cudnnCreate")
         let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try library.function("cudnnSetStream")
+        precondition(MemoryLayout<Performance>.stride == 48 && MemoryLayout<Performance>.offset(of: \.memory) == 16, "cudnnConvolution*AlgoPerf_t's layout")
         let version = getVersion()
         name = "cuDNN \(version / 10000).\(version % 10000 / 100).\(version % 100)"
         var handle: OpaquePointer?

@@ -41,7 +41,8 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
         /// the driver refused to build one; absent when graphs were off (`BPFREE_CUDA_GRAPHS=off`)
         /// and in earlier records.
         public var graphSteps: Int?
-        /// How the card computed convolutions (absent when the run had none, and in earlier records).
+        /// How the card computed convolutions: absent when the run met none (cuDNN was never
+        /// loaded) and in earlier records; with `BPFREE_CUDA_CONVOLUTIONS=im2col`, always there to say so.
         public var convolutions: Convolutions?
 
         enum CodingKeys: String, CodingKey {
