@@ -144,34 +144,42 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         var reserved: (Int32, Int32, Int32) = (0, 0, 0)
     }
 
+    /// A search that cuDNN refuses (a shape it does not support) leaves the pass to im2col, with
+    /// one line on stderr, unless cuDNN was asked for by name: then it ends the run.
     func fastestAlgorithm(for pass: ConvolutionPass, _ shape: ConvolutionShape, x: UInt64, w: UInt64, y: UInt64) -> ConvolutionAlgorithm? {
         var fastest: ConvolutionAlgorithm?
         backend.check {
-            let d = try descriptors(shape)
-            backend.flushStep()
-            var results = [Performance](repeating: .init(), count: 8)
-            var returned: Int32 = 0
-            let (scratch, bytes) = try backend.cuda.scratch(upTo: Self.findWorkspaceBytes)
-            defer { backend.cuda.freeScratch(scratch) }
-            try results.withUnsafeMutableBytes { results in
-                let find = find[pass]!
-                switch pass {
-                case .forward: try check(find(handle, d.x, x, d.w, w, d.convolution, d.y, y, 8, &returned, results.baseAddress!, scratch, bytes),
-                                         "cudnnFindConvolutionForwardAlgorithmEx (\(shape))")
-                case .backwardData: try check(find(handle, d.w, w, d.y, y, d.convolution, d.x, x, 8, &returned, results.baseAddress!, scratch, bytes),
-                                              "cudnnFindConvolutionBackwardDataAlgorithmEx (\(shape))")
-                case .backwardWeights: try check(find(handle, d.x, x, d.y, y, d.convolution, d.w, w, 8, &returned, results.baseAddress!, scratch, bytes),
-                                                 "cudnnFindConvolutionBackwardFilterAlgorithmEx (\(shape))")
-                }
+            do { fastest = try search(pass, shape, x: x, w: w, y: y) } catch let failure as Failure where measures {
+                FileHandle.standardError.write(Data("bpfree: \(backend.device) (\(backend.cuda.gpu.name)): \(failure); the \(pass.rawValue) pass of \(shape) runs as im2col and cuBLAS\n".utf8))
             }
-            // Sorted fastest first; CUDNN_STATUS_SUCCESS and CUDNN_DETERMINISTIC only.
-            guard let best = results.prefix(Int(returned)).first(where: { $0.status == 0 && $0.determinism == 1 && $0.memory <= bytes }) else { return }
-            let names = Self.algorithmNames[pass]!
-            fastest = ConvolutionAlgorithm(code: best.algorithm, name: names.indices.contains(Int(best.algorithm)) ? names[Int(best.algorithm)] : "\(best.algorithm)",
-                                           workspaceBytes: best.memory)
-            try growWorkspace(to: best.memory)
         }
         return fastest
+    }
+
+    private func search(_ pass: ConvolutionPass, _ shape: ConvolutionShape, x: UInt64, w: UInt64, y: UInt64) throws -> ConvolutionAlgorithm? {
+        let d = try descriptors(shape)
+        backend.flushStep()
+        var results = [Performance](repeating: .init(), count: 8)
+        var returned: Int32 = 0
+        let (scratch, bytes) = try backend.cuda.scratch(upTo: Self.findWorkspaceBytes)
+        defer { backend.cuda.freeScratch(scratch) }
+        try results.withUnsafeMutableBytes { results in
+            let find = find[pass]!
+            switch pass {
+            case .forward: try check(find(handle, d.x, x, d.w, w, d.convolution, d.y, y, 8, &returned, results.baseAddress!, scratch, bytes),
+                                     "cudnnFindConvolutionForwardAlgorithmEx (\(shape))")
+            case .backwardData: try check(find(handle, d.w, w, d.y, y, d.convolution, d.x, x, 8, &returned, results.baseAddress!, scratch, bytes),
+                                          "cudnnFindConvolutionBackwardDataAlgorithmEx (\(shape))")
+            case .backwardWeights: try check(find(handle, d.x, x, d.y, y, d.convolution, d.w, w, 8, &returned, results.baseAddress!, scratch, bytes),
+                                             "cudnnFindConvolutionBackwardFilterAlgorithmEx (\(shape))")
+            }
+        }
+        // Sorted fastest first; CUDNN_STATUS_SUCCESS and CUDNN_DETERMINISTIC only.
+        guard let best = results.prefix(Int(returned)).first(where: { $0.status == 0 && $0.determinism == 1 && $0.memory <= bytes }) else { return nil }
+        let names = Self.algorithmNames[pass]!
+        try growWorkspace(to: best.memory)
+        return ConvolutionAlgorithm(code: best.algorithm, name: names.indices.contains(Int(best.algorithm)) ? names[Int(best.algorithm)] : "\(best.algorithm)",
+                                    workspaceBytes: best.memory)
     }
 
     /// Makes the workspace at least `bytes`: between steps (a graph built before holds the old

@@ -74,18 +74,22 @@ struct Info: ParsableCommand {
                 print("FAIL cuBLAS: \(error)")
                 failed += 1
             }
-            var results = DeviceCheck.run(device, blas: blas)
+            // Each result as it comes: a library that fails hard (a sticky CUDA error ends the
+            // process) leaves the ones before it printed.
+            func report(_ result: DeviceCheck.Result) {
+                print(result)
+                fflush(nil)
+                if !result.passed { failed += 1 }
+            }
+            DeviceCheck.run(device, blas: blas).forEach(report)
             if blas != nil {
                 do {
                     let backend = try CUDABackend(index: index, driver: driver)
-                    results += [DeviceCheck.stepGraph(on: backend), DeviceCheck.convolutions(on: backend)]
+                    report(DeviceCheck.stepGraph(on: backend))
+                    report(DeviceCheck.convolutions(on: backend))
                 } catch {
-                    results.append(DeviceCheck.Result(name: "a step as a CUDA graph; cuDNN convolutions", relativeError: nil, note: "\(error)"))
+                    report(DeviceCheck.Result(name: "a step as a CUDA graph; cuDNN convolutions", relativeError: nil, note: "\(error)"))
                 }
-            }
-            for result in results {
-                print(result)
-                if !result.passed { failed += 1 }
             }
         }
         if failed > 0 { throw RuntimeFailure("--check-gpu: \(failed) check\(failed == 1 ? "" : "s") failed") }

@@ -98,4 +98,25 @@ import TestSupport
         #expect(refused.status != 0 && refused.errors.contains("cuDNN not loaded, BPFREE_CUDA_CONVOLUTIONS=cudnn cannot be met: libcudnn.so.9 not found"),
                 "\(refused.errors)")
     }
+
+    /// A search cuDNN refuses (a shape it does not support) leaves that pass to im2col: one line
+    /// per pass says so, the run completes and its record shows the route; asked for by name,
+    /// cuDNN's refusal ends the run.
+    @Test func aPassCuDNNRefusesRunsAsIm2col() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
+        environment["BPFREE_FAKE_CUDNN_REFUSE"] = "1"
+        let arguments = ["train", "--algorithm", "bp", "--architecture", "cnn:4", "--dataset", DeviceTrainingTests.synthetic, "--epochs", "1",
+                         "--threads", "1", "--device", "cuda", "--no-store", "--output", folder + "/run.json"]
+        let refused = try BPFreeProcess.run(arguments, environment: environment)
+        #expect(refused.status == 0 && refused.errors.contains("cudnnFindConvolutionForwardAlgorithmEx (128×8×8×1 → 4, 3×3 stride 1 padding 1) failed: "
+                                                                + "CUDNN_STATUS_NOT_SUPPORTED (cuDNN status 9); the forward pass of 128×8×8×1 → 4, 3×3 stride 1 padding 1 runs as im2col and cuBLAS"),
+                "\(refused.errors)")
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
+        let passes = try #require(record.environment?.gpu?.convolutions?.passes)
+        #expect(!passes.isEmpty && passes.allSatisfy { $0.route == "im2col" && $0.algorithm == nil && $0.cudnnMilliseconds == nil && $0.im2colMilliseconds != nil })
+        environment["BPFREE_CUDA_CONVOLUTIONS"] = "cudnn"
+        let pinned = try BPFreeProcess.run(arguments, environment: environment)
+        #expect(pinned.status != 0 && pinned.errors.contains("CUDNN_STATUS_NOT_SUPPORTED (cuDNN status 9)"), "\(pinned.errors)")
+    }
 }

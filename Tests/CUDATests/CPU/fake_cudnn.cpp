@@ -5,7 +5,8 @@
 // agree, a workspace as large as the algorithm needs, and only the algorithms it offered.
 //
 // The search offers, per pass, a fast algorithm that is not deterministic (bpfree must skip it)
-// and deterministic ones needing some workspace; it runs the pass once, as cuDNN's does.
+// and deterministic ones needing some workspace; it runs the pass once, as cuDNN's does. With
+// BPFREE_FAKE_CUDNN_REFUSE set it refuses every shape, as cuDNN does one it does not support.
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
@@ -19,7 +20,7 @@ struct Tensor4d { int format = -1, type = -1, n = 0, c = 0, h = 0, w = 0; };
 struct Convolution { int pad = -1, stride = 0, mode = -1, type = -1, math = 0; };
 struct Performance { int algo, status; float time; size_t memory; int determinism, math, reserved[3]; };
 // cudnnStatus_t values.
-enum { success = 0, alloc_failed = 2, bad_param = 3 };
+enum { success = 0, alloc_failed = 2, bad_param = 3, not_supported = 9 };
 enum Pass { forward, backward_data, backward_filter };
 struct Offer { int algo; int deterministic; size_t memory; };
 const std::vector<Offer> offers[3] = {
@@ -67,6 +68,7 @@ void convolve(Pass pass, const Tensor4d* x, const Tensor4d* w, const Tensor4d* y
 int search(Pass pass, const Tensor4d* x, const Tensor4d* w, const Tensor4d* y, const Convolution* c, CUdeviceptr xp, CUdeviceptr wp,
            CUdeviceptr yp, int requested, int* returned, Performance* results, size_t workspace_bytes) {
     if (!agree(x, w, y, c) || requested < 1) return bad_param;
+    if (getenv("BPFREE_FAKE_CUDNN_REFUSE")) return not_supported;   // a shape cuDNN does not support
     int count = 0;
     for (const Offer& offer : offers[pass]) {   // fastest first, as cuDNN sorts them
         if (count == requested) break;
@@ -100,7 +102,8 @@ long long bpfree_fake_cudnn_convolutions() { return convolutions_run; }
 size_t cudnnGetVersion() { return 91002; }
 const char* cudnnGetErrorString(int status) {
     return status == success ? "CUDNN_STATUS_SUCCESS" : status == bad_param ? "CUDNN_STATUS_BAD_PARAM"
-         : status == alloc_failed ? "CUDNN_STATUS_ALLOC_FAILED" : "CUDNN_STATUS_INTERNAL_ERROR";
+         : status == alloc_failed ? "CUDNN_STATUS_ALLOC_FAILED" : status == not_supported ? "CUDNN_STATUS_NOT_SUPPORTED"
+         : "CUDNN_STATUS_INTERNAL_ERROR";
 }
 static int handle_token;
 int cudnnCreate(void** handle) { *handle = &handle_token; return success; }
