@@ -74,27 +74,39 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     /// cuDNN on `backend`'s stream, with FP32 math (`CUDNN_FMA_MATH`: no tensor cores) unless
     /// `math` is TF32 (`CUDNN_DEFAULT_MATH`, which lets FP32 convolutions use TF32 tensor cores).
     init(backend: CUDABackend, math: CUBLAS.Math, measures: Bool, environment: [String: String]) throws {
-        library = try SharedLibrary.open(["libcudnn.so.9"], environment: environment)
+        let library = try SharedLibrary.open(["libcudnn.so.9"], environment: environment)
         if let folder = library.folder { SharedLibrary.preload(in: folder, prefix: "libcudnn_", suffix: ".so.9") }
+        self.library = library
+        // The shim exports the whole API; should a build not, the sub-library that defines a call has it.
+        var subLibraries: [SharedLibrary]?
+        func function<T>(_ name: String) throws -> T {
+            do { return try library.function(name) } catch let missing as SharedLibrary.MissingSymbol {
+                subLibraries = subLibraries ?? ["libcudnn_cnn.so.9", "libcudnn_ops.so.9", "libcudnn_graph.so.9"].compactMap {
+                    try? SharedLibrary.open([$0], environment: environment)
+                }
+                for subLibrary in subLibraries! { if let found: T = try? subLibrary.function(name) { return found } }
+                throw missing
+            }
+        }
         self.backend = backend
         self.measures = measures
         mathType = math == .fp32 ? 3 : 0
-        getErrorString = try library.function("cudnnGetErrorString")
-        createTensorDescriptor = try library.function("cudnnCreateTensorDescriptor")
-        createFilterDescriptor = try library.function("cudnnCreateFilterDescriptor")
-        createConvolutionDescriptor = try library.function("cudnnCreateConvolutionDescriptor")
-        setTensor4dDescriptor = try library.function("cudnnSetTensor4dDescriptor")
-        setFilter4dDescriptor = try library.function("cudnnSetFilter4dDescriptor")
-        setConvolution2dDescriptor = try library.function("cudnnSetConvolution2dDescriptor")
-        setConvolutionMathType = try library.function("cudnnSetConvolutionMathType")
-        find = [.forward: try library.function("cudnnFindConvolutionForwardAlgorithmEx"),
-                .backwardData: try library.function("cudnnFindConvolutionBackwardDataAlgorithmEx"),
-                .backwardWeights: try library.function("cudnnFindConvolutionBackwardFilterAlgorithmEx")]
-        runs = [.forward: try library.function(Self.runNames[.forward]!), .backwardData: try library.function(Self.runNames[.backwardData]!),
-                .backwardWeights: try library.function(Self.runNames[.backwardWeights]!)]
-        let getVersion: @convention(c) () -> Int = try library.function("cudnnGetVersion")
-        let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try library.function("cudnnCreate")
-        let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try library.function("cudnnSetStream")
+        getErrorString = try function("cudnnGetErrorString")
+        createTensorDescriptor = try function("cudnnCreateTensorDescriptor")
+        createFilterDescriptor = try function("cudnnCreateFilterDescriptor")
+        createConvolutionDescriptor = try function("cudnnCreateConvolutionDescriptor")
+        setTensor4dDescriptor = try function("cudnnSetTensor4dDescriptor")
+        setFilter4dDescriptor = try function("cudnnSetFilter4dDescriptor")
+        setConvolution2dDescriptor = try function("cudnnSetConvolution2dDescriptor")
+        setConvolutionMathType = try function("cudnnSetConvolutionMathType")
+        find = [.forward: try function("cudnnFindConvolutionForwardAlgorithmEx"),
+                .backwardData: try function("cudnnFindConvolutionBackwardDataAlgorithmEx"),
+                .backwardWeights: try function("cudnnFindConvolutionBackwardFilterAlgorithmEx")]
+        runs = [.forward: try function(Self.runNames[.forward]!), .backwardData: try function(Self.runNames[.backwardData]!),
+                .backwardWeights: try function(Self.runNames[.backwardWeights]!)]
+        let getVersion: @convention(c) () -> Int = try function("cudnnGetVersion")
+        let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try function("cudnnCreate")
+        let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try function("cudnnSetStream")
         precondition(MemoryLayout<Performance>.stride == 48 && MemoryLayout<Performance>.offset(of: \.memory) == 16, "cudnnConvolution*AlgoPerf_t's layout")
         let version = getVersion()
         name = "cuDNN \(version / 10000).\(version % 10000 / 100).\(version % 100)"

@@ -119,4 +119,27 @@ import TestSupport
         let pinned = try BPFreeProcess.run(arguments, environment: environment)
         #expect(pinned.status != 0 && pinned.errors.contains("CUDNN_STATUS_NOT_SUPPORTED (cuDNN status 9)"), "\(pinned.errors)")
     }
+
+    /// A `libcudnn.so.9` that lacks a call of the API (here, all but the version) is made up for
+    /// by the sub-library beside it that has it.
+    @Test func aCallTheShimLacksIsFoundInASubLibrary() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
+        let libraries = folder + "/libraries", emulator = try #require(EmulatedGPU.folder) + "/libcuda.so.1"
+        try FileManager.default.createDirectory(atPath: libraries, withIntermediateDirectories: true)
+        for library in ["libcuda.so.1", "libcublas.so.13", "libcudnn_cnn.so.9"] {
+            try FileManager.default.createSymbolicLink(atPath: libraries + "/" + library, withDestinationPath: emulator)
+        }
+        try Data("unsigned long cudnnGetVersion(void) { return 90801; }\n".utf8).write(to: URL(fileURLWithPath: folder + "/shim.c"))
+        try PythonEnvironment.run("/usr/bin/env", [EmulatedGPU.compiler, "-x", "c", "-shared", "-fPIC", "-o", libraries + "/libcudnn.so.9", folder + "/shim.c"])
+        environment["BPFREE_CUDA_LIBS"] = libraries
+        environment["BPFREE_CUDA_CONVOLUTIONS"] = "cudnn"
+        let run = try BPFreeProcess.run(["train", "--algorithm", "bp", "--architecture", "cnn:4", "--dataset", DeviceTrainingTests.synthetic,
+                                         "--epochs", "1", "--threads", "1", "--device", "cuda", "--no-store", "--output", folder + "/run.json"],
+                                        environment: environment)
+        #expect(run.status == 0, "\(run.errors)")
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
+        let convolutions = try #require(record.environment?.gpu?.convolutions)
+        #expect(convolutions.library == "cuDNN 9.8.1" && !convolutions.passes.isEmpty && convolutions.passes.allSatisfy { $0.route == "cudnn" })
+    }
 }

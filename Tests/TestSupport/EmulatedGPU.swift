@@ -15,10 +15,6 @@ public enum EmulatedGPU {
         let trampolines = folder + "/trampolines.cpp"
         do {
             try Data(trampolineSource().utf8).write(to: URL(fileURLWithPath: trampolines))
-            let swift = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { $0 + "/swift" }
-                .first { FileManager.default.isExecutableFile(atPath: $0) }
-            let toolchain = swift.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent().path + "/clang++" }
-            let compiler = toolchain.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? "clang++"
             try PythonEnvironment.run("/usr/bin/env", [compiler, "-std=c++17", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Werror",
                                                        "-o", folder + "/libcuda.so.1", here + "/CPU/fake_driver.cpp", here + "/CPU/fake_cudnn.cpp", here + "/CPU/launch.cpp",
                                                        trampolines, "-include", here + "/CPU/cuda_on_cpu.h", "-x", "c++"]
@@ -32,6 +28,14 @@ public enum EmulatedGPU {
             Issue.record("the emulated driver did not build: \(error)")
             return nil
         }
+    }()
+
+    /// The Swift toolchain's clang++ (the one beside the `swift` on PATH), or the PATH's.
+    public static let compiler: String = {
+        let swift = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { $0 + "/swift" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        let toolchain = swift.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().deletingLastPathComponent().path + "/clang++" }
+        return toolchain.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil } ?? "clang++"
     }()
 
     /// A backend on the emulated card, opened in this process (module images are placeholders:
