@@ -87,13 +87,26 @@ public enum ComputeDevice {
         return .init(library: library, selection: backend.convolutions.rawValue, passes: passes)
     }
 
-    /// One line per GPU for `bpfree info`, or one line saying why there is none.
-    public static func gpuLines() -> [String] {
-        do {
-            let gpus = try CUDADriver().devices()
-            return gpus.isEmpty ? ["GPUs:     none (the driver sees no device)"] : gpus.map { "GPU:      \($0.summary)" }
-        } catch {
-            return ["GPUs:     none (\(error))"]
+    /// One line per GPU for `bpfree info`, or one line saying why there is none; with GPUs, a
+    /// line per NVIDIA library bpfree loads, where it was found or why not.
+    public static func gpuLines(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let gpus: [GPUDevice]
+        do { gpus = try CUDADriver(environment: environment).devices() } catch { return ["GPUs:     none (\(error))"] }
+        guard !gpus.isEmpty else { return ["GPUs:     none (the driver sees no device)"] }
+        var lines = gpus.map { "GPU:      \($0.summary)" }
+        func library(_ name: String, _ body: () throws -> String) {
+            do { lines.append("  \(name): \(try body())") } catch { lines.append("  \(name): \(error)") }
         }
+        library("cuBLAS") { try SharedLibrary.open(["libcublas.so.13", "libcublas.so.12"], environment: environment).path }
+        library("cuDNN") {
+            let cudnn = try SharedLibrary.open(["libcudnn.so.9"], environment: environment)
+            let version: @convention(c) () -> Int = try cudnn.function("cudnnGetVersion")
+            return "\(version() / 10000).\(version() % 10000 / 100).\(version() % 100) at \(cudnn.path)"
+        }
+        library("NVRTC") {
+            let nvrtc = try NVRTC(environment: environment)
+            return "\(nvrtc.version.major).\(nvrtc.version.minor) at \(nvrtc.library.path)"
+        }
+        return lines
     }
 }

@@ -194,6 +194,25 @@ import Training
                 "\(output)")
     }
 
+    /// `bpfree info`'s GPU lines: each GPU, then where each NVIDIA library bpfree loads was
+    /// found (cuDNN with its version, NVRTC with its), or why it was not.
+    @Test func infoSaysWhereEachLibraryWasFound() throws {
+        let folder = IDXFiles.temporaryFolder()
+        var environment = try Self.environment(cache: folder + "/cubin")
+        let emulator = try #require(EmulatedGPU.folder)
+        let lines = ComputeDevice.gpuLines(environment: environment)
+        #expect(lines.count == 4 && lines[0] == "GPU:      cuda:0 bpfree CPU emulator, compute capability 9.0, 2 SMs, 1.0 GiB, driver CUDA 13.0"
+                && lines[1] == "  cuBLAS: \(emulator)/libcublas.so.13" && lines[2] == "  cuDNN: 9.10.2 at \(emulator)/libcudnn.so.9"
+                && lines[3].hasPrefix("  NVRTC: 13.") && lines[3].hasSuffix("/nvidia/cu13/lib/libnvrtc.so.13"), "\(lines)")
+        // Without cuDNN: the line says where it was looked for.
+        let bare = folder + "/bare"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: bare + "/libcuda.so.1", withDestinationPath: emulator + "/libcuda.so.1")
+        environment["BPFREE_CUDA_LIBS"] = bare
+        let missing = ComputeDevice.gpuLines(environment: environment)
+        #expect(missing.count == 4 && missing[2].hasPrefix("  cuDNN: libcudnn.so.9 not found; searched: BPFREE_CUDA_LIBS=\(bare)"), "\(missing)")
+    }
+
     /// Every registered rule is among the rules above: a new one is checked on the device too.
     @Test func everyRegisteredRuleIsCheckedOnTheDevice() {
         let checked = Set(Self.rules.map { try! AlgorithmRegistry.algorithm($0[0]).id })
