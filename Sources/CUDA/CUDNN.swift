@@ -40,6 +40,12 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     private typealias Find = @convention(c) (OpaquePointer?, Descriptor, UInt64, Descriptor, UInt64, Descriptor, Descriptor, UInt64, Int32,
                                              UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer, UInt64, Int) -> Status
     private let find: [ConvolutionPass: Find]
+    /// `cudnnGet…Algorithm_v7(handle, desc, desc, convolution, desc, requested, returned, results)`: the algorithms ranked by
+    /// cuDNN's heuristics, nothing run: forward (x, w, convolution, y), backward data (w, dy, convolution, dx), backward filter
+    /// (x, dy, convolution, dw).
+    private typealias Rank = @convention(c) (OpaquePointer?, Descriptor, Descriptor, Descriptor, Descriptor, Int32,
+                                             UnsafeMutablePointer<Int32>, UnsafeMutableRawPointer) -> Status
+    private let rank: [ConvolutionPass: Rank]
     /// `cudnnConvolution…(handle, α, desc, operand, desc, operand, convolution, algorithm, workspace, bytes, β, desc, written operand)`.
     private typealias Run = @convention(c) (OpaquePointer?, UnsafeRawPointer, Descriptor, UInt64, Descriptor, UInt64, Descriptor, Int32,
                                             UInt64, Int, UnsafeRawPointer, Descriptor, UInt64) -> Status
@@ -67,6 +73,10 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
 
     static let runNames: [ConvolutionPass: String] = [.forward: "cudnnConvolutionForward", .backwardData: "cudnnConvolutionBackwardData",
                                                       .backwardWeights: "cudnnConvolutionBackwardFilter"]
+
+    static let rankNames: [ConvolutionPass: String] = [.forward: "cudnnGetConvolutionForwardAlgorithm_v7",
+                                                       .backwardData: "cudnnGetConvolutionBackwardDataAlgorithm_v7",
+                                                       .backwardWeights: "cudnnGetConvolutionBackwardFilterAlgorithm_v7"]
 
     /// The most workspace an algorithm may use (Find gets this much, or what the card can spare).
     static let findWorkspaceBytes = 256 << 20
@@ -102,6 +112,8 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         find = [.forward: try function("cudnnFindConvolutionForwardAlgorithmEx"),
                 .backwardData: try function("cudnnFindConvolutionBackwardDataAlgorithmEx"),
                 .backwardWeights: try function("cudnnFindConvolutionBackwardFilterAlgorithmEx")]
+        rank = [.forward: try function(Self.rankNames[.forward]!), .backwardData: try function(Self.rankNames[.backwardData]!),
+                .backwardWeights: try function(Self.rankNames[.backwardWeights]!)]
         runs = [.forward: try function(Self.runNames[.forward]!), .backwardData: try function(Self.runNames[.backwardData]!),
                 .backwardWeights: try function(Self.runNames[.backwardWeights]!)]
         let getVersion: @convention(c) () -> Int = try function("cudnnGetVersion")
@@ -156,8 +168,12 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         var reserved: (Int32, Int32, Int32) = (0, 0, 0)
     }
 
-    /// A search that cuDNN refuses (a shape it does not support) leaves the pass to im2col, with
-    /// one line on stderr, unless cuDNN was asked for by name: then it ends the run.
+    /// When measuring, cuDNN's fastest as its search times them on the card
+    /// (`cudnnFind…AlgorithmEx`); with cuDNN asked for by name, the first of its heuristics'
+    /// ranking (`cudnnGet…Algorithm_v7`, as PyTorch without `cudnn.benchmark`), which nothing
+    /// timed can change from one process to the next. A search that cuDNN refuses (a shape it does
+    /// not support) leaves the pass to im2col, with one line on stderr, unless cuDNN was asked for
+    /// by name: then it ends the run.
     func fastestAlgorithm(for pass: ConvolutionPass, _ shape: ConvolutionShape, x: UInt64, w: UInt64, y: UInt64) -> ConvolutionAlgorithm? {
         var fastest: ConvolutionAlgorithm?
         backend.check {
@@ -173,11 +189,14 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         backend.flushStep()
         var results = [Performance](repeating: .init(), count: 8)
         var returned: Int32 = 0
-        let (scratch, bytes) = try backend.cuda.scratch(upTo: Self.findWorkspaceBytes)
+        let (scratch, bytes) = measures ? try backend.cuda.scratch(upTo: Self.findWorkspaceBytes) : (0, Self.findWorkspaceBytes)
         defer { backend.cuda.freeScratch(scratch) }
         try results.withUnsafeMutableBytes { results in
-            let find = find[pass]!
+            let (find, rank) = (find[pass]!, rank[pass]!)
             switch pass {
+            case _ where !measures:
+                let (a, b, c) = pass == .forward ? (d.x, d.w, d.y) : pass == .backwardData ? (d.w, d.y, d.x) : (d.x, d.y, d.w)
+                try check(rank(handle, a, b, d.convolution, c, 8, &returned, results.baseAddress!), "\(Self.rankNames[pass]!) (\(shape))")
             case .forward: try check(find(handle, d.x, x, d.w, w, d.convolution, d.y, y, 8, &returned, results.baseAddress!, scratch, bytes),
                                      "cudnnFindConvolutionForwardAlgorithmEx (\(shape))")
             case .backwardData: try check(find(handle, d.w, w, d.y, y, d.convolution, d.x, x, 8, &returned, results.baseAddress!, scratch, bytes),

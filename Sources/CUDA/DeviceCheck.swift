@@ -142,11 +142,7 @@ public enum DeviceCheck {
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.unit() * 4 - 2) } }
         let (m, n, k) = (33, 17, 65)
         let (a, b, x) = (values(m * k), values(k * n), values(m * n))
-        func block(_ values: [Float]) -> DeviceBlock {
-            let block = backend.allocate(bytes: values.count * 4)
-            values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: block.address) }
-            return block
-        }
+        func block(_ values: [Float]) -> DeviceBlock { upload(values, to: backend) }
         let (ab, bb, xb, cb, yb) = (block(a), block(b), block(x), block(x), block(x))
         defer { for block in [ab, bb, xb, cb, yb] { backend.release(block) } }
         let before = backend.graphSteps
@@ -199,11 +195,7 @@ public enum DeviceCheck {
                 reference[.backwardWeights]![wi] += Double(x[xi]) * Double(y[yi])
             }
         } } } } } }
-        func block(_ values: [Float]) -> DeviceBlock {
-            let block = backend.allocate(bytes: values.count * 4)
-            values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: block.address) }
-            return block
-        }
+        func block(_ values: [Float]) -> DeviceBlock { upload(values, to: backend) }
         var (outputs, references, algorithms) = ([Float](), [Double](), [String]())
         for pass in ConvolutionPass.allCases {
             var (xb, wb, yb) = (block(x), block(weights), block(y))
@@ -224,6 +216,13 @@ public enum DeviceCheck {
         }
         return Result(name: name, relativeError: relativeError(outputs, references), note: "\(backend.convolutionLibraryName ?? "cuDNN"): " + algorithms.joined(separator: ", "),
                       tolerance: 1e-4)
+    }
+
+    /// A block of `backend`'s holding `values`.
+    private static func upload(_ values: [Float], to backend: CUDABackend) -> DeviceBlock {
+        let block = backend.allocate(bytes: values.count * 4)
+        values.withUnsafeBytes { backend.upload($0.baseAddress!, bytes: $0.count, to: block.address) }
+        return block
     }
 
     /// SplitMix64: the check's inputs, the same on every machine.

@@ -5,8 +5,9 @@
 // agree, a workspace as large as the algorithm needs, and only the algorithms it offered.
 //
 // The search offers, per pass, a fast algorithm that is not deterministic (bpfree must skip it)
-// and deterministic ones needing some workspace; it runs the pass once, as cuDNN's does. With
-// BPFREE_FAKE_CUDNN_REFUSE set it refuses every shape, as cuDNN does one it does not support.
+// and deterministic ones needing some workspace; it runs the pass once, as cuDNN's does. The
+// heuristics (`_v7`) rank the same algorithms, another first for the forward pass, and run nothing. With
+// BPFREE_FAKE_CUDNN_REFUSE set both refuse every shape, as cuDNN does one it does not support.
 #include <cstddef>
 #include <cstdlib>
 #include <functional>
@@ -28,7 +29,9 @@ const std::vector<Offer> offers[3] = {
     {{0, 0, 0}, {1, 1, 8192}},                  // ALGO_0 (atomics), ALGO_1
     {{0, 0, 0}, {3, 0, 0}, {1, 1, 16384}},      // ALGO_0, ALGO_3 (atomics), ALGO_1
 };
-long long convolutions_run = 0;
+// What the heuristics rank first differs from what the search times fastest (forward: IMPLICIT_GEMM).
+const std::vector<Offer> ranked[3] = {{{0, 1, 0}, {1, 1, 4096}}, offers[1], offers[2]};
+thread_local long long convolutions_run = 0;   // per thread, as the driver's counts
 
 bool agree(const Tensor4d* x, const Tensor4d* w, const Tensor4d* y, const Convolution* c) {
     if (!x || !w || !y || !c || x->format != 1 || y->format != 1 || w->format != 1 || x->type != 0 || y->type != 0 || w->type != 0) return false;
@@ -79,6 +82,20 @@ int search(Pass pass, const Tensor4d* x, const Tensor4d* w, const Tensor4d* y, c
     }
     *returned = count;
     convolve(pass, x, w, y, c, 1, 0, (float*)xp, (float*)wp, (float*)yp);
+    return success;
+}
+
+int rank(Pass pass, const Tensor4d* x, const Tensor4d* w, const Tensor4d* y, const Convolution* c, int requested, int* returned,
+         Performance* results) {
+    if (!agree(x, w, y, c) || requested < 1) return bad_param;
+    if (getenv("BPFREE_FAKE_CUDNN_REFUSE")) return not_supported;
+    int count = 0;
+    for (const Offer& offer : ranked[pass]) {
+        if (count == requested) break;
+        results[count] = Performance{offer.algo, success, -1, offer.memory, offer.deterministic, c->math, {0, 0, 0}};
+        count += 1;
+    }
+    *returned = count;
     return success;
 }
 
@@ -145,6 +162,18 @@ int cudnnFindConvolutionBackwardFilterAlgorithmEx(void*, const Tensor4d* xd, CUd
                                                   const Convolution* c, const Tensor4d* wd, CUdeviceptr w, int requested, int* returned,
                                                   Performance* results, CUdeviceptr, size_t workspace_bytes) {
     return search(backward_filter, xd, wd, yd, c, x, w, y, requested, returned, results, workspace_bytes);
+}
+int cudnnGetConvolutionForwardAlgorithm_v7(void*, const Tensor4d* xd, const Tensor4d* wd, const Convolution* c, const Tensor4d* yd,
+                                           int requested, int* returned, Performance* results) {
+    return rank(forward, xd, wd, yd, c, requested, returned, results);
+}
+int cudnnGetConvolutionBackwardDataAlgorithm_v7(void*, const Tensor4d* wd, const Tensor4d* yd, const Convolution* c, const Tensor4d* xd,
+                                                int requested, int* returned, Performance* results) {
+    return rank(backward_data, xd, wd, yd, c, requested, returned, results);
+}
+int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void*, const Tensor4d* xd, const Tensor4d* yd, const Convolution* c, const Tensor4d* wd,
+                                                  int requested, int* returned, Performance* results) {
+    return rank(backward_filter, xd, wd, yd, c, requested, returned, results);
 }
 int cudnnConvolutionForward(void*, const float* alpha, const Tensor4d* xd, CUdeviceptr x, const Tensor4d* wd, CUdeviceptr w,
                             const Convolution* c, int algo, CUdeviceptr workspace, size_t workspace_bytes, const float* beta,

@@ -25,14 +25,14 @@ extern "C" const int bpfree_kernel_count;
 extern "C" void bpfree_cpu_set_thread(unsigned block, unsigned thread, unsigned block_size, unsigned grid);
 
 static int context_token, module_token, stream_token;
-// How many device allocations are live and how many launches ran: what tests read back.
-extern "C" { long long bpfree_fake_live_allocations = 0, bpfree_fake_launches = 0; }
+// What tests read back, and the graph being captured, are per thread: tests that train in their
+// own process's emulator run side by side on threads of their own, each calling from one thread.
 // Copies each way and waits on the stream so far, which tests read (`bpfree_fake_crossings`) to
 // check that none of them grows with the batches of an epoch.
-static long long copies_to_device = 0, copies_to_host = 0, waits = 0;
+static thread_local long long copies_to_device = 0, copies_to_host = 0, waits = 0;
 extern "C" void bpfree_fake_crossings(long long* counts) { counts[0] = copies_to_device; counts[1] = copies_to_host; counts[2] = waits; }
 // Graphs launched and kernel nodes patched so far, which tests read.
-static long long graph_launches = 0, patched_nodes = 0;
+static thread_local long long graph_launches = 0, patched_nodes = 0;
 extern "C" void bpfree_fake_graphs(long long* counts) { counts[0] = graph_launches; counts[1] = patched_nodes; }
 
 // A graph node: a kernel with its arguments (8 bytes each, as bpfree marshals them), a cuBLAS
@@ -53,7 +53,7 @@ struct Node {
 struct Graph { std::vector<Node*> nodes; ~Graph() { for (Node* node : nodes) delete node; } };
 // An executable graph: its own copies of the nodes, found by the graph's node handles.
 struct Exec { std::vector<Node*> handles; std::vector<Node> nodes; };
-static Graph* capturing = nullptr;
+static thread_local Graph* capturing = nullptr;
 
 extern "C" {
 CUresult cuInit(unsigned) { return 0; }
@@ -86,7 +86,6 @@ CUresult cuMemAlloc_v2(CUdeviceptr* address, size_t bytes) {
     void* memory = malloc(bytes);
     if (!memory) return 2;
     *address = (CUdeviceptr)memory;
-    bpfree_fake_live_allocations += 1;
     return 0;
 }
 // Free and total memory: 1 GiB, or what BPFREE_FAKE_FREE_BYTES says is free.
@@ -96,7 +95,7 @@ CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     *free = limit ? (size_t)strtoull(limit, nullptr, 10) : *total;
     return 0;
 }
-CUresult cuMemFree_v2(CUdeviceptr address) { free((void*)address); bpfree_fake_live_allocations -= 1; return 0; }
+CUresult cuMemFree_v2(CUdeviceptr address) { free((void*)address); return 0; }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void* from, size_t bytes) { memcpy((void*)to, from, bytes); copies_to_device += 1; return 0; }
 CUresult cuMemcpyDtoH_v2(void* to, CUdeviceptr from, size_t bytes) { memcpy(to, (const void*)from, bytes); copies_to_host += 1; return 0; }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr to, CUdeviceptr from, size_t bytes, void*) {
@@ -133,7 +132,6 @@ CUresult cuLaunchKernel(const void* function, unsigned gx, unsigned gy, unsigned
             entry->call(params);
         }
     }
-    bpfree_fake_launches += 1;
     return 0;
 }
 CUresult cuStreamCreate(void** stream, unsigned) { *stream = &stream_token; return 0; }

@@ -1,7 +1,7 @@
 // The CPU launcher of the kernels under test: sets the thread's coordinates before each call.
 #include "cuda_on_cpu.h"
 
-bpfree_dim3 threadIdx, blockIdx, blockDim, gridDim;
+thread_local bpfree_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 extern "C" void bpfree_cpu_set_thread(unsigned block, unsigned thread, unsigned block_size, unsigned grid) {
     blockIdx = {block, 0, 0};
