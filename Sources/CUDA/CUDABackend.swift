@@ -145,8 +145,11 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
         return cudnn
     }
 
-    /// The convolution choices made on this card so far, in order.
-    public var convolutionChoices: [ConvolutionChoice] { cudnn?.choices ?? [] }
+    /// The convolution choices made on this card so far, in order, each with whether an earlier
+    /// process measured it (and kept it in `convolutionChoiceFile`).
+    public var convolutionChoices: [(choice: ConvolutionChoice, earlier: Bool)] { cudnn?.kept ?? [] }
+    /// Where measured choices are kept for later processes.
+    public var convolutionChoiceFile: String? { cudnn?.file?.path }
     /// The convolution library's name and version, e.g. "cuDNN 9.10.2", once loaded.
     public var convolutionLibraryName: String? { cudnn?.name }
 

@@ -27,7 +27,10 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     private var workspace: DeviceAllocator.Block?
     /// The descriptors of each shape met.
     private var descriptors: [ConvolutionShape: Descriptors] = [:]
-    private(set) var choices: [ConvolutionChoice] = []
+    /// This process's choices, each with whether an earlier process measured it (`file`).
+    private(set) var kept: [(choice: ConvolutionChoice, earlier: Bool)] = []
+    /// Where measured choices are kept for later processes (measuring only).
+    let file: ConvolutionChoiceFile?
 
     private let getErrorString: @convention(c) (Status) -> UnsafePointer<CChar>?
     private let createTensorDescriptor, createFilterDescriptor, createConvolutionDescriptor: @convention(c) (UnsafeMutablePointer<Descriptor>) -> Status
@@ -122,6 +125,9 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         precondition(MemoryLayout<Performance>.stride == 48 && MemoryLayout<Performance>.offset(of: \.memory) == 16, "cudnnConvolution*AlgoPerf_t's layout")
         let version = getVersion()
         name = "cuDNN \(version / 10000).\(version % 10000 / 100).\(version % 100)"
+        let gpu = backend.cuda.gpu
+        file = measures ? ConvolutionChoiceFile(card: "\(gpu.name) \(gpu.architecture) driver \(gpu.driverVersion)", library: name, math: math.name,
+                                                environment: environment) : nil
         var handle: OpaquePointer?
         let created = create(&handle)
         self.handle = handle
@@ -241,8 +247,22 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     }
 
     func choice(for pass: ConvolutionPass, _ shape: ConvolutionShape) -> ConvolutionChoice? {
-        choices.first { $0.pass == pass && $0.shape == shape }
+        if let made = kept.first(where: { $0.choice.pass == pass && $0.choice.shape == shape }) { return made.choice }
+        return file?.choice(for: pass, shape).map { adopt($0, earlier: true) }
     }
 
-    func note(_ choice: ConvolutionChoice) { choices.append(choice) }
+    func note(_ choice: ConvolutionChoice) -> ConvolutionChoice {
+        let (chosen, earlier) = file?.keep(choice) ?? (choice, false)
+        return adopt(chosen, earlier: earlier)
+    }
+
+    /// Takes `choice` for this process, its algorithm's workspace made ready (between steps).
+    private func adopt(_ choice: ConvolutionChoice, earlier: Bool) -> ConvolutionChoice {
+        if choice.usesLibrary, let algorithm = choice.algorithm, algorithm.workspaceBytes > (workspace?.bytes ?? 0) {
+            backend.flushStep()
+            backend.check { try growWorkspace(to: algorithm.workspaceBytes) }
+        }
+        kept.append((choice, earlier))
+        return choice
+    }
 }

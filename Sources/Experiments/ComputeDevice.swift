@@ -79,12 +79,16 @@ public enum ComputeDevice {
         let choices = backend.convolutionChoices
         let library = backend.convolutionLibraryName ?? backend.cudnnUnavailable.map { "not loaded: \($0)" }
         guard let library = library ?? (backend.convolutions == .im2col ? "not used (BPFREE_CUDA_CONVOLUTIONS=im2col)" : nil) else { return nil }
-        let passes = choices.map { choice in
-            EnvironmentInfo.GPU.Convolutions.Pass(shape: "\(choice.shape)", pass: choice.pass.rawValue, route: choice.usesLibrary ? "cudnn" : "im2col",
-                                                  algorithm: choice.algorithm?.name, im2colMilliseconds: choice.loweredMilliseconds,
-                                                  cudnnMilliseconds: choice.libraryMilliseconds)
+        let passes = choices.map { choice, earlier in
+            var pass = EnvironmentInfo.GPU.Convolutions.Pass(shape: "\(choice.shape)", pass: choice.pass.rawValue, route: choice.usesLibrary ? "cudnn" : "im2col",
+                                                             algorithm: choice.algorithm?.name, im2colMilliseconds: choice.loweredMilliseconds,
+                                                             cudnnMilliseconds: choice.libraryMilliseconds)
+            pass.earlierRun = earlier ? true : nil
+            return pass
         }
-        return .init(library: library, selection: backend.convolutions.rawValue, passes: passes)
+        var convolutions = EnvironmentInfo.GPU.Convolutions(library: library, selection: backend.convolutions.rawValue, passes: passes)
+        convolutions.choiceFile = backend.convolutionChoiceFile
+        return convolutions
     }
 
     /// One line per GPU for `bpfree info`, or one line saying why there is none; with GPUs, a

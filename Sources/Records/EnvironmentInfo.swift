@@ -59,6 +59,13 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
             /// (`BPFREE_CUDA_CONVOLUTIONS`).
             public var selection: String
             public var passes: [Pass]
+            /// Where measured choices are kept for later processes on this kind of card (absent
+            /// when not measuring, or with `BPFREE_CONVOLUTION_CACHE=off`).
+            public var choiceFile: String?
+
+            enum CodingKeys: String, CodingKey {
+                case library, selection, passes, choiceFile = "choice_file"
+            }
 
             public init(library: String, selection: String, passes: [Pass]) {
                 (self.library, self.selection, self.passes) = (library, selection, passes)
@@ -77,9 +84,12 @@ public struct EnvironmentInfo: Sendable, Codable, Equatable {
                 /// Card milliseconds per pass each way, as measured (absent when not measured).
                 public var im2colMilliseconds: Double?
                 public var cudnnMilliseconds: Double?
+                /// True when an earlier process measured it (on this kind of card) and this run
+                /// followed it from the choice file; absent when this run measured it.
+                public var earlierRun: Bool?
 
                 enum CodingKeys: String, CodingKey {
-                    case shape, pass, route, algorithm, im2colMilliseconds = "im2col_ms", cudnnMilliseconds = "cudnn_ms"
+                    case shape, pass, route, algorithm, im2colMilliseconds = "im2col_ms", cudnnMilliseconds = "cudnn_ms", earlierRun = "earlier_run"
                 }
 
                 public init(shape: String, pass: String, route: String, algorithm: String?, im2colMilliseconds: Double?, cudnnMilliseconds: Double?) {

@@ -153,7 +153,8 @@ public final class ConvolutionKernel {
 
     /// The device library's fastest algorithm for `pass` when it is faster than the lowering
     /// (both timed by the device on the same drawn operands: never on zeros), or when the user
-    /// asked for the library; the lowering otherwise. The library keeps the choice.
+    /// asked for the library; the lowering otherwise. The library keeps the choice (and may
+    /// answer with one another process kept meanwhile).
     private func choose(_ pass: ConvolutionPass, _ shape: ConvolutionShape, on device: any DeviceBackend,
                         _ library: any ConvolutionLibrary) -> ConvolutionChoice {
         var x = Tensor(uninitialized: [shape.batch, shape.height, shape.width, inputChannels], on: device)
@@ -179,8 +180,7 @@ public final class ConvolutionKernel {
             choice = ConvolutionChoice(shape: shape, pass: pass, algorithm: algorithm, usesLibrary: byLibrary.map { $0 < lowered } ?? false,
                                        loweredMilliseconds: lowered, libraryMilliseconds: byLibrary)
         }
-        library.note(choice)
-        return choice
+        return library.note(choice)
     }
 
     /// `y = cols(x)·Wᵀ` (N·Ho·Wo × k²C · k²C × O), channels-last out.

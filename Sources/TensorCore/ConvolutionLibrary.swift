@@ -72,8 +72,10 @@ public protocol ConvolutionLibrary: AnyObject {
     func fastestAlgorithm(for pass: ConvolutionPass, _ shape: ConvolutionShape, x: UInt64, w: UInt64, y: UInt64) -> ConvolutionAlgorithm?
     /// Queues `pass` over `shape` with `algorithm` (see `ConvolutionPass` for what it writes).
     func run(_ pass: ConvolutionPass, _ shape: ConvolutionShape, _ algorithm: ConvolutionAlgorithm, x: UInt64, w: UInt64, y: UInt64)
-    /// The choice made for `pass` over `shape` on this device so far (by any kernel), if any.
+    /// The choice made for `pass` over `shape` on this device (by any kernel, or kept from an
+    /// earlier process), if any.
     func choice(for pass: ConvolutionPass, _ shape: ConvolutionShape) -> ConvolutionChoice?
-    /// Keeps `choice` for the kernels that meet the same pass and shape, and for the run record.
-    func note(_ choice: ConvolutionChoice)
+    /// Keeps `choice` for the kernels that meet the same pass and shape, and for the run record;
+    /// returns the choice to follow (one kept meanwhile by another process wins).
+    func note(_ choice: ConvolutionChoice) -> ConvolutionChoice
 }

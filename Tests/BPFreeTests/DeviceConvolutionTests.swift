@@ -41,12 +41,12 @@ import TestSupport
         // Two convolutions a step, five passes (the first needs no input gradient): every one through cuDNN.
         let steps = Int64(library.window.trainSamples / 16)
         #expect(afterLibrary - before >= 5 * steps, "\(afterLibrary - before) cuDNN convolutions in \(steps) steps")
-        let choices = cudnn.convolutionChoices
+        let choices = cudnn.convolutionChoices.map(\.choice)
         #expect(!choices.isEmpty && choices.allSatisfy { $0.usesLibrary && $0.loweredMilliseconds == nil && $0.libraryMilliseconds == nil })
         let algorithms = Dictionary(grouping: choices, by: \.pass).mapValues { Set($0.map { $0.algorithm!.name }) }
         // Pinned, cuDNN's heuristics choose (nothing timed): their first deterministic algorithm.
         #expect(algorithms == [.forward: ["IMPLICIT_GEMM"], .backwardData: ["ALGO_1"], .backwardWeights: ["ALGO_1"]], "\(algorithms)")
-        #expect(im2col.convolutionChoices.isEmpty && im2col.convolutionLibraryName == nil)
+        #expect(im2col.convolutionChoices.isEmpty && im2col.convolutionLibraryName == nil && cudnn.convolutionChoiceFile == nil, "pinned: no file")
     }
 
     /// By default each pass of each shape is timed both ways on the card, the faster kept; the
@@ -66,6 +66,7 @@ import TestSupport
             let (im2col, cudnn) = (try #require(pass.im2colMilliseconds), try #require(pass.cudnnMilliseconds))
             #expect(im2col > 0 && cudnn > 0 && pass.route == (cudnn < im2col ? "cudnn" : "im2col") && pass.algorithm != nil, "\(pass)")
         }
+        #expect(convolutions.passes.allSatisfy { $0.earlierRun == nil } && convolutions.choiceFile?.hasPrefix(folder) == true, "measured by this run")
         let mlp = try DeviceTrainingTests.train(["bp"], architecture: "mlp:16", device: "cuda", folder: folder, environment: environment)
         #expect(mlp.environment?.gpu != nil && mlp.environment?.gpu?.convolutions == nil, "no convolution: cuDNN not even loaded")
     }
@@ -143,5 +144,33 @@ import TestSupport
         let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/run.json")))
         let convolutions = try #require(record.environment?.gpu?.convolutions)
         #expect(convolutions.library == "cuDNN 9.8.1" && !convolutions.passes.isEmpty && convolutions.passes.allSatisfy { $0.route == "cudnn" })
+    }
+
+    /// A measured choice is kept in a file for its kind of card, cuDNN and math: the next run
+    /// there follows it without measuring (the same routes and algorithms, so the same bits for
+    /// the same seed), and says so; it follows what the file says, even a route edited in.
+    @Test func aLaterRunFollowsTheChoicesAnEarlierOneMeasured() throws {
+        let folder = IDXFiles.temporaryFolder()
+        let environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
+        for run in ["first", "second", "third"] { try FileManager.default.createDirectory(atPath: folder + "/" + run, withIntermediateDirectories: true) }
+        let first = try DeviceTrainingTests.train(Self.cnn, architecture: "", device: "cuda", folder: folder + "/first", environment: environment)
+        let second = try DeviceTrainingTests.train(Self.cnn, architecture: "", device: "cuda", folder: folder + "/second", environment: environment)
+        let (measured, followed) = (try #require(first.environment?.gpu?.convolutions), try #require(second.environment?.gpu?.convolutions))
+        let file = try #require(measured.choiceFile)
+        #expect(followed.choiceFile == file && file.hasSuffix("bpfree-CPU-emulator-sm-90-driver-13000-cuDNN-9.10.2-fp32.json"), "\(file)")
+        #expect(!followed.passes.isEmpty && followed.passes.allSatisfy { $0.earlierRun == true })
+        func routes(_ c: EnvironmentInfo.GPU.Convolutions) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: c.passes.map { ("\($0.shape) \($0.pass)", "\($0.route) \($0.algorithm ?? "-") \($0.im2colMilliseconds ?? 0) \($0.cudnnMilliseconds ?? 0)") })
+        }
+        #expect(routes(followed) == routes(measured))
+        #expect(second.epochs.map(\.trainLoss) == first.epochs.map(\.trainLoss) && second.testAccuracy == first.testAccuracy)
+        // Every pass edited to the other route: the next run takes them as they are.
+        var entries = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [[String: Any]])
+        for index in entries.indices { entries[index]["uses_cudnn"] = !(entries[index]["uses_cudnn"] as! Bool) }
+        try JSONSerialization.data(withJSONObject: entries).write(to: URL(fileURLWithPath: file))
+        let third = try DeviceTrainingTests.train(Self.cnn, architecture: "", device: "cuda", folder: folder + "/third", environment: environment)
+        let flipped = try #require(third.environment?.gpu?.convolutions)
+        #expect(Dictionary(uniqueKeysWithValues: flipped.passes.map { ("\($0.shape) \($0.pass)", $0.route) })
+                == Dictionary(uniqueKeysWithValues: measured.passes.map { ("\($0.shape) \($0.pass)", $0.route == "cudnn" ? "im2col" : "cudnn") }))
     }
 }

@@ -38,6 +38,7 @@ import Training
         environment["BPFREE_CUDA_LIBS"] = folder
         environment["PATH"] = URL(fileURLWithPath: python).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         environment["BPFREE_CUBIN_CACHE"] = cache
+        environment["BPFREE_CONVOLUTION_CACHE"] = cache + "-convolutions"
         return environment
     }
 

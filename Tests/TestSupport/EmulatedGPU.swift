@@ -42,7 +42,8 @@ public enum EmulatedGPU {
     /// the emulator finds kernels by name); `graphs: false` runs every step call by call;
     /// `convolutions` is `BPFREE_CUDA_CONVOLUTIONS` (measure, cudnn or im2col).
     public static func backend(graphs: Bool = true, convolutions: String = "measure") throws -> CUDABackend {
-        var environment = ["BPFREE_CUDA_LIBS": try #require(folder), "BPFREE_CUDA_CONVOLUTIONS": convolutions]
+        var environment = ["BPFREE_CUDA_LIBS": try #require(folder), "BPFREE_CUDA_CONVOLUTIONS": convolutions,
+                           "BPFREE_CONVOLUTION_CACHE": IDXFiles.temporaryFolder()]
         if !graphs { environment["BPFREE_CUDA_GRAPHS"] = "off" }
         return try CUDABackend(index: 0, driver: CUDADriver(environment: environment), images: { _, _ in [0x7F] }, environment: environment)
     }
