@@ -3,8 +3,9 @@ import TensorCore
 
 /// cuDNN 9 (`libcudnn.so.9`, from PyPI's `nvidia-cudnn-cu13` or a CUDA install), loaded at run
 /// time through its legacy convolution API: the card's convolution library, used for a pass of a
-/// shape when it beats im2col and cuBLAS there (`ConvolutionKernel` times both), or always when
-/// `BPFREE_CUDA_CONVOLUTIONS=cudnn`.
+/// shape when it beats im2col and cuBLAS there (`ConvolutionKernel` times both; the choice is kept
+/// for later processes in a `ConvolutionChoiceFile`), or always, with the algorithm its heuristics
+/// rank first, when `BPFREE_CUDA_CONVOLUTIONS=cudnn`.
 ///
 /// bpfree's layouts are cuDNN's NHWC: maps N×H×W×C, filters O×kh×kw×C (KRSC), cross-correlation
 /// as in PyTorch. Only deterministic algorithms are chosen (the same seed trains to the same
