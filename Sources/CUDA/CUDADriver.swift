@@ -117,7 +117,8 @@ public final class CUDADriver: @unchecked Sendable {
         cuEventCreate = try library.function("cuEventCreate")
         cuEventRecord = try library.function("cuEventRecord")
         cuEventSynchronize = try library.function("cuEventSynchronize")
-        cuEventElapsedTime = try library.function("cuEventElapsedTime")
+        // CUDA 13's headers name the `_v2` (same arguments); drivers export both.
+        cuEventElapsedTime = try (try? library.function("cuEventElapsedTime")) ?? library.function("cuEventElapsedTime_v2")
         cuEventDestroy = try library.function("cuEventDestroy_v2")
         precondition(MemoryLayout<KernelNodeParameters>.size == 72 && MemoryLayout<KernelNodeParameters>.offset(of: \.parameters) == 40,
                      "CUDA_KERNEL_NODE_PARAMS_v2's layout")
