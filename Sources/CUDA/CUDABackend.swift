@@ -2,7 +2,8 @@ import Foundation
 import TensorCore
 
 /// TensorCore's device backend on one NVIDIA GPU: tensors in the caching allocator's blocks,
-/// every primitive a kernel of `KernelCatalog` or a cuBLAS product, all on the device's one stream.
+/// every primitive a kernel of `KernelCatalog`, a cuBLAS product or a cuDNN convolution, all on
+/// the device's one stream.
 ///
 /// A training step (`step`) is recorded rather than launched call by call, and runs as one CUDA
 /// graph (`StepGraph`) once two steps in a row had the same shape, or call by call when not. A
@@ -30,7 +31,6 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     /// cuDNN, once a convolution asked for it and it loaded; why it did not, when it did not.
     private(set) var cudnn: CUDNN?
     public private(set) var cudnnUnavailable: String?
-    private var cudnnTried = false
     private let environment: [String: String]
     /// Each kernel's function, by `DeviceKernel.ordinal`.
     private var functions: [OpaquePointer?] = []
@@ -133,8 +133,7 @@ public final class CUDABackend: DeviceBackend, @unchecked Sendable {
     /// a cuDNN that does not load ends the run.
     public var convolutionLibrary: (any ConvolutionLibrary)? {
         guard convolutions != .im2col else { return nil }
-        if !cudnnTried {
-            cudnnTried = true
+        if cudnn == nil && cudnnUnavailable == nil {
             do { cudnn = try CUDNN(backend: self, math: math, measures: convolutions == .measure, environment: environment) } catch {
                 cudnnUnavailable = "\(error)"
                 let consequence = convolutions == .cudnn ? "BPFREE_CUDA_CONVOLUTIONS=cudnn cannot be met" : "convolutions run as im2col and cuBLAS"

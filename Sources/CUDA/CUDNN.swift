@@ -66,6 +66,18 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     /// The x, w and y descriptors of a shape and its convolution's.
     private struct Descriptors {
         let x: Descriptor, w: Descriptor, y: Descriptor, convolution: Descriptor
+
+        /// The operands of `pass` with their descriptors in the order its every call takes them,
+        /// the one it writes last: forward (x, w → y), backward data (w, dy → dx), backward
+        /// filter (x, dy → dw).
+        func operands(_ pass: ConvolutionPass, x: UInt64, w: UInt64, y: UInt64)
+            -> ((Descriptor, UInt64), (Descriptor, UInt64), (Descriptor, UInt64)) {
+            switch pass {
+            case .forward: ((self.x, x), (self.w, w), (self.y, y))
+            case .backwardData: ((self.w, w), (self.y, y), (self.x, x))
+            case .backwardWeights: ((self.x, x), (self.y, y), (self.w, w))
+            }
+        }
     }
 
     /// The algorithms of each pass by their code (`cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t`).
@@ -75,12 +87,13 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         .backwardWeights: ["ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"],
     ]
 
-    static let runNames: [ConvolutionPass: String] = [.forward: "cudnnConvolutionForward", .backwardData: "cudnnConvolutionBackwardData",
-                                                      .backwardWeights: "cudnnConvolutionBackwardFilter"]
-
-    static let rankNames: [ConvolutionPass: String] = [.forward: "cudnnGetConvolutionForwardAlgorithm_v7",
-                                                       .backwardData: "cudnnGetConvolutionBackwardDataAlgorithm_v7",
-                                                       .backwardWeights: "cudnnGetConvolutionBackwardFilterAlgorithm_v7"]
+    /// The calls of each pass: its algorithm search, its heuristics' ranking, and the pass itself.
+    static let calls: [ConvolutionPass: (find: String, rank: String, run: String)] = [
+        .forward: ("cudnnFindConvolutionForwardAlgorithmEx", "cudnnGetConvolutionForwardAlgorithm_v7", "cudnnConvolutionForward"),
+        .backwardData: ("cudnnFindConvolutionBackwardDataAlgorithmEx", "cudnnGetConvolutionBackwardDataAlgorithm_v7", "cudnnConvolutionBackwardData"),
+        .backwardWeights: ("cudnnFindConvolutionBackwardFilterAlgorithmEx", "cudnnGetConvolutionBackwardFilterAlgorithm_v7",
+                           "cudnnConvolutionBackwardFilter"),
+    ]
 
     /// The most workspace an algorithm may use (Find gets this much, or what the card can spare).
     static let findWorkspaceBytes = 256 << 20
@@ -113,13 +126,11 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         setFilter4dDescriptor = try function("cudnnSetFilter4dDescriptor")
         setConvolution2dDescriptor = try function("cudnnSetConvolution2dDescriptor")
         setConvolutionMathType = try function("cudnnSetConvolutionMathType")
-        find = [.forward: try function("cudnnFindConvolutionForwardAlgorithmEx"),
-                .backwardData: try function("cudnnFindConvolutionBackwardDataAlgorithmEx"),
-                .backwardWeights: try function("cudnnFindConvolutionBackwardFilterAlgorithmEx")]
-        rank = [.forward: try function(Self.rankNames[.forward]!), .backwardData: try function(Self.rankNames[.backwardData]!),
-                .backwardWeights: try function(Self.rankNames[.backwardWeights]!)]
-        runs = [.forward: try function(Self.runNames[.forward]!), .backwardData: try function(Self.runNames[.backwardData]!),
-                .backwardWeights: try function(Self.runNames[.backwardWeights]!)]
+        var (find, rank, runs): ([ConvolutionPass: Find], [ConvolutionPass: Rank], [ConvolutionPass: Run]) = ([:], [:], [:])
+        for (pass, names) in Self.calls {
+            (find[pass], rank[pass], runs[pass]) = (try function(names.find), try function(names.rank), try function(names.run))
+        }
+        (self.find, self.rank, self.runs) = (find, rank, runs)
         let getVersion: @convention(c) () -> Int = try function("cudnnGetVersion")
         let create: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status = try function("cudnnCreate")
         let setStream: @convention(c) (OpaquePointer?, OpaquePointer?) -> Status = try function("cudnnSetStream")
@@ -136,9 +147,9 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         try check(setStream(handle, backend.cuda.stream), "cudnnSetStream")
     }
 
-    private func check(_ status: Status, _ call: String) throws {
+    private func check(_ status: Status, _ call: @autoclosure () -> String) throws {
         guard status != 0 else { return }
-        throw Failure(call: call, status: status, message: getErrorString(status).map { String(cString: $0) } ?? "unknown status")
+        throw Failure(call: call(), status: status, message: getErrorString(status).map { String(cString: $0) } ?? "unknown status")
     }
 
     /// The descriptors of `shape`, made on first use (NHWC float tensors, a KRSC filter).
@@ -198,18 +209,13 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
         var returned: Int32 = 0
         let (scratch, bytes) = measures ? try backend.cuda.scratch(upTo: Self.findWorkspaceBytes) : (0, Self.findWorkspaceBytes)
         defer { backend.cuda.freeScratch(scratch) }
+        let (a, b, c) = d.operands(pass, x: x, w: w, y: y)
         try results.withUnsafeMutableBytes { results in
-            let (find, rank) = (find[pass]!, rank[pass]!)
-            switch pass {
-            case _ where !measures:
-                let (a, b, c) = pass == .forward ? (d.x, d.w, d.y) : pass == .backwardData ? (d.w, d.y, d.x) : (d.x, d.y, d.w)
-                try check(rank(handle, a, b, d.convolution, c, 8, &returned, results.baseAddress!), "\(Self.rankNames[pass]!) (\(shape))")
-            case .forward: try check(find(handle, d.x, x, d.w, w, d.convolution, d.y, y, 8, &returned, results.baseAddress!, scratch, bytes),
-                                     "cudnnFindConvolutionForwardAlgorithmEx (\(shape))")
-            case .backwardData: try check(find(handle, d.w, w, d.y, y, d.convolution, d.x, x, 8, &returned, results.baseAddress!, scratch, bytes),
-                                          "cudnnFindConvolutionBackwardDataAlgorithmEx (\(shape))")
-            case .backwardWeights: try check(find(handle, d.x, x, d.y, y, d.convolution, d.w, w, 8, &returned, results.baseAddress!, scratch, bytes),
-                                             "cudnnFindConvolutionBackwardFilterAlgorithmEx (\(shape))")
+            if measures {
+                try check(find[pass]!(handle, a.0, a.1, b.0, b.1, d.convolution, c.0, c.1, 8, &returned, results.baseAddress!, scratch, bytes),
+                          "\(Self.calls[pass]!.find) (\(shape))")
+            } else {
+                try check(rank[pass]!(handle, a.0, b.0, d.convolution, c.0, 8, &returned, results.baseAddress!), "\(Self.calls[pass]!.rank) (\(shape))")
             }
         }
         // Sorted fastest first; CUDNN_STATUS_SUCCESS and CUDNN_DETERMINISTIC only.
@@ -238,13 +244,9 @@ final class CUDNN: ConvolutionLibrary, @unchecked Sendable {
     func issue(_ call: StepCall.Convolution) throws {
         let d = try descriptors(call.shape)
         var (alpha, beta): (Float, Float) = (1, call.pass == .backwardWeights ? 1 : 0)
-        let run = runs[call.pass]!
-        let status = switch call.pass {
-        case .forward: run(handle, &alpha, d.x, call.x, d.w, call.w, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.y, call.y)
-        case .backwardData: run(handle, &alpha, d.w, call.w, d.y, call.y, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.x, call.x)
-        case .backwardWeights: run(handle, &alpha, d.x, call.x, d.y, call.y, d.convolution, call.algorithm, call.workspace, call.workspaceBytes, &beta, d.w, call.w)
-        }
-        try check(status, "\(Self.runNames[call.pass]!) (\(call.shape))")
+        let (a, b, c) = d.operands(call.pass, x: call.x, w: call.w, y: call.y)
+        try check(runs[call.pass]!(handle, &alpha, a.0, a.1, b.0, b.1, d.convolution, call.algorithm, call.workspace, call.workspaceBytes,
+                                   &beta, c.0, c.1), "\(Self.calls[call.pass]!.run) (\(call.shape))")
     }
 
     func choice(for pass: ConvolutionPass, _ shape: ConvolutionShape) -> ConvolutionChoice? {

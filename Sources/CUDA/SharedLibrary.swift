@@ -61,14 +61,13 @@ public final class SharedLibrary: @unchecked Sendable {
 
     /// Opens every `prefix…suffix` library in `folder`, so that a library that opens them by name
     /// alone (cuDNN's shim) finds them loaded: in rounds, since one may need another opened first.
-    /// Returns those that would not open.
-    @discardableResult
-    static func preload(in folder: String, prefix: String, suffix: String) -> [String] {
-        var left = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }.sorted()
-        while true {
-            let before = left.count
+    /// Those that will not open are left (the library says so when it needs one).
+    static func preload(in folder: String, prefix: String, suffix: String) {
+        var left = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }
+        var before = left.count + 1
+        while !left.isEmpty && left.count < before {
+            before = left.count
             left.removeAll { dlopen(folder + "/" + $0, RTLD_NOW | RTLD_GLOBAL) != nil }
-            if left.isEmpty || left.count == before { return left }
         }
     }
 
