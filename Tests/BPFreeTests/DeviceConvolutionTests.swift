@@ -83,11 +83,7 @@ import TestSupport
         let bad = try BPFreeProcess.run(arguments, environment: environment)
         #expect(bad.status != 0 && bad.errors.contains("BPFREE_CUDA_CONVOLUTIONS=fastest: expected measure, cudnn or im2col"), "\(bad.errors)")
         // A folder with the driver and cuBLAS but no cuDNN.
-        let bare = folder + "/bare"
-        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
-        for library in ["libcuda.so.1", "libcublas.so.13"] {
-            try FileManager.default.createSymbolicLink(atPath: bare + "/" + library, withDestinationPath: try #require(EmulatedGPU.folder) + "/libcuda.so.1")
-        }
+        let bare = try EmulatedGPU.folder(answeringFor: ["libcuda.so.1", "libcublas.so.13"], in: folder + "/bare")
         environment["BPFREE_CUDA_LIBS"] = bare
         environment["BPFREE_CUDA_CONVOLUTIONS"] = nil
         let lowered = try BPFreeProcess.run(arguments, environment: environment)
@@ -128,11 +124,7 @@ import TestSupport
     @Test func aCallTheShimLacksIsFoundInASubLibrary() throws {
         let folder = IDXFiles.temporaryFolder()
         var environment = try DeviceTrainingTests.environment(cache: folder + "/cubin")
-        let libraries = folder + "/libraries", emulator = try #require(EmulatedGPU.folder) + "/libcuda.so.1"
-        try FileManager.default.createDirectory(atPath: libraries, withIntermediateDirectories: true)
-        for library in ["libcuda.so.1", "libcublas.so.13", "libcudnn_cnn.so.9"] {
-            try FileManager.default.createSymbolicLink(atPath: libraries + "/" + library, withDestinationPath: emulator)
-        }
+        let libraries = try EmulatedGPU.folder(answeringFor: ["libcuda.so.1", "libcublas.so.13", "libcudnn_cnn.so.9"], in: folder + "/libraries")
         try Data("unsigned long cudnnGetVersion(void) { return 90801; }\n".utf8).write(to: URL(fileURLWithPath: folder + "/shim.c"))
         try PythonEnvironment.run("/usr/bin/env", [EmulatedGPU.compiler, "-x", "c", "-shared", "-fPIC", "-o", libraries + "/libcudnn.so.9", folder + "/shim.c"])
         environment["BPFREE_CUDA_LIBS"] = libraries

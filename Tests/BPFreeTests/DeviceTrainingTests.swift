@@ -206,9 +206,7 @@ import Training
                 && lines[1] == "  cuBLAS: \(emulator)/libcublas.so.13" && lines[2] == "  cuDNN: 9.10.2 at \(emulator)/libcudnn.so.9"
                 && lines[3].hasPrefix("  NVRTC: 13.") && lines[3].hasSuffix("/nvidia/cu13/lib/libnvrtc.so.13"), "\(lines)")
         // Without cuDNN: the line says where it was looked for.
-        let bare = folder + "/bare"
-        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: bare + "/libcuda.so.1", withDestinationPath: emulator + "/libcuda.so.1")
+        let bare = try EmulatedGPU.folder(answeringFor: ["libcuda.so.1"], in: folder + "/bare")
         environment["BPFREE_CUDA_LIBS"] = bare
         let missing = ComputeDevice.gpuLines(environment: environment)
         #expect(missing.count == 4 && missing[2].hasPrefix("  cuDNN: libcudnn.so.9 not found; searched: BPFREE_CUDA_LIBS=\(bare)"), "\(missing)")

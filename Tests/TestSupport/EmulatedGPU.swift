@@ -30,6 +30,15 @@ public enum EmulatedGPU {
         }
     }()
 
+    /// A new folder under `folder` in which each of `libraries` is the emulated driver (a card
+    /// whose machine lacks the others).
+    public static func folder(answeringFor libraries: [String], in folder: String) throws -> String {
+        let emulator = try #require(Self.folder) + "/libcuda.so.1"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for library in libraries { try FileManager.default.createSymbolicLink(atPath: folder + "/" + library, withDestinationPath: emulator) }
+        return folder
+    }
+
     /// The Swift toolchain's clang++ (the one beside the `swift` on PATH), or the PATH's.
     public static let compiler: String = {
         let swift = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").map { $0 + "/swift" }
